@@ -1,0 +1,371 @@
+#include "storage/database.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+#include <vector>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
+
+#include "storage/detail/rocks.hpp"
+#include "storage/error.hpp"
+#include "storage/ulid.hpp"
+
+namespace syncline::storage {
+
+namespace {
+
+constexpr column all_columns[] = {column::elements, column::datastore, column::runs, column::queue,
+                                  column::users,    column::tokens,    column::meta};
+
+constexpr const char* meta_schema_key = "schema_version";
+constexpr const char* meta_node_key = "node_id";
+constexpr const char* meta_created_key = "created_ms";
+
+std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
+
+rocksdb::DBOptions make_db_options(const database_options& opts) {
+  rocksdb::DBOptions o;
+  o.create_if_missing = opts.create_if_missing;
+  o.create_missing_column_families = true;
+  // Two cores: one flush and one compaction at a time is the most the machine can give.
+  o.max_background_jobs = 2;
+  o.bytes_per_sync = 1 << 20;
+  o.wal_bytes_per_sync = 1 << 20;
+  o.max_total_wal_size = 256u << 20;
+  o.keep_log_file_num = 3;
+  o.max_log_file_size = 8u << 20;
+  o.max_open_files = 1024;
+  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  return o;
+}
+
+rocksdb::ColumnFamilyOptions make_cf_options(column c, const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions o;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;
+  t.format_version = 5;
+  t.cache_index_and_filter_blocks = true;
+  t.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Whole-key bloom filters make "does this _id exist?" cheap for the many creates of ids that
+  // do not exist yet, and for point reads.
+  if (c == column::elements || c == column::users || c == column::tokens || c == column::datastore)
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  o.compression = rocksdb::kLZ4Compression;
+  o.bottommost_compression = rocksdb::kZSTD;
+  o.level_compaction_dynamic_level_bytes = true;
+  o.write_buffer_size = (c == column::elements || c == column::datastore) ? (64u << 20) : (16u << 20);
+  if (c == column::queue) {
+    // The queue is a FIFO: every key is deleted soon after it is written. Compacting files full
+    // of tombstones early keeps seeks to the queue's head from wading through them.
+    o.table_properties_collector_factories.emplace_back(
+        rocksdb::NewCompactOnDeletionCollectorFactory(1024, 512));
+  }
+  return o;
+}
+
+// Holds an exclusive flock on <data_dir>/node.lock for the life of the database. The lock dies
+// with the process, so a killed node never leaves a stale lock behind.
+caf::expected<int> lock_data_dir(const std::filesystem::path& dir) {
+  auto path = dir / "node.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return make_error(storage_errc::io_error,
+                      "cannot open lock file " + path.string() + ": " + errno_text(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    std::string holder;
+    char buf[32] = {};
+    auto n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+    if (n > 0) holder = std::string(buf, static_cast<size_t>(n));
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    ::close(fd);
+    if (err == EWOULDBLOCK)
+      return make_error(storage_errc::locked,
+                        "data directory " + dir.string() + " is in use by another syncline node" +
+                            (holder.empty() ? std::string{} : " (pid " + holder + ")"));
+    return make_error(storage_errc::io_error,
+                      "cannot lock " + path.string() + ": " + errno_text(err));
+  }
+  auto pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    int err = errno;
+    ::close(fd);
+    return make_error(storage_errc::io_error,
+                      "cannot write lock file " + path.string() + ": " + errno_text(err));
+  }
+  return fd;
+}
+
+// Reads the schema version of an existing database without writing anything to it, so a
+// database of another version is refused untouched.
+caf::error check_existing_schema(const std::filesystem::path& db_dir,
+                                 const std::vector<std::string>& cf_names) {
+  bool has_meta = false;
+  for (auto& n : cf_names) has_meta = has_meta || n == to_string(column::meta);
+  if (!has_meta)
+    return make_error(storage_errc::schema_mismatch,
+                      db_dir.string() + " is a RocksDB database but not a syncline one "
+                                        "(it has no 'meta' column family)");
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (auto& n : cf_names) descs.emplace_back(n, rocksdb::ColumnFamilyOptions{});
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::DBOptions o;
+  o.info_log_level = rocksdb::InfoLogLevel::ERROR_LEVEL;
+  auto st = rocksdb::DB::OpenForReadOnly(o, db_dir.string(), descs, &handles, &raw);
+  if (!st.ok()) return to_error(st, "open " + db_dir.string() + " to check its schema");
+  std::unique_ptr<rocksdb::DB> db{raw};
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+  for (size_t i = 0; i < descs.size(); ++i)
+    if (descs[i].name == to_string(column::meta)) meta = handles[i];
+  std::string value;
+  st = db->Get(rocksdb::ReadOptions{}, meta, meta_schema_key, &value);
+  caf::error result;
+  if (st.IsNotFound()) {
+    result = make_error(storage_errc::schema_mismatch,
+                        db_dir.string() + " has no schema version; it was not written by syncline");
+  } else if (!st.ok()) {
+    result = to_error(st, "read schema version of " + db_dir.string());
+  } else if (value != std::to_string(schema_version)) {
+    result = make_error(storage_errc::schema_mismatch,
+                        "data directory " + db_dir.parent_path().string() +
+                            " holds schema version " + value +
+                            "; this build of syncline reads schema version " +
+                            std::to_string(schema_version) +
+                            " (use the matching syncline version, or a new --data-dir)");
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  return result;
+}
+
+}  // namespace
+
+const char* to_string(column c) noexcept {
+  switch (c) {
+    case column::elements: return "elements";
+    case column::datastore: return "datastore";
+    case column::runs: return "runs";
+    case column::queue: return "queue";
+    case column::users: return "users";
+    case column::tokens: return "tokens";
+    case column::meta: return "meta";
+  }
+  return "unknown";
+}
+
+caf::error to_error(const rocksdb::Status& st, std::string_view what) {
+  if (st.ok()) return caf::none;
+  std::string msg{what};
+  msg += ": ";
+  msg += st.ToString();
+  switch (st.code()) {
+    case rocksdb::Status::kNotFound: return make_error(storage_errc::not_found, std::move(msg));
+    case rocksdb::Status::kCorruption: return make_error(storage_errc::corruption, std::move(msg));
+    case rocksdb::Status::kInvalidArgument:
+    case rocksdb::Status::kNotSupported:
+      return make_error(storage_errc::invalid_argument, std::move(msg));
+    case rocksdb::Status::kBusy:
+    case rocksdb::Status::kTimedOut:
+    case rocksdb::Status::kTryAgain:
+    case rocksdb::Status::kIncomplete:
+      return make_error(storage_errc::busy, std::move(msg));
+    case rocksdb::Status::kShutdownInProgress:
+    case rocksdb::Status::kAborted:
+      return make_error(storage_errc::closed, std::move(msg));
+    default: return make_error(storage_errc::io_error, std::move(msg));
+  }
+}
+
+database::impl::~impl() {
+  if (db) {
+    for (auto* h : handles)
+      if (h) db->DestroyColumnFamilyHandle(h);
+    // Close() waits for background work; the WAL already holds every acknowledged write.
+    db->Close();
+    db.reset();
+  }
+  if (lock_fd >= 0) ::close(lock_fd);
+}
+
+database::database(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+database::~database() = default;
+
+caf::expected<std::unique_ptr<database>> database::open(const database_options& opts) {
+  if (opts.data_dir.empty())
+    return make_error(storage_errc::invalid_argument, "no data directory given");
+  std::error_code ec;
+  bool existed = std::filesystem::exists(opts.data_dir, ec);
+  if (!existed) {
+    if (!opts.create_if_missing)
+      return make_error(storage_errc::not_found,
+                        "data directory " + opts.data_dir.string() + " does not exist");
+    std::filesystem::create_directories(opts.data_dir, ec);
+    if (ec)
+      return make_error(storage_errc::io_error,
+                        "cannot create data directory " + opts.data_dir.string() + ": " +
+                            ec.message());
+    // The directory will hold password hashes and tokens: owner only.
+    std::filesystem::permissions(opts.data_dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
+  } else if (!std::filesystem::is_directory(opts.data_dir, ec)) {
+    return make_error(storage_errc::invalid_argument,
+                      "data directory " + opts.data_dir.string() + " is not a directory");
+  }
+  auto p = std::make_unique<impl>();
+  p->data_dir = opts.data_dir;
+  auto fd = lock_data_dir(opts.data_dir);
+  if (!fd) return std::move(fd.error());
+  p->lock_fd = *fd;
+
+  auto db_dir = opts.data_dir / "db";
+  auto db_options = make_db_options(opts);
+  std::vector<std::string> existing;
+  bool fresh = true;
+  if (std::filesystem::exists(db_dir / "CURRENT", ec)) {
+    fresh = false;
+    auto st = rocksdb::DB::ListColumnFamilies(db_options, db_dir.string(), &existing);
+    if (!st.ok()) return to_error(st, "list column families of " + db_dir.string());
+    if (auto err = check_existing_schema(db_dir, existing)) return err;
+  } else if (!opts.create_if_missing) {
+    return make_error(storage_errc::not_found, "no database in " + opts.data_dir.string());
+  }
+
+  auto cache = rocksdb::NewLRUCache(opts.block_cache_bytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  descs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{});
+  for (auto c : all_columns) descs.emplace_back(to_string(c), make_cf_options(c, cache));
+  // Column families of a newer build (same schema version) are opened and left alone.
+  for (auto& name : existing) {
+    bool known = name == rocksdb::kDefaultColumnFamilyName;
+    for (auto c : all_columns) known = known || name == to_string(c);
+    if (!known) descs.emplace_back(name, rocksdb::ColumnFamilyOptions{});
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto st = rocksdb::DB::Open(db_options, db_dir.string(), descs, &handles, &raw);
+  if (!st.ok()) return to_error(st, "open database " + db_dir.string());
+  p->db.reset(raw);
+  for (size_t i = 0; i < descs.size(); ++i) {
+    bool kept = false;
+    for (auto c : all_columns) {
+      if (descs[i].name == to_string(c)) {
+        p->handles[static_cast<size_t>(c)] = handles[i];
+        kept = true;
+      }
+    }
+    if (!kept) p->db->DestroyColumnFamilyHandle(handles[i]);
+  }
+  p->write_options.sync = opts.sync_writes;
+
+  auto* meta = p->cf(column::meta);
+  std::string node_id;
+  st = p->db->Get(rocksdb::ReadOptions{}, meta, meta_node_key, &node_id);
+  if (st.IsNotFound() && fresh) {
+    node_id = make_ulid(epoch_ms());
+    rocksdb::WriteBatch b;
+    b.Put(meta, meta_schema_key, std::to_string(schema_version));
+    b.Put(meta, meta_node_key, node_id);
+    b.Put(meta, meta_created_key, std::to_string(epoch_ms()));
+    rocksdb::WriteOptions w;
+    w.sync = true;
+    st = p->db->Write(w, &b);
+    if (!st.ok()) return to_error(st, "initialise database " + db_dir.string());
+  } else if (!st.ok()) {
+    return to_error(st, "read node identity from " + db_dir.string());
+  }
+  p->node_id = std::move(node_id);
+  return std::unique_ptr<database>(new database(std::move(p)));
+}
+
+const std::string& database::node_id() const noexcept { return impl_->node_id; }
+
+const std::filesystem::path& database::data_dir() const noexcept { return impl_->data_dir; }
+
+caf::error database::write(write_batch& batch) {
+  auto& b = batch.internals();
+  if (b.batch.Count() > 0) {
+    auto st = impl_->db->Write(impl_->write_options, &b.batch);
+    if (!st.ok()) return to_error(st, "write batch");
+  }
+  auto hooks = std::move(b.hooks);
+  b.hooks.clear();
+  b.batch.Clear();
+  for (auto& h : hooks) h();
+  return caf::none;
+}
+
+caf::error database::sync_wal() { return to_error(impl_->db->SyncWAL(), "sync write-ahead log"); }
+
+caf::expected<std::optional<std::string>> database::get_meta(std::string_view key) const {
+  std::string value;
+  auto st = impl_->db->Get(rocksdb::ReadOptions{}, impl_->cf(column::meta),
+                           rocksdb::Slice{key.data(), key.size()}, &value);
+  if (st.IsNotFound()) return std::optional<std::string>{};
+  if (!st.ok()) return to_error(st, "read meta key");
+  return std::optional<std::string>{std::move(value)};
+}
+
+caf::error database::put_meta(std::string_view key, std::string_view value) {
+  if (key == meta_schema_key || key == meta_node_key)
+    return make_error(storage_errc::invalid_argument,
+                      "meta key '" + std::string{key} + "' is managed by the database itself");
+  auto st = impl_->db->Put(impl_->write_options, impl_->cf(column::meta),
+                           rocksdb::Slice{key.data(), key.size()},
+                           rocksdb::Slice{value.data(), value.size()});
+  return to_error(st, "write meta key");
+}
+
+uint64_t database::estimate_keys(column c) const {
+  uint64_t n = 0;
+  impl_->db->GetIntProperty(impl_->cf(c), "rocksdb.estimate-num-keys", &n);
+  return n;
+}
+
+uint64_t database::estimate_bytes(column c) const {
+  uint64_t n = 0;
+  impl_->db->GetIntProperty(impl_->cf(c), "rocksdb.estimate-live-data-size", &n);
+  uint64_t mem = 0;
+  impl_->db->GetIntProperty(impl_->cf(c), "rocksdb.cur-size-all-mem-tables", &mem);
+  return n + mem;
+}
+
+write_batch::write_batch(database& db) : db_(&db), impl_(std::make_unique<impl>()) {}
+write_batch::~write_batch() = default;
+write_batch::write_batch(write_batch&&) noexcept = default;
+write_batch& write_batch::operator=(write_batch&&) noexcept = default;
+
+void write_batch::put(column c, std::string_view key, std::string_view value) {
+  // A WriteBatch only fails on allocation; the status is checked when the batch is written.
+  auto st = impl_->batch.Put(db_->internals().cf(c), rocksdb::Slice{key.data(), key.size()},
+                             rocksdb::Slice{value.data(), value.size()});
+  (void)st;
+}
+
+void write_batch::erase(column c, std::string_view key) {
+  auto st = impl_->batch.Delete(db_->internals().cf(c), rocksdb::Slice{key.data(), key.size()});
+  (void)st;
+}
+
+void write_batch::on_commit(std::function<void()> hook) { impl_->hooks.push_back(std::move(hook)); }
+
+size_t write_batch::count() const noexcept { return static_cast<size_t>(impl_->batch.Count()); }
+
+size_t write_batch::byte_size() const noexcept { return impl_->batch.GetDataSize(); }
+
+void write_batch::clear() noexcept {
+  impl_->batch.Clear();
+  impl_->hooks.clear();
+}
+
+}  // namespace syncline::storage

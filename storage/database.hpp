@@ -1,0 +1,118 @@
+// storage/database.hpp: the node's one RocksDB database and its atomic write batches.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+namespace syncline::storage {
+
+/// The on-disk layout version this build reads and writes. A database written with another
+/// version is refused at open, before anything is changed.
+inline constexpr uint32_t schema_version = 1;
+
+/// The column families. Each storage class owns one (or, for `meta`, a key range).
+enum class column : uint8_t { elements, datastore, runs, queue, users, tokens, meta };
+inline constexpr size_t column_count = 7;
+
+/// The column family's name on disk, e.g. `"elements"`.
+const char* to_string(column c) noexcept;
+
+struct database_options {
+  /// The node's data directory; the RocksDB files live in `<data_dir>/db`.
+  std::filesystem::path data_dir;
+  /// Create the directory and an empty database when none exists.
+  bool create_if_missing = true;
+  /// fsync the write-ahead log on every write. Off, a write survives a crash of the process
+  /// (it is in the kernel's page cache) but not a crash of the machine; callers that need
+  /// machine-crash durability for a group of writes call `database::sync_wal()` once.
+  bool sync_writes = false;
+  /// Size of the block cache shared by every column family.
+  size_t block_cache_bytes = size_t{64} << 20;
+};
+
+class database;
+
+/// A group of changes applied atomically by `database::write`: after a crash at any instant,
+/// either every change of the batch is present or none is. Hooks registered with `on_commit`
+/// run, in order, after the batch is durable in the log, and never when the write fails;
+/// storage classes use them to update their in-memory views (queue cursors, counters).
+/// A batch belongs to the database it was made for and is used from one thread at a time.
+class write_batch {
+ public:
+  explicit write_batch(database& db);
+  ~write_batch();
+  write_batch(write_batch&&) noexcept;
+  write_batch& operator=(write_batch&&) noexcept;
+
+  void put(column c, std::string_view key, std::string_view value);
+  void erase(column c, std::string_view key);
+  void on_commit(std::function<void()> hook);
+
+  /// Number of puts and erases staged.
+  size_t count() const noexcept;
+  bool empty() const noexcept { return count() == 0; }
+  /// Bytes the batch will write to the log.
+  size_t byte_size() const noexcept;
+  /// Drops every staged change and hook.
+  void clear() noexcept;
+
+  database& owner() const noexcept { return *db_; }
+
+  struct impl;
+  impl& internals() noexcept { return *impl_; }
+
+ private:
+  database* db_;
+  std::unique_ptr<impl> impl_;
+};
+
+/// The node's database. Opening takes an exclusive lock on the data directory (a second
+/// process gets `storage_errc::locked` naming the holder's pid), checks the schema version
+/// (`storage_errc::schema_mismatch` names both versions) and creates the column families.
+/// All methods are thread-safe. Closing happens in the destructor, which flushes nothing
+/// that is not already in the write-ahead log; it never loses an acknowledged write.
+class database {
+ public:
+  [[nodiscard]] static caf::expected<std::unique_ptr<database>> open(const database_options& opts);
+  ~database();
+  database(const database&) = delete;
+  database& operator=(const database&) = delete;
+
+  /// A random identity (a ULID) created with the database and kept for its life.
+  const std::string& node_id() const noexcept;
+  const std::filesystem::path& data_dir() const noexcept;
+
+  /// Applies `batch` atomically, then runs its commit hooks and clears it. On error nothing of
+  /// the batch is applied, no hook runs and the batch keeps its changes.
+  [[nodiscard]] caf::error write(write_batch& batch);
+
+  /// Makes every write so far survive a machine crash (one fsync of the log).
+  [[nodiscard]] caf::error sync_wal();
+
+  /// Reads one value of the `meta` column family.
+  [[nodiscard]] caf::expected<std::optional<std::string>> get_meta(std::string_view key) const;
+  /// Writes one value of the `meta` column family.
+  [[nodiscard]] caf::error put_meta(std::string_view key, std::string_view value);
+
+  /// Rough counts for status output: estimated keys and live data bytes of a column family.
+  uint64_t estimate_keys(column c) const;
+  uint64_t estimate_bytes(column c) const;
+
+  struct impl;
+  /// For the storage folder's own classes: the RocksDB handles.
+  impl& internals() const noexcept { return *impl_; }
+
+ private:
+  explicit database(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace syncline::storage

@@ -1,0 +1,137 @@
+// storage/element_store.hpp: the tracker's elements (seed 003, damas-core semantics).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "storage/element_json.hpp"
+
+namespace syncline::storage {
+
+class database;
+
+/// Who is writing, and how the reserved keys are treated.
+struct write_context {
+  /// The authenticated user: recorded as `author` on create, compared with `lock`.
+  std::string author;
+  /// The time recorded as `time`, epoch milliseconds; 0 reads the system clock.
+  int64_t now_ms = 0;
+  /// Keep `author` and `time` when the input gives them (imports, admins). Otherwise the store
+  /// sets `author` on create and `time` on every change, ignoring what the input says.
+  bool keep_given_author_time = false;
+  /// Refuse update, upsert and delete of an element whose `lock` names another user.
+  bool honor_locks = true;
+};
+
+/// What happened to one id.
+enum class element_result : uint8_t {
+  created,    ///< a new element was written
+  updated,    ///< an existing element was changed (update, upsert, lock, unlock)
+  deleted,    ///< the element was removed
+  unchanged,  ///< nothing to do (lock already held by this user, unlock of an unlocked element)
+  exists,     ///< create of an id that exists (or appeared earlier in the same call)
+  not_found,  ///< the id does not exist
+  locked,     ///< the element is locked by another user; `lock_owner` says whom
+};
+
+const char* to_string(element_result r) noexcept;
+
+struct element_outcome {
+  std::string id;
+  element_result result = element_result::not_found;
+  /// The element as stored after the call, for `created` and `updated`.
+  std::string json;
+  /// For `locked`: the user holding the lock.
+  std::string lock_owner;
+};
+
+/// One page of a prefix listing.
+struct element_page {
+  std::vector<std::pair<std::string, std::string>> items;  ///< (_id, JSON) in `_id` order
+  /// Pass as `after` to get the next page; empty when the listing is complete.
+  std::string next_cursor;
+};
+
+/// JSON elements keyed by `_id`, in the `elements` column family, in `_id` byte order.
+///
+/// Every mutating call is one atomic write (a crash keeps all or none of it) and reports one
+/// outcome per id, in input order; bad input fails the whole call before anything is written.
+/// Mutations are serialized by an internal mutex, so check-and-write sequences (create of a
+/// new id, lock) are atomic with respect to each other. Reads never block writers.
+/// Thread-safe. The database must outlive the store.
+class element_store {
+ public:
+  explicit element_store(database& db);
+
+  /// Creates each element; an element with an `_id` array is created once per id, and one
+  /// without `_id` gets a generated ULID. Existing ids get `exists` and are not touched.
+  [[nodiscard]] caf::expected<std::vector<element_outcome>> create(
+      const std::vector<element_input>& in, const write_context& ctx);
+  [[nodiscard]] caf::expected<std::vector<element_outcome>> create(std::string_view json,
+                                                                   const write_context& ctx);
+
+  /// Merges each input's keys into the elements it names: a key set to null is removed, other
+  /// keys are replaced or added, `time` is set. Every input needs at least one key besides
+  /// `_id` (else `invalid_element`). Missing ids get `not_found`.
+  [[nodiscard]] caf::expected<std::vector<element_outcome>> update(
+      const std::vector<element_input>& in, const write_context& ctx);
+  [[nodiscard]] caf::expected<std::vector<element_outcome>> update(std::string_view json,
+                                                                   const write_context& ctx);
+
+  /// Update where the id exists, create (null keys dropped) where it does not.
+  [[nodiscard]] caf::expected<std::vector<element_outcome>> upsert(
+      const std::vector<element_input>& in, const write_context& ctx);
+  [[nodiscard]] caf::expected<std::vector<element_outcome>> upsert(std::string_view json,
+                                                                   const write_context& ctx);
+
+  /// Deletes each id.
+  [[nodiscard]] caf::expected<std::vector<element_outcome>> remove(
+      const std::vector<std::string>& ids, const write_context& ctx);
+
+  /// Sets `lock` to `ctx.author` on each id not locked by someone else (an atomic
+  /// test-and-set per id).
+  [[nodiscard]] caf::expected<std::vector<element_outcome>> lock(const std::vector<std::string>& ids,
+                                                                 const write_context& ctx);
+  /// Removes `lock` from each id locked by `ctx.author`.
+  [[nodiscard]] caf::expected<std::vector<element_outcome>> unlock(
+      const std::vector<std::string>& ids, const write_context& ctx);
+
+  /// The elements' JSON in input order, with an empty optional for each missing id.
+  [[nodiscard]] caf::expected<std::vector<std::optional<std::string>>> read(
+      const std::vector<std::string>& ids) const;
+  [[nodiscard]] caf::expected<std::optional<std::string>> get(std::string_view id) const;
+
+  /// Up to `limit` elements whose `_id` starts with `prefix` and sorts after `after` (empty:
+  /// from the start), in `_id` order. With `shallow`, only the prefix's direct children:
+  /// `<prefix>name` and `<prefix>name/`, skipping anything below them. Paging with the
+  /// returned cursor yields every element present for the whole listing exactly once, however
+  /// many are added or removed meanwhile.
+  [[nodiscard]] caf::expected<element_page> list(std::string_view prefix, std::string_view after,
+                                                 size_t limit, bool shallow = false) const;
+
+  /// Calls `visit(id, json)` for every element whose id starts with `prefix`, in order, until
+  /// it returns false. Reads a consistent snapshot.
+  [[nodiscard]] caf::error scan(
+      std::string_view prefix,
+      const std::function<bool(std::string_view id, std::string_view json)>& visit) const;
+
+ private:
+  struct working_set;
+  caf::error load(working_set& ws) const;
+  caf::expected<std::vector<element_outcome>> commit(working_set& ws,
+                                                     std::vector<element_outcome> outcomes);
+
+  database& db_;
+  std::mutex write_mtx_;
+};
+
+}  // namespace syncline::storage

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# tools/dev.sh: set up, build, run and test syncline on Debian 12.
+#
+#   bash tools/dev.sh run  [node options]   install what is missing, build, start the node
+#   bash tools/dev.sh test [ctest options]  install what is missing, build with ASan+UBSan, run
+#                                           every test (benchmarks at a tiny size included)
+#   bash tools/dev.sh build                 install what is missing and build (release)
+#   bash tools/dev.sh bench [args]          build (release) and run the benchmarks at full size
+#
+# Idempotent: packages already installed are not touched, and apt is not even asked then.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# What the build needs, all Debian 12 packages.
+build_packages=(
+  g++ make cmake pkg-config
+  libcaf-dev librocksdb-dev libsimdjson-dev libcurl4-openssl-dev libxxhash-dev
+  libboost-dev libboost-test-dev rapidjson-dev libcli11-dev libspdlog-dev
+  libtomlplusplus-dev libsodium-dev libre2-dev
+)
+# What the tests and benchmarks need on top: the tools they compare syncline with.
+test_packages=(rsync procps)
+
+log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
+
+install_missing() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+      missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { log "need root (or sudo) to install: ${missing[*]}"; exit 1; }
+    sudo=(sudo)
+  fi
+  log "installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+jobs() { nproc 2>/dev/null || echo 2; }
+
+build() {  # build <dir> <cmake args...>
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j"$(jobs)"
+}
+
+release_dir=build/release
+asan_dir=build/asan
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  run)
+    install_missing "${build_packages[@]}"
+    build "$release_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    log "starting the node (data in ./syncline-data, HTTP on 127.0.0.1:8460; Ctrl-C stops it)"
+    exec "$release_dir/tools/syncline" node "$@"
+    ;;
+  test)
+    install_missing "${build_packages[@]}" "${test_packages[@]}"
+    build "$asan_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNCLINE_SANITIZE=ON
+    ctest --test-dir "$asan_dir" --output-on-failure -j"$(jobs)" "$@"
+    ;;
+  build)
+    install_missing "${build_packages[@]}"
+    build "$release_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    ;;
+  bench)
+    install_missing "${build_packages[@]}" "${test_packages[@]}"
+    build "$release_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    for b in "$release_dir"/bench/*_bench; do
+      log "$b $*"
+      "$b" "$@"
+    done
+    ;;
+  *)
+    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
