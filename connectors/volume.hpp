@@ -1,0 +1,78 @@
+// connectors/volume.hpp: where copies go.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "connectors/item.hpp"
+#include "connectors/source.hpp"
+
+namespace syncline::connectors {
+
+/// Writes one file into a volume: into a temporary name beside the final one, renamed into
+/// place by `commit`. Until `commit` returns, nothing exists under the final name that was not
+/// there before. Not thread-safe. Destroying a writer without `commit` keeps the temporary file
+/// (so a later writer can resume it); `abort` removes it.
+class item_writer {
+ public:
+  virtual ~item_writer() = default;
+  /// Bytes already in the temporary file: where writing continues.
+  virtual uint64_t offset() const noexcept = 0;
+  [[nodiscard]] virtual caf::error write(const char* data, size_t n) = 0;
+  /// Copies up to `n` bytes from file descriptor `fd` inside the kernel (`copy_file_range`,
+  /// falling back to read/write). Returns the bytes copied, 0 at the source's end.
+  [[nodiscard]] virtual caf::expected<size_t> copy_from(int fd, size_t n) = 0;
+  /// Makes the bytes written so far durable (fdatasync): a resume point.
+  [[nodiscard]] virtual caf::error sync() = 0;
+  /// Sets mode and mtime from `info`, then renames the file into place. Not durable until the
+  /// volume's `sync()`.
+  [[nodiscard]] virtual caf::error commit(const item_info& info) = 0;
+  /// Removes the temporary file.
+  virtual void abort() = 0;
+};
+
+/// A target of transfers. No reference can lead outside the volume's root (`invalid_path`).
+/// Thread-safe; every call blocks.
+class volume {
+ public:
+  virtual ~volume() = default;
+  virtual std::string describe() const = 0;
+  /// Checks the configuration (root exists, is a writable directory).
+  [[nodiscard]] virtual caf::error check() = 0;
+  /// Opens a writer for the file `info.reference`, creating missing parent directories. An
+  /// existing temporary file is kept up to `resume_offset` bytes (truncated to it; if shorter,
+  /// writing continues from its length); `resume_offset` 0 starts afresh.
+  [[nodiscard]] virtual caf::expected<std::unique_ptr<item_writer>> open_writer(
+      const item_info& info, uint64_t resume_offset) = 0;
+  /// Creates (or updates the mode of) a directory item, with missing parents.
+  [[nodiscard]] virtual caf::error make_directory(const item_info& info) = 0;
+  /// Creates or replaces a symlink item (its text is copied, never followed).
+  [[nodiscard]] virtual caf::error make_symlink(const item_info& info) = 0;
+  /// Sets an existing item's mtime (directories, after their children changed).
+  [[nodiscard]] virtual caf::error set_mtime(std::string_view reference, int64_t mtime_ns) = 0;
+  /// Removes an item, with everything below it for a directory, and any temporary file of it.
+  /// An absent item is success.
+  [[nodiscard]] virtual caf::error remove(std::string_view reference) = 0;
+  /// The item's state, or nothing when absent.
+  [[nodiscard]] virtual caf::expected<std::optional<item_info>> stat(std::string_view reference) = 0;
+  /// Lists the volume's items in reference byte order (temporary files excluded).
+  [[nodiscard]] virtual caf::expected<std::unique_ptr<listing>> list() = 0;
+  /// Opens a file for reading (verification, or serving it to other sites).
+  [[nodiscard]] virtual caf::expected<std::unique_ptr<item_reader>> open_reader(
+      std::string_view reference, uint64_t offset) = 0;
+  /// Makes every change so far durable (one `syncfs` of the volume's filesystem).
+  [[nodiscard]] virtual caf::error sync() = 0;
+};
+
+/// The temporary name of a file being written: `.<name>.syncline-part` in the same directory.
+std::string temporary_name(std::string_view reference);
+/// Whether a file name is a temporary file of ours.
+bool is_temporary_name(std::string_view name) noexcept;
+
+}  // namespace syncline::connectors
