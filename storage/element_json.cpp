@@ -40,8 +40,11 @@ const char* type_name(simdjson::dom::element_type t) {
 
 caf::expected<simdjson::dom::element> parse_document(std::string_view json) {
   auto& parser = thread_parser();
-  if (parser.max_depth() != max_json_depth || parser.capacity() < json.size()) {
-    if (parser.allocate(std::max<size_t>(json.size(), 4096), max_json_depth) != simdjson::SUCCESS)
+  // simdjson refuses a document that reaches its max_depth (it allows max_depth - 1 levels), so
+  // one more lets exactly `max_json_depth` levels through.
+  constexpr size_t simdjson_depth = max_json_depth + 1;
+  if (parser.max_depth() != simdjson_depth || parser.capacity() < json.size()) {
+    if (parser.allocate(std::max<size_t>(json.size(), 4096), simdjson_depth) != simdjson::SUCCESS)
       return make_error(storage_errc::invalid_argument, "cannot allocate JSON parser");
   }
   simdjson::dom::element doc;
