@@ -1,5 +1,7 @@
 #include "storage/datastore.hpp"
 
+#include <cstdint>
+
 #include <rocksdb/db.h>
 
 #include "storage/codec.hpp"
@@ -32,7 +34,11 @@ std::string encode(const datastore_row& r) {
       .bytes(r.last_error)
       .svarint(r.last_attempt_ms)
       .varint(r.flags)
-      .varint(r.mode);
+      .varint(r.mode)
+      .varint(r.generation)
+      .varint(r.queue_seq)
+      .svarint(r.queue_priority)
+      .u8(r.parked ? 1 : 0);
   return out;
 }
 
@@ -50,7 +56,13 @@ bool decode(std::string_view in, datastore_row& r) {
     r.hash.reset();
   }
   rd.u8(action).varint32(r.attempts).bytes(r.last_error).svarint(r.last_attempt_ms);
-  rd.varint32(r.flags).varint32(r.mode);
+  int64_t priority = 0;
+  uint8_t parked = 0;
+  rd.varint32(r.flags).varint32(r.mode).varint(r.generation).varint(r.queue_seq).svarint(priority);
+  rd.u8(parked);
+  if (priority < INT32_MIN || priority > INT32_MAX || parked > 1) return false;
+  r.queue_priority = static_cast<int32_t>(priority);
+  r.parked = parked == 1;
   if (!rd.ok() || format != row_format || action > static_cast<uint8_t>(pending_action::remove))
     return false;
   r.action = static_cast<pending_action>(action);
@@ -80,7 +92,9 @@ bool operator==(const datastore_row& a, const datastore_row& b) noexcept {
   return a.reference == b.reference && a.mtime_ns == b.mtime_ns && a.size == b.size &&
          a.hash == b.hash && a.action == b.action && a.attempts == b.attempts &&
          a.last_error == b.last_error && a.last_attempt_ms == b.last_attempt_ms &&
-         a.flags == b.flags && a.mode == b.mode;
+         a.flags == b.flags && a.mode == b.mode && a.generation == b.generation &&
+         a.queue_seq == b.queue_seq && a.queue_priority == b.queue_priority &&
+         a.parked == b.parked;
 }
 
 datastore::datastore(database& db) : db_(db) {}

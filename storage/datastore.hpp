@@ -45,6 +45,15 @@ struct datastore_row {
   static constexpr uint32_t flag_directory = 1u << 1;
   /// Unix permission bits live in the low 12 bits of `mode`.
   uint32_t mode = 0;
+  /// Incremented whenever the row's source state or action changes, so a transfer that copied
+  /// generation g can tell whether the row still describes what it copied.
+  uint64_t generation = 0;
+  /// The queue item carrying the pending action: its sequence (0 = not queued) and priority.
+  uint64_t queue_seq = 0;
+  int32_t queue_priority = 0;
+  /// The action failed for good (`error`): it stays pending but is not retried until a person
+  /// acts (a forced sync un-parks it).
+  bool parked = false;
 
   friend bool operator==(const datastore_row& a, const datastore_row& b) noexcept;
   friend bool operator!=(const datastore_row& a, const datastore_row& b) noexcept {
