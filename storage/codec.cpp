@@ -115,6 +115,9 @@ reader& reader::varint(uint64_t& x) {
     if (in_.empty()) break;
     auto b = static_cast<unsigned char>(in_[0]);
     in_.remove_prefix(1);
+    // The tenth byte holds only the 64th bit; more would be silently cut off, so the bytes
+    // cannot be something `writer` wrote.
+    if (shift == 63 && (b & 0x7e) != 0) break;
     x |= static_cast<uint64_t>(b & 0x7f) << shift;
     if ((b & 0x80) == 0) return *this;
   }
