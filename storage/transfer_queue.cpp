@@ -264,22 +264,16 @@ caf::expected<queue_ticket> transfer_queue::reprioritize(const queue_ticket& tic
   if (!st.ok()) return to_error(st, "read queue item");
   if (ticket.priority == priority) return ticket;
   auto& v = vol(ticket.volume);
-  auto lease = v.leases.find(old_key);
-  if (lease != v.leases.end() && lease->second == lease_state::acking)
-    return make_error(storage_errc::busy, "queue item " + ticket.to_string() +
-                                              " is being acknowledged");
+  if (v.leases.count(old_key) != 0)
+    return make_error(storage_errc::busy,
+                      "queue item " + ticket.to_string() + " is leased; it is being processed");
   queue_ticket moved{ticket.volume, priority, ticket.seq};
   auto new_key = key_of(moved);
   write_batch batch{db_};
   batch.erase(column::queue, old_key);
   batch.put(column::queue, new_key, value);
   if (auto err = db_.write(batch)) return err;
-  if (lease != v.leases.end()) {
-    v.leases.erase(lease);
-    v.leases.emplace(new_key, lease_state::leased);
-  } else if (new_key < v.cursor) {
-    v.cursor = new_key;
-  }
+  if (new_key < v.cursor) v.cursor = new_key;
   return moved;
 }
 

@@ -78,7 +78,8 @@ class transfer_queue {
   [[nodiscard]] caf::error remove(const queue_ticket& ticket);
 
   /// Moves an item to another priority, keeping its place in push order within the new one.
-  /// A leased item stays leased. Returns the new ticket.
+  /// Returns the new ticket. A leased item is not moved (`busy`): it is being processed now, and
+  /// moving it would leave its holder with a ticket that no longer names it.
   [[nodiscard]] caf::expected<queue_ticket> reprioritize(const queue_ticket& ticket,
                                                          int32_t priority);
 
