@@ -106,16 +106,42 @@ caf::expected<int> lock_data_dir(const std::filesystem::path& dir) {
   return fd;
 }
 
+// What an existing database directory turned out to hold.
+enum class existing_db { syncline, never_initialised };
+
+// Whether every column family of `db` is empty.
+caf::expected<bool> all_empty(rocksdb::DB& db,
+                              const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+  for (auto* h : handles) {
+    std::unique_ptr<rocksdb::Iterator> it{db.NewIterator(rocksdb::ReadOptions{}, h)};
+    it->SeekToFirst();
+    if (!it->status().ok()) return to_error(it->status(), "read column family " + h->GetName());
+    if (it->Valid()) return false;
+  }
+  return true;
+}
+
 // Reads the schema version of an existing database without writing anything to it, so a
-// database of another version is refused untouched.
-caf::error check_existing_schema(const std::filesystem::path& db_dir,
-                                 const std::vector<std::string>& cf_names) {
+// database of another version is refused untouched. RocksDB creates the column families one by
+// one and only then does open() write the schema version, so a first open killed in between
+// leaves column families, all of them ours, with nothing in them: such a database holds nothing
+// to protect and is initialised again rather than locking the node out of its data directory.
+caf::expected<existing_db> check_existing_schema(const std::filesystem::path& db_dir,
+                                                 const std::vector<std::string>& cf_names) {
   bool has_meta = false;
-  for (auto& n : cf_names) has_meta = has_meta || n == to_string(column::meta);
-  if (!has_meta)
+  bool all_ours = true;
+  for (auto& n : cf_names) {
+    has_meta = has_meta || n == to_string(column::meta);
+    bool ours = n == rocksdb::kDefaultColumnFamilyName;
+    for (auto c : all_columns) ours = ours || n == to_string(c);
+    all_ours = all_ours && ours;
+  }
+  auto not_syncline = [&] {
     return make_error(storage_errc::schema_mismatch,
                       db_dir.string() + " is a RocksDB database but not a syncline one "
                                         "(it has no 'meta' column family)");
+  };
+  if (!has_meta && !all_ours) return not_syncline();
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (auto& n : cf_names) descs.emplace_back(n, rocksdb::ColumnFamilyOptions{});
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -129,11 +155,21 @@ caf::error check_existing_schema(const std::filesystem::path& db_dir,
   for (size_t i = 0; i < descs.size(); ++i)
     if (descs[i].name == to_string(column::meta)) meta = handles[i];
   std::string value;
-  st = db->Get(rocksdb::ReadOptions{}, meta, meta_schema_key, &value);
-  caf::error result;
+  st = meta ? db->Get(rocksdb::ReadOptions{}, meta, meta_schema_key, &value)
+            : rocksdb::Status::NotFound();
+  caf::expected<existing_db> result = existing_db::syncline;
   if (st.IsNotFound()) {
-    result = make_error(storage_errc::schema_mismatch,
-                        db_dir.string() + " has no schema version; it was not written by syncline");
+    auto empty = all_ours ? all_empty(*db, handles) : caf::expected<bool>{false};
+    if (!empty)
+      result = std::move(empty.error());
+    else if (*empty)
+      result = existing_db::never_initialised;
+    else if (!has_meta)
+      result = not_syncline();
+    else
+      result = make_error(storage_errc::schema_mismatch,
+                          db_dir.string() +
+                              " has no schema version; it was not written by syncline");
   } else if (!st.ok()) {
     result = to_error(st, "read schema version of " + db_dir.string());
   } else if (value != std::to_string(schema_version)) {
@@ -236,7 +272,9 @@ caf::expected<std::unique_ptr<database>> database::open(const database_options& 
     fresh = false;
     auto st = rocksdb::DB::ListColumnFamilies(db_options, db_dir.string(), &existing);
     if (!st.ok()) return to_error(st, "list column families of " + db_dir.string());
-    if (auto err = check_existing_schema(db_dir, existing)) return err;
+    auto found = check_existing_schema(db_dir, existing);
+    if (!found) return std::move(found.error());
+    fresh = *found == existing_db::never_initialised;
   } else if (!opts.create_if_missing) {
     return make_error(storage_errc::not_found, "no database in " + opts.data_dir.string());
   }
