@@ -101,6 +101,13 @@ class database {
   [[nodiscard]] caf::expected<std::optional<std::string>> get_meta(std::string_view key) const;
   /// Writes one value of the `meta` column family.
   [[nodiscard]] caf::error put_meta(std::string_view key, std::string_view value);
+  /// Removes one value of the `meta` column family (absent is fine).
+  [[nodiscard]] caf::error erase_meta(std::string_view key);
+  /// Calls `visit(key, value)` for each `meta` entry whose key starts with `prefix`, in key
+  /// order, until it returns false.
+  [[nodiscard]] caf::error scan_meta(
+      std::string_view prefix,
+      const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
 
   /// Rough counts for status output: estimated keys and live data bytes of a column family.
   uint64_t estimate_keys(column c) const;
