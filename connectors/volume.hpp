@@ -10,6 +10,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "connectors/error.hpp"
 #include "connectors/item.hpp"
 #include "connectors/source.hpp"
 
@@ -35,6 +36,9 @@ class item_writer {
   [[nodiscard]] virtual caf::error commit(const item_info& info) = 0;
   /// Removes the temporary file.
   virtual void abort() = 0;
+  /// XXH3-64 of everything written so far, read back from the temporary file (verification
+  /// before `commit`). `unsupported` when the volume cannot read back.
+  [[nodiscard]] virtual caf::expected<uint64_t> content_hash();
 };
 
 /// A target of transfers. No reference can lead outside the volume's root (`invalid_path`).
@@ -69,6 +73,10 @@ class volume {
   /// Makes every change so far durable (one `syncfs` of the volume's filesystem).
   [[nodiscard]] virtual caf::error sync() = 0;
 };
+
+inline caf::expected<uint64_t> item_writer::content_hash() {
+  return make_error(connector_errc::unsupported, "this volume cannot read back what it wrote");
+}
 
 /// The temporary name of a file being written: `.<name>.syncline-part` in the same directory.
 std::string temporary_name(std::string_view reference);
