@@ -211,6 +211,13 @@ std::string serialize_element(std::string_view id, const std::vector<element_fie
   return std::string{buf.GetString(), buf.GetSize()};
 }
 
+std::optional<std::string> json_unquote(std::string_view json) {
+  auto doc = parse_document(json);
+  std::string_view s;
+  if (!doc || doc->get_string().get(s) != simdjson::SUCCESS) return std::nullopt;
+  return std::string{s};
+}
+
 std::string json_quote(std::string_view s) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,5 +66,9 @@ std::string serialize_element(std::string_view id, const std::vector<element_fie
 
 /// Quotes and escapes `s` as a JSON string.
 std::string json_quote(std::string_view s);
+
+/// The string that the JSON string literal `json` denotes (`json_quote`'s inverse), or nothing
+/// when `json` is not one JSON string.
+std::optional<std::string> json_unquote(std::string_view json);
 
 }  // namespace syncline::storage

@@ -57,11 +57,25 @@ const element_field* find_field(const std::vector<element_field>& fields, std::s
 }
 
 // The user named by a stored `lock` value (a JSON string), or the raw JSON when it is not one.
+// A name with a quote, backslash or control character is stored escaped, so only an unescaped
+// value compares equal to the `author` that set it.
 std::string lock_owner_of(const element_field& f) {
   if (f.value.size() >= 2 && f.value.front() == '"' && f.value.back() == '"' &&
       f.value.find('\\') == std::string::npos)
     return f.value.substr(1, f.value.size() - 2);
+  if (auto name = json_unquote(f.value)) return *name;
   return f.value;
+}
+
+// Inputs given as structures did not pass through parse_elements: their ids get the same
+// checks, so no call stores an id that the JSON path refuses (empty, NUL, not UTF-8, too long).
+caf::error check_input_ids(const std::vector<element_input>& in) {
+  for (size_t i = 0; i < in.size(); ++i)
+    for (auto& id : in[i].ids)
+      if (auto err = validate_id(id))
+        return make_error(storage_errc::invalid_element,
+                          "element " + std::to_string(i) + ": " + render(err));
+  return caf::none;
 }
 
 }  // namespace
@@ -151,6 +165,7 @@ caf::expected<std::vector<element_outcome>> element_store::create(
   if (in.size() > max_batch_elements)
     return make_error(storage_errc::invalid_element,
                       "more than " + std::to_string(max_batch_elements) + " elements in one call");
+  if (auto err = check_input_ids(in)) return err;
   auto now = resolve_time(ctx);
   auto time_text = std::to_string(now);
   auto author_text = json_quote(ctx.author);
@@ -228,6 +243,7 @@ void merge_into(std::vector<element_field>& fields, const element_input& patch,
 
 caf::expected<std::vector<element_outcome>> element_store::update(
     const std::vector<element_input>& in, const write_context& ctx) {
+  if (auto err = check_input_ids(in)) return err;
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i].ids.empty())
       return make_error(storage_errc::invalid_element,
@@ -273,6 +289,7 @@ caf::expected<std::vector<element_outcome>> element_store::update(std::string_vi
 
 caf::expected<std::vector<element_outcome>> element_store::upsert(
     const std::vector<element_input>& in, const write_context& ctx) {
+  if (auto err = check_input_ids(in)) return err;
   auto now = resolve_time(ctx);
   auto time_text = std::to_string(now);
   auto author_text = json_quote(ctx.author);
@@ -488,6 +505,11 @@ caf::expected<element_page> element_store::list(std::string_view prefix, std::st
     std::string_view key{it->key().data(), it->key().size()};
     if (shallow) {
       auto rest = key.substr(prefix.size());
+      if (rest.empty()) {
+        // The prefix itself (the folder `/a/b/`) is not one of its own children.
+        it->Next();
+        continue;
+      }
       auto slash = rest.find('/');
       if (slash != std::string_view::npos && slash + 1 < rest.size()) {
         // A deeper descendant: jump past the whole `<prefix>name/` subtree.

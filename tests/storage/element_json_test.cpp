@@ -232,3 +232,15 @@ BOOST_AUTO_TEST_CASE(json_quote_escapes_what_json_requires) {
   BOOST_CHECK_EQUAL(json_quote("a\"b\\c\n"), R"("a\"b\\c\n")");
   BOOST_CHECK_EQUAL(json_quote(std::string{"\0", 1}), R"("\u0000")");
 }
+
+BOOST_AUTO_TEST_CASE(json_unquote_inverts_json_quote) {
+  for (std::string s : {std::string{}, std::string{"plain"}, std::string{"o\"brien\\x\t"},
+                        std::string{"nul\0in", 6}, std::string{"caf\xc3\xa9"}}) {
+    auto back = json_unquote(json_quote(s));
+    BOOST_REQUIRE(back);
+    BOOST_CHECK(*back == s);
+  }
+  BOOST_CHECK_EQUAL(json_unquote(R"("\u0041\/")").value_or("?"), "A/");
+  for (auto bad : {"", "x", "1", "null", R"("open)", R"(["a"])", R"("a" "b")"})
+    BOOST_CHECK_MESSAGE(!json_unquote(bad), "unquoted " << bad);
+}
