@@ -28,7 +28,8 @@ caf::error make_error(storage_errc x, std::string context) {
 }
 
 bool is(const caf::error& err, storage_errc code) noexcept {
-  return err.category() == storage_category && err.code() == static_cast<uint8_t>(code);
+  // CAF 0.17's error::category() dereferences the error's data: never call it on "no error".
+  return err && err.category() == storage_category && err.code() == static_cast<uint8_t>(code);
 }
 
 std::string render(const caf::error& err) {

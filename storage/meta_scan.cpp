@@ -6,10 +6,16 @@
 #include "storage/codec.hpp"
 #include "storage/database.hpp"
 #include "storage/detail/rocks.hpp"
+#include "storage/error.hpp"
 
 namespace syncline::storage {
 
 caf::error database::erase_meta(std::string_view key) {
+  // Without its schema version the next open refuses the database, and without its node id the
+  // node would take a new identity: like put_meta, leave these keys to the database itself.
+  if (key == "schema_version" || key == "node_id")
+    return make_error(storage_errc::invalid_argument,
+                      "meta key '" + std::string{key} + "' is managed by the database itself");
   auto st = impl_->db->Delete(impl_->write_options, impl_->cf(column::meta),
                               rocksdb::Slice{key.data(), key.size()});
   return to_error(st, "erase meta key");

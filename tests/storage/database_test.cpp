@@ -165,6 +165,39 @@ BOOST_AUTO_TEST_CASE(meta_keys_of_the_database_are_not_writable) {
   BOOST_CHECK(**nul == std::string("v\0v", 3));
 }
 
+BOOST_AUTO_TEST_CASE(meta_entries_can_be_erased_and_scanned_by_prefix) {
+  syncline::test::temp_dir tmp{"db-meta-scan"};
+  {
+    auto db = open_db(tmp.path());
+    for (auto key : {"ds/b", "ds/a", "ds/c", "dt/x", "ds"}) BOOST_REQUIRE(!db->put_meta(key, key));
+    BOOST_REQUIRE(!db->erase_meta("ds/c"));
+    BOOST_REQUIRE(!db->erase_meta("never-there"));
+    std::vector<std::string> seen;
+    auto err = db->scan_meta("ds/", [&](std::string_view key, std::string_view value) {
+      BOOST_CHECK_EQUAL(key, value);
+      seen.emplace_back(key);
+      return true;
+    });
+    BOOST_REQUIRE_MESSAGE(!err, why(err));
+    BOOST_CHECK((seen == std::vector<std::string>{"ds/a", "ds/b"}));
+    seen.clear();
+    BOOST_REQUIRE(!db->scan_meta("d", [&](std::string_view key, std::string_view) {
+      seen.emplace_back(key);
+      return seen.size() < 2;
+    }));
+    BOOST_CHECK((seen == std::vector<std::string>{"ds", "ds/a"}));
+    // The keys the database manages cannot be erased: without them it would not open again.
+    for (auto key : {"schema_version", "node_id"}) {
+      auto refused = db->erase_meta(key);
+      BOOST_CHECK(is(refused, storage_errc::invalid_argument));
+      BOOST_CHECK(contains(message(refused), key));
+    }
+  }
+  auto db = open_db(tmp.path());
+  BOOST_CHECK(!db->get_meta("ds/c")->has_value());
+  BOOST_CHECK_EQUAL(db->get_meta("ds/a")->value_or(""), "ds/a");
+}
+
 BOOST_AUTO_TEST_CASE(without_create_if_missing_nothing_is_created) {
   syncline::test::temp_dir tmp{"db-nocreate"};
   database_options opts;
@@ -444,4 +477,7 @@ BOOST_AUTO_TEST_CASE(column_and_error_names) {
   BOOST_CHECK_EQUAL(render(caf::error{}), "no error");
   BOOST_CHECK(is(make_error(storage_errc::closed), storage_errc::closed));
   BOOST_CHECK(!is(make_error(storage_errc::closed), storage_errc::busy));
+  // "No error" is no storage error (and asking must not crash).
+  BOOST_CHECK(!is(caf::error{}, storage_errc::busy));
+  BOOST_CHECK(!is(caf::none, storage_errc::io_error));
 }
