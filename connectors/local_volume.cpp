@@ -1,0 +1,432 @@
+#include "connectors/local_volume.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+#include <xxhash.h>
+
+#include "connectors/error.hpp"
+#include "connectors/local_fs.hpp"
+#include "connectors/tree_listing.hpp"
+
+namespace syncline::connectors {
+
+namespace {
+
+using detail::display_path;
+using detail::unique_fd;
+
+constexpr size_t copy_buffer_size = 256 * 1024;
+
+struct timespec to_timespec(int64_t ns) {
+  struct timespec ts;
+  int64_t sec = ns / 1'000'000'000;
+  int64_t rest = ns % 1'000'000'000;
+  if (rest < 0) {  // before 1970: the remainder must not be negative
+    rest += 1'000'000'000;
+    sec -= 1;
+  }
+  ts.tv_sec = static_cast<time_t>(sec);
+  ts.tv_nsec = static_cast<long>(rest);
+  return ts;
+}
+
+// Sets the modification time; the access time is left as it is.
+int set_mtime_at(int dir_fd, const char* name, int64_t mtime_ns, int flags) {
+  struct timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1] = to_timespec(mtime_ns);
+  return ::utimensat(dir_fd, name, times, flags);
+}
+
+// A file's mode without set-user-ID and set-group-ID: a copy must not grant privileges.
+mode_t safe_mode(uint32_t mode) {
+  return static_cast<mode_t>(mode & 07777 & ~06000u);
+}
+
+// A reference's parent directory, resolved beneath the root, and its last name.
+struct resolved {
+  detail::reference_parts parts;
+  unique_fd dir;
+};
+
+class local_writer final : public item_writer {
+ public:
+  local_writer(unique_fd dir, unique_fd file, std::string name, std::string temp, std::string path,
+               uint64_t offset)
+      : dir_(std::move(dir)),
+        file_(std::move(file)),
+        name_(std::move(name)),
+        temp_(std::move(temp)),
+        path_(std::move(path)),
+        offset_(offset) {}
+
+  uint64_t offset() const noexcept override { return offset_; }
+
+  caf::error write(const char* data, size_t n) override {
+    if (!file_) return closed();
+    while (n > 0) {
+      const ssize_t w = ::pwrite(file_.get(), data, n, static_cast<off_t>(offset_));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return from_errno(errno, "write " + path_);
+      }
+      data += w;
+      n -= static_cast<size_t>(w);
+      offset_ += static_cast<uint64_t>(w);
+    }
+    return {};
+  }
+
+  caf::expected<size_t> copy_from(int fd, size_t n) override {
+    if (!file_) return closed();
+    if (n == 0) return size_t{0};
+    if (!fallback_) {
+      for (;;) {
+        auto out_offset = static_cast<loff_t>(offset_);
+        const ssize_t r = ::copy_file_range(fd, nullptr, file_.get(), &out_offset, n, 0);
+        if (r >= 0) {
+          offset_ += static_cast<uint64_t>(r);
+          return static_cast<size_t>(r);
+        }
+        if (errno == EINTR) continue;
+        // Different file systems (before Linux 5.19, or of different types), pipes, or file
+        // systems without the call: copy through user space from now on.
+        if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+          fallback_ = true;
+          break;
+        }
+        return from_errno(errno, "copy into " + path_);
+      }
+    }
+    if (!buffer_) buffer_ = std::make_unique<char[]>(copy_buffer_size);
+    ssize_t r;
+    do {
+      r = ::read(fd, buffer_.get(), std::min(n, copy_buffer_size));
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) return from_errno(errno, "read the source of " + path_);
+    if (auto err = write(buffer_.get(), static_cast<size_t>(r))) return err;
+    return static_cast<size_t>(r);
+  }
+
+  caf::error sync() override {
+    if (!file_) return closed();
+    if (::fdatasync(file_.get()) != 0) return from_errno(errno, "fdatasync " + path_);
+    return {};
+  }
+
+  caf::expected<uint64_t> content_hash() override {
+    if (!file_) return closed();
+    std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state{XXH3_createState(),
+                                                                          &XXH3_freeState};
+    if (!state) return make_error(connector_errc::io_error, "hash " + path_ + ": out of memory");
+    XXH3_64bits_reset(state.get());
+    if (!buffer_) buffer_ = std::make_unique<char[]>(copy_buffer_size);
+    for (uint64_t at = 0; at < offset_;) {
+      const auto want = static_cast<size_t>(std::min<uint64_t>(copy_buffer_size, offset_ - at));
+      const ssize_t r = ::pread(file_.get(), buffer_.get(), want, static_cast<off_t>(at));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return from_errno(errno, "read back " + path_);
+      }
+      if (r == 0) {
+        return make_error(connector_errc::io_error,
+                          "read back " + path_ + ": shorter than written");
+      }
+      XXH3_64bits_update(state.get(), buffer_.get(), static_cast<size_t>(r));
+      at += static_cast<uint64_t>(r);
+    }
+    return static_cast<uint64_t>(XXH3_64bits_digest(state.get()));
+  }
+
+  caf::error commit(const item_info& info) override {
+    if (!file_) return closed();
+    if (::fchmod(file_.get(), safe_mode(info.mode)) != 0) {
+      return from_errno(errno, "chmod " + path_);
+    }
+    struct timespec times[2];
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;
+    times[1] = to_timespec(info.mtime_ns);
+    if (::futimens(file_.get(), times) != 0) return from_errno(errno, "set mtime of " + path_);
+    if (::renameat(dir_.get(), temp_.c_str(), dir_.get(), name_.c_str()) != 0) {
+      return from_errno(errno, "rename into " + path_);
+    }
+    file_.reset();
+    dir_.reset();
+    return {};
+  }
+
+  void abort() override {
+    if (!file_) return;
+    // Nothing to report: a temporary file left behind is harmless, and resumable.
+    (void)::unlinkat(dir_.get(), temp_.c_str(), 0);
+    file_.reset();
+    dir_.reset();
+  }
+
+ private:
+  caf::error closed() const {
+    return make_error(connector_errc::io_error, path_ + ": the writer was committed or aborted");
+  }
+
+  unique_fd dir_;
+  unique_fd file_;
+  std::string name_;
+  std::string temp_;
+  std::string path_;
+  uint64_t offset_;
+  bool fallback_ = false;
+  std::unique_ptr<char[]> buffer_;
+};
+
+// Empties and removes the directory `name` of `parent`, never leaving it through a symlink:
+// every step is relative to an open directory and symlinks are unlinked, not followed.
+caf::error remove_tree(int parent, const std::string& name, const std::string& path,
+                       std::vector<char>& buffer) {
+  unique_fd fd{::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+  if (!fd) {
+    if (errno == ENOENT) return {};
+    return from_errno(errno, "open " + path);
+  }
+  // Read every name before removing any: getdents over a changing directory may skip entries.
+  std::vector<std::pair<std::string, bool>> children;
+  const int err = detail::for_each_entry(
+      fd.get(), buffer,
+      [&](const char* child, unsigned char type) { children.emplace_back(child, type == DT_DIR); });
+  if (err != 0) return from_errno(err, "read directory " + path);
+  for (const auto& [child, directory] : children) {
+    const std::string child_path = path + "/" + child;
+    if (!directory) {
+      if (::unlinkat(fd.get(), child.c_str(), 0) == 0 || errno == ENOENT) continue;
+      if (errno != EISDIR) return from_errno(errno, "remove " + child_path);
+      // d_type was DT_UNKNOWN and this is a directory after all.
+    }
+    if (auto e = remove_tree(fd.get(), child, child_path, buffer)) return e;
+  }
+  fd.reset();
+  if (::unlinkat(parent, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+    return from_errno(errno, "remove " + path);
+  }
+  return {};
+}
+
+}  // namespace
+
+caf::expected<std::unique_ptr<local_volume>> local_volume::make(local_volume_options options) {
+  if (options.root.empty()) return make_error(connector_errc::bad_config, "directory: empty root");
+  return std::unique_ptr<local_volume>{new local_volume(std::move(options))};
+}
+
+local_volume::local_volume(local_volume_options options) : options_(std::move(options)) {}
+
+std::string local_volume::describe() const {
+  return "directory " + options_.root;
+}
+
+caf::error local_volume::check() {
+  auto fd = detail::open_root(options_.root, O_RDONLY);
+  if (!fd) {
+    if (is(fd.error(), connector_errc::bad_config)) return std::move(fd.error());
+    return make_error(connector_errc::bad_config, "directory root unusable: " + render(fd.error()));
+  }
+  if (::faccessat(fd->get(), ".", W_OK | X_OK, AT_EACCESS) != 0) {
+    return make_error(connector_errc::bad_config,
+                      "directory root not writable: " + render(from_errno(errno, options_.root)));
+  }
+  return {};
+}
+
+namespace {
+
+// Validates `reference` and opens its parent directory beneath `root`. Temporary names are
+// ours: a reference to one is refused rather than allowed to clobber a transfer in progress.
+caf::expected<resolved> resolve(const std::string& root, const std::string& reference,
+                                bool create) {
+  if (auto err = validate_reference(reference)) return err;
+  resolved r;
+  r.parts = detail::split_reference(reference);
+  if (is_temporary_name(r.parts.name)) {
+    return make_error(connector_errc::invalid_path,
+                      "reference '" + reference + "': a temporary file's name");
+  }
+  auto root_fd = detail::open_root(root, O_PATH);
+  if (!root_fd) return std::move(root_fd.error());
+  auto dir = detail::open_directory_beneath(root_fd->get(), r.parts.parent, create, root);
+  if (!dir) return std::move(dir.error());
+  r.dir = std::move(*dir);
+  return r;
+}
+
+}  // namespace
+
+caf::expected<std::unique_ptr<item_writer>> local_volume::open_writer(const item_info& info,
+                                                                      uint64_t resume_offset) {
+  const auto& root = options_.root;
+  const auto& reference = info.reference;
+  auto r = resolve(root, reference, true);
+  if (!r) return std::move(r.error());
+  auto path = display_path(root, reference);
+  if (r->parts.directory) {
+    return make_error(connector_errc::invalid_path, "write " + path + ": a directory reference");
+  }
+  const int dir = r->dir.get();
+  const std::string temp = temporary_name(r->parts.name);
+  // O_NOFOLLOW: a symlink planted under the temporary name is removed, never written through.
+  // O_NONBLOCK: a FIFO there must not block us.
+  // O_RDWR rather than O_WRONLY: content_hash reads the file back.
+  const int flags = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+  unique_fd file{::openat(dir, temp.c_str(), flags, 0600)};
+  if (!file && errno == ELOOP) {
+    (void)::unlinkat(dir, temp.c_str(), 0);
+    file.reset(::openat(dir, temp.c_str(), flags | O_EXCL, 0600));
+  }
+  if (!file) return from_errno(errno, "create " + display_path(root, temporary_name(reference)));
+  struct stat st;
+  if (::fstat(file.get(), &st) != 0) return from_errno(errno, "stat " + path);
+  if (!S_ISREG(st.st_mode)) {
+    return make_error(
+        connector_errc::invalid_path,
+        "create " + display_path(root, temporary_name(reference)) + ": not a regular file");
+  }
+  const auto existing = static_cast<uint64_t>(st.st_size);
+  uint64_t offset = std::min(existing, resume_offset);
+  if (existing > offset && ::ftruncate(file.get(), static_cast<off_t>(offset)) != 0) {
+    return from_errno(errno, "truncate " + display_path(root, temporary_name(reference)));
+  }
+  return std::unique_ptr<item_writer>{new local_writer(
+      std::move(r->dir), std::move(file), std::move(r->parts.name), temp, std::move(path), offset)};
+}
+
+caf::error local_volume::make_directory(const item_info& info) {
+  const auto& root = options_.root;
+  auto r = resolve(root, info.reference, true);
+  if (!r) return std::move(r.error());
+  auto path = display_path(root, info.reference);
+  if (!r->parts.directory) {
+    return make_error(connector_errc::invalid_path,
+                      "mkdir " + path + ": not a directory reference");
+  }
+  const int dir = r->dir.get();
+  const char* name = r->parts.name.c_str();
+  if (::mkdirat(dir, name, 0700) != 0) {
+    if (errno != EEXIST) return from_errno(errno, "mkdir " + path);
+    struct stat st;
+    if (::fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      return from_errno(errno, "stat " + path);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      // The source says this is a directory now: the file or symlink it replaced goes.
+      if (::unlinkat(dir, name, 0) != 0) return from_errno(errno, "remove " + path);
+      if (::mkdirat(dir, name, 0700) != 0) return from_errno(errno, "mkdir " + path);
+    }
+  }
+  // The mode is set through a descriptor of the directory itself, never through its name
+  // (fchmodat follows symlinks: one swapped in meanwhile would lead outside the root). Opening
+  // needs read permission, which only a non-root user lacks on a directory of a mode like 0300:
+  // then this fails with permission_denied rather than take that risk.
+  unique_fd fd{::openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+  if (!fd || ::fchmod(fd.get(), safe_mode(info.mode)) != 0) {
+    return from_errno(errno, "chmod " + path);
+  }
+  return {};
+}
+
+caf::error local_volume::make_symlink(const item_info& info) {
+  const auto& root = options_.root;
+  auto r = resolve(root, info.reference, true);
+  if (!r) return std::move(r.error());
+  auto path = display_path(root, info.reference);
+  if (r->parts.directory) {
+    return make_error(connector_errc::invalid_path, "symlink " + path + ": a directory reference");
+  }
+  if (info.link_target.empty()) {
+    return make_error(connector_errc::invalid_path, "symlink " + path + ": empty link text");
+  }
+  const int dir = r->dir.get();
+  // Made under the temporary name and renamed over the final one: replacing is atomic.
+  const std::string temp = temporary_name(r->parts.name);
+  if (::symlinkat(info.link_target.c_str(), dir, temp.c_str()) != 0) {
+    if (errno != EEXIST) return from_errno(errno, "symlink " + path);
+    if (::unlinkat(dir, temp.c_str(), 0) != 0) return from_errno(errno, "remove stale " + path);
+    if (::symlinkat(info.link_target.c_str(), dir, temp.c_str()) != 0) {
+      return from_errno(errno, "symlink " + path);
+    }
+  }
+  if (set_mtime_at(dir, temp.c_str(), info.mtime_ns, AT_SYMLINK_NOFOLLOW) != 0 ||
+      ::renameat(dir, temp.c_str(), dir, r->parts.name.c_str()) != 0) {
+    const int err = errno;
+    (void)::unlinkat(dir, temp.c_str(), 0);
+    return from_errno(err, "symlink " + path);
+  }
+  return {};
+}
+
+caf::error local_volume::set_mtime(std::string_view reference, int64_t mtime_ns) {
+  const std::string ref{reference};
+  auto r = resolve(options_.root, ref, false);
+  if (!r) return std::move(r.error());
+  if (set_mtime_at(r->dir.get(), r->parts.name.c_str(), mtime_ns, AT_SYMLINK_NOFOLLOW) != 0) {
+    return from_errno(errno, "set mtime of " + display_path(options_.root, ref));
+  }
+  return {};
+}
+
+caf::error local_volume::remove(std::string_view reference) {
+  const std::string ref{reference};
+  auto r = resolve(options_.root, ref, false);
+  if (!r) {
+    if (is(r.error(), connector_errc::not_found)) return {};  // its directory is gone already
+    return std::move(r.error());
+  }
+  const auto path = display_path(options_.root, ref);
+  const int dir = r->dir.get();
+  const char* name = r->parts.name.c_str();
+  if (!r->parts.directory) {
+    const auto temp = temporary_name(r->parts.name);
+    if (::unlinkat(dir, temp.c_str(), 0) != 0 && errno != ENOENT) {
+      return from_errno(errno, "remove " + display_path(options_.root, temporary_name(ref)));
+    }
+  }
+  struct stat st;
+  if (::fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return {};
+    return from_errno(errno, "stat " + path);
+  }
+  if (S_ISDIR(st.st_mode) != r->parts.directory) return {};  // another item of the same name
+  if (!r->parts.directory) {
+    if (::unlinkat(dir, name, 0) != 0 && errno != ENOENT)
+      return from_errno(errno, "remove " + path);
+    return {};
+  }
+  std::vector<char> buffer(64 * 1024);
+  return remove_tree(dir, r->parts.name, path.substr(0, path.size() - 1), buffer);
+}
+
+caf::expected<std::optional<item_info>> local_volume::stat(std::string_view reference) {
+  return detail::stat_item(options_.root, std::string{reference});
+}
+
+caf::expected<std::unique_ptr<listing>> local_volume::list() {
+  return detail::list_tree(options_.root, path_filter{});
+}
+
+caf::expected<std::unique_ptr<item_reader>> local_volume::open_reader(std::string_view reference,
+                                                                      uint64_t offset) {
+  return detail::open_file(options_.root, std::string{reference}, offset);
+}
+
+caf::error local_volume::sync() {
+  auto fd = detail::open_root(options_.root, O_RDONLY);
+  if (!fd) return std::move(fd.error());
+  if (::syncfs(fd->get()) != 0) return from_errno(errno, "syncfs " + options_.root);
+  return {};
+}
+
+}  // namespace syncline::connectors
