@@ -36,14 +36,15 @@ struct timespec to_timespec(int64_t ns) {
   return ts;
 }
 
-// Sets the modification time; the access time is left as it is.
-int set_mtime_at(int dir_fd, const char* name, int64_t mtime_ns, int flags) {
+// utimensat/futimens arguments that set the modification time and leave the access time.
+struct mtime_only {
   struct timespec times[2];
-  times[0].tv_sec = 0;
-  times[0].tv_nsec = UTIME_OMIT;
-  times[1] = to_timespec(mtime_ns);
-  return ::utimensat(dir_fd, name, times, flags);
-}
+  explicit mtime_only(int64_t mtime_ns) {
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;
+    times[1] = to_timespec(mtime_ns);
+  }
+};
 
 // A file's mode without set-user-ID and set-group-ID: a copy must not grant privileges.
 mode_t safe_mode(uint32_t mode) {
@@ -150,11 +151,9 @@ class local_writer final : public item_writer {
     if (::fchmod(file_.get(), safe_mode(info.mode)) != 0) {
       return from_errno(errno, "chmod " + path_);
     }
-    struct timespec times[2];
-    times[0].tv_sec = 0;
-    times[0].tv_nsec = UTIME_OMIT;
-    times[1] = to_timespec(info.mtime_ns);
-    if (::futimens(file_.get(), times) != 0) return from_errno(errno, "set mtime of " + path_);
+    if (::futimens(file_.get(), mtime_only{info.mtime_ns}.times) != 0) {
+      return from_errno(errno, "set mtime of " + path_);
+    }
     if (::renameat(dir_.get(), temp_.c_str(), dir_.get(), name_.c_str()) != 0) {
       return from_errno(errno, "rename into " + path_);
     }
@@ -359,7 +358,7 @@ caf::error local_volume::make_symlink(const item_info& info) {
       return from_errno(errno, "symlink " + path);
     }
   }
-  if (set_mtime_at(dir, temp.c_str(), info.mtime_ns, AT_SYMLINK_NOFOLLOW) != 0 ||
+  if (::utimensat(dir, temp.c_str(), mtime_only{info.mtime_ns}.times, AT_SYMLINK_NOFOLLOW) != 0 ||
       ::renameat(dir, temp.c_str(), dir, r->parts.name.c_str()) != 0) {
     const int err = errno;
     (void)::unlinkat(dir, temp.c_str(), 0);
@@ -372,7 +371,8 @@ caf::error local_volume::set_mtime(std::string_view reference, int64_t mtime_ns)
   const std::string ref{reference};
   auto r = resolve(options_.root, ref, false);
   if (!r) return std::move(r.error());
-  if (set_mtime_at(r->dir.get(), r->parts.name.c_str(), mtime_ns, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (::utimensat(r->dir.get(), r->parts.name.c_str(), mtime_only{mtime_ns}.times,
+                  AT_SYMLINK_NOFOLLOW) != 0) {
     return from_errno(errno, "set mtime of " + display_path(options_.root, ref));
   }
   return {};
