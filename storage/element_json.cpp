@@ -1,7 +1,9 @@
 #include "storage/element_json.hpp"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+
 #include <simdjson.h>
 
 #include "storage/error.hpp"
@@ -52,6 +54,19 @@ caf::expected<simdjson::dom::element> parse_document(std::string_view json) {
   return doc;
 }
 
+// Most ids are ASCII, which is valid UTF-8 and cheaper to tell apart than to validate.
+bool is_ascii(std::string_view s) {
+  size_t i = 0;
+  uint64_t bits = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t v;
+    std::memcpy(&v, s.data() + i, 8);
+    bits |= v;
+  }
+  for (; i < s.size(); ++i) bits |= static_cast<unsigned char>(s[i]);
+  return (bits & 0x8080808080808080ull) == 0;
+}
+
 // What is wrong with `id`, or an empty string when nothing is.
 std::string id_problem(std::string_view id) {
   if (id.empty()) return "must not be empty";
@@ -59,23 +74,31 @@ std::string id_problem(std::string_view id) {
     return "is " + std::to_string(id.size()) + " bytes, more than the limit of " +
            std::to_string(max_id_bytes);
   if (id.find('\0') != std::string_view::npos) return "must not contain a NUL character";
-  if (!simdjson::validate_utf8(id.data(), id.size())) return "is not valid UTF-8";
+  if (!is_ascii(id) && !simdjson::validate_utf8(id.data(), id.size())) return "is not valid UTF-8";
   return {};
 }
 
-std::string where(size_t index, bool in_array) {
-  return in_array ? "element " + std::to_string(index) + ": " : std::string{};
-}
+// Which element an error message names, spelled out only when there is an error.
+struct element_place {
+  size_t index = 0;
+  bool in_array = false;
+  std::string text() const {
+    return in_array ? "element " + std::to_string(index) + ": " : std::string{};
+  }
+};
 
-caf::error read_ids(simdjson::dom::element id, std::vector<std::string>& out,
-                    const std::string& ctx) {
+std::string operator+(const element_place& where, const char* what) { return where.text() + what; }
+
+// Checks the `_id` value and passes each id to `emit`.
+template <class Emit>
+caf::error read_ids(simdjson::dom::element id, const element_place& ctx, const Emit& emit) {
   if (id.is_string()) {
     std::string_view s;
     if (id.get_string().get(s) != simdjson::SUCCESS)
       return make_error(storage_errc::invalid_element, ctx + "_id must be a string");
     if (auto problem = id_problem(s); !problem.empty())
       return make_error(storage_errc::invalid_element, ctx + "_id " + problem);
-    out.emplace_back(s);
+    emit(s);
     return caf::none;
   }
   if (id.is_array()) {
@@ -96,7 +119,7 @@ caf::error read_ids(simdjson::dom::element id, std::vector<std::string>& out,
       if (auto problem = id_problem(s); !problem.empty())
         return make_error(storage_errc::invalid_element,
                           ctx + "_id[" + std::to_string(i) + "] " + problem);
-      out.emplace_back(s);
+      emit(s);
       ++i;
     }
     return caf::none;
@@ -105,17 +128,139 @@ caf::error read_ids(simdjson::dom::element id, std::vector<std::string>& out,
                     ctx + "_id must be a string, not " + std::string{type_name(id.type())});
 }
 
-void set_field(std::vector<element_field>& fields, std::string_view key, std::string value) {
-  for (auto& f : fields) {
-    if (f.key == key) {
-      f.value = std::move(value);
-      return;
-    }
+// Whether `s` holds a control character, a quote or a backslash; eight bytes at a time, since
+// every id and key written goes through here.
+bool needs_escape(std::string_view s) {
+  constexpr uint64_t ones = 0x0101010101010101ull;
+  constexpr uint64_t highs = 0x8080808080808080ull;
+  auto has_zero_byte = [](uint64_t v) { return (v - ones) & ~v & highs; };
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t v;
+    std::memcpy(&v, s.data() + i, 8);
+    // A byte below 0x20 (and not 0x80 or above) survives `v - 0x20..` with its high bit set.
+    uint64_t below_space = (v - 0x20 * ones) & ~v & highs;
+    if (below_space | has_zero_byte(v ^ ('"' * ones)) | has_zero_byte(v ^ ('\\' * ones)))
+      return true;
   }
-  fields.push_back(element_field{std::string{key}, std::move(value)});
+  if (i == s.size()) return false;
+  uint64_t tail = 0;
+  std::memcpy(&tail, s.data() + i, s.size() - i);
+  // Bytes past the end are zero, which reads as a control character: set them to a space.
+  tail |= ~uint64_t{0} << (8 * (s.size() - i)) & (' ' * ones);
+  uint64_t below_space = (tail - 0x20 * ones) & ~tail & highs;
+  return (below_space | has_zero_byte(tail ^ ('"' * ones)) | has_zero_byte(tail ^ ('\\' * ones))) !=
+         0;
+}
+
+// Compact JSON text of values, exactly as simdjson::minify writes it, without its cost:
+// simdjson::minify grows a fresh buffer for every value (a handful of allocations each), which
+// dominated parsing. Strings that need no escaping, integers and literals, nearly every value,
+// are written here; the rest goes through one reused instance of the builder simdjson::minify
+// itself uses (simdjson 3.0 marks it internal; the Debian package pins the version).
+class minifier {
+ public:
+  /// Appends the compact text of `value` to `out`.
+  void append(std::string& out, simdjson::dom::element value) {
+    switch (value.type()) {
+      case simdjson::dom::element_type::STRING: {
+        std::string_view s;
+        if (value.get_string().get(s) != simdjson::SUCCESS || needs_escape(s)) break;
+        out.push_back('"');
+        out.append(s.data(), s.size());
+        out.push_back('"');
+        return;
+      }
+      case simdjson::dom::element_type::INT64: {
+        int64_t x = 0;
+        if (value.get_int64().get(x) != simdjson::SUCCESS) break;
+        append_number(out, x);
+        return;
+      }
+      case simdjson::dom::element_type::UINT64: {
+        uint64_t x = 0;
+        if (value.get_uint64().get(x) != simdjson::SUCCESS) break;
+        append_number(out, x);
+        return;
+      }
+      case simdjson::dom::element_type::BOOL: {
+        bool x = false;
+        if (value.get_bool().get(x) != simdjson::SUCCESS) break;
+        out.append(x ? "true" : "false");
+        return;
+      }
+      case simdjson::dom::element_type::NULL_VALUE: out.append("null"); return;
+      default: break;
+    }
+    builder_.clear();
+    builder_.append(value);
+    auto text = builder_.str();
+    out.append(text.data(), text.size());
+  }
+
+ private:
+  template <class Int>
+  static void append_number(std::string& out, Int x) {
+    char buf[24];
+    auto end = std::to_chars(buf, buf + sizeof buf, x).ptr;
+    out.append(buf, static_cast<size_t>(end - buf));
+  }
+
+  simdjson::internal::string_builder<> builder_;
+};
+
+// Writes `{"_id":id,"key":value,...}` for the fields `each(visit)` passes to `visit(key,
+// value)`. One allocation and plain copies when no id or key needs escaping, as nearly none does:
+// this runs for every element written.
+template <class EachField>
+void write_element(std::string& out, std::string_view id, const EachField& each) {
+  bool plain = !needs_escape(id);
+  size_t size = id.size() + 10;
+  each([&](std::string_view key, std::string_view value) {
+    plain = plain && !needs_escape(key);
+    size += key.size() + value.size() + 4;
+  });
+  out.clear();
+  if (!plain) {
+    out.reserve(size + 16);
+    out.append(R"({"_id":)");
+    append_json_string(out, id);
+    each([&](std::string_view key, std::string_view value) {
+      out.push_back(',');
+      append_json_string(out, key);
+      out.push_back(':');
+      out.append(value.data(), value.size());
+    });
+    out.push_back('}');
+    return;
+  }
+  out.resize(size);
+  char* p = out.data();
+  auto put = [&p](std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  };
+  put(R"({"_id":")");
+  put(id);
+  *p++ = '"';
+  each([&](std::string_view key, std::string_view value) {
+    *p++ = ',';
+    *p++ = '"';
+    put(key);
+    *p++ = '"';
+    *p++ = ':';
+    put(value);
+  });
+  *p = '}';
 }
 
 }  // namespace
+
+element_batch::span element_batch::add(std::string_view s) {
+  span at{text.size(), s.size()};
+  text.append(s.data(), s.size());
+  return at;
+}
 
 const element_field* element_input::find(std::string_view key) const noexcept {
   for (auto& f : fields)
@@ -129,30 +274,50 @@ caf::error validate_id(std::string_view id) {
   return make_error(storage_errc::invalid_element, "_id " + problem);
 }
 
-caf::expected<std::vector<element_input>> parse_elements(std::string_view json, id_policy ids) {
+caf::expected<element_batch> parse_element_batch(std::string_view json, id_policy ids) {
   auto doc = parse_document(json);
   if (!doc) return std::move(doc.error());
-  std::vector<element_input> result;
+  element_batch out;
+  // Ids, keys and compact values take about as many bytes as the input.
+  out.text.reserve(json.size());
+  minifier minify;
+  size_t element_count = 1;
   auto add = [&](simdjson::dom::element e, size_t index, bool in_array) -> caf::error {
-    auto ctx = where(index, in_array);
+    element_place ctx{index, in_array};
     if (!e.is_object())
       return make_error(storage_errc::invalid_element,
                         ctx + "expected an object, got " + type_name(e.type()));
-    element_input in;
     simdjson::dom::object obj;
     if (e.get_object().get(obj) != simdjson::SUCCESS)
       return make_error(storage_errc::invalid_element, ctx + "expected an object");
+    element_batch::element el;
+    el.ids_begin = out.ids.size();
+    el.fields_begin = out.fields.size();
     for (auto [key, value] : obj) {
       if (key == "_id") {
-        in.ids.clear();
-        if (auto err = read_ids(value, in.ids, ctx)) return err;
+        out.ids.resize(el.ids_begin);
+        auto err = read_ids(value, ctx, [&](std::string_view id) { out.ids.push_back(out.add(id)); });
+        if (err) return err;
         continue;
       }
-      set_field(in.fields, key, simdjson::minify(value));
+      // A repeated key keeps its first place and takes the last value.
+      auto f = out.fields.begin() + static_cast<ptrdiff_t>(el.fields_begin);
+      while (f != out.fields.end() && out[f->key] != key) ++f;
+      if (f == out.fields.end()) {
+        out.fields.push_back({out.add(key), {}});
+        f = out.fields.end() - 1;
+      }
+      f->value.offset = out.text.size();
+      minify.append(out.text, value);
+      f->value.size = out.text.size() - f->value.offset;
     }
-    if (in.ids.empty() && ids == id_policy::required)
+    el.ids_end = out.ids.size();
+    el.fields_end = out.fields.size();
+    // Requests mostly hold elements of one shape: after the first, make room for all of them.
+    if (out.elements.empty()) out.fields.reserve(out.fields.size() * element_count + 16);
+    if (el.ids_begin == el.ids_end && ids == id_policy::required)
       return make_error(storage_errc::invalid_element, ctx + "_id is missing");
-    result.push_back(std::move(in));
+    out.elements.push_back(el);
     return caf::none;
   };
   if (doc->is_array()) {
@@ -162,21 +327,67 @@ caf::expected<std::vector<element_input>> parse_elements(std::string_view json, 
     if (arr.size() > max_batch_elements)
       return make_error(storage_errc::invalid_element,
                         "more than " + std::to_string(max_batch_elements) + " elements in one call");
-    result.reserve(arr.size());
+    element_count = arr.size();
+    out.elements.reserve(element_count);
+    out.ids.reserve(element_count);
     size_t i = 0;
     for (auto e : arr)
       if (auto err = add(e, i++, true)) return err;
   } else if (auto err = add(*doc, 0, false)) {
     return err;
   }
+  return out;
+}
+
+caf::expected<std::vector<element_input>> parse_elements(std::string_view json, id_policy ids) {
+  auto batch = parse_element_batch(json, ids);
+  if (!batch) return std::move(batch.error());
+  auto& b = *batch;
+  std::vector<element_input> result(b.elements.size());
+  for (size_t i = 0; i < b.elements.size(); ++i) {
+    auto& e = b.elements[i];
+    auto& in = result[i];
+    in.ids.reserve(e.ids_end - e.ids_begin);
+    for (auto k = e.ids_begin; k < e.ids_end; ++k) in.ids.emplace_back(b[b.ids[k]]);
+    in.fields.reserve(e.fields_end - e.fields_begin);
+    for (auto k = e.fields_begin; k < e.fields_end; ++k)
+      in.fields.push_back(
+          element_field{std::string{b[b.fields[k].key]}, std::string{b[b.fields[k].value]}});
+  }
   return result;
+}
+
+element_batch make_element_batch(const std::vector<element_input>& in) {
+  element_batch out;
+  size_t bytes = 0;
+  for (auto& e : in) {
+    for (auto& id : e.ids) bytes += id.size();
+    for (auto& f : e.fields) bytes += f.key.size() + f.value.size();
+  }
+  out.text.reserve(bytes);
+  out.elements.reserve(in.size());
+  for (auto& e : in) {
+    element_batch::element el;
+    el.ids_begin = out.ids.size();
+    for (auto& id : e.ids) out.ids.push_back(out.add(id));
+    el.ids_end = out.ids.size();
+    el.fields_begin = out.fields.size();
+    for (auto& f : e.fields) {
+      auto k = out.add(f.key);
+      out.fields.push_back({k, out.add(f.value)});
+    }
+    el.fields_end = out.fields.size();
+    out.elements.push_back(el);
+  }
+  return out;
 }
 
 caf::expected<std::vector<std::string>> parse_ids(std::string_view json) {
   auto doc = parse_document(json);
   if (!doc) return std::move(doc.error());
   std::vector<std::string> out;
-  if (auto err = read_ids(*doc, out, {})) return err;
+  auto err = read_ids(*doc, element_place{}, [&](std::string_view id) { out.emplace_back(id); });
+  if (err) return err;
   return out;
 }
 
@@ -188,27 +399,64 @@ caf::expected<std::vector<element_field>> parse_stored(std::string_view json) {
   simdjson::dom::object obj;
   if (doc->get_object().get(obj) != simdjson::SUCCESS)
     return make_error(storage_errc::corruption, "stored element is not a JSON object");
+  // Room for the keys a change usually adds (`time`, a status) without moving every field.
+  fields.reserve(obj.size() + 2);
+  minifier minify;
   for (auto [key, value] : obj) {
     if (key == "_id") continue;
-    fields.push_back(element_field{std::string{key}, simdjson::minify(value)});
+    fields.push_back(element_field{std::string{key}, {}});
+    minify.append(fields.back().value, value);
   }
   return fields;
 }
 
+void append_json_string(std::string& out, std::string_view s) {
+  // The escapes of RapidJSON's Writer, which wrote every element stored so far: control
+  // characters (\b \t \n \f \r by name, others as \u00XX in upper case), quote and backslash;
+  // everything else, UTF-8 included, verbatim. Hand-written because it runs for every key of
+  // every element written, and a Writer needs its own buffer and a copy out of it.
+  static constexpr char hex[] = "0123456789ABCDEF";
+  out.push_back('"');
+  size_t done = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + done, i - done);
+    done = i + 1;
+    out.push_back('\\');
+    switch (c) {
+      case '"': out.push_back('"'); break;
+      case '\\': out.push_back('\\'); break;
+      case '\b': out.push_back('b'); break;
+      case '\t': out.push_back('t'); break;
+      case '\n': out.push_back('n'); break;
+      case '\f': out.push_back('f'); break;
+      case '\r': out.push_back('r'); break;
+      default:
+        out.append("u00", 3);
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 0xf]);
+    }
+  }
+  out.append(s.data() + done, s.size() - done);
+  out.push_back('"');
+}
+
 std::string serialize_element(std::string_view id, const std::vector<element_field>& fields,
                               bool drop_nulls) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-  w.StartObject();
-  w.Key("_id", 3);
-  w.String(id.data(), static_cast<rapidjson::SizeType>(id.size()));
-  for (auto& f : fields) {
-    if (drop_nulls && f.is_null()) continue;
-    w.Key(f.key.data(), static_cast<rapidjson::SizeType>(f.key.size()));
-    w.RawValue(f.value.data(), f.value.size(), rapidjson::kObjectType);
-  }
-  w.EndObject();
-  return std::string{buf.GetString(), buf.GetSize()};
+  std::string out;
+  write_element(out, id, [&](const auto& visit) {
+    for (auto& f : fields)
+      if (!drop_nulls || !f.is_null()) visit(f.key, f.value);
+  });
+  return out;
+}
+
+void serialize_element(std::string& out, std::string_view id,
+                       const std::vector<std::pair<std::string_view, std::string_view>>& fields) {
+  write_element(out, id, [&](const auto& visit) {
+    for (auto& [key, value] : fields) visit(key, value);
+  });
 }
 
 std::optional<std::string> json_unquote(std::string_view json) {
@@ -219,10 +467,10 @@ std::optional<std::string> json_unquote(std::string_view json) {
 }
 
 std::string json_quote(std::string_view s) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  return std::string{buf.GetString(), buf.GetSize()};
+  std::string out;
+  out.reserve(s.size() + 2);
+  append_json_string(out, s);
+  return out;
 }
 
 }  // namespace syncline::storage

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -36,6 +37,33 @@ struct element_input {
   const element_field* find(std::string_view key) const noexcept;
 };
 
+/// The objects of a request as views into one buffer: what `parse_elements` gives without a
+/// string per id, key and value, for the store's bulk paths. Element `e` names the ids
+/// `ids[e.ids_begin, e.ids_end)` (none when it gave no `_id`) and has the fields
+/// `fields[e.fields_begin, e.fields_end)`, values as compact JSON text, in input order.
+struct element_batch {
+  struct span {
+    size_t offset = 0;
+    size_t size = 0;
+  };
+  struct field {
+    span key;
+    span value;
+  };
+  struct element {
+    size_t ids_begin = 0, ids_end = 0;
+    size_t fields_begin = 0, fields_end = 0;
+  };
+  std::string text;
+  std::vector<span> ids;
+  std::vector<field> fields;
+  std::vector<element> elements;
+
+  std::string_view operator[](span s) const noexcept { return {text.data() + s.offset, s.size}; }
+  /// Appends `s` to `text` and says where it is.
+  span add(std::string_view s);
+};
+
 /// How `parse_elements` treats `_id`.
 enum class id_policy {
   optional,  ///< absent `_id` is allowed (create generates one); a string or array of strings
@@ -48,6 +76,11 @@ enum class id_policy {
 /// object, a non-string or empty or oversize `_id`, or an `_id` holding NUL.
 [[nodiscard]] caf::expected<std::vector<element_input>> parse_elements(std::string_view json,
                                                                        id_policy ids);
+/// The same as a batch (same checks, same errors).
+[[nodiscard]] caf::expected<element_batch> parse_element_batch(std::string_view json,
+                                                               id_policy ids);
+/// The batch of inputs given as structures, as they are (nothing checked, repeated keys kept).
+element_batch make_element_batch(const std::vector<element_input>& in);
 
 /// Parses a list of ids: a JSON string, or an array of strings.
 [[nodiscard]] caf::expected<std::vector<std::string>> parse_ids(std::string_view json);
@@ -63,9 +96,14 @@ enum class id_policy {
 /// `drop_nulls`.
 std::string serialize_element(std::string_view id, const std::vector<element_field>& fields,
                               bool drop_nulls = false);
+/// Serializes `{"_id":id, fields...}` into `out` (replacing what it held), values as given.
+void serialize_element(std::string& out, std::string_view id,
+                       const std::vector<std::pair<std::string_view, std::string_view>>& fields);
 
 /// Quotes and escapes `s` as a JSON string.
 std::string json_quote(std::string_view s);
+/// Appends what `json_quote(s)` returns to `out`.
+void append_json_string(std::string& out, std::string_view s);
 
 /// The string that the JSON string literal `json` denotes (`json_quote`'s inverse), or nothing
 /// when `json` is not one JSON string.

@@ -1,6 +1,7 @@
 #include "storage/element_store.hpp"
 
-#include <unordered_map>
+#include <algorithm>
+#include <functional>
 
 #include <rocksdb/db.h>
 
@@ -28,6 +29,13 @@ const char* to_string(element_result r) noexcept {
 namespace {
 
 rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+
+// MultiGet sorts its keys unless told they are sorted. Ids often come in key order (a listing,
+// a scan), and finding out costs one comparison per key; the elements use the bytewise order.
+bool in_key_order(const std::vector<rocksdb::Slice>& keys) {
+  return std::is_sorted(keys.begin(), keys.end(),
+                        [](const rocksdb::Slice& a, const rocksdb::Slice& b) { return a.compare(b) < 0; });
+}
 
 int64_t resolve_time(const write_context& ctx) { return ctx.now_ms != 0 ? ctx.now_ms : epoch_ms(); }
 
@@ -67,6 +75,39 @@ std::string lock_owner_of(const element_field& f) {
   return f.value;
 }
 
+// The fields create stores for element `e`: its own, with `author` and `time` set as `ctx`
+// says, by the same rules (and the same set_field/erase_field semantics) as every other write.
+void created_fields(std::vector<std::pair<std::string_view, std::string_view>>& out,
+                    const element_batch& in, const element_batch::element& e,
+                    const write_context& ctx, const std::string& author_text,
+                    const std::string& time_text) {
+  out.clear();
+  for (auto k = e.fields_begin; k < e.fields_end; ++k)
+    out.emplace_back(in[in.fields[k].key], in[in.fields[k].value]);
+  auto find = [&](std::string_view key) {
+    auto f = out.begin();
+    while (f != out.end() && f->first != key) ++f;
+    return f;
+  };
+  auto set = [&](std::string_view key, std::string_view value) {
+    auto f = find(key);
+    if (f != out.end())
+      f->second = value;
+    else
+      out.emplace_back(key, value);
+  };
+  bool keep_given = ctx.keep_given_author_time;
+  if (!keep_given || find("author") == out.end()) {
+    if (!ctx.author.empty()) {
+      set("author", author_text);
+    } else if (!keep_given) {
+      auto f = find("author");
+      if (f != out.end()) out.erase(f);
+    }
+  }
+  if (!keep_given || find("time") == out.end()) set("time", time_text);
+}
+
 // Inputs given as structures did not pass through parse_elements: their ids get the same
 // checks, so no call stores an id that the JSON path refuses (empty, NUL, not UTF-8, too long).
 caf::error check_input_ids(const std::vector<element_input>& in) {
@@ -81,23 +122,61 @@ caf::error check_input_ids(const std::vector<element_input>& in) {
 }  // namespace
 
 // The ids a call touches with their state as the call proceeds, so that an id named twice in
-// one call sees the effect of its first mention.
+// one call sees the effect of its first mention. A call first mentions every id it names, in
+// order, then walks them again with `next()` in the same order, making one outcome per mention.
 struct element_store::working_set {
   struct slot {
+    std::string_view id;  // into the call's arguments, which outlive the working set
     bool exists = false;
-    bool parsed = false;  // fields hold the stored keys (only loaded where needed)
     bool dirty = false;
-    std::string raw;      // stored JSON as read
-    std::vector<element_field> fields;
+    bool serialized = false;  // json holds what to store; otherwise commit makes it from fields
+    std::vector<element_field> fields;  // the stored keys (loaded with parse_existing)
+    std::string json;
   };
   bool parse_existing = true;
-  std::vector<std::string> order;  // ids in first-touch order
-  std::unordered_map<std::string, slot> slots;
+  std::vector<slot> slots;      // one per distinct id, in first-mention order
+  std::vector<size_t> mentions;  // the slot of every id named, in order
+  size_t cursor = 0;
+  // Open addressing from id to slot + 1 (0: free), at most half full: one allocation per call
+  // where a node-based map makes one per id.
+  std::vector<size_t> table;
 
-  slot& touch(const std::string& id) {
-    auto [i, added] = slots.try_emplace(id);
-    if (added) order.push_back(id);
-    return i->second;
+  void reserve(size_t ids) {
+    slots.reserve(ids);
+    mentions.reserve(ids);
+    rehash(ids);
+  }
+  void mention(std::string_view id) {
+    if (2 * (slots.size() + 1) > table.size()) rehash(2 * (slots.size() + 1));
+    auto mask = table.size() - 1;
+    for (auto h = std::hash<std::string_view>{}(id) & mask;; h = (h + 1) & mask) {
+      if (table[h] == 0) {
+        slots.emplace_back().id = id;
+        table[h] = slots.size();
+        mentions.push_back(slots.size() - 1);
+        return;
+      }
+      if (slots[table[h] - 1].id == id) {
+        mentions.push_back(table[h] - 1);
+        return;
+      }
+    }
+  }
+  /// The slot of the next mention.
+  slot& next() { return slots[mentions[cursor++]]; }
+
+ private:
+  void rehash(size_t ids) {
+    size_t size = 16;
+    while (size < 2 * ids) size *= 2;
+    if (size <= table.size()) return;
+    table.assign(size, 0);
+    auto mask = size - 1;
+    for (size_t k = 0; k < slots.size(); ++k) {
+      auto h = std::hash<std::string_view>{}(slots[k].id) & mask;
+      while (table[h] != 0) h = (h + 1) & mask;
+      table[h] = k + 1;
+    }
   }
 };
 
@@ -106,25 +185,23 @@ element_store::element_store(database& db) : db_(db) {}
 caf::error element_store::load(working_set& ws) const {
   auto& r = db_.internals();
   std::vector<rocksdb::Slice> keys;
-  keys.reserve(ws.order.size());
-  for (auto& id : ws.order) keys.push_back(slice(id));
+  keys.reserve(ws.slots.size());
+  for (auto& s : ws.slots) keys.push_back(slice(s.id));
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
   r.db->MultiGet(rocksdb::ReadOptions{}, r.cf(column::elements), keys.size(), keys.data(),
-                 values.data(), statuses.data());
+                 values.data(), statuses.data(), in_key_order(keys));
   for (size_t i = 0; i < keys.size(); ++i) {
-    auto& s = ws.slots[ws.order[i]];
+    auto& s = ws.slots[i];
     if (statuses[i].IsNotFound()) continue;
     if (!statuses[i].ok()) return to_error(statuses[i], "read element");
     s.exists = true;
     if (ws.parse_existing) {
-      s.raw.assign(values[i].data(), values[i].size());
-      auto fields = parse_stored(s.raw);
+      auto fields = parse_stored({values[i].data(), values[i].size()});
       if (!fields)
-        return make_error(storage_errc::corruption, "element " + ws.order[i] + ": " +
+        return make_error(storage_errc::corruption, "element " + std::string{s.id} + ": " +
                                                         render(fields.error()));
       s.fields = std::move(*fields);
-      s.parsed = true;
     }
   }
   return caf::none;
@@ -133,29 +210,42 @@ caf::error element_store::load(working_set& ws) const {
 caf::expected<std::vector<element_outcome>> element_store::commit(
     working_set& ws, std::vector<element_outcome> outcomes) {
   write_batch batch{db_};
-  std::unordered_map<std::string, std::string> serialized;
-  for (auto& id : ws.order) {
-    auto& s = ws.slots[id];
+  for (auto& s : ws.slots) {
     if (!s.dirty) continue;
     if (!s.exists) {
-      batch.erase(column::elements, id);
+      batch.erase(column::elements, s.id);
       continue;
     }
-    auto json = serialize_element(id, s.fields);
-    if (json.size() > max_element_bytes)
+    if (!s.serialized) {
+      s.json = serialize_element(s.id, s.fields);
+      s.serialized = true;
+    }
+    if (s.json.size() > max_element_bytes)
       return make_error(storage_errc::invalid_element,
-                        "element " + id + " would be " + std::to_string(json.size()) +
-                            " bytes, more than the limit of " + std::to_string(max_element_bytes));
-    batch.put(column::elements, id, json);
-    serialized[id] = std::move(json);
+                        "element " + std::string{s.id} + " would be " +
+                            std::to_string(s.json.size()) + " bytes, more than the limit of " +
+                            std::to_string(max_element_bytes));
+    batch.put(column::elements, s.id, s.json);
   }
   if (auto err = db_.write(batch)) return err;
-  // Outcomes carry the element as stored at the end of the call.
-  for (auto& o : outcomes) {
-    if (o.result == element_result::created || o.result == element_result::updated) {
-      auto i = serialized.find(o.id);
-      if (i != serialized.end()) o.json = i->second;
-    }
+  // Outcomes carry the element as stored at the end of the call; outcome i belongs to mention i.
+  // The last outcome of an element takes its JSON, earlier ones (an id named twice) copy it.
+  auto carries_json = [&](size_t i) {
+    auto r = outcomes[i].result;
+    auto& s = ws.slots[ws.mentions[i]];
+    return (r == element_result::created || r == element_result::updated) && s.exists &&
+           s.serialized;
+  };
+  std::vector<uint32_t> holders(ws.slots.size(), 0);
+  for (size_t i = 0; i < outcomes.size(); ++i)
+    if (carries_json(i)) ++holders[ws.mentions[i]];
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (!carries_json(i)) continue;
+    auto k = ws.mentions[i];
+    if (--holders[k] == 0)
+      outcomes[i].json = std::move(ws.slots[k].json);
+    else
+      outcomes[i].json = ws.slots[k].json;
   }
   return outcomes;
 }
@@ -166,52 +256,68 @@ caf::expected<std::vector<element_outcome>> element_store::create(
     return make_error(storage_errc::invalid_element,
                       "more than " + std::to_string(max_batch_elements) + " elements in one call");
   if (auto err = check_input_ids(in)) return err;
-  auto now = resolve_time(ctx);
-  auto time_text = std::to_string(now);
-  auto author_text = json_quote(ctx.author);
-  // Generated ids are fixed before taking the lock, so the order of outcomes is the input's.
-  std::vector<std::vector<std::string>> ids(in.size());
-  for (size_t i = 0; i < in.size(); ++i)
-    ids[i] = in[i].ids.empty() ? std::vector<std::string>{make_ulid(now)} : in[i].ids;
-  std::lock_guard<std::mutex> guard{write_mtx_};
-  working_set ws;
-  ws.parse_existing = false;
-  for (auto& list : ids)
-    for (auto& id : list) ws.touch(id);
-  if (auto err = load(ws)) return err;
-  std::vector<element_outcome> outcomes;
-  outcomes.reserve(ws.order.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    for (auto& id : ids[i]) {
-      auto& s = ws.slots[id];
-      element_outcome o;
-      o.id = id;
-      if (s.exists) {
-        o.result = element_result::exists;
-      } else {
-        s.fields = in[i].fields;
-        if (!ctx.keep_given_author_time || !find_field(s.fields, "author")) {
-          if (!ctx.author.empty())
-            set_field(s.fields, "author", author_text);
-          else if (!ctx.keep_given_author_time)
-            erase_field(s.fields, "author");
-        }
-        if (!ctx.keep_given_author_time || !find_field(s.fields, "time"))
-          set_field(s.fields, "time", time_text);
-        s.exists = s.dirty = s.parsed = true;
-        o.result = element_result::created;
-      }
-      outcomes.push_back(std::move(o));
-    }
-  }
-  return commit(ws, std::move(outcomes));
+  return create_batch(make_element_batch(in), ctx);
 }
 
 caf::expected<std::vector<element_outcome>> element_store::create(std::string_view json,
                                                                   const write_context& ctx) {
-  auto in = parse_elements(json, id_policy::optional);
+  auto in = parse_element_batch(json, id_policy::optional);
   if (!in) return std::move(in.error());
-  return create(*in, ctx);
+  return create_batch(*in, ctx);
+}
+
+// Creates work on a batch of views rather than element_inputs: a created element is serialized
+// straight from the request's text, with no string per field to make, copy and free; this is
+// the bulk path of every scan that discovers new items.
+caf::expected<std::vector<element_outcome>> element_store::create_batch(const element_batch& in,
+                                                                        const write_context& ctx) {
+  if (in.elements.size() > max_batch_elements)
+    return make_error(storage_errc::invalid_element,
+                      "more than " + std::to_string(max_batch_elements) + " elements in one call");
+  auto now = resolve_time(ctx);
+  auto time_text = std::to_string(now);
+  auto author_text = json_quote(ctx.author);
+  // Generated ids are fixed before taking the lock, so the order of outcomes is the input's.
+  std::vector<std::string> generated(in.elements.size());
+  size_t id_count = 0;
+  for (size_t i = 0; i < in.elements.size(); ++i) {
+    auto& e = in.elements[i];
+    if (e.ids_begin == e.ids_end) generated[i] = make_ulid(now);
+    id_count += std::max<size_t>(1, e.ids_end - e.ids_begin);
+  }
+  std::lock_guard<std::mutex> guard{write_mtx_};
+  working_set ws;
+  ws.parse_existing = false;
+  ws.reserve(id_count);
+  for (size_t i = 0; i < in.elements.size(); ++i) {
+    auto& e = in.elements[i];
+    if (e.ids_begin == e.ids_end) ws.mention(generated[i]);
+    for (auto k = e.ids_begin; k < e.ids_end; ++k) ws.mention(in[in.ids[k]]);
+  }
+  if (auto err = load(ws)) return err;
+  std::vector<element_outcome> outcomes(id_count);
+  std::vector<std::pair<std::string_view, std::string_view>> fields;
+  auto o = outcomes.begin();
+  for (size_t i = 0; i < in.elements.size(); ++i) {
+    auto& e = in.elements[i];
+    bool have_fields = false;
+    for (size_t k = 0; k < std::max<size_t>(1, e.ids_end - e.ids_begin); ++k, ++o) {
+      auto& s = ws.next();
+      o->id = s.id;
+      if (s.exists) {
+        o->result = element_result::exists;
+        continue;
+      }
+      // A created element is not changed again in the call (a second mention of its id gets
+      // `exists`), so it is serialized now and commit only stores it.
+      if (!have_fields) created_fields(fields, in, e, ctx, author_text, time_text);
+      have_fields = true;
+      serialize_element(s.json, s.id, fields);
+      s.exists = s.dirty = s.serialized = true;
+      o->result = element_result::created;
+    }
+  }
+  return commit(ws, std::move(outcomes));
 }
 
 namespace {
@@ -256,12 +362,12 @@ caf::expected<std::vector<element_outcome>> element_store::update(
   std::lock_guard<std::mutex> guard{write_mtx_};
   working_set ws;
   for (auto& e : in)
-    for (auto& id : e.ids) ws.touch(id);
+    for (auto& id : e.ids) ws.mention(id);
   if (auto err = load(ws)) return err;
   std::vector<element_outcome> outcomes;
   for (auto& e : in) {
     for (auto& id : e.ids) {
-      auto& s = ws.slots[id];
+      auto& s = ws.next();
       element_outcome o;
       o.id = id;
       if (!s.exists) {
@@ -299,12 +405,12 @@ caf::expected<std::vector<element_outcome>> element_store::upsert(
   std::lock_guard<std::mutex> guard{write_mtx_};
   working_set ws;
   for (auto& list : ids)
-    for (auto& id : list) ws.touch(id);
+    for (auto& id : list) ws.mention(id);
   if (auto err = load(ws)) return err;
   std::vector<element_outcome> outcomes;
   for (size_t i = 0; i < in.size(); ++i) {
     for (auto& id : ids[i]) {
-      auto& s = ws.slots[id];
+      auto& s = ws.next();
       element_outcome o;
       o.id = id;
       if (!s.exists) {
@@ -363,11 +469,11 @@ caf::expected<std::vector<element_outcome>> element_store::remove(
   std::lock_guard<std::mutex> guard{write_mtx_};
   working_set ws;
   ws.parse_existing = ctx.honor_locks;
-  for (auto& id : ids) ws.touch(id);
+  for (auto& id : ids) ws.mention(id);
   if (auto err = load(ws)) return err;
   std::vector<element_outcome> outcomes;
   for (auto& id : ids) {
-    auto& s = ws.slots[id];
+    auto& s = ws.next();
     element_outcome o;
     o.id = id;
     if (!s.exists) {
@@ -391,11 +497,11 @@ caf::expected<std::vector<element_outcome>> element_store::lock(const std::vecto
   auto owner_text = json_quote(ctx.author);
   std::lock_guard<std::mutex> guard{write_mtx_};
   working_set ws;
-  for (auto& id : ids) ws.touch(id);
+  for (auto& id : ids) ws.mention(id);
   if (auto err = load(ws)) return err;
   std::vector<element_outcome> outcomes;
   for (auto& id : ids) {
-    auto& s = ws.slots[id];
+    auto& s = ws.next();
     element_outcome o;
     o.id = id;
     auto* held = s.exists ? find_field(s.fields, "lock") : nullptr;
@@ -421,11 +527,11 @@ caf::expected<std::vector<element_outcome>> element_store::unlock(
   if (auto err = check_ids(ids)) return err;
   std::lock_guard<std::mutex> guard{write_mtx_};
   working_set ws;
-  for (auto& id : ids) ws.touch(id);
+  for (auto& id : ids) ws.mention(id);
   if (auto err = load(ws)) return err;
   std::vector<element_outcome> outcomes;
   for (auto& id : ids) {
-    auto& s = ws.slots[id];
+    auto& s = ws.next();
     element_outcome o;
     o.id = id;
     auto* held = s.exists ? find_field(s.fields, "lock") : nullptr;
@@ -456,7 +562,7 @@ caf::expected<std::vector<std::optional<std::string>>> element_store::read(
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
   r.db->MultiGet(rocksdb::ReadOptions{}, r.cf(column::elements), keys.size(), keys.data(),
-                 values.data(), statuses.data());
+                 values.data(), statuses.data(), in_key_order(keys));
   std::vector<std::optional<std::string>> out(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     if (statuses[i].IsNotFound()) continue;

@@ -129,6 +129,8 @@ class element_store {
   caf::error load(working_set& ws) const;
   caf::expected<std::vector<element_outcome>> commit(working_set& ws,
                                                      std::vector<element_outcome> outcomes);
+  caf::expected<std::vector<element_outcome>> create_batch(const element_batch& in,
+                                                           const write_context& ctx);
 
   database& db_;
   std::mutex write_mtx_;
