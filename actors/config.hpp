@@ -1,0 +1,76 @@
+// actors/config.hpp: what a datasource and a volume are configured with.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "actors/failure_policy.hpp"
+#include "actors/sync_model.hpp"
+
+namespace syncline::actors {
+
+/// A volume (seed 003's volume element, the settings we use).
+struct volume_config {
+  std::string id;                       ///< see id_problem()
+  std::string type = "directory";       ///< `directory`, or `fault` (a directory with faults)
+  std::string path;                     ///< the root directory
+  uint32_t sync_amount_reception = 4;   ///< syncAmountReception: transfers in at once
+  uint32_t sync_amount_emission = 4;    ///< syncAmountEmission: transfers out at once
+  bool enable_reception = true;         ///< enableReception: false pauses the volume
+  bool verify = false;                  ///< re-read every copy and compare its XXH3-64
+  // type = "fault": inject `fault_errno` into `fault_operation` for items matching
+  // `fault_glob`, `fault_count` times (0 = always). For tests of retry and error handling.
+  std::string fault_operation = "open_writer";
+  int fault_errno = 5;  // EIO
+  uint32_t fault_count = 0;
+  std::string fault_glob = "**";
+};
+
+/// A priority for the items matching a glob (first matching rule wins).
+struct priority_rule {
+  std::string glob;
+  int32_t priority = 0;
+};
+
+/// A datasource (seed 000) and its connector's settings.
+struct datasource_config {
+  std::string id;                           ///< see id_problem()
+  std::string name;                         ///< for people; the id when empty
+  std::string container = "default";        ///< seed 000's URL parts
+  std::string account = "default";
+  std::string workspace = "default";
+  std::string type = "folder";              ///< `folder` or `synthetic`
+  std::string path;                         ///< folder: the root
+  sync_type sync = sync_type::auto_;
+  std::vector<std::string> volumes;         ///< the volumes it feeds (at least one)
+  int32_t sync_priority = 0;                ///< higher first; may be negative
+  std::vector<priority_rule> priority_rules;
+  std::vector<std::string> include;         ///< globs; empty = everything
+  std::vector<std::string> exclude;
+  bool compare_hash = false;                ///< rescans compare content hashes when known
+  int64_t schedule_min_s = 20 * 60;         ///< `auto`/`arch`: next run after a uniformly
+  int64_t schedule_max_s = 30 * 60;         ///<   random delay in [min, max] seconds
+  // type = "synthetic"
+  uint64_t seed = 1;
+  uint64_t count = 1000;
+  uint64_t directories = 10;
+  uint64_t min_size = 1024;
+  uint64_t max_size = 8192;
+  double change_rate = 0.01;
+};
+
+/// Tunables of the runtime, from the node's configuration.
+struct runtime_settings {
+  size_t io_threads = 4;                     ///< blocking-work threads (copies, scans, commits)
+  size_t scan_batch = 1000;                  ///< items listed and merged per step
+  uint64_t chunk_bytes = 8u << 20;           ///< a transfer step's size
+  uint64_t checkpoint_bytes = 64u << 20;     ///< fdatasync + resume point every this many bytes
+  size_t group_max = 256;                    ///< completions per durable group
+  int64_t group_delay_ms = 50;               ///< longest wait before a group is made durable
+  int64_t progress_interval_ms = 10000;      ///< progress log lines during a run
+  int64_t restart_base_ms = 1000;            ///< supervisor restart backoff
+  retry_policy retry;
+};
+
+}  // namespace syncline::actors

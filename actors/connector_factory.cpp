@@ -1,0 +1,73 @@
+#include "actors/connector_factory.hpp"
+
+#include "connectors/error.hpp"
+#include "connectors/fault_volume.hpp"
+#include "connectors/local_source.hpp"
+#include "connectors/local_volume.hpp"
+#include "connectors/synthetic_source.hpp"
+
+namespace syncline::actors {
+
+caf::expected<std::shared_ptr<connectors::source>> make_source(const datasource_config& c) {
+  using connectors::connector_errc;
+  if (c.type == "folder") {
+    connectors::local_source_options o;
+    o.root = c.path;
+    o.include = c.include;
+    o.exclude = c.exclude;
+    auto s = connectors::local_source::make(std::move(o));
+    if (!s) return std::move(s.error());
+    return std::shared_ptr<connectors::source>{std::move(*s)};
+  }
+  if (c.type == "synthetic") {
+    connectors::synthetic_source_options o;
+    o.seed = c.seed;
+    o.count = c.count;
+    o.directories = c.directories;
+    o.min_size = c.min_size;
+    o.max_size = c.max_size;
+    o.change_rate = c.change_rate;
+    auto s = connectors::synthetic_source::make(o);
+    if (!s) return std::move(s.error());
+    return std::shared_ptr<connectors::source>{std::move(*s)};
+  }
+  return connectors::make_error(connector_errc::bad_config,
+                                "datasource " + c.id + ": unknown type '" + c.type +
+                                    "' (expected folder or synthetic)");
+}
+
+caf::expected<std::shared_ptr<connectors::volume>> make_volume(const volume_config& c) {
+  using connectors::connector_errc;
+  if (c.type == "directory") {
+    connectors::local_volume_options o;
+    o.root = c.path;
+    auto v = connectors::local_volume::make(std::move(o));
+    if (!v) return std::move(v.error());
+    return std::shared_ptr<connectors::volume>{std::move(*v)};
+  }
+  if (c.type == "fault") {
+    connectors::local_volume_options o;
+    o.root = c.path;
+    auto inner = connectors::local_volume::make(std::move(o));
+    if (!inner) return std::move(inner.error());
+    connectors::fault_volume_options f;
+    auto op = connectors::fault_operation_from_string(c.fault_operation);
+    if (!op)
+      return connectors::make_error(connector_errc::bad_config,
+                                    "volume " + c.id + ": unknown fault operation '" +
+                                        c.fault_operation + "'");
+    f.operation = *op;
+    f.error = c.fault_errno;
+    f.references = c.fault_glob;
+    if (c.fault_count > 0) f.times = c.fault_count;
+    auto v = connectors::fault_volume::make(std::shared_ptr<connectors::volume>{std::move(*inner)},
+                                            std::move(f));
+    if (!v) return std::move(v.error());
+    return std::shared_ptr<connectors::volume>{std::move(*v)};
+  }
+  return connectors::make_error(connector_errc::bad_config,
+                                "volume " + c.id + ": unknown type '" + c.type +
+                                    "' (expected directory or fault)");
+}
+
+}  // namespace syncline::actors

@@ -1,0 +1,40 @@
+// actors/error.hpp: the actors folder's one error enum.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+
+namespace syncline::actors {
+
+enum class actors_errc : uint8_t {
+  /// A state change that the state machine's table does not allow.
+  forbidden_transition = 1,
+  /// The target (datasource, volume, transfer) is paused or disabled.
+  paused,
+  /// The operation was cancelled.
+  cancelled,
+  /// No datasource, volume or actor has that id.
+  unknown_id,
+  /// A request was malformed (bad priority, bad option).
+  bad_request,
+  /// The actor is shutting down.
+  shutting_down,
+};
+
+const char* to_string(actors_errc x) noexcept;
+
+constexpr caf::atom_value actors_category = caf::atom("actors");
+
+caf::error make_error(actors_errc x, std::string context = {});
+
+bool is(const caf::error& err, actors_errc code) noexcept;
+
+/// Renders any syncline error (storage, connector, actors, runtime) or CAF error as
+/// `"<code>: <context>"`; the one renderer logs and status use.
+std::string render(const caf::error& err);
+
+}  // namespace syncline::actors

@@ -1,0 +1,51 @@
+#include "actors/node_context.hpp"
+
+#include "connectors/source.hpp"
+#include "connectors/volume.hpp"
+#include "storage/ulid.hpp"
+
+namespace syncline::actors {
+
+node_context::node_context(storage::database& db, std::unique_ptr<storage::transfer_queue> queue,
+                           runtime_settings settings)
+    : db_(db),
+      rows_(db),
+      runs_(db),
+      queue_(std::move(queue)),
+      settings_(std::move(settings)),
+      rng_(std::random_device{}()),
+      pool_(settings_.io_threads) {}
+
+node_context::~node_context() { pool_.stop(); }
+
+void node_context::set_source(const std::string& datasource,
+                              std::shared_ptr<connectors::source> s) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  sources_[datasource] = std::move(s);
+}
+
+std::shared_ptr<connectors::source> node_context::source(const std::string& datasource) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = sources_.find(datasource);
+  return i == sources_.end() ? nullptr : i->second;
+}
+
+void node_context::set_volume(const std::string& volume, std::shared_ptr<connectors::volume> v) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  volumes_[volume] = std::move(v);
+}
+
+std::shared_ptr<connectors::volume> node_context::volume(const std::string& volume) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = volumes_.find(volume);
+  return i == volumes_.end() ? nullptr : i->second;
+}
+
+int64_t node_context::now_ms() const noexcept { return storage::epoch_ms(); }
+
+uint64_t node_context::random() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return rng_();
+}
+
+}  // namespace syncline::actors

@@ -1,0 +1,65 @@
+// actors/node_context.hpp: what every actor of a node shares.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "actors/config.hpp"
+#include "actors/io_pool.hpp"
+#include "storage/database.hpp"
+#include "storage/datastore.hpp"
+#include "storage/run_log.hpp"
+#include "storage/transfer_queue.hpp"
+
+namespace syncline::connectors {
+class source;
+class volume;
+}  // namespace syncline::connectors
+
+namespace syncline::actors {
+
+/// The node's shared services: storage, the I/O pool, the connectors by id, the settings.
+/// Created before the actor system's actors and destroyed after them (the node owns it);
+/// actors hold a plain pointer. Thread-safe.
+class node_context {
+ public:
+  node_context(storage::database& db, std::unique_ptr<storage::transfer_queue> queue,
+               runtime_settings settings);
+  ~node_context();
+
+  storage::database& db() noexcept { return db_; }
+  storage::datastore& rows() noexcept { return rows_; }
+  storage::run_log& runs() noexcept { return runs_; }
+  storage::transfer_queue& queue() noexcept { return *queue_; }
+  io_pool& pool() noexcept { return pool_; }
+  const runtime_settings& settings() const noexcept { return settings_; }
+
+  /// Connectors by datasource / volume id, set when their actors start.
+  void set_source(const std::string& datasource, std::shared_ptr<connectors::source> s);
+  std::shared_ptr<connectors::source> source(const std::string& datasource) const;
+  void set_volume(const std::string& volume, std::shared_ptr<connectors::volume> v);
+  std::shared_ptr<connectors::volume> volume(const std::string& volume) const;
+
+  /// Wall-clock milliseconds (records and logs; timers use the actor clock).
+  int64_t now_ms() const noexcept;
+  /// A random number (backoff jitter, schedules).
+  uint64_t random();
+
+ private:
+  storage::database& db_;
+  storage::datastore rows_;
+  storage::run_log runs_;
+  std::unique_ptr<storage::transfer_queue> queue_;
+  runtime_settings settings_;
+  mutable std::mutex mtx_;
+  std::map<std::string, std::shared_ptr<connectors::source>> sources_;
+  std::map<std::string, std::shared_ptr<connectors::volume>> volumes_;
+  std::mt19937_64 rng_;
+  io_pool pool_;  // last: its workers stop first, while everything they use still exists
+};
+
+}  // namespace syncline::actors

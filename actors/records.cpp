@@ -1,0 +1,200 @@
+#include "actors/records.hpp"
+
+#include <cstring>
+
+#include "storage/codec.hpp"
+#include "storage/database.hpp"
+#include "storage/error.hpp"
+
+namespace syncline::actors {
+
+namespace {
+
+constexpr uint8_t datasource_format = 1;
+constexpr uint8_t volume_format = 1;
+constexpr const char* datasource_prefix = "datasource/";
+constexpr const char* volume_prefix = "volume/";
+
+using storage::codec::reader;
+using storage::codec::writer;
+
+void put_strings(writer& w, const std::vector<std::string>& v) {
+  w.varint(v.size());
+  for (auto& s : v) w.bytes(s);
+}
+
+bool get_strings(reader& r, std::vector<std::string>& v) {
+  uint64_t n = 0;
+  r.varint(n);
+  if (!r.ok() || n > 100000) return false;
+  v.resize(static_cast<size_t>(n));
+  for (auto& s : v) r.bytes(s);
+  return r.ok();
+}
+
+uint64_t bits_of(double d) {
+  uint64_t u = 0;
+  std::memcpy(&u, &d, sizeof u);
+  return u;
+}
+
+double double_of(uint64_t u) {
+  double d = 0;
+  std::memcpy(&d, &u, sizeof d);
+  return d;
+}
+
+caf::error bad(const char* what) {
+  return storage::make_error(storage::storage_errc::corruption,
+                             std::string{what} + " record cannot be decoded");
+}
+
+}  // namespace
+
+std::string datasource_key(const std::string& id) { return datasource_prefix + id; }
+std::string volume_key(const std::string& id) { return volume_prefix + id; }
+
+std::string encode(const datasource_record& r) {
+  std::string out;
+  writer w{out};
+  auto& c = r.config;
+  w.u8(datasource_format).bytes(c.id).bytes(c.name).bytes(c.container).bytes(c.account);
+  w.bytes(c.workspace).bytes(c.type).bytes(c.path).u8(static_cast<uint8_t>(c.sync));
+  put_strings(w, c.volumes);
+  w.svarint(c.sync_priority).varint(c.priority_rules.size());
+  for (auto& p : c.priority_rules) w.bytes(p.glob).svarint(p.priority);
+  put_strings(w, c.include);
+  put_strings(w, c.exclude);
+  w.u8(c.compare_hash ? 1 : 0).svarint(c.schedule_min_s).svarint(c.schedule_max_s);
+  w.varint(c.seed).varint(c.count).varint(c.directories).varint(c.min_size).varint(c.max_size);
+  w.varint(bits_of(c.change_rate));
+  w.u8(static_cast<uint8_t>(r.status)).u8(static_cast<uint8_t>(r.health)).bytes(r.last_error);
+  w.svarint(r.next_run_ms).varint(r.run_failures).svarint(r.created_ms);
+  return out;
+}
+
+caf::expected<datasource_record> decode_datasource(std::string_view bytes) {
+  datasource_record r;
+  auto& c = r.config;
+  reader rd{bytes};
+  uint8_t format = 0, sync = 0, compare = 0, status = 0, health = 0;
+  int64_t priority = 0;
+  uint64_t rules = 0, rate = 0;
+  rd.u8(format).bytes(c.id).bytes(c.name).bytes(c.container).bytes(c.account);
+  rd.bytes(c.workspace).bytes(c.type).bytes(c.path).u8(sync);
+  if (!rd.ok() || format != datasource_format || !get_strings(rd, c.volumes))
+    return bad("datasource");
+  rd.svarint(priority).varint(rules);
+  if (!rd.ok() || rules > 10000) return bad("datasource");
+  c.priority_rules.resize(static_cast<size_t>(rules));
+  for (auto& p : c.priority_rules) {
+    int64_t v = 0;
+    rd.bytes(p.glob).svarint(v);
+    p.priority = static_cast<int32_t>(v);
+  }
+  if (!get_strings(rd, c.include) || !get_strings(rd, c.exclude)) return bad("datasource");
+  rd.u8(compare).svarint(c.schedule_min_s).svarint(c.schedule_max_s);
+  rd.varint(c.seed).varint(c.count).varint(c.directories).varint(c.min_size).varint(c.max_size);
+  rd.varint(rate);
+  rd.u8(status).u8(health).bytes(r.last_error);
+  rd.svarint(r.next_run_ms).varint32(r.run_failures).svarint(r.created_ms);
+  if (!rd.ok() || sync > 2 || status > static_cast<uint8_t>(datasource_status::invited) ||
+      health > static_cast<uint8_t>(sync_health::failed))
+    return bad("datasource");
+  c.sync = static_cast<sync_type>(sync);
+  c.sync_priority = static_cast<int32_t>(priority);
+  c.compare_hash = compare == 1;
+  c.change_rate = double_of(rate);
+  r.status = static_cast<datasource_status>(status);
+  r.health = static_cast<sync_health>(health);
+  return r;
+}
+
+std::string encode(const volume_record& r) {
+  std::string out;
+  writer w{out};
+  auto& c = r.config;
+  w.u8(volume_format).bytes(c.id).bytes(c.type).bytes(c.path);
+  w.varint(c.sync_amount_reception).varint(c.sync_amount_emission);
+  w.u8(c.enable_reception ? 1 : 0).u8(c.verify ? 1 : 0);
+  w.bytes(c.fault_operation).svarint(c.fault_errno).varint(c.fault_count).bytes(c.fault_glob);
+  w.u8(r.paused ? 1 : 0).svarint(r.created_ms);
+  return out;
+}
+
+caf::expected<volume_record> decode_volume(std::string_view bytes) {
+  volume_record r;
+  auto& c = r.config;
+  reader rd{bytes};
+  uint8_t format = 0, reception = 0, verify = 0, paused = 0;
+  int64_t err = 0;
+  rd.u8(format).bytes(c.id).bytes(c.type).bytes(c.path);
+  rd.varint32(c.sync_amount_reception).varint32(c.sync_amount_emission);
+  rd.u8(reception).u8(verify);
+  rd.bytes(c.fault_operation).svarint(err).varint32(c.fault_count).bytes(c.fault_glob);
+  rd.u8(paused).svarint(r.created_ms);
+  if (!rd.ok() || format != volume_format) return bad("volume");
+  c.enable_reception = reception == 1;
+  c.verify = verify == 1;
+  c.fault_errno = static_cast<int>(err);
+  r.paused = paused == 1;
+  return r;
+}
+
+void stage(storage::write_batch& batch, const datasource_record& r) {
+  batch.put(storage::column::meta, datasource_key(r.config.id), encode(r));
+}
+
+caf::error save(storage::database& db, const datasource_record& r) {
+  return db.put_meta(datasource_key(r.config.id), encode(r));
+}
+
+caf::error save(storage::database& db, const volume_record& r) {
+  return db.put_meta(volume_key(r.config.id), encode(r));
+}
+
+caf::expected<std::optional<datasource_record>> load_datasource(const storage::database& db,
+                                                                const std::string& id) {
+  auto bytes = db.get_meta(datasource_key(id));
+  if (!bytes) return std::move(bytes.error());
+  if (!*bytes) return std::optional<datasource_record>{};
+  auto r = decode_datasource(**bytes);
+  if (!r) return std::move(r.error());
+  return std::optional<datasource_record>{std::move(*r)};
+}
+
+caf::expected<std::vector<datasource_record>> load_datasources(const storage::database& db) {
+  std::vector<datasource_record> out;
+  caf::error failure;
+  auto err = db.scan_meta(datasource_prefix, [&](std::string_view, std::string_view value) {
+    auto r = decode_datasource(value);
+    if (!r) {
+      failure = std::move(r.error());
+      return false;
+    }
+    out.push_back(std::move(*r));
+    return true;
+  });
+  if (err) return err;
+  if (failure) return failure;
+  return out;
+}
+
+caf::expected<std::vector<volume_record>> load_volumes(const storage::database& db) {
+  std::vector<volume_record> out;
+  caf::error failure;
+  auto err = db.scan_meta(volume_prefix, [&](std::string_view, std::string_view value) {
+    auto r = decode_volume(value);
+    if (!r) {
+      failure = std::move(r.error());
+      return false;
+    }
+    out.push_back(std::move(*r));
+    return true;
+  });
+  if (err) return err;
+  if (failure) return failure;
+  return out;
+}
+
+}  // namespace syncline::actors

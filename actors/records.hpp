@@ -1,0 +1,62 @@
+// actors/records.hpp: datasources and volumes as kept in the database (`meta` column family).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/config.hpp"
+#include "actors/state_machines.hpp"
+
+namespace syncline::storage {
+class database;
+class write_batch;
+}  // namespace syncline::storage
+
+namespace syncline::actors {
+
+/// A datasource's configuration and the state that must survive a restart.
+struct datasource_record {
+  datasource_config config;
+  datasource_status status = datasource_status::created;
+  sync_health health = sync_health::pending;
+  /// Why the datasource is in `error` or `failed`; empty otherwise.
+  std::string last_error;
+  /// When the next scheduled run starts (epoch ms); 0 when none is scheduled.
+  int64_t next_run_ms = 0;
+  /// Runs that failed in a row (for the retry backoff of whole runs).
+  uint32_t run_failures = 0;
+  int64_t created_ms = 0;
+};
+
+struct volume_record {
+  volume_config config;
+  bool paused = false;
+  int64_t created_ms = 0;
+};
+
+/// Meta keys: `datasource/<id>`, `volume/<id>`.
+std::string datasource_key(const std::string& id);
+std::string volume_key(const std::string& id);
+
+std::string encode(const datasource_record& r);
+std::string encode(const volume_record& r);
+[[nodiscard]] caf::expected<datasource_record> decode_datasource(std::string_view bytes);
+[[nodiscard]] caf::expected<volume_record> decode_volume(std::string_view bytes);
+
+/// Stages a record into a batch (to commit with the changes it accompanies) / writes it now.
+void stage(storage::write_batch& batch, const datasource_record& r);
+[[nodiscard]] caf::error save(storage::database& db, const datasource_record& r);
+[[nodiscard]] caf::error save(storage::database& db, const volume_record& r);
+
+[[nodiscard]] caf::expected<std::optional<datasource_record>> load_datasource(
+    const storage::database& db, const std::string& id);
+[[nodiscard]] caf::expected<std::vector<datasource_record>> load_datasources(
+    const storage::database& db);
+[[nodiscard]] caf::expected<std::vector<volume_record>> load_volumes(const storage::database& db);
+
+}  // namespace syncline::actors

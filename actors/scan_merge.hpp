@@ -1,0 +1,102 @@
+// actors/scan_merge.hpp: a run's `querying` step: a sorted listing merged with the datastore.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/error.hpp>
+
+#include "actors/sync_model.hpp"
+#include "connectors/item.hpp"
+#include "storage/datastore.hpp"
+
+namespace syncline::storage {
+class transfer_queue;
+class write_batch;
+}  // namespace syncline::storage
+
+namespace syncline::actors {
+
+struct merge_options {
+  sync_type type = sync_type::auto_;
+  /// Treat a different content hash as a change, when both sides know one.
+  bool compare_hash = false;
+  /// A forced sync: actions parked in `error` become pending (and queued) again.
+  bool unpark = false;
+  /// The `sync_priority` of an item; 0 for all when empty.
+  std::function<int32_t(std::string_view reference)> priority;
+};
+
+/// What a merge saw, summed over its calls.
+struct merge_stats {
+  uint64_t added = 0;      ///< new items (action add)
+  uint64_t replaced = 0;   ///< changed items (action replace)
+  uint64_t removed = 0;    ///< items gone from the source (action remove, `auto` only)
+  uint64_t unchanged = 0;  ///< items needing no new action
+  uint64_t unreadable = 0; ///< entries the source could not read
+  uint64_t pending = 0;    ///< rows left with an action to do (queued), after the merge
+  uint64_t parked = 0;     ///< rows whose action waits in `error`
+  uint64_t bytes_pending = 0;  ///< bytes of the pending adds and replaces
+  uint64_t queued = 0;     ///< queue items pushed by the merge
+  /// The first few unreadable entries, `reference: error`.
+  std::vector<std::string> problems;
+};
+
+/// Merges one datasource's listing with one link's datastore rows, batch by batch, staging row
+/// changes and queue pushes into the caller's write batch (the caller writes it). Each call
+/// opens a fresh cursor after the last reference merged, so rows changed between calls (by
+/// completions) are seen as they are now. Decisions:
+///
+/// | listing \ row | no row | row |
+/// |---|---|---|
+/// | item | add | same size, mtime, kind (and hash when compared): nothing; else replace |
+/// | none | — | `auto`: remove; `arch`/`one`: a never-delivered add is dropped, a pending replace is cancelled, a delivered row is kept |
+/// | unreadable | — | kept as is, and for a directory every row below it too |
+///
+/// A row whose action changes gets a new generation. A row with an action to do that has no
+/// queue item (and is not parked) is queued. Not thread-safe: one merge at a time per link.
+class link_merger {
+ public:
+  link_merger(storage::datastore& rows, storage::transfer_queue& queue, std::string datasource,
+              std::string volume, merge_options options);
+
+  /// Merges `items` (sorted, all after every item of earlier calls). When `last`, rows after
+  /// the final item are merged too (as gone from the source).
+  [[nodiscard]] caf::error merge(const std::vector<connectors::item_info>& items, bool last,
+                                 storage::write_batch& batch, merge_stats& stats);
+
+  /// The last reference merged.
+  const std::string& position() const noexcept { return position_; }
+
+ private:
+  void on_row_only(storage::datastore_row row, storage::write_batch& batch, merge_stats& stats);
+  void on_both(const connectors::item_info& item, storage::datastore_row row,
+               storage::write_batch& batch, merge_stats& stats);
+  void on_item_only(const connectors::item_info& item, storage::write_batch& batch,
+                    merge_stats& stats);
+  void keep(const storage::datastore_row& row, storage::write_batch& batch, merge_stats& stats);
+  [[nodiscard]] caf::error save(storage::datastore_row& row, storage::write_batch& batch,
+                                merge_stats& stats);
+  bool in_skipped_subtree(std::string_view reference) const noexcept;
+
+  storage::datastore& rows_;
+  storage::transfer_queue& queue_;
+  std::string scope_;
+  std::string queue_name_;
+  merge_options options_;
+  std::string position_;
+  std::string skipped_prefix_;  // an unreadable directory: rows below it are kept
+  caf::error error_;            // first failure of a queue push, reported by merge()
+};
+
+/// Copies what a listing says of an item into a row (kind flags, size, mtime, mode, hash).
+void apply_item(const connectors::item_info& item, storage::datastore_row& row);
+
+/// Whether the item differs from what the row recorded.
+bool differs(const connectors::item_info& item, const storage::datastore_row& row,
+             bool compare_hash) noexcept;
+
+}  // namespace syncline::actors

@@ -1,0 +1,294 @@
+#include "actors/supervisor_actor.hpp"
+
+#include <chrono>
+#include <map>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/connector_factory.hpp"
+#include "actors/datasource_actor.hpp"
+#include "actors/error.hpp"
+#include "actors/node_context.hpp"
+#include "actors/volume_actor.hpp"
+#include "connectors/source.hpp"
+#include "connectors/volume.hpp"
+
+namespace syncline::actors {
+
+namespace {
+
+enum class child_state : uint8_t { running, restarting, parked };
+
+const char* to_string(child_state s) {
+  switch (s) {
+    case child_state::running: return "running";
+    case child_state::restarting: return "restarting";
+    case child_state::parked: return "error";
+  }
+  return "unknown";
+}
+
+struct child {
+  std::string id;    // the datasource's or volume's id
+  std::string kind;  // "datasource" or "volume"
+  caf::actor handle;
+  child_state state = child_state::running;
+  uint32_t restarts = 0;
+  uint64_t epoch = 0;
+  int64_t started_ms = 0;
+  std::string last_error;
+};
+
+std::string key_of(const std::string& kind, const std::string& id) { return kind + "/" + id; }
+
+}  // namespace
+
+struct supervisor_state {
+  static const char* name;
+  node_context* ctx = nullptr;
+  directory_actor directory;
+  std::map<std::string, volume_record> volume_records;
+  std::map<std::string, std::vector<std::string>> feeds;  // volume id -> datasource ids
+  std::map<std::string, child> children;                  // by key "kind/id"
+  std::map<caf::actor_addr, std::string> by_address;
+  bool stopping = false;
+  uint64_t restarts = 0;
+};
+
+const char* supervisor_state::name = "supervisor";
+
+namespace {
+
+using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
+
+void park(child& c, std::string why) {
+  c.state = child_state::parked;
+  c.handle = caf::actor{};
+  c.last_error = std::move(why);
+  spdlog::error("{} {} is in error and will not be restarted until a person acts: {}", c.kind,
+                c.id, c.last_error);
+}
+
+void adopt(self_ptr self, child& c, caf::actor handle) {
+  auto& st = self->state;
+  self->monitor(handle);
+  c.handle = handle;
+  c.state = child_state::running;
+  c.started_ms = st.ctx->now_ms();
+  st.by_address[handle.address()] = key_of(c.kind, c.id);
+  self->send(st.directory, register_atom::value,
+             directory_entry{key_of(c.kind, c.id), c.kind, handle});
+}
+
+void start_volume(self_ptr self, const volume_record& rec) {
+  auto& st = self->state;
+  auto& c = st.children[key_of("volume", rec.config.id)];
+  c.id = rec.config.id;
+  c.kind = "volume";
+  auto conn = make_volume(rec.config);
+  if (!conn) {
+    park(c, render(conn.error()));
+    return;
+  }
+  if (auto err = (*conn)->check()) {
+    park(c, render(err));
+    return;
+  }
+  volume_init init;
+  init.ctx = st.ctx;
+  init.record = rec;
+  init.connector = std::move(*conn);
+  adopt(self, c, caf::actor_cast<caf::actor>(spawn_volume(self, std::move(init))));
+}
+
+void start_datasource(self_ptr self, const datasource_record& rec) {
+  auto& st = self->state;
+  auto& c = st.children[key_of("datasource", rec.config.id)];
+  c.id = rec.config.id;
+  c.kind = "datasource";
+  auto conn = make_source(rec.config);
+  if (!conn) {
+    park(c, render(conn.error()));
+    return;
+  }
+  datasource_init init;
+  init.ctx = st.ctx;
+  init.record = rec;
+  init.source = std::move(*conn);
+  for (auto& v : rec.config.volumes) {
+    auto i = st.children.find(key_of("volume", v));
+    if (i != st.children.end() && i->second.handle)
+      init.volumes.emplace(v, caf::actor_cast<volume_actor>(i->second.handle));
+  }
+  auto handle = spawn_datasource(self, std::move(init));
+  adopt(self, c, caf::actor_cast<caf::actor>(handle));
+  for (auto& v : rec.config.volumes) {
+    auto i = st.children.find(key_of("volume", v));
+    if (i != st.children.end() && i->second.handle)
+      self->send(caf::actor_cast<volume_actor>(i->second.handle), register_atom::value,
+                 rec.config.id, caf::actor_cast<caf::actor>(handle));
+  }
+}
+
+// Restarts a child from its record as stored now.
+void restart(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  auto i = st.children.find(key);
+  if (i == st.children.end() || st.stopping) return;
+  auto& c = i->second;
+  ++st.restarts;
+  spdlog::info("restarting {} {} (restart {})", c.kind, c.id, c.restarts);
+  if (c.kind == "volume") {
+    auto r = st.volume_records.find(c.id);
+    if (r == st.volume_records.end()) return;
+    start_volume(self, r->second);
+    // Its datasources must talk to the new incarnation.
+    if (c.handle) {
+      for (auto& ds : st.feeds[c.id]) {
+        auto d = st.children.find(key_of("datasource", ds));
+        if (d != st.children.end() && d->second.handle)
+          self->send(caf::actor_cast<datasource_actor>(d->second.handle), register_atom::value,
+                     c.id, c.handle);
+      }
+    }
+    return;
+  }
+  auto* ctx = st.ctx;
+  run_io(self, ctx->pool(), [ctx, id = c.id] { return load_datasource(ctx->db(), id); },
+         [self, key](caf::expected<std::optional<datasource_record>> rec) {
+           auto& s = self->state;
+           auto j = s.children.find(key);
+           if (j == s.children.end() || s.stopping) return;
+           if (!rec || !*rec) {
+             park(j->second,
+                  rec ? "its record is gone from the database" : render(rec.error()));
+             return;
+           }
+           start_datasource(self, **rec);
+         });
+}
+
+void on_down(self_ptr self, caf::down_msg& dm) {
+  auto& st = self->state;
+  auto a = st.by_address.find(dm.source);
+  if (a == st.by_address.end()) return;
+  auto key = a->second;
+  st.by_address.erase(a);
+  auto i = st.children.find(key);
+  if (i == st.children.end() || st.stopping) return;
+  auto& c = i->second;
+  if (c.handle && c.handle.address() != dm.source) return;  // an older incarnation
+  c.handle = caf::actor{};
+  if (!dm.reason) {
+    c.state = child_state::parked;
+    c.last_error = "exited";
+    return;
+  }
+  auto why = render(dm.reason);
+  switch (classify(dm.reason)) {
+    case failure_class::fatal:
+      spdlog::critical("{} {} failed fatally, stopping the node: {}", c.kind, c.id, why);
+      self->quit(dm.reason);
+      return;
+    case failure_class::no_retry:
+      park(c, why);
+      return;
+    case failure_class::retry:
+      break;
+  }
+  // A child that ran long enough before crashing starts its backoff afresh.
+  if (st.ctx->now_ms() - c.started_ms > 60000) c.restarts = 0;
+  ++c.restarts;
+  c.state = child_state::restarting;
+  c.last_error = why;
+  retry_policy p;
+  p.base = std::chrono::milliseconds{st.ctx->settings().restart_base_ms};
+  p.cap = std::chrono::milliseconds{60000};
+  auto delay = backoff(p, c.restarts, st.ctx->random());
+  spdlog::warn("{} {} crashed ({}); restart in {} ms", c.kind, c.id, why, delay.count());
+  self->delayed_send(self, delay, restart_atom::value, key, ++c.epoch);
+}
+
+template <class Atom>
+void broadcast(self_ptr self, Atom atom) {
+  for (auto& [key, c] : self->state.children) {
+    if (!c.handle) continue;
+    if (c.kind == "volume")
+      self->request(caf::actor_cast<volume_actor>(c.handle), caf::infinite, atom)
+          .then([](bool) {}, [](caf::error&) {});
+    else
+      self->request(caf::actor_cast<datasource_actor>(c.handle), caf::infinite, atom)
+          .then([](bool) {}, [](caf::error&) {});
+  }
+}
+
+}  // namespace
+
+supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
+                                           supervisor_init init) {
+  auto& st = self->state;
+  st.ctx = init.ctx;
+  st.directory = init.directory;
+  self->send(st.directory, register_atom::value,
+             directory_entry{"supervisor", "supervisor", caf::actor_cast<caf::actor>(self)});
+  for (auto& v : init.volumes) st.volume_records[v.config.id] = v;
+  for (auto& d : init.datasources)
+    for (auto& v : d.config.volumes) st.feeds[v].push_back(d.config.id);
+  for (auto& v : init.volumes) start_volume(self, v);
+  for (auto& d : init.datasources) start_datasource(self, d);
+  self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    // The node is stopping: stop every child, then ourselves.
+    auto& s = self->state;
+    s.stopping = true;
+    for (auto& [key, c] : s.children)
+      if (c.handle) self->send_exit(c.handle, em.reason);
+    self->quit(em.reason);
+  });
+  return {
+      [=](pause_atom) -> bool {
+        broadcast(self, pause_atom::value);
+        spdlog::info("node paused");
+        return true;
+      },
+      [=](resume_atom) -> bool {
+        broadcast(self, resume_atom::value);
+        spdlog::info("node resumed");
+        return true;
+      },
+      [=](status_atom) -> actor_status {
+        auto& s = self->state;
+        actor_status out;
+        out.id = "supervisor";
+        out.kind = "supervisor";
+        out.state = s.stopping ? "stopping" : "running";
+        out.mailbox = self->mailbox().size();
+        out.counters["restarts"] = static_cast<int64_t>(s.restarts);
+        for (auto& [key, c] : s.children) {
+          actor_status child_status;
+          child_status.id = key;
+          child_status.kind = c.kind;
+          child_status.state = to_string(c.state);
+          child_status.last_error = c.last_error;
+          child_status.counters["restarts"] = c.restarts;
+          out.children.push_back(std::move(child_status));
+          if (c.state == child_state::parked) ++out.counters["parked"];
+        }
+        return out;
+      },
+      [=](restart_atom, const std::string& key, uint64_t epoch) {
+        auto i = self->state.children.find(key);
+        if (i != self->state.children.end() && i->second.epoch == epoch &&
+            i->second.state == child_state::restarting)
+          restart(self, key);
+      },
+  };
+}
+
+supervisor_actor spawn_supervisor(caf::actor_system& sys, supervisor_init init) {
+  return sys.spawn(supervisor, std::move(init));
+}
+
+}  // namespace syncline::actors

@@ -1,0 +1,507 @@
+#include "actors/volume_actor.hpp"
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/error.hpp"
+#include "actors/node_context.hpp"
+#include "actors/sync_model.hpp"
+#include "actors/transfer_actor.hpp"
+#include "connectors/volume.hpp"
+
+namespace syncline::actors {
+
+namespace {
+
+using storage::queue_item;
+using storage::queue_ticket;
+
+// One datasource's items for this volume.
+struct sub_queue {
+  std::string datasource;
+  std::deque<queue_item> buffer;  // leased, in queue order
+  bool want_refill = true;        // may have more items than buffered
+};
+
+// The order in which buffered heads are started: priority first, then age.
+using head_key = std::tuple<int32_t /*negated priority*/, uint64_t /*seq*/, std::string /*queue*/>;
+
+struct running_transfer {
+  transfer_actor handle;
+  queue_item item;
+  std::string datasource;
+};
+
+struct refill_result {
+  caf::error error;
+  std::map<std::string, std::vector<queue_item>> items;  // by queue name
+  std::set<std::string> exhausted;
+};
+
+}  // namespace
+
+struct volume_state {
+  static const char* name;
+  node_context* ctx = nullptr;
+  volume_record rec;
+  std::shared_ptr<connectors::volume> conn;
+  std::map<std::string, datasource_actor> datasources;
+  std::map<std::string, sub_queue> queues;  // by queue name
+  std::set<head_key> heads;                 // the front item of each non-empty buffer
+  std::set<std::string> paused_datasources;
+  bool paused = false;
+  bool refilling = false;
+  std::map<caf::actor_addr, running_transfer> running;
+  std::set<std::pair<std::string, std::string>> running_items;  // (datasource, reference)
+  std::map<uint64_t, std::pair<std::string, queue_item>> retry_wait;  // seq -> (queue, item)
+  std::vector<transfer_report> group;
+  uint64_t flush_epoch = 0;
+  bool flushing = false;
+  // counters
+  uint64_t done = 0;
+  uint64_t failed = 0;
+  uint64_t retried = 0;
+  uint64_t bytes = 0;
+  uint64_t groups = 0;
+  std::string last_error;
+};
+
+const char* volume_state::name = "volume";
+
+namespace {
+
+using self_ptr = volume_actor::stateful_pointer<volume_state>;
+
+const std::string& id_of(self_ptr self) { return self->state.rec.config.id; }
+
+size_t limit_of(self_ptr self) {
+  return std::max<uint32_t>(1, self->state.rec.config.sync_amount_reception);
+}
+
+// How many items a sub-queue keeps leased ahead: enough to fill every slot at once.
+size_t buffer_target(self_ptr self) { return std::min<size_t>(limit_of(self), 32); }
+
+head_key key_of(const std::string& queue, const queue_item& item) {
+  return {-item.ticket.priority, item.ticket.seq, queue};
+}
+
+void drop_head(self_ptr self, const std::string& queue) {
+  auto& q = self->state.queues[queue];
+  if (!q.buffer.empty()) self->state.heads.erase(key_of(queue, q.buffer.front()));
+}
+
+void add_head(self_ptr self, const std::string& queue) {
+  auto& q = self->state.queues[queue];
+  if (!q.buffer.empty() && self->state.paused_datasources.count(q.datasource) == 0)
+    self->state.heads.insert(key_of(queue, q.buffer.front()));
+}
+
+sub_queue& queue_for(self_ptr self, const std::string& datasource) {
+  auto name = queue_name(id_of(self), datasource);
+  auto [i, added] = self->state.queues.try_emplace(name);
+  if (added) i->second.datasource = datasource;
+  return i->second;
+}
+
+void refill(self_ptr self);
+void dispatch(self_ptr self);
+
+void release_buffer(self_ptr self, const std::string& queue) {
+  auto& st = self->state;
+  auto& q = st.queues[queue];
+  drop_head(self, queue);
+  for (auto& item : q.buffer) st.ctx->queue().release(item.ticket);
+  q.buffer.clear();
+  q.want_refill = true;
+}
+
+void start_transfer(self_ptr self, const std::string& queue, queue_item item) {
+  auto& st = self->state;
+  auto& q = st.queues[queue];
+  auto key = std::make_pair(q.datasource, item.payload);
+  if (st.running_items.count(key) != 0) {
+    // The same item is being transferred now (queued again meanwhile): try later.
+    auto ticket = item.ticket;
+    st.retry_wait.emplace(ticket.seq, std::make_pair(queue, std::move(item)));
+    self->delayed_send(self, std::chrono::milliseconds{st.ctx->settings().group_delay_ms * 2},
+                       retry_atom::value, ticket);
+    return;
+  }
+  transfer_init init;
+  init.ctx = st.ctx;
+  init.volume = self;
+  init.volume_id = id_of(self);
+  init.datasource = q.datasource;
+  init.item = item;
+  init.verify = st.rec.config.verify;
+  // Linked: when the volume stops (node shutdown), its transfers stop with it; their
+  // temporary files stay, resumable.
+  auto handle = spawn_transfer(self, std::move(init));
+  st.running_items.insert(key);
+  st.running.emplace(handle.address(), running_transfer{handle, std::move(item), q.datasource});
+}
+
+void dispatch(self_ptr self) {
+  auto& st = self->state;
+  if (st.paused) return;
+  while (st.running.size() < limit_of(self) && !st.heads.empty()) {
+    auto queue = std::get<2>(*st.heads.begin());
+    auto& q = st.queues[queue];
+    drop_head(self, queue);
+    auto item = std::move(q.buffer.front());
+    q.buffer.pop_front();
+    add_head(self, queue);
+    start_transfer(self, queue, std::move(item));
+  }
+  refill(self);
+}
+
+// Leases more items for the sub-queues that run low, in one I/O job.
+void refill(self_ptr self) {
+  auto& st = self->state;
+  if (st.refilling) return;
+  std::map<std::string, size_t> wanted;
+  auto target = buffer_target(self);
+  for (auto& [name, q] : st.queues) {
+    if (!q.want_refill || st.paused_datasources.count(q.datasource) != 0) continue;
+    if (q.buffer.size() * 2 <= target) wanted.emplace(name, target - q.buffer.size());
+  }
+  if (wanted.empty()) return;
+  st.refilling = true;
+  auto* ctx = st.ctx;
+  run_io(self, ctx->pool(),
+         [ctx, wanted] {
+           refill_result r;
+           for (auto& [name, n] : wanted) {
+             auto items = ctx->queue().pop(name, n);
+             if (!items) {
+               r.error = std::move(items.error());
+               return r;
+             }
+             if (items->size() < n) r.exhausted.insert(name);
+             if (!items->empty()) r.items.emplace(name, std::move(*items));
+           }
+           return r;
+         },
+         [self](refill_result r) {
+           auto& s = self->state;
+           s.refilling = false;
+           if (r.error) {
+             s.last_error = render(r.error);
+             spdlog::error("volume {}: cannot read its queue: {}", id_of(self), s.last_error);
+             if (classify(r.error) == failure_class::fatal) self->quit(r.error);
+             return;
+           }
+           for (auto& [name, items] : r.items) {
+             auto& q = s.queues[name];
+             if (s.paused_datasources.count(q.datasource) != 0) {
+               for (auto& item : items) s.ctx->queue().release(item.ticket);
+               continue;
+             }
+             drop_head(self, name);
+             for (auto& item : items) q.buffer.push_back(std::move(item));
+             add_head(self, name);
+           }
+           for (auto& name : r.exhausted) s.queues[name].want_refill = false;
+           dispatch(self);
+         });
+}
+
+// --- completions --------------------------------------------------------------------------
+
+void flush(self_ptr self);
+
+void arm_flush(self_ptr self) {
+  auto& st = self->state;
+  if (st.group.size() >= st.ctx->settings().group_max) {
+    flush(self);
+  } else if (st.group.size() == 1) {
+    self->delayed_send(self, std::chrono::milliseconds{st.ctx->settings().group_delay_ms},
+                       flush_atom::value, st.flush_epoch);
+  }
+}
+
+void give_back(self_ptr self, const std::vector<transfer_report>& reports) {
+  // Not recorded: the items go back to the queue and will be transferred again.
+  auto& st = self->state;
+  for (auto& r : reports) {
+    st.ctx->queue().release(r.ticket);
+    queue_for(self, r.datasource).want_refill = true;
+  }
+}
+
+void flush(self_ptr self) {
+  auto& st = self->state;
+  if (st.flushing || st.group.empty()) return;
+  st.flushing = true;
+  ++st.flush_epoch;
+  auto group = std::move(st.group);
+  st.group.clear();
+  auto conn = st.conn;
+  // One sync makes every copy of the group durable; only then are they reported done.
+  run_io(self, st.ctx->pool(), [conn] { return conn->sync(); },
+         [self, group = std::move(group)](caf::error err) mutable {
+           auto& s = self->state;
+           s.flushing = false;
+           if (err) {
+             s.last_error = render(err);
+             spdlog::error("volume {}: sync failed, {} items will be copied again: {}",
+                           id_of(self), group.size(), s.last_error);
+             give_back(self, group);
+           } else {
+             ++s.groups;
+             std::map<std::string, std::vector<transfer_report>> by_datasource;
+             for (auto& r : group) by_datasource[r.datasource].push_back(std::move(r));
+             for (auto& [ds, reports] : by_datasource) {
+               auto i = s.datasources.find(ds);
+               if (i == s.datasources.end()) {
+                 give_back(self, reports);
+                 continue;
+               }
+               auto n = reports.size();
+               self->request(i->second, caf::infinite, completed_atom::value, reports)
+                   .then([self, n](bool) { self->state.done += n; },
+                         [self, reports](caf::error& e) {
+                           spdlog::warn("volume {}: completions not recorded ({}); they will be "
+                                        "redone",
+                                        id_of(self), render(e));
+                           give_back(self, reports);
+                           dispatch(self);
+                         });
+             }
+           }
+           if (!s.group.empty()) {
+             if (s.group.size() >= s.ctx->settings().group_max)
+               flush(self);
+             else
+               self->delayed_send(self,
+                                  std::chrono::milliseconds{s.ctx->settings().group_delay_ms},
+                                  flush_atom::value, s.flush_epoch);
+           }
+           dispatch(self);
+         });
+}
+
+void on_failed(self_ptr self, const std::string& queue, queue_item item, transfer_report report) {
+  auto& st = self->state;
+  ++st.failed;
+  st.last_error = report.reference + ": " + render(report.error);
+  auto i = st.datasources.find(report.datasource);
+  if (i == st.datasources.end()) {
+    st.ctx->queue().release(item.ticket);
+    return;
+  }
+  self->request(i->second, caf::infinite, failure_atom::value, report)
+      .then(
+          [self, queue, item](const retry_decision& d) mutable {
+            auto& s = self->state;
+            if (!d.retry) return;  // parked in error; the datasource acknowledged the item
+            ++s.retried;
+            auto ticket = item.ticket;
+            s.retry_wait.emplace(ticket.seq, std::make_pair(queue, std::move(item)));
+            self->delayed_send(self, std::chrono::milliseconds{d.delay_ms}, retry_atom::value,
+                               ticket);
+          },
+          [self, item](caf::error&) {
+            self->state.ctx->queue().release(item.ticket);
+            dispatch(self);
+          });
+}
+
+void on_done(self_ptr self, const caf::actor_addr& source, transfer_report report) {
+  auto& st = self->state;
+  auto i = st.running.find(source);
+  if (i == st.running.end()) return;
+  auto run = std::move(i->second);
+  st.running.erase(i);
+  st.running_items.erase(std::make_pair(run.datasource, run.item.payload));
+  auto queue = queue_name(id_of(self), run.datasource);
+  if (report.outcome == transfer_outcome::failed) {
+    on_failed(self, queue, std::move(run.item), std::move(report));
+  } else {
+    st.bytes += report.bytes;
+    st.group.push_back(std::move(report));
+    arm_flush(self);
+  }
+  dispatch(self);
+}
+
+// --- pause / resume -----------------------------------------------------------------------
+
+void tell_transfers(self_ptr self, bool pause, const std::string* datasource) {
+  for (auto& [addr, t] : self->state.running) {
+    if (datasource != nullptr && t.datasource != *datasource) continue;
+    if (pause)
+      self->send(t.handle, pause_atom::value);
+    else
+      self->send(t.handle, resume_atom::value);
+  }
+}
+
+void save_paused(self_ptr self) {
+  auto* ctx = self->state.ctx;
+  auto rec = self->state.rec;
+  run_io(self, ctx->pool(), [ctx, rec] { return save(ctx->db(), rec); },
+         [self](caf::error err) {
+           if (err) spdlog::error("volume {}: cannot save its record: {}", id_of(self), render(err));
+         });
+}
+
+}  // namespace
+
+volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,
+                                   volume_init init) {
+  auto& st = self->state;
+  st.ctx = init.ctx;
+  st.rec = std::move(init.record);
+  st.conn = std::move(init.connector);
+  st.paused = st.rec.paused || !st.rec.config.enable_reception;
+  st.ctx->set_volume(id_of(self), st.conn);
+  // Sub-queues left from before a restart: their items are all unleased now.
+  for (auto& [name, count] : st.ctx->queue().sizes()) {
+    auto parts = split_queue_name(name);
+    if (parts && parts->first == id_of(self)) queue_for(self, parts->second);
+  }
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    auto i = self->state.running.find(em.source);
+    if (i == self->state.running.end()) {
+      // Not one of our transfers (those that reported are gone from `running`): the node is
+      // stopping us.
+      if (em.reason) self->quit(em.reason);
+      return;
+    }
+    // A transfer that ended without reporting crashed: a retryable failure.
+    transfer_report r;
+    r.datasource = i->second.datasource;
+    r.volume = id_of(self);
+    r.reference = i->second.item.payload;
+    r.ticket = i->second.item.ticket;
+    r.outcome = transfer_outcome::failed;
+    r.error = em.reason ? em.reason : make_error(actors_errc::cancelled, "transfer ended");
+    on_done(self, em.source, std::move(r));
+  });
+  return {
+      [=](register_atom, const std::string& id, const caf::actor& handle) {
+        self->state.datasources[id] = caf::actor_cast<datasource_actor>(handle);
+        queue_for(self, id);
+        refill(self);
+      },
+      [=](kick_atom, const std::string& datasource) {
+        queue_for(self, datasource).want_refill = true;
+        refill(self);
+      },
+      [=](pause_atom) -> bool {
+        auto& s = self->state;
+        if (s.paused) return true;
+        s.paused = true;
+        s.rec.paused = true;
+        tell_transfers(self, true, nullptr);
+        save_paused(self);
+        spdlog::info("volume {} paused", id_of(self));
+        return true;
+      },
+      [=](resume_atom) -> bool {
+        auto& s = self->state;
+        s.rec.paused = false;
+        s.paused = !s.rec.config.enable_reception;
+        tell_transfers(self, false, nullptr);
+        save_paused(self);
+        spdlog::info("volume {} resumed", id_of(self));
+        dispatch(self);
+        return true;
+      },
+      [=](pause_atom, const std::string& datasource) -> bool {
+        auto& s = self->state;
+        s.paused_datasources.insert(datasource);
+        release_buffer(self, queue_name(id_of(self), datasource));
+        tell_transfers(self, true, &datasource);
+        return true;
+      },
+      [=](resume_atom, const std::string& datasource) -> bool {
+        auto& s = self->state;
+        s.paused_datasources.erase(datasource);
+        queue_for(self, datasource).want_refill = true;
+        tell_transfers(self, false, &datasource);
+        dispatch(self);
+        return true;
+      },
+      [=](done_atom, transfer_report& report) {
+        on_done(self, self->current_sender() ? self->current_sender()->address() : caf::actor_addr{},
+                std::move(report));
+      },
+      [=](retry_atom, const queue_ticket& ticket) {
+        auto& s = self->state;
+        auto i = s.retry_wait.find(ticket.seq);
+        if (i == s.retry_wait.end()) return;
+        auto [queue, item] = std::move(i->second);
+        s.retry_wait.erase(i);
+        auto& q = s.queues[queue];
+        if (s.paused_datasources.count(q.datasource) != 0) {
+          s.ctx->queue().release(item.ticket);
+          q.want_refill = true;
+          return;
+        }
+        // Back at the front of its sub-queue: it goes before younger items of its priority.
+        drop_head(self, queue);
+        q.buffer.push_front(std::move(item));
+        add_head(self, queue);
+        dispatch(self);
+      },
+      [=](flush_atom, uint64_t epoch) {
+        if (epoch == self->state.flush_epoch) flush(self);
+      },
+      [=](status_atom) -> actor_status {
+        auto& s = self->state;
+        actor_status out;
+        out.id = "volume/" + id_of(self);
+        out.kind = "volume";
+        out.state = s.paused ? "paused" : (s.running.empty() ? "idle" : "transferring");
+        out.mailbox = self->mailbox().size();
+        out.last_error = s.last_error;
+        uint64_t queued = 0, buffered = 0;
+        for (auto& [name, q] : s.queues) {
+          queued += s.ctx->queue().size(name);
+          buffered += q.buffer.size();
+        }
+        out.counters["queued"] = static_cast<int64_t>(queued);
+        out.counters["buffered"] = static_cast<int64_t>(buffered);
+        out.counters["running"] = static_cast<int64_t>(s.running.size());
+        out.counters["waiting_retry"] = static_cast<int64_t>(s.retry_wait.size());
+        out.counters["awaiting_sync"] = static_cast<int64_t>(s.group.size());
+        out.counters["done"] = static_cast<int64_t>(s.done);
+        out.counters["failed"] = static_cast<int64_t>(s.failed);
+        out.counters["retried"] = static_cast<int64_t>(s.retried);
+        out.counters["bytes"] = static_cast<int64_t>(s.bytes);
+        out.counters["sync_groups"] = static_cast<int64_t>(s.groups);
+        out.counters["sync_amount_reception"] = s.rec.config.sync_amount_reception;
+        for (auto& [addr, t] : s.running) {
+          actor_status c;
+          c.id = "transfer/" + id_of(self) + "/" + std::to_string(t.item.ticket.seq);
+          c.kind = "transfer";
+          c.state = s.paused || s.paused_datasources.count(t.datasource) ? "paused" : "running";
+          c.current = t.datasource + ":" + t.item.payload;
+          c.counters["priority"] = t.item.ticket.priority;
+          out.children.push_back(std::move(c));
+        }
+        return out;
+      },
+      [=](io_done_atom, io_continuation& k) { k.fn(); },
+  };
+}
+
+volume_actor spawn_volume(caf::local_actor* parent, volume_init init) {
+  return parent->spawn(volume, std::move(init));
+}
+
+volume_actor spawn_volume(caf::actor_system& sys, volume_init init) {
+  return sys.spawn(volume, std::move(init));
+}
+
+}  // namespace syncline::actors
