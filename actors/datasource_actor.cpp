@@ -957,7 +957,9 @@ void start_up(self_ptr self) {
              bool unfinished = run_active(self);
              if (rec.status == datasource_status::paused ||
                  rec.health == sync_health::disabled) {
-               // Waits for resume / enable.
+               // Waits for resume / enable. The volumes start without knowing: tell them, or
+               // they would transfer what is queued for us.
+               tell_volumes(self, true);
              } else if (unfinished) {
                if (rec.status != datasource_status::syncing) {
                  if (!set_status(self, datasource_status::syncing))
@@ -1001,6 +1003,9 @@ datasource_actor::behavior_type datasource(datasource_actor::stateful_pointer<da
         // The new volume incarnation lost its leases: everything queued is found again.
         self->send(s.volumes[volume], register_atom::value, id_of(self),
                    caf::actor_cast<caf::actor>(self));
+        if (s.rec.status == datasource_status::paused || s.rec.health == sync_health::disabled)
+          self->request(s.volumes[volume], caf::infinite, pause_atom::value, id_of(self))
+              .then([](bool) {}, [](caf::error&) {});
       },
       [=](sync_now_atom) -> caf::result<uint64_t> {
         auto& s = self->state;

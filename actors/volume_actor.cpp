@@ -1,5 +1,6 @@
 #include "actors/volume_actor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -85,8 +86,12 @@ size_t limit_of(self_ptr self) {
   return std::max<uint32_t>(1, self->state.rec.config.sync_amount_reception);
 }
 
-// How many items a sub-queue keeps leased ahead: enough to fill every slot at once.
-size_t buffer_target(self_ptr self) { return std::min<size_t>(limit_of(self), 32); }
+// How many items a sub-queue keeps leased ahead: enough to fill every slot at once, and twice
+// that so that the next item is at hand while a refill runs (else a lower-priority sub-queue
+// could start an item while a higher one waits for its refill).
+size_t buffer_target(self_ptr self) {
+  return std::clamp<size_t>(2 * limit_of(self), 2, 64);
+}
 
 head_key key_of(const std::string& queue, const queue_item& item) {
   return {-item.ticket.priority, item.ticket.seq, queue};
@@ -166,7 +171,7 @@ void dispatch(self_ptr self) {
 // Leases more items for the sub-queues that run low, in one I/O job.
 void refill(self_ptr self) {
   auto& st = self->state;
-  if (st.refilling) return;
+  if (st.refilling || st.paused) return;
   std::map<std::string, size_t> wanted;
   auto target = buffer_target(self);
   for (auto& [name, q] : st.queues) {
@@ -201,7 +206,7 @@ void refill(self_ptr self) {
            }
            for (auto& [name, items] : r.items) {
              auto& q = s.queues[name];
-             if (s.paused_datasources.count(q.datasource) != 0) {
+             if (s.paused || s.paused_datasources.count(q.datasource) != 0) {
                for (auto& item : items) s.ctx->queue().release(item.ticket);
                continue;
              }
@@ -402,6 +407,11 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         if (s.paused) return true;
         s.paused = true;
         s.rec.paused = true;
+        // A paused volume holds no items it is not transferring: they stay in the queue, where a
+        // priority change still applies to them.
+        std::vector<std::string> names;
+        for (auto& [name, q] : s.queues) names.push_back(name);
+        for (auto& name : names) release_buffer(self, name);
         tell_transfers(self, true, nullptr);
         save_paused(self);
         spdlog::info("volume {} paused", id_of(self));

@@ -137,19 +137,23 @@ class harness {
     return v;
   }
 
-  actors::datasource_actor add_datasource(actors::datasource_config c) {
+  actors::datasource_actor add_datasource(actors::datasource_config c,
+                                          std::shared_ptr<connectors::source> src = nullptr) {
     // A restart keeps the stored record (status, schedule), as the node does.
     auto stored = actors::load_datasource(*db_, c.id);
     BOOST_REQUIRE(stored);
     actors::datasource_record rec;
     if (*stored) rec = **stored;
     rec.config = c;
-    auto src = actors::make_source(c);
-    if (!src) BOOST_FAIL(actors::render(src.error()));
+    if (!src) {
+      auto made = actors::make_source(c);
+      if (!made) BOOST_FAIL(actors::render(made.error()));
+      src = *made;
+    }
     actors::datasource_init init;
     init.ctx = ctx.get();
     init.record = rec;
-    init.source = *src;
+    init.source = src;
     for (auto& v : c.volumes) init.volumes.emplace(v, volumes.at(v));
     auto d = actors::spawn_datasource(*sys, std::move(init));
     for (auto& v : c.volumes)
