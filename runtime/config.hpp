@@ -1,0 +1,149 @@
+// runtime/config.hpp: every setting of a node, read from a TOML file and command-line overrides.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+namespace syncline::runtime {
+
+/// A numeric IP address and a TCP port, as `[http] listen` names it.
+struct listen_address {
+  /// An IPv4 or IPv6 literal, without brackets.
+  std::string host = "127.0.0.1";
+  /// 0 asks the system for any free port.
+  uint16_t port = 8460;
+
+  /// `"127.0.0.1:8460"`, or `"[::1]:8460"` for IPv6.
+  std::string to_string() const;
+};
+
+/// Parses `ADDR:PORT` where ADDR is a numeric IPv4 address or a bracketed IPv6 address
+/// (`127.0.0.1:8460`, `[::1]:0`). Host names are refused: the node binds exactly what it is
+/// told. Fails with `runtime_errc::invalid_config` saying what is wrong.
+[[nodiscard]] caf::expected<listen_address> parse_listen_address(std::string_view text);
+
+/// CAF's scheduler: `sharing` sleeps while idle, `stealing` polls (faster under load, burns CPU).
+enum class scheduler_policy : uint8_t { sharing, stealing };
+const char* to_string(scheduler_policy x) noexcept;
+
+/// The levels of the node's log, spdlog's names.
+enum class log_level : uint8_t { trace, debug, info, warn, error, critical, off };
+const char* to_string(log_level x) noexcept;
+
+/// `[node]`
+struct node_settings {
+  /// A name for people (logs, status); empty means the node id stands for it.
+  std::string name;
+  /// Where the database and the lock file live. Relative paths are relative to the working
+  /// directory of the process, wherever they were written.
+  std::filesystem::path data_dir = "./syncline-data";
+};
+
+/// `[http]`
+struct http_settings {
+  listen_address listen;
+  /// Larger request bodies are refused with 413.
+  uint64_t max_body_bytes = uint64_t{1} << 20;
+  /// How long a client may take to send one request (headers, then again the body) and how
+  /// long a keep-alive connection may stay idle; the connection is closed after that.
+  uint32_t read_timeout_s = 30;
+};
+
+/// `[scheduler]`
+struct scheduler_settings {
+  uint32_t threads = 2;
+  scheduler_policy policy = scheduler_policy::sharing;
+};
+
+/// `[log]`
+struct log_settings {
+  log_level level = log_level::info;
+  /// Appended to as well as stderr; empty means stderr only.
+  std::filesystem::path file;
+};
+
+/// `[storage]`
+struct storage_settings {
+  /// fsync the write-ahead log on every write (survives a machine crash, slower).
+  bool sync_writes = false;
+  uint32_t block_cache_mb = 64;
+};
+
+/// `[auth]`
+struct auth_settings {
+  /// The user class anonymous requests act as: empty (off: they are refused), or one of
+  /// `guest`, `user`, `editor`, `admin`.
+  std::string anonymous_class;
+};
+
+/// Every setting of a node. A default-constructed value holds the defaults; `load_config`
+/// returns only values that passed validation. Sections that are arrays of tables
+/// (`[[datasource]]`, `[[volume]]`) will be vectors here, loaded by their own section loader
+/// in config.cpp.
+struct node_config {
+  node_settings node;
+  http_settings http;
+  scheduler_settings scheduler;
+  log_settings log;
+  storage_settings storage;
+  auth_settings auth;
+};
+
+/// One command-line override of one setting.
+struct config_override {
+  /// How the user wrote it, quoted in error messages: `"--set 'http.listen=x'"`, `"--http"`.
+  std::string origin;
+  /// `section.key`
+  std::string key;
+  std::string value;
+  /// When true, `value` is taken as a string as it is (dedicated flags such as `--data-dir`).
+  /// When false, it is parsed as a TOML value (`4`, `true`, `"x"`), and taken as a plain string
+  /// when that fails or when the setting is a string.
+  bool literal = false;
+};
+
+/// Splits a `--set` argument `section.key=value`. Fails with `runtime_errc::invalid_config`
+/// when there is no `=` or no `section.key` before it; whether the key exists is checked when
+/// the override is applied.
+[[nodiscard]] caf::expected<config_override> parse_set_argument(std::string_view arg);
+
+/// Where a node's settings come from, in order of increasing precedence: the defaults, the
+/// file, then each override in turn.
+struct config_sources {
+  /// The TOML file; empty means none (every setting keeps its default unless overridden).
+  std::filesystem::path file;
+  std::vector<config_override> overrides;
+};
+
+/// Reads and validates every setting. Strict: an unknown section or key, a value of the wrong
+/// type or out of range fails with `runtime_errc::invalid_config` whose message names the key
+/// and where it was written (`file:line:col`, or the override's origin). An unreadable file
+/// fails with `runtime_errc::config_unreadable`. Touches nothing on disk except reading the file.
+[[nodiscard]] caf::expected<node_config> load_config(const config_sources& sources);
+
+/// Validates TOML text as `load_config` does a file; `source_name` is used in messages.
+[[nodiscard]] caf::expected<node_config> parse_config(std::string_view toml_text,
+                                                      std::string_view source_name);
+
+/// Applies one override to `cfg`, validated like a file value. On error `cfg` is unchanged.
+[[nodiscard]] caf::error apply_override(node_config& cfg, const config_override& o);
+
+/// One setting, for help texts.
+struct setting_description {
+  /// `section.key`
+  std::string key;
+  /// The default rendered as TOML (`"./syncline-data"`, `2`, `false`).
+  std::string default_value;
+  std::string help;
+};
+
+/// Every setting, in the order of the sections above.
+std::vector<setting_description> describe_settings();
+
+}  // namespace syncline::runtime

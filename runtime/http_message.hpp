@@ -1,0 +1,79 @@
+// runtime/http_message.hpp: HTTP requests, responses and the asynchronous reply handle that route
+// handlers see. Nothing here depends on Boost.Beast.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace syncline::runtime {
+
+/// One complete request, read and checked by the server (headers within 8 KiB, body within
+/// `[http] max_body_bytes`).
+struct http_request {
+  /// As sent, e.g. `"GET"`.
+  std::string method;
+  /// The request-target as sent: path plus optional `?query`.
+  std::string target;
+  /// `target` up to the `?`, not percent-decoded (routes match on the raw path; a handler
+  /// decodes the parts it extracts).
+  std::string path;
+  /// `target` after the `?`, not decoded; empty when there is none.
+  std::string query;
+  /// Every header in arrival order, names lower-cased.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  /// The peer, `"127.0.0.1:50312"`, for logs.
+  std::string remote;
+
+  /// The value of the first header named `name` (any case), or nullptr.
+  const std::string* header(std::string_view name) const noexcept;
+};
+
+/// A response for `http_reply::send`. The server adds `Content-Length`, `Server` and
+/// `Connection` itself.
+struct http_response {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  /// Extra headers, e.g. `{"Allow", "GET"}`.
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  /// A JSON response; `body` must already be JSON.
+  static http_response json(unsigned status, std::string body);
+  /// The API's error shape, `{"error":"<code>","message":"<message>"}`. `message` may hold any
+  /// bytes: what is not valid UTF-8 is replaced so the body stays valid JSON.
+  static http_response error(unsigned status, std::string_view code, std::string_view message);
+};
+
+/// The handle through which a route handler answers its request, now or later, from any
+/// thread. Copies share one answer: the first `send` wins and later ones are ignored. When the
+/// last copy is destroyed without any `send`, the client gets a 500 `no_reply` error, so a
+/// forgotten or dropped request never leaves a connection hanging. Sending after the client
+/// went away or the server stopped is harmless and does nothing. `send` never blocks: it hands
+/// the response to the connection's own executor.
+class http_reply {
+ public:
+  /// Where an answer goes; the server implements it per request (tests may too).
+  class sink {
+   public:
+    virtual ~sink() = default;
+    /// Called at most once, from any thread; must not block or throw.
+    virtual void deliver(http_response response) noexcept = 0;
+  };
+
+  explicit http_reply(std::unique_ptr<sink> target);
+
+  /// Answers the request (the first call only). Thread-safe.
+  void send(http_response response) const;
+  /// Whether an answer has been given by any copy.
+  bool sent() const noexcept;
+
+ private:
+  struct state;
+  std::shared_ptr<state> state_;
+};
+
+}  // namespace syncline::runtime

@@ -1,0 +1,472 @@
+#include "runtime/http_server.hpp"
+
+#include <array>
+#include <cctype>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+// GCC 12 reports Asio's scheduler internals as potential null dereferences once they are
+// inlined here (a known false positive); the pragma covers the Boost headers only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#pragma GCC diagnostic pop
+#include <spdlog/spdlog.h>
+
+#include "runtime/error.hpp"
+
+namespace syncline::runtime {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+
+// After an answer with `Connection: close` the server half-closes and reads what the client
+// still sends, for at most this long and this much, before closing. Closing at once with
+// unread bytes makes the kernel send a reset, which can destroy the answer (a 413, typically)
+// before the client reads it.
+constexpr auto linger_time = 2s;
+constexpr size_t linger_bytes = size_t{8} << 20;
+
+// When accept fails (out of descriptors, say), wait this long before trying again rather than
+// spinning on the same failure.
+constexpr auto accept_retry_delay = 100ms;
+
+class session;
+
+// Shared by the server and every session. A session can outlive the `http_server` object (a
+// reply handle held elsewhere may be locking it just then), and its socket needs the
+// io_context until the session is gone, so the io_context lives here.
+struct server_core : std::enable_shared_from_this<server_core> {
+  server_core(http_server_options o, http_router r) : options(std::move(o)), router(std::move(r)) {}
+
+  const http_server_options options;
+  const http_router router;
+  net::io_context ioc{1};
+  tcp::acceptor acceptor{ioc};
+  net::steady_timer accept_retry{ioc};
+  net::steady_timer grace_timer{ioc};
+
+  std::mutex mu;
+  // The owners of the open connections. While a request waits for its handler's answer, no
+  // operation is pending on its connection, so this map is what keeps it alive. Answers and
+  // stop notices reach a session through weak pointers, so a connection closed meanwhile is
+  // simply gone.
+  std::unordered_map<session*, std::shared_ptr<session>> sessions;
+  bool stopping = false;
+
+  void forget(session* s);
+};
+
+std::string lower(beast::string_view s) {
+  std::string out{s.data(), s.size()};
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  auto addr = ep.address().to_string();
+  if (ep.address().is_v6()) addr = "[" + addr + "]";
+  return addr + ":" + std::to_string(ep.port());
+}
+
+const beast::error_category& http_errors() {
+  return http::make_error_code(http::error::end_of_stream).category();
+}
+
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(std::shared_ptr<server_core> core, tcp::socket&& socket)
+      : core_(std::move(core)), executor_(socket.get_executor()), stream_(std::move(socket)) {
+    beast::error_code ec;
+    auto peer = stream_.socket().remote_endpoint(ec);
+    remote_ = ec ? std::string{"?"} : endpoint_text(peer);
+  }
+
+  const net::any_io_executor& executor() const noexcept { return executor_; }
+
+  // Everything below runs on the session's strand.
+
+  void start() { do_read(); }
+
+  void on_reply(uint64_t seq, http_response response) {
+    if (seq != seq_ || phase_ != phase::handling) return;
+    log_access(response.status);
+    write_response(std::move(response), keep_alive_ && !stopping_);
+  }
+
+  // Idle connections close now; a request being received, handled or answered gets until the
+  // grace timer fires, and its connection closes after the answer.
+  void on_server_stop() {
+    stopping_ = true;
+    if (phase_ == phase::reading && !(parser_ && parser_->got_some())) close();
+  }
+
+  void close() {
+    if (phase_ == phase::closed) return;
+    phase_ = phase::closed;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+    core_->forget(this);
+  }
+
+ private:
+  enum class phase : uint8_t { reading, handling, writing, lingering, closed };
+
+  void do_read() {
+    phase_ = phase::reading;
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(core_->options.max_header_bytes));
+    parser_->body_limit(core_->options.max_body_bytes);
+    stream_.expires_after(core_->options.read_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  }
+
+  // Completion handlers return at once when the connection was closed meanwhile (a forced close
+  // at stop races with operations that had already completed).
+  void on_header(beast::error_code ec) {
+    if (phase_ == phase::closed) return;
+    if (ec) return on_read_error(ec);
+    if (parser_->is_done()) return on_request();
+    auto& req = parser_->get();
+    if (beast::iequals(req[http::field::expect], "100-continue") && req.version() >= 11) {
+      interim_.emplace(http::status::continue_, req.version());
+      stream_.expires_after(core_->options.read_timeout);
+      http::async_write(stream_, *interim_,
+                        [self = shared_from_this()](beast::error_code wec, size_t) {
+                          if (wec || self->phase_ == phase::closed) return self->close();
+                          self->read_body();
+                        });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    stream_.expires_after(core_->options.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (self->phase_ == phase::closed) return;
+                       if (ec) return self->on_read_error(ec);
+                       self->on_request();
+                     });
+  }
+
+  void on_read_error(beast::error_code ec) {
+    // A clean end between requests, a slow client (the stream has closed the socket already),
+    // a reset or a stop: nothing to answer.
+    if (stopping_ || ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted)
+      return close();
+    if (ec == http::error::body_limit)
+      return answer_and_close(http_response::error(
+          413, "payload_too_large",
+          "request body exceeds " + std::to_string(core_->options.max_body_bytes) + " bytes"));
+    if (ec == http::error::header_limit)
+      return answer_and_close(http_response::error(
+          431, "header_too_large",
+          "request headers exceed " + std::to_string(core_->options.max_header_bytes) + " bytes"));
+    if (&ec.category() == &http_errors())
+      return answer_and_close(
+          http_response::error(400, "bad_request", "malformed HTTP request: " + ec.message()));
+    close();
+  }
+
+  void on_request();
+
+  void answer_and_close(http_response response) {
+    method_ = "-";
+    target_ = "-";
+    if (parser_ && parser_->is_header_done()) {
+      method_ = std::string{parser_->get().method_string()};
+      target_ = std::string{parser_->get().target()};
+    }
+    version_ = 11;
+    started_ = std::chrono::steady_clock::now();
+    log_access(response.status);
+    write_response(std::move(response), false);
+  }
+
+  void write_response(http_response r, bool keep_alive) {
+    phase_ = phase::writing;
+    res_.emplace();
+    res_->version(version_);
+    res_->result(r.status >= 200 && r.status <= 599 ? r.status : 500u);
+    res_->set(http::field::server, core_->options.server_name);
+    res_->set(http::field::content_type, r.content_type);
+    for (auto& [name, value] : r.headers) res_->insert(name, value);
+    res_->body() = std::move(r.body);
+    res_->keep_alive(keep_alive);
+    res_->prepare_payload();
+    stream_.expires_after(core_->options.read_timeout);
+    http::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->on_write(ec);
+    });
+  }
+
+  void on_write(beast::error_code ec) {
+    if (ec || phase_ == phase::closed) return close();
+    bool again = res_->keep_alive() && !stopping_;
+    res_.reset();
+    if (again) return do_read();
+    linger();
+  }
+
+  void linger() {
+    phase_ = phase::lingering;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return close();
+    stream_.expires_after(linger_time);
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(net::buffer(drain_buf_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > linger_bytes) return self->close();
+                              self->drain();
+                            });
+  }
+
+  void log_access(unsigned status) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started_);
+    spdlog::debug("http {} {} {} -> {} ({} ms)", remote_, method_, target_, status, ms.count());
+  }
+
+  std::shared_ptr<server_core> core_;
+  const net::any_io_executor executor_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::empty_body>> interim_;
+  std::optional<http::response<http::string_body>> res_;
+  std::array<char, 4096> drain_buf_{};
+  size_t drained_ = 0;
+  std::string remote_;
+  phase phase_ = phase::reading;
+  bool stopping_ = false;
+  // The request being handled: answers carrying another sequence number are stale.
+  uint64_t seq_ = 0;
+  bool keep_alive_ = false;
+  unsigned version_ = 11;
+  std::string method_;
+  std::string target_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+// The server's side of `http_reply`: hands the answer to the connection's strand. Holds the
+// session weakly so that a handle kept by a slow actor never keeps a closed connection alive.
+class session_sink final : public http_reply::sink {
+ public:
+  session_sink(std::weak_ptr<session> s, uint64_t seq) : session_(std::move(s)), seq_(seq) {}
+
+  void deliver(http_response response) noexcept override {
+    auto s = session_.lock();
+    if (!s) return;
+    try {
+      net::post(s->executor(), [w = session_, seq = seq_, r = std::move(response)]() mutable {
+        if (auto live = w.lock()) live->on_reply(seq, std::move(r));
+      });
+    } catch (const std::exception& e) {
+      spdlog::error("http: cannot queue an answer: {}", e.what());
+    }
+  }
+
+ private:
+  std::weak_ptr<session> session_;
+  uint64_t seq_;
+};
+
+void session::on_request() {
+  auto msg = parser_->release();
+  parser_.reset();
+  http_request req;
+  req.method = std::string{msg.method_string()};
+  req.target = std::string{msg.target()};
+  auto q = req.target.find('?');
+  req.path = req.target.substr(0, q);
+  if (q != std::string::npos) req.query = req.target.substr(q + 1);
+  for (auto& field : msg) req.headers.emplace_back(lower(field.name_string()), field.value());
+  req.body = std::move(msg.body());
+  req.remote = remote_;
+  keep_alive_ = msg.keep_alive();
+  version_ = msg.version();
+  method_ = req.method;
+  target_ = req.target;
+  started_ = std::chrono::steady_clock::now();
+  phase_ = phase::handling;
+  http_reply reply{std::make_unique<session_sink>(weak_from_this(), ++seq_)};
+  // No exception of a handler may take the network thread down.
+  try {
+    core_->router.dispatch(std::move(req), reply);
+  } catch (const std::exception& e) {
+    spdlog::error("http: handler of {} {} threw: {}", method_, target_, e.what());
+    reply.send(http_response::error(500, "internal_error", "the request handler failed"));
+  } catch (...) {
+    spdlog::error("http: handler of {} {} threw", method_, target_);
+    reply.send(http_response::error(500, "internal_error", "the request handler failed"));
+  }
+}
+
+void server_core::forget(session* s) {
+  std::shared_ptr<session> last;
+  std::lock_guard<std::mutex> lock{mu};
+  auto i = sessions.find(s);
+  if (i == sessions.end()) return;
+  // The caller holds its own reference, so the session is not destroyed under the lock.
+  last = std::move(i->second);
+  sessions.erase(i);
+  if (stopping && sessions.empty()) grace_timer.cancel();
+}
+
+void accept_next(server_core* core) {
+  core->acceptor.async_accept(
+      net::make_strand(core->ioc), [core](beast::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || !core->acceptor.is_open()) return;
+        if (ec) {
+          spdlog::warn("http: accept failed: {}", ec.message());
+          core->accept_retry.expires_after(accept_retry_delay);
+          core->accept_retry.async_wait([core](beast::error_code wec) {
+            if (!wec) accept_next(core);
+          });
+          return;
+        }
+        auto s = std::make_shared<session>(core->shared_from_this(), std::move(socket));
+        {
+          std::lock_guard<std::mutex> lock{core->mu};
+          if (core->stopping) return;
+          core->sessions.emplace(s.get(), s);
+        }
+        net::dispatch(s->executor(), [s] { s->start(); });
+        accept_next(core);
+      });
+}
+
+void begin_stop(server_core* core) {
+  beast::error_code ec;
+  core->acceptor.close(ec);
+  core->accept_retry.cancel();
+  std::vector<std::shared_ptr<session>> open;
+  {
+    std::lock_guard<std::mutex> lock{core->mu};
+    core->stopping = true;
+    for (auto& entry : core->sessions) open.push_back(entry.second);
+  }
+  if (open.empty()) return;
+  core->grace_timer.expires_after(core->options.stop_grace);
+  core->grace_timer.async_wait([core](beast::error_code wec) {
+    if (wec) return;
+    std::vector<std::weak_ptr<session>> left;
+    {
+      std::lock_guard<std::mutex> lock{core->mu};
+      for (auto& entry : core->sessions) left.push_back(entry.second);
+    }
+    if (!left.empty()) spdlog::warn("http: closing {} connection(s) still busy", left.size());
+    for (auto& w : left)
+      if (auto s = w.lock()) net::dispatch(s->executor(), [s] { s->close(); });
+  });
+  for (auto& s : open) net::dispatch(s->executor(), [s] { s->on_server_stop(); });
+}
+
+caf::error listen_error(const listen_address& where, const beast::error_code& ec) {
+  return make_error(runtime_errc::listen_failed,
+                    "cannot listen on " + where.to_string() + ": " + ec.message());
+}
+
+}  // namespace
+
+struct http_server::impl {
+  std::shared_ptr<server_core> core;
+  listen_address local;
+  std::thread thread;
+};
+
+http_server::http_server(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+http_server::~http_server() {
+  stop();
+}
+
+const listen_address& http_server::local_address() const noexcept {
+  return impl_->local;
+}
+
+caf::expected<std::unique_ptr<http_server>> http_server::start(http_server_options options,
+                                                               http_router router) {
+  auto p = std::make_unique<impl>();
+  p->core = std::make_shared<server_core>(std::move(options), std::move(router));
+  auto& core = *p->core;
+  const auto& where = core.options.listen;
+  beast::error_code ec;
+  auto addr = net::ip::make_address(where.host, ec);
+  if (ec) return listen_error(where, ec);
+  tcp::endpoint ep{addr, where.port};
+  core.acceptor.open(ep.protocol(), ec);
+  if (!ec) core.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) core.acceptor.bind(ep, ec);
+  if (!ec) core.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return listen_error(where, ec);
+  auto bound = core.acceptor.local_endpoint(ec);
+  if (ec) return listen_error(where, ec);
+  p->local = where;
+  p->local.port = bound.port();
+  accept_next(&core);
+  try {
+    p->thread = std::thread([core = p->core] {
+      // A throwing completion handler must not end the network thread; log and carry on.
+      for (;;) {
+        try {
+          core->ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("http: network thread: {}", e.what());
+        }
+      }
+    });
+  } catch (const std::system_error& e) {
+    core.acceptor.close(ec);
+    return make_error(runtime_errc::listen_failed,
+                      std::string{"cannot start the HTTP network thread: "} + e.what());
+  }
+  return std::unique_ptr<http_server>(new http_server(std::move(p)));
+}
+
+void http_server::stop() noexcept {
+  if (!impl_ || !impl_->thread.joinable()) return;
+  auto* core = impl_->core.get();
+  try {
+    net::post(core->ioc, [core] { begin_stop(core); });
+  } catch (const std::exception& e) {
+    spdlog::error("http: cannot stop the server: {}", e.what());
+    core->ioc.stop();
+  }
+  impl_->thread.join();
+  // Sessions left here (normally none) die while the io_context is still alive.
+  std::unordered_map<session*, std::shared_ptr<session>> left;
+  {
+    std::lock_guard<std::mutex> lock{core->mu};
+    left.swap(core->sessions);
+  }
+}
+
+}  // namespace syncline::runtime

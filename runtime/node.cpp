@@ -1,0 +1,186 @@
+#include "runtime/node.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
+
+#include "runtime/error.hpp"
+#include "runtime/http_server.hpp"
+#include "runtime/logging.hpp"
+#include "runtime/version.hpp"
+#include "storage/database.hpp"
+#include "storage/error.hpp"
+
+namespace syncline::runtime {
+
+namespace {
+
+std::string health_body(const std::string& node_id, std::chrono::steady_clock::time_point since) {
+  auto uptime =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - since);
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  w.StartObject();
+  w.Key("status");
+  w.String("ok");
+  w.Key("node_id");
+  w.String(node_id.c_str());
+  w.Key("version");
+  w.String(version());
+  w.Key("uptime_s");
+  w.Int64(uptime.count());
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+http_router make_routes(const std::string& node_id, std::chrono::steady_clock::time_point since) {
+  http_router router;
+  router.add("GET", "/health", [node_id, since](http_request, http_reply reply) {
+    reply.send(http_response::json(200, health_body(node_id, since)));
+  });
+  return router;
+}
+
+}  // namespace
+
+struct node::impl {
+  // Declared in start order, so members also die in reverse order if `start` fails midway.
+  std::unique_ptr<storage::database> db;
+  caf::actor_system_config caf_cfg;
+  std::unique_ptr<caf::actor_system> system;
+  std::unique_ptr<http_server> http;
+  std::string node_id;
+  listen_address http_address;
+};
+
+node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+node::~node() {
+  stop();
+}
+
+const listen_address& node::http_address() const noexcept {
+  return impl_->http_address;
+}
+
+const std::string& node::node_id() const noexcept {
+  return impl_->node_id;
+}
+
+caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
+  auto started = std::chrono::steady_clock::now();
+  auto p = std::make_unique<impl>();
+
+  std::error_code ec;
+  auto data_dir = std::filesystem::absolute(cfg.node.data_dir, ec).lexically_normal();
+  if (ec) data_dir = cfg.node.data_dir;
+  spdlog::info("data directory {}", data_dir.string());
+  storage::database_options db_opts;
+  db_opts.data_dir = data_dir;
+  db_opts.sync_writes = cfg.storage.sync_writes;
+  db_opts.block_cache_bytes = size_t{cfg.storage.block_cache_mb} << 20;
+  auto db = storage::database::open(db_opts);
+  if (!db) return std::move(db.error());
+  p->db = std::move(*db);
+  p->node_id = p->db->node_id();
+  spdlog::info("node id {}{}", p->node_id,
+               cfg.node.name.empty() ? std::string{} : " (" + cfg.node.name + ")");
+
+  // CAF reads no file and no command line here: every knob comes from node_config.
+  auto& cc = p->caf_cfg;
+  cc.set("scheduler.policy", cfg.scheduler.policy == scheduler_policy::sharing
+                                 ? caf::atom("sharing")
+                                 : caf::atom("stealing"));
+  cc.set("scheduler.max-threads", static_cast<size_t>(cfg.scheduler.threads));
+  cc.set("logger.file-verbosity", caf::atom("quiet"));
+  cc.set("logger.console-verbosity", caf::atom("quiet"));
+  cc.add_error_category(storage::storage_category,
+                        [](uint8_t code, caf::atom_value category, const caf::message& ctx) {
+                          return storage::render(caf::error{code, category, ctx});
+                        });
+  cc.add_error_category(runtime_category, render_runtime_error);
+  try {
+    p->system = std::make_unique<caf::actor_system>(cc);
+  } catch (const std::exception& e) {
+    return make_error(runtime_errc::actor_system_failed, e.what());
+  }
+  spdlog::info("actor system: {} scheduler, {} thread(s)", to_string(cfg.scheduler.policy),
+               cfg.scheduler.threads);
+
+  http_server_options http_opts;
+  http_opts.listen = cfg.http.listen;
+  http_opts.max_body_bytes = cfg.http.max_body_bytes;
+  http_opts.read_timeout = std::chrono::seconds{cfg.http.read_timeout_s};
+  http_opts.server_name = std::string{"syncline/"} + version();
+  auto http = http_server::start(std::move(http_opts), make_routes(p->node_id, started));
+  if (!http) return std::move(http.error());
+  p->http = std::move(*http);
+  p->http_address = p->http->local_address();
+  spdlog::info("listening on http://{}", p->http_address.to_string());
+  return std::unique_ptr<node>(new node(std::move(p)));
+}
+
+void node::stop() noexcept {
+  if (!impl_) return;
+  if (impl_->http) {
+    impl_->http->stop();
+    impl_->http.reset();
+    spdlog::info("HTTP server stopped");
+  }
+  if (impl_->system) {
+    impl_->system.reset();
+    spdlog::info("actor system stopped");
+  }
+  if (impl_->db) {
+    impl_->db.reset();
+    spdlog::info("database closed");
+  }
+}
+
+caf::error run_node(const node_config& cfg) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  // Blocked before any thread exists (RocksDB, CAF and the HTTP server all start some), so
+  // every thread inherits the mask and only sigwait below ever receives these signals.
+  if (int rc = ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr); rc != 0)
+    return make_error(runtime_errc::signal_setup_failed,
+                      std::string{"pthread_sigmask: "} + std::strerror(rc));
+  // A vanished reader of stderr must not kill the node; the write just fails.
+  std::signal(SIGPIPE, SIG_IGN);
+  if (auto err = start_logging(cfg.log)) return err;
+  spdlog::info("syncline {} starting (pid {})", version(), ::getpid());
+  auto n = node::start(cfg);
+  if (!n) return std::move(n.error());
+  spdlog::info("node ready; SIGINT or SIGTERM stops it");
+  int sig = 0;
+  for (;;) {
+    int rc = ::sigwait(&stop_signals, &sig);
+    if (rc == 0) break;
+    if (rc != EINTR) {
+      spdlog::error("sigwait failed: {}; stopping", std::strerror(rc));
+      break;
+    }
+  }
+  spdlog::info("received {}, stopping", sig == SIGINT    ? "SIGINT"
+                                        : sig == SIGTERM ? "SIGTERM"
+                                                         : "?");
+  (*n)->stop();
+  n->reset();
+  spdlog::info("stopped");
+  return caf::none;
+}
+
+}  // namespace syncline::runtime

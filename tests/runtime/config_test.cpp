@@ -1,0 +1,317 @@
+#define BOOST_TEST_MODULE runtime_config
+#include "runtime/config.hpp"
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+#include "runtime/error.hpp"
+#include "tests/temp_dir.hpp"
+
+using namespace syncline::runtime;
+
+namespace {
+
+// The error's text, or "ok". Boost.Test evaluates message arguments even when a check passes,
+// so `x.error()` must never be called on a value that holds one.
+template <class T>
+std::string why(const caf::expected<T>& x) {
+  return x ? std::string{"ok"} : render(x.error());
+}
+
+// Fails the test unless `text` as a file named cfg.toml is refused with a message holding every
+// one of `parts`.
+void check_refused(const std::string& text, const std::vector<std::string>& parts) {
+  auto cfg = parse_config(text, "cfg.toml");
+  BOOST_REQUIRE_MESSAGE(!cfg, "accepted:\n" << text);
+  BOOST_CHECK(is(cfg.error(), runtime_errc::invalid_config));
+  auto msg = render(cfg.error());
+  for (auto& p : parts)
+    BOOST_CHECK_MESSAGE(msg.find(p) != std::string::npos, "message \"" << msg << "\" lacks \"" << p
+                                                                       << "\" for:\n"
+                                                                       << text);
+}
+
+config_override set(const std::string& arg) {
+  auto o = parse_set_argument(arg);
+  BOOST_REQUIRE_MESSAGE(o, why(o));
+  return *o;
+}
+
+void write_file(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream out{p};
+  out << text;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(defaults_without_file_or_overrides) {
+  auto cfg = load_config({});
+  BOOST_REQUIRE(cfg);
+  BOOST_CHECK_EQUAL(cfg->node.name, "");
+  BOOST_CHECK_EQUAL(cfg->node.data_dir.string(), "./syncline-data");
+  BOOST_CHECK_EQUAL(cfg->http.listen.to_string(), "127.0.0.1:8460");
+  BOOST_CHECK_EQUAL(cfg->http.max_body_bytes, 1u << 20);
+  BOOST_CHECK_EQUAL(cfg->http.read_timeout_s, 30u);
+  BOOST_CHECK_EQUAL(cfg->scheduler.threads, 2u);
+  BOOST_CHECK(cfg->scheduler.policy == scheduler_policy::sharing);
+  BOOST_CHECK(cfg->log.level == log_level::info);
+  BOOST_CHECK(cfg->log.file.empty());
+  BOOST_CHECK_EQUAL(cfg->storage.sync_writes, false);
+  BOOST_CHECK_EQUAL(cfg->storage.block_cache_mb, 64u);
+  BOOST_CHECK_EQUAL(cfg->auth.anonymous_class, "");
+}
+
+BOOST_AUTO_TEST_CASE(every_setting_is_described_with_its_default) {
+  auto all = describe_settings();
+  std::vector<std::string> keys;
+  for (auto& s : all) {
+    keys.push_back(s.key);
+    BOOST_CHECK_MESSAGE(!s.help.empty(), s.key);
+    BOOST_CHECK_MESSAGE(!s.default_value.empty(), s.key);
+  }
+  std::vector<std::string> expected{"node.name",
+                                    "node.data_dir",
+                                    "http.listen",
+                                    "http.max_body_bytes",
+                                    "http.read_timeout_s",
+                                    "scheduler.threads",
+                                    "scheduler.policy",
+                                    "log.level",
+                                    "log.file",
+                                    "storage.sync_writes",
+                                    "storage.block_cache_mb",
+                                    "auth.anonymous_class"};
+  BOOST_CHECK_EQUAL_COLLECTIONS(keys.begin(), keys.end(), expected.begin(), expected.end());
+  for (auto& s : all) {
+    if (s.key == "scheduler.threads") BOOST_CHECK_EQUAL(s.default_value, "2");
+    if (s.key == "http.listen")
+      BOOST_CHECK(s.default_value.find("127.0.0.1:8460") != std::string::npos);
+    if (s.key == "storage.sync_writes") BOOST_CHECK_EQUAL(s.default_value, "false");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(file_sets_every_value) {
+  auto cfg = parse_config(R"(
+[node]
+name = "site-a"
+data_dir = "/srv/syncline"
+
+[http]
+listen = "[::1]:0"
+max_body_bytes = 4096
+read_timeout_s = 5
+
+[scheduler]
+threads = 4
+policy = "stealing"
+
+[log]
+level = "debug"
+file = "/var/log/syncline.log"
+
+[storage]
+sync_writes = true
+block_cache_mb = 128
+
+[auth]
+anonymous_class = "editor"
+)",
+                          "cfg.toml");
+  BOOST_REQUIRE_MESSAGE(cfg, why(cfg));
+  BOOST_CHECK_EQUAL(cfg->node.name, "site-a");
+  BOOST_CHECK_EQUAL(cfg->node.data_dir.string(), "/srv/syncline");
+  BOOST_CHECK_EQUAL(cfg->http.listen.host, "::1");
+  BOOST_CHECK_EQUAL(cfg->http.listen.port, 0);
+  BOOST_CHECK_EQUAL(cfg->http.listen.to_string(), "[::1]:0");
+  BOOST_CHECK_EQUAL(cfg->http.max_body_bytes, 4096u);
+  BOOST_CHECK_EQUAL(cfg->http.read_timeout_s, 5u);
+  BOOST_CHECK_EQUAL(cfg->scheduler.threads, 4u);
+  BOOST_CHECK(cfg->scheduler.policy == scheduler_policy::stealing);
+  BOOST_CHECK(cfg->log.level == log_level::debug);
+  BOOST_CHECK_EQUAL(cfg->log.file.string(), "/var/log/syncline.log");
+  BOOST_CHECK_EQUAL(cfg->storage.sync_writes, true);
+  BOOST_CHECK_EQUAL(cfg->storage.block_cache_mb, 128u);
+  BOOST_CHECK_EQUAL(cfg->auth.anonymous_class, "editor");
+}
+
+BOOST_AUTO_TEST_CASE(inline_tables_and_dotted_keys_are_the_same_sections) {
+  auto cfg = parse_config("node = { name = \"x\" }\nscheduler.threads = 3\n", "cfg.toml");
+  BOOST_REQUIRE_MESSAGE(cfg, why(cfg));
+  BOOST_CHECK_EQUAL(cfg->node.name, "x");
+  BOOST_CHECK_EQUAL(cfg->scheduler.threads, 3u);
+}
+
+BOOST_AUTO_TEST_CASE(empty_file_keeps_defaults) {
+  auto cfg = parse_config("# nothing\n", "cfg.toml");
+  BOOST_REQUIRE(cfg);
+  BOOST_CHECK_EQUAL(cfg->scheduler.threads, 2u);
+}
+
+BOOST_AUTO_TEST_CASE(every_bad_value_names_key_and_position) {
+  // Each case: the file, then what its message must name. Columns count from 1.
+  check_refused("[node]\nnmae = \"x\"\n", {"cfg.toml:2:1", "node.nmae", "unknown key"});
+  check_refused("[nodes]\nname = \"x\"\n", {"cfg.toml:1:2", "'nodes'", "unknown key"});
+  check_refused("verbose = true\n", {"cfg.toml:1:1", "'verbose'"});
+  check_refused("node = 3\n", {"cfg.toml:1:8", "node", "expected a table"});
+  check_refused("[scheduler]\nthreads = \"4\"\n",
+                {"cfg.toml:2:11", "scheduler.threads", "expected an integer, got a string"});
+  check_refused("[scheduler]\nthreads = 0\n",
+                {"cfg.toml:2:11", "scheduler.threads", "between 1 and 256", "got 0"});
+  check_refused("[scheduler]\nthreads = 1000\n", {"cfg.toml:2:11", "scheduler.threads"});
+  check_refused("[scheduler]\nthreads = 2.5\n",
+                {"cfg.toml:2:11", "scheduler.threads", "floating-point"});
+  check_refused("[scheduler]\npolicy = \"fast\"\n",
+                {"cfg.toml:2:10", "scheduler.policy", "sharing, stealing", "fast"});
+  check_refused("[http]\nlisten = \"localhost:80\"\n", {"cfg.toml:2:10", "http.listen"});
+  check_refused("[http]\nlisten = \"::1:80\"\n", {"cfg.toml:2:10", "http.listen", "brackets"});
+  check_refused("[http]\nlisten = \"127.0.0.1:70000\"\n", {"cfg.toml:2:10", "http.listen"});
+  check_refused("[http]\nlisten = \"127.0.0.1\"\n", {"cfg.toml:2:10", "http.listen", "port"});
+  check_refused("[http]\nlisten = 8460\n", {"cfg.toml:2:10", "http.listen", "expected a string"});
+  check_refused("[http]\nmax_body_bytes = 0\n", {"cfg.toml:2:18", "http.max_body_bytes"});
+  check_refused("[http]\nread_timeout_s = -1\n", {"cfg.toml:2:18", "http.read_timeout_s"});
+  check_refused("[log]\nlevel = \"verbose\"\n", {"cfg.toml:2:9", "log.level", "verbose"});
+  check_refused("[log]\nfile = false\n", {"cfg.toml:2:8", "log.file"});
+  check_refused("[storage]\nsync_writes = \"yes\"\n",
+                {"cfg.toml:2:15", "storage.sync_writes", "boolean"});
+  check_refused("[storage]\nblock_cache_mb = 0\n", {"cfg.toml:2:18", "storage.block_cache_mb"});
+  check_refused("[node]\ndata_dir = \"\"\n", {"cfg.toml:2:12", "node.data_dir", "empty"});
+  check_refused("[node]\nname = \"has space\"\n", {"cfg.toml:2:8", "node.name"});
+  check_refused("[auth]\nanonymous_class = \"root\"\n",
+                {"cfg.toml:2:19", "auth.anonymous_class", "guest, user, editor, admin"});
+  check_refused("[node]\nname = \"a\"\nname = \"b\"\n", {"cfg.toml:3:", "invalid TOML"});
+  check_refused("[node\n", {"cfg.toml:1:", "invalid TOML"});
+}
+
+BOOST_AUTO_TEST_CASE(overrides_apply_after_the_file_in_order) {
+  syncline::test::temp_dir dir{"config"};
+  auto file = dir / "node.toml";
+  write_file(file, "[scheduler]\nthreads = 4\n[http]\nlisten = \"127.0.0.1:1\"\n");
+  config_sources src;
+  src.file = file;
+  src.overrides.push_back(set("scheduler.threads=6"));
+  src.overrides.push_back(set("scheduler.threads=8"));
+  src.overrides.push_back(set("storage.sync_writes=true"));
+  src.overrides.push_back(set("log.level=warn"));
+  src.overrides.push_back(set("node.name=1234"));
+  src.overrides.push_back(set("log.file=/tmp/x y.log"));
+  src.overrides.push_back(set("http.max_body_bytes=2048"));
+  src.overrides.push_back({"--data-dir", "node.data_dir", "/data/dir", true});
+  src.overrides.push_back({"--http", "http.listen", "[::]:0", true});
+  auto cfg = load_config(src);
+  BOOST_REQUIRE_MESSAGE(cfg, why(cfg));
+  BOOST_CHECK_EQUAL(cfg->scheduler.threads, 8u);
+  BOOST_CHECK_EQUAL(cfg->storage.sync_writes, true);
+  BOOST_CHECK(cfg->log.level == log_level::warn);
+  BOOST_CHECK_EQUAL(cfg->node.name, "1234");
+  BOOST_CHECK_EQUAL(cfg->log.file.string(), "/tmp/x y.log");
+  BOOST_CHECK_EQUAL(cfg->http.max_body_bytes, 2048u);
+  BOOST_CHECK_EQUAL(cfg->node.data_dir.string(), "/data/dir");
+  BOOST_CHECK_EQUAL(cfg->http.listen.to_string(), "[::]:0");
+}
+
+BOOST_AUTO_TEST_CASE(set_values_are_toml_or_else_strings) {
+  node_config cfg;
+  BOOST_REQUIRE(!apply_override(cfg, set("node.name=\"quoted\"")));
+  BOOST_CHECK_EQUAL(cfg.node.name, "quoted");
+  BOOST_REQUIRE(!apply_override(cfg, set("node.data_dir=relative/dir")));
+  BOOST_CHECK_EQUAL(cfg.node.data_dir.string(), "relative/dir");
+  BOOST_REQUIRE(!apply_override(cfg, set("http.listen=127.0.0.1:0")));
+  BOOST_CHECK_EQUAL(cfg.http.listen.port, 0);
+  BOOST_REQUIRE(!apply_override(cfg, set("scheduler.policy=stealing")));
+  BOOST_CHECK(cfg.scheduler.policy == scheduler_policy::stealing);
+  BOOST_REQUIRE(!apply_override(cfg, set("auth.anonymous_class=")));
+  BOOST_CHECK_EQUAL(cfg.auth.anonymous_class, "");
+  // A value that smuggles a second key is one string, not two settings.
+  BOOST_REQUIRE(!apply_override(cfg, set("log.file=a\nlevel = 'off'")));
+  BOOST_CHECK_EQUAL(cfg.log.file.string(), "a\nlevel = 'off'");
+  BOOST_CHECK(cfg.log.level == log_level::info);
+}
+
+BOOST_AUTO_TEST_CASE(bad_set_arguments_name_the_argument) {
+  for (auto arg : {"scheduler.threads", "threads=2", "=2", ".threads=2", "scheduler.=2"}) {
+    auto o = parse_set_argument(arg);
+    BOOST_REQUIRE_MESSAGE(!o, arg);
+    auto msg = why(o);
+    BOOST_CHECK_MESSAGE(msg.find(std::string{"--set '"} + arg + "'") != std::string::npos, msg);
+    BOOST_CHECK_MESSAGE(msg.find("section.key=value") != std::string::npos, msg);
+  }
+  struct bad_case {
+    const char* arg;
+    const char* needle;
+  };
+  for (auto c : std::vector<bad_case>{{"scheduler.threads=zero", "expected an integer"},
+                                      {"scheduler.threads=0", "between 1 and 256"},
+                                      {"scheduler.thread=2", "unknown key 'scheduler.thread'"},
+                                      {"sched.threads=2", "unknown key 'sched.threads'"},
+                                      {"storage.sync_writes=yes", "boolean"},
+                                      {"http.listen=localhost:1", "numeric IPv4"},
+                                      {"log.level=1", "must be one of"}}) {
+    node_config cfg;
+    auto err = apply_override(cfg, set(c.arg));
+    BOOST_REQUIRE_MESSAGE(err, c.arg);
+    BOOST_CHECK(is(err, runtime_errc::invalid_config));
+    auto msg = render(err);
+    BOOST_CHECK_MESSAGE(msg.find(std::string{"--set '"} + c.arg + "'") != std::string::npos, msg);
+    BOOST_CHECK_MESSAGE(msg.find(c.needle) != std::string::npos, msg);
+    // Nothing of a refused override is applied.
+    BOOST_CHECK_EQUAL(cfg.scheduler.threads, 2u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(dedicated_flags_are_validated_and_named) {
+  config_sources src;
+  src.overrides.push_back({"--http", "http.listen", "127.0.0.1:http", true});
+  auto cfg = load_config(src);
+  BOOST_REQUIRE(!cfg);
+  auto msg = render(cfg.error());
+  BOOST_CHECK_MESSAGE(msg.find("--http") != std::string::npos, msg);
+  BOOST_CHECK_MESSAGE(msg.find("http.listen") != std::string::npos, msg);
+
+  src.overrides = {{"--data-dir", "node.data_dir", "", true}};
+  cfg = load_config(src);
+  BOOST_REQUIRE(!cfg);
+  BOOST_CHECK_MESSAGE(render(cfg.error()).find("--data-dir") != std::string::npos,
+                      render(cfg.error()));
+}
+
+BOOST_AUTO_TEST_CASE(bad_file_names_the_file_and_key) {
+  syncline::test::temp_dir dir{"config"};
+  auto file = dir / "node.toml";
+  write_file(file, "[node]\ndata_dir = \"/x\"\n\n[storage]\nblock_cache_mb = \"big\"\n");
+  auto cfg = load_config({file, {}});
+  BOOST_REQUIRE(!cfg);
+  auto msg = render(cfg.error());
+  BOOST_CHECK_MESSAGE(msg.find(file.string() + ":5:18") != std::string::npos, msg);
+  BOOST_CHECK_MESSAGE(msg.find("storage.block_cache_mb") != std::string::npos, msg);
+}
+
+BOOST_AUTO_TEST_CASE(missing_or_unreadable_file_is_its_own_error) {
+  syncline::test::temp_dir dir{"config"};
+  auto cfg = load_config({dir / "absent.toml", {}});
+  BOOST_REQUIRE(!cfg);
+  BOOST_CHECK(is(cfg.error(), runtime_errc::config_unreadable));
+  BOOST_CHECK(render(cfg.error()).find("absent.toml") != std::string::npos);
+  cfg = load_config({dir.path(), {}});
+  BOOST_REQUIRE(!cfg);
+  BOOST_CHECK(is(cfg.error(), runtime_errc::config_unreadable));
+}
+
+BOOST_AUTO_TEST_CASE(listen_addresses) {
+  auto a = parse_listen_address("0.0.0.0:65535");
+  BOOST_REQUIRE(a);
+  BOOST_CHECK_EQUAL(a->host, "0.0.0.0");
+  BOOST_CHECK_EQUAL(a->port, 65535);
+  a = parse_listen_address("[fe80::1]:80");
+  BOOST_REQUIRE(a);
+  BOOST_CHECK_EQUAL(a->host, "fe80::1");
+  BOOST_CHECK_EQUAL(a->to_string(), "[fe80::1]:80");
+  for (auto bad : {"", ":80", "1.2.3.4:", "1.2.3.4:-1", "1.2.3.4:+80", "1.2.3.4:080000", "1.2.3:80",
+                   "[::1]", "[::1:80", "[1.2.3.4]:80", "example.org:80", "1.2.3.4:80 "}) {
+    auto r = parse_listen_address(bad);
+    BOOST_CHECK_MESSAGE(!r, "accepted '" << bad << "'");
+    if (!r) BOOST_CHECK(is(r.error(), runtime_errc::invalid_config));
+  }
+}

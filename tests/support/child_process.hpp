@@ -1,0 +1,71 @@
+// tests/support/child_process.hpp: runs a program as a child process and captures its output,
+// for end-to-end tests that drive the real binaries.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <thread>
+#include <vector>
+
+namespace syncline::test {
+
+/// How a child ended.
+struct exit_status {
+  /// The exit code when it exited, -1 when a signal killed it.
+  int code = -1;
+  /// The signal that killed it, 0 when it exited.
+  int signal = 0;
+
+  std::string to_string() const;
+};
+
+/// A child process whose stdout and stderr go, merged, into a buffer that a reader thread fills.
+/// Waits are bounded: a bound only limits how long a failing test hangs, it never decides an
+/// outcome. The destructor kills (SIGKILL) and reaps a child still running. The child also dies
+/// if the test process dies (PR_SET_PDEATHSIG). Not thread-safe except where noted.
+class child_process {
+ public:
+  /// Starts `program` with `args` (argv[1]...), in `cwd` when not empty, with the test's
+  /// environment. Throws std::runtime_error when the process cannot be created; a program that
+  /// cannot be executed exits with code 127 and says why in its output.
+  child_process(std::string program, std::vector<std::string> args, std::filesystem::path cwd = {});
+  ~child_process();
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  pid_t pid() const noexcept { return pid_; }
+
+  /// Everything the child wrote so far. Thread-safe.
+  std::string output() const;
+
+  /// Waits until the output holds a line containing `needle` and returns that line (without
+  /// the newline); nullopt when the child closed its output first or `bound` passed.
+  std::optional<std::string> wait_for_line(std::string_view needle,
+                                           std::chrono::milliseconds bound);
+
+  /// Sends `sig` to the child (nothing once it has been reaped).
+  void send_signal(int sig);
+
+  /// Waits until the child has exited and closed its output, and reaps it; nullopt when
+  /// `bound` passed first (the child is left running; the destructor kills it).
+  std::optional<exit_status> wait_exit(std::chrono::milliseconds bound);
+
+ private:
+  void read_loop(int fd);
+
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  std::thread reader_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::string output_;
+  bool eof_ = false;
+};
+
+}  // namespace syncline::test
