@@ -344,13 +344,15 @@ BOOST_AUTO_TEST_CASE(reader_refuses_truncated_and_oversized_input_and_stays_fail
     BOOST_CHECK(!r.ok());
   }
   {
-    codec::reader r{std::string(11, '\x80') + '\x01'};  // longer than any 64-bit varint
+    std::string eleven = std::string(11, '\x80') + '\x01';  // longer than any 64-bit varint
+    codec::reader r{eleven};
     r.varint(v);
     BOOST_CHECK(!r.ok());
   }
   {
     // Ten bytes whose last one carries bits beyond the 64th: a value no writer produces.
-    codec::reader r{std::string(9, '\xff') + '\x7f'};
+    std::string wide = std::string(9, '\xff') + '\x7f';
+    codec::reader r{wide};
     r.varint(v);
     BOOST_CHECK_MESSAGE(!r.ok(), "a varint wider than 64 bits was read as " << v);
   }
@@ -369,7 +371,8 @@ BOOST_AUTO_TEST_CASE(reader_refuses_truncated_and_oversized_input_and_stays_fail
   {
     std::string huge;
     codec::writer{huge}.varint(std::numeric_limits<uint64_t>::max());
-    codec::reader r{huge + "x"};
+    huge += "x";
+    codec::reader r{huge};
     r.bytes(s);
     BOOST_CHECK(!r.ok());
   }
