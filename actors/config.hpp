@@ -13,7 +13,7 @@ namespace syncline::actors {
 /// A volume (seed 003's volume element, the settings we use).
 struct volume_config {
   std::string id;                       ///< see id_problem()
-  std::string type = "directory";       ///< `directory`, or `fault` (a directory with faults)
+  std::string type = "directory";       ///< `directory`, `fault` (a directory with faults), `null`
   std::string path;                     ///< the root directory
   uint32_t sync_amount_reception = 4;   ///< syncAmountReception: transfers in at once
   uint32_t sync_amount_emission = 4;    ///< syncAmountEmission: transfers out at once

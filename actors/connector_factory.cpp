@@ -4,6 +4,7 @@
 #include "connectors/fault_volume.hpp"
 #include "connectors/local_source.hpp"
 #include "connectors/local_volume.hpp"
+#include "connectors/null_volume.hpp"
 #include "connectors/synthetic_source.hpp"
 
 namespace syncline::actors {
@@ -45,6 +46,7 @@ caf::expected<std::shared_ptr<connectors::volume>> make_volume(const volume_conf
     if (!v) return std::move(v.error());
     return std::shared_ptr<connectors::volume>{std::move(*v)};
   }
+  if (c.type == "null") return std::shared_ptr<connectors::volume>{new connectors::null_volume};
   if (c.type == "fault") {
     connectors::local_volume_options o;
     o.root = c.path;
@@ -67,7 +69,7 @@ caf::expected<std::shared_ptr<connectors::volume>> make_volume(const volume_conf
   }
   return connectors::make_error(connector_errc::bad_config,
                                 "volume " + c.id + ": unknown type '" + c.type +
-                                    "' (expected directory or fault)");
+                                    "' (expected directory, fault or null)");
 }
 
 }  // namespace syncline::actors

@@ -345,10 +345,12 @@ void begin_querying(self_ptr self) {
     auto rules = s.priority;
     opts.priority = [rules](std::string_view ref) { return (*rules)(ref); };
     using result = std::pair<caf::error, std::shared_ptr<scan_work>>;
+    auto number = s.run ? s.run->number : 0;
     run_io(self, ctx->pool(),
-           [ctx, source, id, volumes, opts]() -> result {
+           [ctx, source, id, volumes, opts, number]() -> result {
              auto work = std::make_shared<scan_work>();
              if (auto err = source->check()) return {err, nullptr};
+             source->on_run(number);
              auto listing = source->list();
              if (!listing) return {std::move(listing.error()), nullptr};
              work->listing = std::move(*listing);

@@ -54,6 +54,10 @@ class source {
   [[nodiscard]] virtual caf::error check() = 0;
   /// Starts a listing of every item, in reference byte order.
   [[nodiscard]] virtual caf::expected<std::unique_ptr<listing>> list() = 0;
+  /// Tells the source that run `number` (1, 2, ...) of its datasource begins, before it lists.
+  /// Real sources ignore it; a synthetic source moves to generation `number - 1`, so each run
+  /// sees its share of changes.
+  virtual void on_run(uint64_t number) { (void)number; }
   /// The item's current state; `not_found` when it is gone.
   [[nodiscard]] virtual caf::expected<item_info> stat(std::string_view reference) = 0;
   /// Opens a file item for reading from `offset`.

@@ -369,4 +369,8 @@ caf::expected<std::unique_ptr<item_reader>> synthetic_source::open(std::string_v
   return std::unique_ptr<item_reader>{new synthetic_reader(state_, p->index, version, offset)};
 }
 
+void synthetic_source::on_run(uint64_t number) {
+  set_generation(number > 0 ? number - 1 : 0);
+}
+
 }  // namespace syncline::connectors

@@ -60,6 +60,9 @@ class synthetic_source final : public source {
   /// Moves to the next generation; returns it.
   uint64_t advance() noexcept;
 
+  /// Moves to generation `number - 1`: run 1 sees every file's first version.
+  void on_run(uint64_t number) override;
+
   std::string describe() const override;
   [[nodiscard]] caf::error check() override;
   /// Each listing keeps the generation it started at.
