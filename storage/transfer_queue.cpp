@@ -1,5 +1,6 @@
 #include "storage/transfer_queue.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <rocksdb/db.h>
@@ -26,16 +27,29 @@ std::string volume_prefix(std::string_view volume) {
   return key;
 }
 
-std::string key_of(const queue_ticket& t) {
-  auto key = volume_prefix(t.volume);
-  codec::append_i32_descending(key, t.priority);
-  codec::append_u64(key, t.seq);
+// The key of an item of the volume whose key prefix is `prefix`.
+std::string key_in(const std::string& prefix, int32_t priority, uint64_t seq) {
+  std::string key;
+  key.reserve(prefix.size() + 12);
+  key.append(prefix);
+  codec::append_i32_descending(key, priority);
+  codec::append_u64(key, seq);
   return key;
 }
+
+std::string key_of(const queue_ticket& t) { return key_in(volume_prefix(t.volume), t.priority, t.seq); }
 
 bool ticket_of(std::string_view key, queue_ticket& t) {
   return codec::read_string(key, t.volume) && codec::read_i32_descending(key, t.priority) &&
          codec::read_u64(key, t.seq) && key.empty();
+}
+
+// Priority and seq of a key under `prefix` (the volume is known): no string to decode per item.
+bool position_of(std::string_view key, std::string_view prefix, int32_t& priority,
+                 uint64_t& seq) {
+  if (key.size() != prefix.size() + 12 || key.substr(0, prefix.size()) != prefix) return false;
+  key.remove_prefix(prefix.size());
+  return codec::read_i32_descending(key, priority) && codec::read_u64(key, seq);
 }
 
 caf::error check_volume(std::string_view volume) {
@@ -110,9 +124,15 @@ transfer_queue::volume_state& transfer_queue::vol(std::string_view volume) {
   auto i = volumes_.find(volume);
   if (i == volumes_.end()) {
     i = volumes_.emplace(std::string{volume}, volume_state{}).first;
-    i->second.cursor = volume_prefix(volume);
+    i->second.prefix = volume_prefix(volume);
+    i->second.cursor = i->second.prefix;
   }
   return i->second;
+}
+
+bool transfer_queue::volume_state::is_leased(const queue_ticket& t) const {
+  auto i = leases.find(t.seq);
+  return i != leases.end() && i->second.priority == t.priority;
 }
 
 caf::expected<uint64_t> transfer_queue::next_seq() {
@@ -130,19 +150,21 @@ caf::expected<queue_ticket> transfer_queue::push(write_batch& batch, std::string
                                                  int32_t priority, std::string_view payload) {
   if (auto err = check_volume(volume)) return err;
   queue_ticket t;
+  std::string key;
+  volume_state* v = nullptr;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     auto seq = next_seq();
     if (!seq) return std::move(seq.error());
     t = queue_ticket{std::string{volume}, priority, *seq};
+    v = &vol(volume);
+    key = key_in(v->prefix, priority, *seq);
   }
-  auto key = key_of(t);
   batch.put(column::queue, key, payload);
-  batch.on_commit([this, volume = t.volume, key] {
+  batch.on_commit([this, v, key = std::move(key)] {
     std::lock_guard<std::mutex> guard{mtx_};
-    auto& v = vol(volume);
-    ++v.count;
-    if (key < v.cursor) v.cursor = key;
+    ++v->count;
+    if (key < v->cursor) v->cursor = key;
   });
   return t;
 }
@@ -163,23 +185,25 @@ caf::expected<std::vector<queue_item>> transfer_queue::pop(std::string_view volu
   std::lock_guard<std::mutex> guard{mtx_};
   auto& v = vol(volume);
   if (v.count <= v.leases.size()) return out;
+  out.reserve(static_cast<size_t>(std::min<uint64_t>(max_items, v.count - v.leases.size())));
   auto& r = db_.internals();
-  auto upper = *codec::prefix_successor(volume_prefix(volume));
+  auto upper = *codec::prefix_successor(v.prefix);
   auto upper_slice = slice(upper);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it{r.db->NewIterator(ro, r.cf(column::queue))};
   std::string last;
   for (it->Seek(slice(v.cursor)); it->Valid() && out.size() < max_items; it->Next()) {
-    std::string key{it->key().data(), it->key().size()};
-    if (v.leases.count(key) != 0) continue;
-    queue_item item;
-    if (!ticket_of(key, item.ticket))
+    std::string_view key{it->key().data(), it->key().size()};
+    int32_t priority = 0;
+    uint64_t seq = 0;
+    if (!position_of(key, v.prefix, priority, seq))
       return make_error(storage_errc::corruption, "queue key cannot be decoded");
+    if (!v.leases.emplace(seq, lease{priority, lease_state::leased}).second) continue;
+    auto& item = out.emplace_back();
+    item.ticket = queue_ticket{std::string{volume}, priority, seq};
     item.payload.assign(it->value().data(), it->value().size());
-    v.leases.emplace(key, lease_state::leased);
-    out.push_back(std::move(item));
-    last = std::move(key);
+    last.assign(key.data(), key.size());
   }
   if (!it->status().ok()) return to_error(it->status(), "pop queue items");
   // Everything between the old cursor and the last item taken is leased now.
@@ -188,22 +212,24 @@ caf::expected<std::vector<queue_item>> transfer_queue::pop(std::string_view volu
 }
 
 caf::error transfer_queue::ack(write_batch& batch, const queue_ticket& ticket) {
-  auto key = key_of(ticket);
+  std::string key;
+  volume_state* v = nullptr;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    auto& v = vol(ticket.volume);
-    auto i = v.leases.find(key);
-    if (i == v.leases.end() || i->second != lease_state::leased)
+    v = &vol(ticket.volume);
+    auto i = v->leases.find(ticket.seq);
+    if (i == v->leases.end() || i->second.priority != ticket.priority ||
+        i->second.state != lease_state::leased)
       return make_error(storage_errc::invalid_argument,
                         "queue item " + ticket.to_string() + " is not leased");
-    i->second = lease_state::acking;
+    i->second.state = lease_state::acking;
+    key = key_in(v->prefix, ticket.priority, ticket.seq);
   }
   batch.erase(column::queue, key);
-  batch.on_commit([this, volume = ticket.volume, key] {
+  batch.on_commit([this, v, seq = ticket.seq] {
     std::lock_guard<std::mutex> guard{mtx_};
-    auto& v = vol(volume);
-    v.leases.erase(key);
-    if (v.count > 0) --v.count;
+    v->leases.erase(seq);
+    if (v->count > 0) --v->count;
   });
   return caf::none;
 }
@@ -219,24 +245,26 @@ caf::error transfer_queue::ack(const queue_ticket& ticket) {
 }
 
 void transfer_queue::release(const queue_ticket& ticket) {
-  auto key = key_of(ticket);
   std::lock_guard<std::mutex> guard{mtx_};
   auto& v = vol(ticket.volume);
-  if (v.leases.erase(key) != 0 && key < v.cursor) v.cursor = key;
+  if (!v.is_leased(ticket)) return;
+  v.leases.erase(ticket.seq);
+  auto key = key_in(v.prefix, ticket.priority, ticket.seq);
+  if (key < v.cursor) v.cursor = std::move(key);
 }
 
 void transfer_queue::release_all(std::string_view volume) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto& v = vol(volume);
   v.leases.clear();
-  v.cursor = volume_prefix(volume);
+  v.cursor = v.prefix;
 }
 
 caf::error transfer_queue::remove(const queue_ticket& ticket) {
   auto key = key_of(ticket);
   std::lock_guard<std::mutex> guard{mtx_};
   auto& v = vol(ticket.volume);
-  if (v.leases.count(key) != 0)
+  if (v.is_leased(ticket))
     return make_error(storage_errc::busy,
                       "queue item " + ticket.to_string() + " is leased; cancel its transfer");
   auto& r = db_.internals();
@@ -264,7 +292,7 @@ caf::expected<queue_ticket> transfer_queue::reprioritize(const queue_ticket& tic
   if (!st.ok()) return to_error(st, "read queue item");
   if (ticket.priority == priority) return ticket;
   auto& v = vol(ticket.volume);
-  if (v.leases.count(old_key) != 0)
+  if (v.is_leased(ticket))
     return make_error(storage_errc::busy,
                       "queue item " + ticket.to_string() + " is leased; it is being processed");
   queue_ticket moved{ticket.volume, priority, ticket.seq};
@@ -296,7 +324,7 @@ caf::expected<std::vector<queue_item>> transfer_queue::peek(std::string_view vol
     if (!ticket_of(key, item.ticket))
       return make_error(storage_errc::corruption, "queue key cannot be decoded");
     item.payload.assign(it->value().data(), it->value().size());
-    item.leased = vi != volumes_.end() && vi->second.leases.count(std::string{key}) != 0;
+    item.leased = vi != volumes_.end() && vi->second.is_leased(item.ticket);
     out.push_back(std::move(item));
   }
   if (!it->status().ok()) return to_error(it->status(), "peek queue items");

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -101,10 +102,18 @@ class transfer_queue {
   caf::expected<uint64_t> next_seq();
 
   enum class lease_state : uint8_t { leased, acking };
+  struct lease {
+    int32_t priority;
+    lease_state state;
+  };
+  // Lives as long as the queue (volumes are never dropped): commit hooks keep pointers to it.
   struct volume_state {
+    std::string prefix;  // the key prefix of the volume's items
     std::string cursor;  // every key below it is leased or gone
-    std::map<std::string, lease_state> leases;
+    std::unordered_map<uint64_t, lease> leases;  // by seq, which no two items share
     uint64_t count = 0;
+
+    bool is_leased(const queue_ticket& t) const;
   };
   volume_state& vol(std::string_view volume);
 
