@@ -8,10 +8,14 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <set>
 #include <sstream>
 
 #include <toml++/toml.h>
 
+#include "actors/error.hpp"
+#include "actors/sync_model.hpp"
+#include "connectors/glob.hpp"
 #include "runtime/error.hpp"
 
 namespace syncline::runtime {
@@ -258,6 +262,80 @@ const std::vector<setting>& settings() {
          c.auth.anonymous_class = std::move(s);
          return std::string{};
        }},
+      {"runtime", "io_threads", value_kind::integer,
+       "threads for blocking work (listing, copies, database writes, syncfs)",
+       [](const node_config& c) { return std::to_string(c.runtime.io_threads); },
+       [](const toml::node& v, node_config& c) { return read_int(v, 1, 64, c.runtime.io_threads); }},
+      {"runtime", "scan_batch", value_kind::integer, "items listed and merged per step of a run",
+       [](const node_config& c) { return std::to_string(c.runtime.scan_batch); },
+       [](const toml::node& v, node_config& c) {
+         return read_int(v, 10, 1000000, c.runtime.scan_batch);
+       }},
+      {"runtime", "chunk_kb", value_kind::integer,
+       "bytes a transfer copies per step, in KiB (pause and status are answered between steps)",
+       [](const node_config& c) { return std::to_string(c.runtime.chunk_bytes >> 10); },
+       [](const toml::node& v, node_config& c) {
+         uint64_t kb = 0;
+         auto p = read_int(v, 64, int64_t{1} << 20, kb);
+         if (p.empty()) c.runtime.chunk_bytes = kb << 10;
+         return p;
+       }},
+      {"runtime", "checkpoint_mb", value_kind::integer,
+       "a transfer makes its bytes durable and records a resume point every this many MiB",
+       [](const node_config& c) { return std::to_string(c.runtime.checkpoint_bytes >> 20); },
+       [](const toml::node& v, node_config& c) {
+         uint64_t mb = 0;
+         auto p = read_int(v, 1, int64_t{1} << 20, mb);
+         if (p.empty()) c.runtime.checkpoint_bytes = mb << 20;
+         return p;
+       }},
+      {"runtime", "group_max", value_kind::integer,
+       "finished copies made durable together (one syncfs, one database batch)",
+       [](const node_config& c) { return std::to_string(c.runtime.group_max); },
+       [](const toml::node& v, node_config& c) { return read_int(v, 1, 100000, c.runtime.group_max); }},
+      {"runtime", "group_delay_ms", value_kind::integer,
+       "longest wait before a group of finished copies is made durable",
+       [](const node_config& c) { return std::to_string(c.runtime.group_delay_ms); },
+       [](const toml::node& v, node_config& c) {
+         uint64_t ms = 0;
+         auto p = read_int(v, 0, 60000, ms);
+         if (p.empty()) c.runtime.group_delay_ms = static_cast<int64_t>(ms);
+         return p;
+       }},
+      {"runtime", "progress_interval_s", value_kind::integer,
+       "seconds between progress lines in the log during a run",
+       [](const node_config& c) { return std::to_string(c.runtime.progress_interval_ms / 1000); },
+       [](const toml::node& v, node_config& c) {
+         uint64_t sec = 0;
+         auto p = read_int(v, 1, 86400, sec);
+         if (p.empty()) c.runtime.progress_interval_ms = static_cast<int64_t>(sec) * 1000;
+         return p;
+       }},
+      {"runtime", "retry_base_ms", value_kind::integer,
+       "first delay before a failed transfer is retried (then doubling, with jitter)",
+       [](const node_config& c) { return std::to_string(c.runtime.retry.base.count()); },
+       [](const toml::node& v, node_config& c) {
+         uint64_t ms = 0;
+         auto p = read_int(v, 1, 3600000, ms);
+         if (p.empty()) c.runtime.retry.base = std::chrono::milliseconds{ms};
+         return p;
+       }},
+      {"runtime", "retry_cap_s", value_kind::integer, "longest delay between retries",
+       [](const node_config& c) {
+         return std::to_string(c.runtime.retry.cap.count() / 1000);
+       },
+       [](const toml::node& v, node_config& c) {
+         uint64_t sec = 0;
+         auto p = read_int(v, 1, 86400, sec);
+         if (p.empty()) c.runtime.retry.cap = std::chrono::milliseconds{sec * 1000};
+         return p;
+       }},
+      {"runtime", "retry_max_attempts", value_kind::integer,
+       "failures after which an item goes to error and waits for a person",
+       [](const node_config& c) { return std::to_string(c.runtime.retry.max_attempts); },
+       [](const toml::node& v, node_config& c) {
+         return read_int(v, 1, 1000, c.runtime.retry.max_attempts);
+       }},
   };
   return table;
 }
@@ -318,10 +396,369 @@ caf::error load_section(const toml::key& name, const toml::node& node, node_conf
   return caf::none;
 }
 
+
+// --- [[volume]] and [[datasource]]: arrays of tables, one field table each -------------------
+
+template <class T>
+struct entity_field {
+  std::string_view key;
+  value_kind kind;
+  std::string_view help;
+  std::string (*show)(const T&);
+  std::string (*apply)(const toml::node&, T&);
+};
+
+template <class T>
+std::string read_signed(const toml::node& v, int64_t lo, int64_t hi, T& out) {
+  auto* i = v.as_integer();
+  if (i == nullptr) return wrong_type("an integer", v);
+  int64_t x = i->get();
+  if (x < lo || x > hi)
+    return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
+           std::to_string(x);
+  out = static_cast<T>(x);
+  return {};
+}
+
+std::string read_id(const toml::node& v, std::string& out) {
+  std::string s;
+  if (auto p = read_string(v, s); !p.empty()) return p;
+  if (auto p = actors::id_problem(s); !p.empty()) return p + ", got " + quote_toml(s);
+  out = std::move(s);
+  return {};
+}
+
+std::string read_path(const toml::node& v, std::string& out) {
+  std::string s;
+  if (auto p = read_string(v, s); !p.empty()) return p;
+  if (s.empty()) return "must not be empty";
+  out = std::move(s);
+  return {};
+}
+
+std::string read_strings(const toml::node& v, std::vector<std::string>& out) {
+  auto* arr = v.as_array();
+  if (arr == nullptr) return wrong_type("an array of strings", v);
+  std::vector<std::string> items;
+  for (auto& e : *arr) {
+    auto* str = e.as_string();
+    if (str == nullptr) return "expected an array of strings, found " + type_name(e);
+    items.push_back(str->get());
+  }
+  out = std::move(items);
+  return {};
+}
+
+std::string read_globs(const toml::node& v, std::vector<std::string>& out) {
+  std::vector<std::string> items;
+  if (auto p = read_strings(v, items); !p.empty()) return p;
+  auto compiled = connectors::glob_set::compile(items);
+  if (!compiled) return actors::render(compiled.error());
+  out = std::move(items);
+  return {};
+}
+
+std::string show_strings(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (auto& x : v) out += (out.size() > 1 ? ", " : "") + quote_toml(x);
+  return out + "]";
+}
+
+template <size_t N>
+std::string read_word(const toml::node& v, const std::array<std::string_view, N>& words,
+                      std::string& out) {
+  std::string text;
+  if (auto p = read_string(v, text); !p.empty()) return p;
+  std::string names;
+  for (auto w : words) {
+    if (text == w) {
+      out = text;
+      return {};
+    }
+    names += names.empty() ? "" : ", ";
+    names += w;
+  }
+  return "must be one of " + names + ", got " + quote_toml(text);
+}
+
+constexpr std::array<std::string_view, 3> volume_types{"directory", "fault", "null"};
+constexpr std::array<std::string_view, 2> source_types{"folder", "synthetic"};
+constexpr std::array<std::string_view, 4> fault_operations{"open_writer", "write", "commit", "any"};
+
+using vc = actors::volume_config;
+using dc = actors::datasource_config;
+
+const std::vector<entity_field<vc>>& volume_fields() {
+  static const std::vector<entity_field<vc>> table{
+      {"id", value_kind::string, "the volume's id: letters, digits, '.', '_', '-'",
+       [](const vc& c) { return quote_toml(c.id); },
+       [](const toml::node& v, vc& c) { return read_id(v, c.id); }},
+      {"type", value_kind::string, "directory, fault (a directory that fails on purpose) or null",
+       [](const vc& c) { return quote_toml(c.type); },
+       [](const toml::node& v, vc& c) { return read_word(v, volume_types, c.type); }},
+      {"path", value_kind::string, "the directory that holds the copies",
+       [](const vc& c) { return quote_toml(c.path); },
+       [](const toml::node& v, vc& c) { return read_path(v, c.path); }},
+      {"syncAmountReception", value_kind::integer, "transfers into this volume at once",
+       [](const vc& c) { return std::to_string(c.sync_amount_reception); },
+       [](const toml::node& v, vc& c) { return read_int(v, 1, 1024, c.sync_amount_reception); }},
+      {"syncAmountEmission", value_kind::integer, "transfers out of this volume at once",
+       [](const vc& c) { return std::to_string(c.sync_amount_emission); },
+       [](const toml::node& v, vc& c) { return read_int(v, 1, 1024, c.sync_amount_emission); }},
+      {"enableReception", value_kind::boolean, "false: the volume starts paused",
+       [](const vc& c) { return std::string{c.enable_reception ? "true" : "false"}; },
+       [](const toml::node& v, vc& c) { return read_bool(v, c.enable_reception); }},
+      {"verify", value_kind::boolean, "re-read every copy and compare its XXH3-64 before commit",
+       [](const vc& c) { return std::string{c.verify ? "true" : "false"}; },
+       [](const toml::node& v, vc& c) { return read_bool(v, c.verify); }},
+      {"fault_operation", value_kind::string, "type = fault: open_writer, write, commit or any",
+       [](const vc& c) { return quote_toml(c.fault_operation); },
+       [](const toml::node& v, vc& c) { return read_word(v, fault_operations, c.fault_operation); }},
+      {"fault_errno", value_kind::integer, "type = fault: the errno injected (5 = EIO, 13 = EACCES)",
+       [](const vc& c) { return std::to_string(c.fault_errno); },
+       [](const toml::node& v, vc& c) { return read_signed(v, 1, 133, c.fault_errno); }},
+      {"fault_count", value_kind::integer, "type = fault: failures to inject; 0 = for ever",
+       [](const vc& c) { return std::to_string(c.fault_count); },
+       [](const toml::node& v, vc& c) { return read_int(v, 0, 1000000, c.fault_count); }},
+      {"fault_glob", value_kind::string, "type = fault: the items that fail",
+       [](const vc& c) { return quote_toml(c.fault_glob); },
+       [](const toml::node& v, vc& c) {
+         std::string g;
+         if (auto p = read_string(v, g); !p.empty()) return p;
+         if (auto compiled = connectors::glob_set::compile({g}); !compiled)
+           return actors::render(compiled.error());
+         c.fault_glob = std::move(g);
+         return std::string{};
+       }},
+  };
+  return table;
+}
+
+std::string read_rules(const toml::node& v, std::vector<actors::priority_rule>& out) {
+  auto* arr = v.as_array();
+  if (arr == nullptr) return wrong_type("an array of {glob, priority} tables", v);
+  std::vector<actors::priority_rule> rules;
+  for (auto& e : *arr) {
+    auto* t = e.as_table();
+    if (t == nullptr) return "expected {glob = \"...\", priority = N} tables, found " + type_name(e);
+    actors::priority_rule r;
+    bool has_glob = false;
+    for (auto&& [k, val] : *t) {
+      if (k.str() == "glob") {
+        if (auto p = read_string(val, r.glob); !p.empty()) return "glob: " + p;
+        if (auto compiled = connectors::glob_set::compile({r.glob}); !compiled)
+          return actors::render(compiled.error());
+        has_glob = true;
+      } else if (k.str() == "priority") {
+        if (auto p = read_signed(val, -1000000, 1000000, r.priority); !p.empty())
+          return "priority: " + p;
+      } else {
+        return "unknown key '" + std::string{k.str()} + "' in a rule (keys: glob, priority)";
+      }
+    }
+    if (!has_glob) return "a rule needs a glob";
+    rules.push_back(std::move(r));
+  }
+  out = std::move(rules);
+  return {};
+}
+
+const std::vector<entity_field<dc>>& datasource_fields() {
+  static const std::vector<entity_field<dc>> table{
+      {"id", value_kind::string, "the datasource's id: letters, digits, '.', '_', '-'",
+       [](const dc& c) { return quote_toml(c.id); },
+       [](const toml::node& v, dc& c) { return read_id(v, c.id); }},
+      {"name", value_kind::string, "a name for people",
+       [](const dc& c) { return quote_toml(c.name); },
+       [](const toml::node& v, dc& c) { return read_string(v, c.name); }},
+      {"container", value_kind::string, "the container of its API path",
+       [](const dc& c) { return quote_toml(c.container); },
+       [](const toml::node& v, dc& c) { return read_id(v, c.container); }},
+      {"account", value_kind::string, "the account of its API path",
+       [](const dc& c) { return quote_toml(c.account); },
+       [](const toml::node& v, dc& c) { return read_id(v, c.account); }},
+      {"workspace", value_kind::string, "the workspace of its API path",
+       [](const dc& c) { return quote_toml(c.workspace); },
+       [](const toml::node& v, dc& c) { return read_id(v, c.workspace); }},
+      {"type", value_kind::string, "folder (a local folder) or synthetic (generated items)",
+       [](const dc& c) { return quote_toml(c.type); },
+       [](const toml::node& v, dc& c) { return read_word(v, source_types, c.type); }},
+      {"path", value_kind::string, "type = folder: the folder to synchronize",
+       [](const dc& c) { return quote_toml(c.path); },
+       [](const toml::node& v, dc& c) { return read_path(v, c.path); }},
+      {"sync_type", value_kind::string,
+       "auto (mirror, deletions follow), one (collect once), arch (like auto, never deletes)",
+       [](const dc& c) { return quote_toml(actors::to_string(c.sync)); },
+       [](const toml::node& v, dc& c) {
+         std::string text;
+         if (auto p = read_string(v, text); !p.empty()) return p;
+         auto t = actors::sync_type_from_string(text);
+         if (!t) return "must be one of auto, one, arch, got " + quote_toml(text);
+         c.sync = *t;
+         return std::string{};
+       }},
+      {"volumes", value_kind::string, "ids of the volumes it feeds (at least one)",
+       [](const dc& c) { return show_strings(c.volumes); },
+       [](const toml::node& v, dc& c) { return read_strings(v, c.volumes); }},
+      {"sync_priority", value_kind::integer, "higher first; 0 is normal, may be negative",
+       [](const dc& c) { return std::to_string(c.sync_priority); },
+       [](const toml::node& v, dc& c) {
+         return read_signed(v, -1000000, 1000000, c.sync_priority);
+       }},
+      {"priority_rules", value_kind::string,
+       "[{glob = \"**/*.exr\", priority = 5}, ...]: the first matching rule sets an item's priority",
+       [](const dc& c) { return std::to_string(c.priority_rules.size()) + " rule(s)"; },
+       [](const toml::node& v, dc& c) { return read_rules(v, c.priority_rules); }},
+      {"include", value_kind::string, "globs of the items to synchronize; empty: all",
+       [](const dc& c) { return show_strings(c.include); },
+       [](const toml::node& v, dc& c) { return read_globs(v, c.include); }},
+      {"exclude", value_kind::string, "globs of the items to leave out",
+       [](const dc& c) { return show_strings(c.exclude); },
+       [](const toml::node& v, dc& c) { return read_globs(v, c.exclude); }},
+      {"compare_hash", value_kind::boolean, "rescans compare content hashes when known",
+       [](const dc& c) { return std::string{c.compare_hash ? "true" : "false"}; },
+       [](const toml::node& v, dc& c) { return read_bool(v, c.compare_hash); }},
+      {"schedule_min_s", value_kind::integer,
+       "auto/arch: the next run starts between schedule_min_s and schedule_max_s seconds later",
+       [](const dc& c) { return std::to_string(c.schedule_min_s); },
+       [](const toml::node& v, dc& c) { return read_signed(v, 1, 30 * 86400, c.schedule_min_s); }},
+      {"schedule_max_s", value_kind::integer, "see schedule_min_s",
+       [](const dc& c) { return std::to_string(c.schedule_max_s); },
+       [](const toml::node& v, dc& c) { return read_signed(v, 1, 30 * 86400, c.schedule_max_s); }},
+      {"seed", value_kind::integer, "type = synthetic: everything derives from it",
+       [](const dc& c) { return std::to_string(c.seed); },
+       [](const toml::node& v, dc& c) {
+         return read_int(v, 0, std::numeric_limits<int64_t>::max(), c.seed);
+       }},
+      {"count", value_kind::integer, "type = synthetic: number of files",
+       [](const dc& c) { return std::to_string(c.count); },
+       [](const toml::node& v, dc& c) { return read_int(v, 0, int64_t{1} << 40, c.count); }},
+      {"directories", value_kind::integer, "type = synthetic: directories the files spread over",
+       [](const dc& c) { return std::to_string(c.directories); },
+       [](const toml::node& v, dc& c) { return read_int(v, 0, int64_t{1} << 30, c.directories); }},
+      {"min_size", value_kind::integer, "type = synthetic: smallest file size",
+       [](const dc& c) { return std::to_string(c.min_size); },
+       [](const toml::node& v, dc& c) { return read_int(v, 0, int64_t{1} << 40, c.min_size); }},
+      {"max_size", value_kind::integer, "type = synthetic: largest file size",
+       [](const dc& c) { return std::to_string(c.max_size); },
+       [](const toml::node& v, dc& c) { return read_int(v, 0, int64_t{1} << 40, c.max_size); }},
+      {"change_rate", value_kind::string,
+       "type = synthetic: fraction of files that change from one run to the next, 0 to 1",
+       [](const dc& c) { return std::to_string(c.change_rate); },
+       [](const toml::node& v, dc& c) {
+         double x = 0;
+         if (auto* f = v.as_floating_point())
+           x = f->get();
+         else if (auto* i = v.as_integer())
+           x = static_cast<double>(i->get());
+         else
+           return wrong_type("a number", v);
+         if (!(x >= 0.0 && x <= 1.0)) return "must be between 0 and 1, got " + std::to_string(x);
+         c.change_rate = x;
+         return std::string{};
+       }},
+  };
+  return table;
+}
+
+template <class T>
+const entity_field<T>* find_field(const std::vector<entity_field<T>>& fields, std::string_view key) {
+  for (auto& f : fields)
+    if (f.key == key) return &f;
+  return nullptr;
+}
+
+template <class T>
+std::string field_names(const std::vector<entity_field<T>>& fields) {
+  std::string out;
+  for (auto& f : fields) out += (out.empty() ? "" : ", ") + std::string{f.key};
+  return out;
+}
+
+// Loads `[[name]]` tables into `out`; `where` receives each table's position (for later checks).
+template <class T>
+caf::error load_entities(std::string_view name, const toml::node& node,
+                         const std::vector<entity_field<T>>& fields, std::vector<T>& out,
+                         std::vector<std::string>& where, std::string_view source_name) {
+  auto* arr = node.as_array();
+  if (arr == nullptr || !arr->is_array_of_tables())
+    return config_error(position(source_name, node.source()) + ": " + std::string{name} + ": " +
+                        wrong_type("[[" + std::string{name} + "]] tables", node));
+  for (auto& element : *arr) {
+    auto& tbl = *element.as_table();
+    T item;
+    for (auto&& [key, value] : tbl) {
+      auto* f = find_field(fields, key.str());
+      if (f == nullptr)
+        return config_error(position(source_name, key.source()) + ": unknown key '" +
+                            std::string{name} + "." + std::string{key.str()} + "' (keys of [[" +
+                            std::string{name} + "]]: " + field_names(fields) + ")");
+      if (auto problem = f->apply(value, item); !problem.empty())
+        return config_error(position(source_name, value.source()) + ": " + std::string{name} +
+                            "." + std::string{f->key} + ": " + problem);
+    }
+    if (item.id.empty())
+      return config_error(position(source_name, tbl.source()) + ": " + std::string{name} +
+                          ": missing key 'id'");
+    out.push_back(std::move(item));
+    where.push_back(position(source_name, tbl.source()));
+  }
+  return caf::none;
+}
+
+// Checks what no single value shows: unique ids, volumes that exist, what each type needs.
+// `vwhere`/`dwhere` give positions when known.
+caf::error check_entities(const node_config& cfg, const std::vector<std::string>& vwhere,
+                          const std::vector<std::string>& dwhere) {
+  auto at = [](const std::vector<std::string>& where, size_t i, const std::string& what) {
+    return (i < where.size() ? where[i] + ": " : std::string{}) + what;
+  };
+  std::set<std::string> volume_ids;
+  for (size_t i = 0; i < cfg.volumes.size(); ++i) {
+    auto& v = cfg.volumes[i];
+    auto label = "volume '" + v.id + "'";
+    if (!volume_ids.insert(v.id).second)
+      return config_error(at(vwhere, i, label + ": another volume has this id"));
+    if (v.type != "null" && v.path.empty())
+      return config_error(at(vwhere, i, label + ": a " + v.type + " volume needs a path"));
+  }
+  std::set<std::string> ids;
+  for (size_t i = 0; i < cfg.datasources.size(); ++i) {
+    auto& d = cfg.datasources[i];
+    auto label = "datasource '" + d.id + "'";
+    if (!ids.insert(d.id).second)
+      return config_error(at(dwhere, i, label + ": another datasource has this id"));
+    if (d.volumes.empty())
+      return config_error(at(dwhere, i, label + ": volumes: name at least one volume"));
+    for (auto& v : d.volumes)
+      if (volume_ids.count(v) == 0)
+        return config_error(at(dwhere, i, label + ": volumes: no volume '" + v + "' is defined"));
+    if (d.type == "folder" && d.path.empty())
+      return config_error(at(dwhere, i, label + ": a folder datasource needs a path"));
+    if (d.schedule_min_s > d.schedule_max_s)
+      return config_error(at(dwhere, i, label + ": schedule_min_s is more than schedule_max_s"));
+    if (d.min_size > d.max_size)
+      return config_error(at(dwhere, i, label + ": min_size is more than max_size"));
+  }
+  return caf::none;
+}
+
 caf::error load_table(const toml::table& root, node_config& cfg, std::string_view source_name) {
+  std::vector<std::string> vwhere;
+  std::vector<std::string> dwhere;
   for (auto&& [name, node] : root) {
-    // Sections that are arrays of tables ([[datasource]], [[volume]]) get their own loader
-    // here, before the fixed sections are looked up.
+    if (name.str() == "volume") {
+      if (auto err = load_entities("volume", node, volume_fields(), cfg.volumes, vwhere,
+                                   source_name))
+        return err;
+      continue;
+    }
+    if (name.str() == "datasource") {
+      if (auto err = load_entities("datasource", node, datasource_fields(), cfg.datasources,
+                                   dwhere, source_name))
+        return err;
+      continue;
+    }
     bool known = false;
     for (auto& s : settings()) known = known || s.section == name.str();
     if (!known)
@@ -329,7 +766,32 @@ caf::error load_table(const toml::table& root, node_config& cfg, std::string_vie
                           std::string{name.str()} + "' (sections: " + known_sections() + ")");
     if (auto err = load_section(name, node, cfg, source_name)) return err;
   }
-  return caf::none;
+  return check_entities(cfg, vwhere, dwhere);
+}
+
+// `--set datasource.<id>.<key>=value` (or volume): the id may hold dots, the key does not.
+template <class T>
+caf::error apply_entity_override(std::vector<T>& items, const std::vector<entity_field<T>>& fields,
+                                 std::string_view kind, std::string_view rest,
+                                 const toml::node& value, const config_override& o) {
+  auto dot = rest.rfind('.');
+  if (dot == std::string_view::npos || dot == 0)
+    return config_error(o.origin + ": expected " + std::string{kind} + ".<id>.<key>=value");
+  auto id = rest.substr(0, dot);
+  auto key = rest.substr(dot + 1);
+  auto* f = find_field(fields, key);
+  if (f == nullptr || key == "id")
+    return config_error(o.origin + ": unknown key '" + std::string{key} + "' of a " +
+                        std::string{kind});
+  for (auto& item : items) {
+    if (item.id != id) continue;
+    if (auto problem = f->apply(value, item); !problem.empty())
+      return config_error(o.origin + ": " + std::string{kind} + "." + std::string{key} + ": " +
+                          problem);
+    return caf::none;
+  }
+  return config_error(o.origin + ": no " + std::string{kind} + " '" + std::string{id} +
+                      "' in the configuration");
 }
 
 }  // namespace
@@ -391,10 +853,39 @@ caf::expected<config_override> parse_set_argument(std::string_view arg) {
 
 caf::error apply_override(node_config& cfg, const config_override& o) {
   auto dot = o.key.find('.');
+  std::string_view section = dot == std::string::npos ? std::string_view{o.key}
+                                                      : std::string_view{o.key}.substr(0, dot);
+  if (section == "datasource" || section == "volume") {
+    auto rest = dot == std::string::npos ? std::string_view{} : std::string_view{o.key}.substr(dot + 1);
+    toml::value<std::string> as_text{o.value};
+    toml::table parsed;
+    const toml::node* value = &as_text;
+    if (!o.literal) {
+      try {
+        parsed = toml::parse("v = " + o.value, o.origin);
+        if (auto* v = parsed.get("v"); v != nullptr) value = v;
+      } catch (const toml::parse_error&) {
+      }
+    }
+    node_config next = cfg;
+    auto err = section == "datasource"
+                   ? apply_entity_override(next.datasources, datasource_fields(), "datasource",
+                                           rest, *value, o)
+                   : apply_entity_override(next.volumes, volume_fields(), "volume", rest, *value,
+                                           o);
+    if (err) return err;
+    if (auto bad = check_entities(next, {}, {})) {
+      auto& ctx = bad.context();
+      return config_error(o.origin + ": " +
+                          (ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0)
+                                                             : std::string{"invalid"}));
+    }
+    cfg = std::move(next);
+    return caf::none;
+  }
   const setting* s = dot == std::string::npos
                          ? nullptr
-                         : find_setting(std::string_view{o.key}.substr(0, dot),
-                                        std::string_view{o.key}.substr(dot + 1));
+                         : find_setting(section, std::string_view{o.key}.substr(dot + 1));
   if (s == nullptr) return config_error(o.origin + ": unknown key '" + o.key + "'");
   // A value that is not a single TOML value (`a b`, `127.0.0.1:0`, `/x/y`) is the string as
   // written, so paths and addresses need no quotes on the command line.
@@ -461,6 +952,14 @@ std::vector<setting_description> describe_settings() {
   node_config defaults;
   std::vector<setting_description> out;
   for (auto& s : settings()) out.push_back({s.name(), s.show(defaults), std::string{s.help}});
+  actors::volume_config v;
+  for (auto& f : volume_fields())
+    out.push_back({"volume.<id>." + std::string{f.key}, f.key == "id" ? "(required)" : f.show(v),
+                   std::string{f.help}});
+  actors::datasource_config d;
+  for (auto& f : datasource_fields())
+    out.push_back({"datasource.<id>." + std::string{f.key},
+                   f.key == "id" ? "(required)" : f.show(d), std::string{f.help}});
   return out;
 }
 

@@ -10,6 +10,8 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "actors/config.hpp"
+
 namespace syncline::runtime {
 
 /// A numeric IP address and a TCP port, as `[http] listen` names it.
@@ -83,9 +85,7 @@ struct auth_settings {
 };
 
 /// Every setting of a node. A default-constructed value holds the defaults; `load_config`
-/// returns only values that passed validation. Sections that are arrays of tables
-/// (`[[datasource]]`, `[[volume]]`) will be vectors here, loaded by their own section loader
-/// in config.cpp.
+/// returns only values that passed validation.
 struct node_config {
   node_settings node;
   http_settings http;
@@ -93,13 +93,19 @@ struct node_config {
   log_settings log;
   storage_settings storage;
   auth_settings auth;
+  /// `[runtime]`: the actor runtime's tunables.
+  actors::runtime_settings runtime;
+  /// `[[volume]]` tables, in file order; ids are unique.
+  std::vector<actors::volume_config> volumes;
+  /// `[[datasource]]` tables, in file order; ids are unique, every volume they name exists.
+  std::vector<actors::datasource_config> datasources;
 };
 
 /// One command-line override of one setting.
 struct config_override {
   /// How the user wrote it, quoted in error messages: `"--set 'http.listen=x'"`, `"--http"`.
   std::string origin;
-  /// `section.key`
+  /// `section.key`, or `datasource.<id>.key` / `volume.<id>.key` for one of those tables.
   std::string key;
   std::string value;
   /// When true, `value` is taken as a string as it is (dedicated flags such as `--data-dir`).
@@ -136,7 +142,7 @@ struct config_sources {
 
 /// One setting, for help texts.
 struct setting_description {
-  /// `section.key`
+  /// `section.key`; `datasource.<id>.key` for a field of every [[datasource]]
   std::string key;
   /// The default rendered as TOML (`"./syncline-data"`, `2`, `false`).
   std::string default_value;

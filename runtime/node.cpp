@@ -15,12 +15,19 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/directory_actor.hpp"
+#include "actors/messages.hpp"
+#include "actors/node_context.hpp"
+#include "actors/records.hpp"
+#include "actors/supervisor_actor.hpp"
 #include "runtime/error.hpp"
 #include "runtime/http_server.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/version.hpp"
 #include "storage/database.hpp"
 #include "storage/error.hpp"
+#include "storage/transfer_queue.hpp"
+#include "storage/ulid.hpp"
 
 namespace syncline::runtime {
 
@@ -52,14 +59,95 @@ http_router make_routes(const std::string& node_id, std::chrono::steady_clock::t
   return router;
 }
 
+// Makes the database's records match the configuration: volumes and datasources of the
+// configuration are created on first start; on later starts their configuration is replaced
+// and their state (status, health, schedule) kept. A datasource in `error` whose configuration
+// changed gets another chance: a person acted. Records the configuration no longer names are
+// kept, but not started.
+using record_sets =
+    std::pair<std::vector<actors::volume_record>, std::vector<actors::datasource_record>>;
+
+caf::expected<record_sets> reconcile_records(storage::database& db, const node_config& cfg) {
+  auto now = storage::epoch_ms();
+  auto stored_volumes = actors::load_volumes(db);
+  if (!stored_volumes) return std::move(stored_volumes.error());
+  auto stored_sources = actors::load_datasources(db);
+  if (!stored_sources) return std::move(stored_sources.error());
+  record_sets out;
+  for (auto& c : cfg.volumes) {
+    actors::volume_record rec;
+    rec.created_ms = now;
+    bool found = false;
+    for (auto& r : *stored_volumes)
+      if (r.config.id == c.id) {
+        rec = r;
+        found = true;
+      }
+    rec.config = c;
+    if (auto err = actors::save(db, rec)) return err;
+    spdlog::info("volume {} ({} {}){}", c.id, c.type, c.path, found ? "" : " (new)");
+    out.first.push_back(std::move(rec));
+  }
+  for (auto& c : cfg.datasources) {
+    actors::datasource_record rec;
+    rec.created_ms = now;
+    bool found = false;
+    for (auto& r : *stored_sources)
+      if (r.config.id == c.id) {
+        rec = r;
+        found = true;
+      }
+    bool changed = found && actors::encode(actors::datasource_record{c, {}, {}, {}, 0, 0, 0}) !=
+                                actors::encode(actors::datasource_record{rec.config, {}, {}, {}, 0, 0, 0});
+    if (changed && rec.status == actors::datasource_status::error) {
+      rec.status = actors::datasource_status::pending;
+      rec.run_failures = 0;
+      rec.last_error.clear();
+    }
+    rec.config = c;
+    if (auto err = actors::save(db, rec)) return err;
+    std::string targets;
+    for (auto& v : c.volumes) targets += (targets.empty() ? "" : ", ") + v;
+    spdlog::info("datasource {} ({} {} -> {}, sync type {}): {}{}", c.id, c.type,
+                 c.type == "folder" ? c.path : std::to_string(c.count) + " items", targets,
+                 actors::to_string(c.sync), actors::to_string(rec.status),
+                 found ? (changed ? ", configuration changed" : "") : " (new)");
+    out.second.push_back(std::move(rec));
+  }
+  for (auto& r : *stored_sources) {
+    bool named = false;
+    for (auto& c : cfg.datasources) named = named || c.id == r.config.id;
+    if (!named)
+      spdlog::warn("datasource {} is in the database but not in the configuration: not started",
+                   r.config.id);
+  }
+  return out;
+}
+
 }  // namespace
 
 struct node::impl {
   // Declared in start order, so members also die in reverse order if `start` fails midway.
   std::unique_ptr<storage::database> db;
+  std::unique_ptr<actors::node_context> ctx;
   caf::actor_system_config caf_cfg;
   std::unique_ptr<caf::actor_system> system;
+  actors::directory_actor directory;
+  actors::supervisor_actor supervisor;
   std::unique_ptr<http_server> http;
+
+  // Stops the actors (the supervisor stops its children), then the I/O pool: jobs in flight
+  // finish and their results go nowhere; nothing touches the database afterwards.
+  void stop_actors() {
+    if (!system) return;
+    if (supervisor) caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+    if (directory) caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
+    supervisor = nullptr;
+    directory = nullptr;
+    system->await_all_actors_done();
+    if (ctx) ctx->pool().stop();
+  }
+  ~impl() { stop_actors(); }
   std::string node_id;
   listen_address http_address;
 };
@@ -105,10 +193,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   cc.set("scheduler.max-threads", static_cast<size_t>(cfg.scheduler.threads));
   cc.set("logger.file-verbosity", caf::atom("quiet"));
   cc.set("logger.console-verbosity", caf::atom("quiet"));
-  cc.add_error_category(storage::storage_category,
-                        [](uint8_t code, caf::atom_value category, const caf::message& ctx) {
-                          return storage::render(caf::error{code, category, ctx});
-                        });
+  actors::register_types(cc);
   cc.add_error_category(runtime_category, render_runtime_error);
   try {
     p->system = std::make_unique<caf::actor_system>(cc);
@@ -117,6 +202,24 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   }
   spdlog::info("actor system: {} scheduler, {} thread(s)", to_string(cfg.scheduler.policy),
                cfg.scheduler.threads);
+
+  auto records = reconcile_records(*p->db, cfg);
+  if (!records) return std::move(records.error());
+  auto queue = storage::transfer_queue::open(*p->db);
+  if (!queue) return std::move(queue.error());
+  for (auto& [name, n] : (*queue)->sizes()) {
+    if (auto parts = actors::split_queue_name(name))
+      spdlog::info("queue {} <- {}: {} pending transfer(s) from before", parts->first,
+                   parts->second, n);
+  }
+  p->ctx = std::make_unique<actors::node_context>(*p->db, std::move(*queue), cfg.runtime);
+  p->directory = actors::spawn_directory(*p->system, std::chrono::seconds{5});
+  actors::supervisor_init sup;
+  sup.ctx = p->ctx.get();
+  sup.directory = p->directory;
+  sup.volumes = std::move(records->first);
+  sup.datasources = std::move(records->second);
+  p->supervisor = actors::spawn_supervisor(*p->system, std::move(sup));
 
   http_server_options http_opts;
   http_opts.listen = cfg.http.listen;
@@ -139,7 +242,9 @@ void node::stop() noexcept {
     spdlog::info("HTTP server stopped");
   }
   if (impl_->system) {
+    impl_->stop_actors();
     impl_->system.reset();
+    impl_->ctx.reset();
     spdlog::info("actor system stopped");
   }
   if (impl_->db) {

@@ -7,6 +7,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 #include "runtime/error.hpp"
 #include "tests/temp_dir.hpp"
 
@@ -83,8 +85,24 @@ BOOST_AUTO_TEST_CASE(every_setting_is_described_with_its_default) {
                                     "log.file",
                                     "storage.sync_writes",
                                     "storage.block_cache_mb",
-                                    "auth.anonymous_class"};
-  BOOST_CHECK_EQUAL_COLLECTIONS(keys.begin(), keys.end(), expected.begin(), expected.end());
+                                    "auth.anonymous_class",
+                                    "runtime.io_threads",
+                                    "runtime.scan_batch",
+                                    "runtime.chunk_kb",
+                                    "runtime.checkpoint_mb",
+                                    "runtime.group_max",
+                                    "runtime.group_delay_ms",
+                                    "runtime.progress_interval_s",
+                                    "runtime.retry_base_ms",
+                                    "runtime.retry_cap_s",
+                                    "runtime.retry_max_attempts"};
+  // The [[volume]] and [[datasource]] fields follow, each as `<kind>.<id>.<key>`.
+  std::vector<std::string> fixed(keys.begin(), keys.begin() + static_cast<long>(std::min(keys.size(), expected.size())));
+  BOOST_CHECK_EQUAL_COLLECTIONS(fixed.begin(), fixed.end(), expected.begin(), expected.end());
+  for (auto want : {"volume.<id>.path", "volume.<id>.syncAmountReception",
+                    "datasource.<id>.sync_type", "datasource.<id>.volumes",
+                    "datasource.<id>.sync_priority", "datasource.<id>.exclude"})
+    BOOST_CHECK_MESSAGE(std::find(keys.begin(), keys.end(), want) != keys.end(), want);
   for (auto& s : all) {
     if (s.key == "scheduler.threads") BOOST_CHECK_EQUAL(s.default_value, "2");
     if (s.key == "http.listen")
@@ -314,4 +332,102 @@ BOOST_AUTO_TEST_CASE(listen_addresses) {
     BOOST_CHECK_MESSAGE(!r, "accepted '" << bad << "'");
     if (!r) BOOST_CHECK(is(r.error(), runtime_errc::invalid_config));
   }
+}
+
+namespace {
+
+const char* two_datasources = R"([[volume]]
+id = "backup"
+path = "/srv/backup"
+syncAmountReception = 3
+
+[[datasource]]
+id = "photos"
+path = "/home/me/photos"
+sync_type = "arch"
+volumes = ["backup"]
+sync_priority = -2
+exclude = ["**/.cache/**"]
+priority_rules = [{glob = "*.raw", priority = 9}]
+
+[[datasource]]
+id = "load"
+type = "synthetic"
+count = 500
+change_rate = 0.5
+volumes = ["backup"]
+)";
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(volumes_and_datasources_are_read) {
+  auto cfg = parse_config(two_datasources, "node.toml");
+  if (!cfg) BOOST_FAIL(render(cfg.error()));
+  BOOST_REQUIRE_EQUAL(cfg->volumes.size(), 1u);
+  BOOST_CHECK_EQUAL(cfg->volumes[0].sync_amount_reception, 3u);
+  BOOST_REQUIRE_EQUAL(cfg->datasources.size(), 2u);
+  auto& p = cfg->datasources[0];
+  BOOST_CHECK(p.sync == syncline::actors::sync_type::arch);
+  BOOST_CHECK_EQUAL(p.sync_priority, -2);
+  BOOST_REQUIRE_EQUAL(p.priority_rules.size(), 1u);
+  BOOST_CHECK_EQUAL(p.priority_rules[0].priority, 9);
+  BOOST_CHECK_EQUAL(cfg->datasources[1].count, 500u);
+  BOOST_CHECK_EQUAL(cfg->datasources[1].change_rate, 0.5);
+}
+
+BOOST_AUTO_TEST_CASE(datasource_errors_name_the_key_and_position) {
+  struct bad_case {
+    std::string text;
+    std::string expect;
+  };
+  std::vector<bad_case> cases{
+      {"[[volume]]\nid = \"v\"\npath = \"/x\"\n[[datasource]]\nid = \"d\"\npath = \"/y\"\n"
+       "volumes = [\"w\"]\n",
+       "node.toml:4:1: datasource 'd': volumes: no volume 'w' is defined"},
+      {"[[datasource]]\nid = \"d\"\nsync_type = \"mirror\"\n",
+       "node.toml:3:13: datasource.sync_type: must be one of auto, one, arch"},
+      {"[[volume]]\npath = \"/x\"\n", "node.toml:1:1: volume: missing key 'id'"},
+      {"[[volume]]\nid = \"v\"\npth = \"/x\"\n", "node.toml:3:1: unknown key 'volume.pth'"},
+      {"[[volume]]\nid = \"a b\"\n", "node.toml:2:6: volume.id: may only contain"},
+      {"[[volume]]\nid = \"v\"\n", "volume 'v': a directory volume needs a path"},
+      {"[[volume]]\nid = \"v\"\npath = \"/x\"\n[[volume]]\nid = \"v\"\npath = \"/y\"\n",
+       "node.toml:4:1: volume 'v': another volume has this id"},
+      {"[[volume]]\nid = \"v\"\npath = \"/x\"\n[[datasource]]\nid = \"d\"\npath = \"/y\"\n"
+       "volumes = [\"v\"]\nexclude = [\"[oops\"]\n",
+       "node.toml:8:11: datasource.exclude: bad_config"},
+      {"[[volume]]\nid = \"v\"\npath = \"/x\"\nsyncAmountReception = 0\n",
+       "node.toml:4:23: volume.syncAmountReception: must be between 1 and 1024"},
+      {"volume = 3\n", "node.toml:1:10: volume: expected [[volume]] tables"},
+  };
+  for (auto& c : cases) {
+    auto cfg = parse_config(c.text, "node.toml");
+    BOOST_REQUIRE_MESSAGE(!cfg, c.text);
+    auto text = render(cfg.error());
+    BOOST_CHECK_MESSAGE(text.find(c.expect) != std::string::npos,
+                        "expected '" << c.expect << "' in: " << text);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(datasource_fields_can_be_overridden_by_id) {
+  auto cfg = parse_config(two_datasources, "node.toml");
+  BOOST_REQUIRE(cfg);
+  auto o = parse_set_argument("datasource.photos.sync_type=auto");
+  BOOST_REQUIRE(o);
+  BOOST_REQUIRE(!apply_override(*cfg, *o));
+  BOOST_CHECK(cfg->datasources[0].sync == syncline::actors::sync_type::auto_);
+  auto bad = parse_set_argument("datasource.photos.volumes=[\"nowhere\"]");
+  BOOST_REQUIRE(bad);
+  auto err = apply_override(*cfg, *bad);
+  BOOST_REQUIRE(err);
+  BOOST_CHECK_NE(render(err).find("no volume 'nowhere'"), std::string::npos);
+  BOOST_CHECK_EQUAL(cfg->datasources[0].volumes.at(0), "backup");  // unchanged
+  auto unknown = parse_set_argument("datasource.nobody.path=/x");
+  BOOST_REQUIRE(unknown);
+  auto err2 = apply_override(*cfg, *unknown);
+  BOOST_REQUIRE(err2);
+  BOOST_CHECK_NE(render(err2).find("no datasource 'nobody'"), std::string::npos);
+  auto vol = parse_set_argument("volume.backup.syncAmountReception=9");
+  BOOST_REQUIRE(vol);
+  BOOST_REQUIRE(!apply_override(*cfg, *vol));
+  BOOST_CHECK_EQUAL(cfg->volumes[0].sync_amount_reception, 9u);
 }
