@@ -194,7 +194,8 @@ using supervisor_actor = caf::typed_actor<
     caf::replies_to<pause_atom>::with<bool>,
     caf::replies_to<resume_atom>::with<bool>,
     caf::replies_to<status_atom>::with<actor_status>,
-    caf::reacts_to<restart_atom, std::string, uint64_t>>;
+    caf::reacts_to<restart_atom, std::string, uint64_t>,
+    io_done_handler>;
 
 /// Announces every message type above (and the error categories' renderers) to `cfg`.
 void register_types(caf::actor_system_config& cfg);

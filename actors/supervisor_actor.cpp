@@ -190,6 +190,9 @@ void on_down(self_ptr self, caf::down_msg& dm) {
   switch (classify(dm.reason)) {
     case failure_class::fatal:
       spdlog::critical("{} {} failed fatally, stopping the node: {}", c.kind, c.id, why);
+      st.stopping = true;
+      for (auto& [k, other] : st.children)
+        if (other.handle) self->send_exit(other.handle, dm.reason);
       self->quit(dm.reason);
       return;
     case failure_class::no_retry:
@@ -284,6 +287,7 @@ supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<su
             i->second.state == child_state::restarting)
           restart(self, key);
       },
+      [=](io_done_atom, io_continuation& k) { k.fn(); },
   };
 }
 

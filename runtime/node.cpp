@@ -5,17 +5,21 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/directory_actor.hpp"
+#include "actors/error.hpp"
 #include "actors/messages.hpp"
 #include "actors/node_context.hpp"
 #include "actors/records.hpp"
@@ -135,11 +139,16 @@ struct node::impl {
   actors::directory_actor directory;
   actors::supervisor_actor supervisor;
   std::unique_ptr<http_server> http;
+  caf::actor watcher;
+  mutable std::mutex fatal_mtx;
+  caf::error fatal;
 
   // Stops the actors (the supervisor stops its children), then the I/O pool: jobs in flight
   // finish and their results go nowhere; nothing touches the database afterwards.
   void stop_actors() {
     if (!system) return;
+    if (watcher) caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+    watcher = nullptr;
     if (supervisor) caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
     if (directory) caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
     supervisor = nullptr;
@@ -164,6 +173,11 @@ const listen_address& node::http_address() const noexcept {
 
 const std::string& node::node_id() const noexcept {
   return impl_->node_id;
+}
+
+caf::error node::fatal_error() const {
+  std::lock_guard<std::mutex> guard{impl_->fatal_mtx};
+  return impl_->fatal;
 }
 
 caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
@@ -220,6 +234,24 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   sup.volumes = std::move(records->first);
   sup.datasources = std::move(records->second);
   p->supervisor = actors::spawn_supervisor(*p->system, std::move(sup));
+  // A supervisor that ends on its own ended on a fatal failure: the node stops, loudly.
+  p->watcher = p->system->spawn(
+      [raw = p.get()](caf::event_based_actor* self, actors::supervisor_actor target) -> caf::behavior {
+        self->monitor(target);
+        self->set_down_handler([=](caf::down_msg& dm) {
+          if (!dm.reason || dm.reason == caf::exit_reason::user_shutdown) return;
+          spdlog::critical("the supervisor stopped on a fatal failure: {}; stopping the node",
+                           actors::render(dm.reason));
+          {
+            std::lock_guard<std::mutex> guard{raw->fatal_mtx};
+            raw->fatal = dm.reason;
+          }
+          ::kill(::getpid(), SIGTERM);
+          self->quit();
+        });
+        return {[](caf::ok_atom) {}};
+      },
+      p->supervisor);
 
   http_server_options http_opts;
   http_opts.listen = cfg.http.listen;
@@ -282,8 +314,10 @@ caf::error run_node(const node_config& cfg) {
   spdlog::info("received {}, stopping", sig == SIGINT    ? "SIGINT"
                                         : sig == SIGTERM ? "SIGTERM"
                                                          : "?");
+  auto fatal = (*n)->fatal_error();
   (*n)->stop();
   n->reset();
+  if (fatal) return fatal;
   spdlog::info("stopped");
   return caf::none;
 }

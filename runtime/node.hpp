@@ -37,6 +37,11 @@ class node {
   /// (waits for every actor), database (closed, the data directory unlocked). Idempotent.
   void stop() noexcept;
 
+  /// Why the node had to stop by itself (its supervisor ended on a fatal failure, e.g. storage
+  /// corruption), or none. When it happens the node raises SIGTERM in its own process, so
+  /// `run_node` wakes up, stops and returns this error.
+  caf::error fatal_error() const;
+
  private:
   struct impl;
   explicit node(std::unique_ptr<impl> p);
