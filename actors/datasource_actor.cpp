@@ -83,6 +83,7 @@ struct datasource_state {
   std::map<std::string, volume_actor> volumes;
   std::shared_ptr<connectors::source> source;
   std::shared_ptr<const priority_rules> priority;
+  uint64_t writer = 0;  // this incarnation's epoch of the single-writer fence
 
   std::optional<run_record> run;
   std::shared_ptr<scan_work> scan;  // set while querying
@@ -143,7 +144,13 @@ void save_record(self_ptr self) {
   enqueue_job(self, [self] {
     auto rec = self->state.rec;
     auto* ctx = self->state.ctx;
-    run_io(self, ctx->pool(), [ctx, rec] { return save(ctx->db(), rec); },
+    auto writer = self->state.writer;
+    run_io(self, ctx->pool(),
+           [ctx, rec, writer] {
+             storage::write_batch batch{ctx->db()};
+             stage(batch, rec);
+             return ctx->write_as(rec.config.id, writer, batch);
+           },
            [self](caf::error err) {
              if (err) spdlog::error("datasource {}: cannot save its record: {}", id_of(self),
                                     render(err));
@@ -158,12 +165,13 @@ void save_run(self_ptr self) {
     auto run = *self->state.run;
     auto rec = self->state.rec;
     auto* ctx = self->state.ctx;
+    auto writer = self->state.writer;
     run_io(self, ctx->pool(),
-           [ctx, run, rec] {
+           [ctx, run, rec, writer] {
              storage::write_batch batch{ctx->db()};
              ctx->runs().stage(batch, run);
              stage(batch, rec);
-             return ctx->db().write(batch);
+             return ctx->write_as(rec.config.id, writer, batch);
            },
            [self](caf::error err) {
              if (err) spdlog::error("datasource {}: cannot save its run: {}", id_of(self),
@@ -386,8 +394,9 @@ void step(self_ptr self) {
     auto work = s.scan;
     auto run = *s.run;
     auto batch_size = ctx->settings().scan_batch;
+    auto writer = s.writer;
     run_io(self, ctx->pool(),
-           [ctx, work, run, batch_size]() mutable {
+           [ctx, work, run, batch_size, writer]() mutable {
              step_result r;
              work->items.clear();
              auto more = work->listing->next(work->items, batch_size);
@@ -426,7 +435,7 @@ void step(self_ptr self) {
              c.unchanged += r.stats.unchanged;
              c.bytes_total += r.stats.bytes_pending;
              ctx->runs().stage(batch, run);
-             r.error = ctx->db().write(batch);
+             r.error = ctx->write_as(run.datasource, writer, batch);
              return r;
            },
            [self, epoch](step_result r) {
@@ -483,10 +492,24 @@ void start_run(self_ptr self, std::string trigger, bool unpark) {
     auto* ctx = self->state.ctx;
     auto id = id_of(self);
     auto rec = self->state.rec;
+    auto writer = self->state.writer;
     run_io(self, ctx->pool(),
-           [ctx, id, trigger, rec]() -> caf::expected<run_record> {
-             if (auto err = save(ctx->db(), rec)) return err;
-             return ctx->runs().begin(id, ctx->now_ms(), trigger);
+           [ctx, id, trigger, rec, writer]() -> caf::expected<run_record> {
+             // Numbered here rather than by run_log::begin: this job is the datasource's only
+             // writer, and the fence keeps a replaced incarnation from numbering a run too.
+             auto last = ctx->runs().last(id);
+             if (!last) return std::move(last.error());
+             run_record run;
+             run.datasource = id;
+             run.number = *last ? (*last)->number + 1 : 1;
+             run.trigger = trigger;
+             run.started_ms = ctx->now_ms();
+             run.move_to(storage::run_status::started, run.started_ms);
+             storage::write_batch batch{ctx->db()};
+             stage(batch, rec);
+             ctx->runs().stage(batch, run);
+             if (auto err = ctx->write_as(id, writer, batch)) return err;
+             return run;
            },
            [self](caf::expected<run_record> run) {
              auto& s = self->state;
@@ -636,8 +659,9 @@ void on_completed(self_ptr self, std::vector<transfer_report> reports,
     // position; the job itself must not read actor state.
     std::vector<bool> counted;
     for (auto& r : reports) counted.push_back(counts_in_run(s, r.reference));
+    auto writer = s.writer;
     run_io(self, ctx->pool(),
-           [ctx, id, prio, run, reports, counted]() mutable {
+           [ctx, id, prio, run, reports, counted, writer]() mutable {
              completion_result res;
              storage::write_batch batch{ctx->db()};
              std::vector<std::string> kicked;
@@ -709,7 +733,7 @@ void on_completed(self_ptr self, std::vector<transfer_report> reports,
                ctx->runs().stage(batch, *run);
              }
              res.kicked = std::move(kicked);
-             res.error = ctx->db().write(batch);
+             res.error = ctx->write_as(id, writer, batch);
              return res;
            },
            [self, rp](completion_result res) mutable {
@@ -741,8 +765,9 @@ void on_failure(self_ptr self, transfer_report report,
     auto id = id_of(self);
     auto prio = s.priority;
     bool counted = counts_in_run(s, report.reference);
+    auto writer = s.writer;
     run_io(self, ctx->pool(),
-           [ctx, id, prio, report, counted] {
+           [ctx, id, prio, report, counted, writer] {
              failure_result res;
              auto scope = datastore_scope(id, report.volume);
              auto qname = queue_name(report.volume, id);
@@ -754,7 +779,7 @@ void on_failure(self_ptr self, transfer_report report,
              storage::write_batch batch{ctx->db()};
              if (!*row) {
                ack(ctx, batch, report.ticket);
-               res.error = ctx->db().write(batch);
+               res.error = ctx->write_as(id, writer, batch);
                return res;
              }
              auto& w = **row;
@@ -769,7 +794,7 @@ void on_failure(self_ptr self, transfer_report report,
                  res.kicked = report.volume;
                }
                ctx->rows().put(batch, scope, w);
-               res.error = ctx->db().write(batch);
+               res.error = ctx->write_as(id, writer, batch);
                return res;
              }
              auto cls = classify(report.error);
@@ -789,7 +814,7 @@ void on_failure(self_ptr self, transfer_report report,
                res.fatal = cls == failure_class::fatal;
              }
              ctx->rows().put(batch, scope, w);
-             res.error = ctx->db().write(batch);
+             res.error = ctx->write_as(id, writer, batch);
              return res;
            },
            [self, rp, report](failure_result res) mutable {
@@ -848,8 +873,9 @@ void change_priority(self_ptr self, int32_t priority, caf::typed_response_promis
     auto volumes = s.rec.config.volumes;
     auto prio = s.priority;
     using result = caf::expected<uint64_t>;
+    auto writer = s.writer;
     run_io(self, ctx->pool(),
-           [ctx, id, volumes, prio]() -> result {
+           [ctx, id, volumes, prio, writer]() -> result {
              uint64_t moved = 0;
              for (auto& v : volumes) {
                auto scope = datastore_scope(id, v);
@@ -867,11 +893,11 @@ void change_priority(self_ptr self, int32_t priority, caf::typed_response_promis
                  ctx->rows().put(batch, scope, row);
                  ++moved;
                  if (batch.count() >= 1000) {
-                   if (auto err = ctx->db().write(batch)) return err;
+                   if (auto err = ctx->write_as(id, writer, batch)) return err;
                  }
                }
                if (cur.status()) return cur.status();
-               if (auto err = ctx->db().write(batch)) return err;
+               if (auto err = ctx->write_as(id, writer, batch)) return err;
              }
              return moved;
            },
@@ -996,6 +1022,8 @@ datasource_actor::behavior_type datasource(datasource_actor::stateful_pointer<da
   st.volumes = std::move(init.volumes);
   st.source = std::move(init.source);
   st.priority = compile_priority(st.rec.config);
+  // From here on a previous incarnation's jobs can no longer write this datasource's rows.
+  st.writer = st.ctx->claim_writer(st.rec.config.id);
   st.ctx->set_source(st.rec.config.id, st.source);
   start_up(self);
   return {

@@ -1,5 +1,6 @@
 #include "actors/node_context.hpp"
 
+#include "actors/error.hpp"
 #include "connectors/source.hpp"
 #include "connectors/volume.hpp"
 #include "storage/ulid.hpp"
@@ -39,6 +40,36 @@ std::shared_ptr<connectors::volume> node_context::volume(const std::string& volu
   std::lock_guard<std::mutex> guard{mtx_};
   auto i = volumes_.find(volume);
   return i == volumes_.end() ? nullptr : i->second;
+}
+
+uint64_t node_context::claim_writer(const std::string& datasource) {
+  writer_fence* fence = nullptr;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto& f = fences_[datasource];
+    if (!f) f = std::make_unique<writer_fence>();
+    fence = f.get();
+  }
+  // Taking the fence's lock waits for a write of the previous incarnation in progress.
+  std::lock_guard<std::mutex> guard{fence->mtx};
+  return ++fence->epoch;
+}
+
+caf::error node_context::write_as(const std::string& datasource, uint64_t epoch,
+                                  storage::write_batch& batch) {
+  writer_fence* fence = nullptr;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = fences_.find(datasource);
+    if (i != fences_.end()) fence = i->second.get();
+  }
+  if (fence == nullptr)
+    return make_error(actors_errc::shutting_down, "datasource " + datasource + " has no writer");
+  std::lock_guard<std::mutex> guard{fence->mtx};
+  if (fence->epoch != epoch)
+    return make_error(actors_errc::shutting_down,
+                      "datasource " + datasource + " was replaced; this write is dropped");
+  return db_.write(batch);
 }
 
 int64_t node_context::now_ms() const noexcept { return storage::epoch_ms(); }

@@ -44,6 +44,15 @@ class node_context {
   void set_volume(const std::string& volume, std::shared_ptr<connectors::volume> v);
   std::shared_ptr<connectors::volume> volume(const std::string& volume) const;
 
+  /// The single-writer fence of a datasource's rows. Each incarnation of a datasource actor
+  /// claims a new epoch when it starts; its I/O jobs write only through `write_as`, which
+  /// refuses (`actors_errc::shutting_down`) once a newer incarnation has claimed the rows. A job
+  /// still running for an actor that was killed or replaced can therefore never overwrite the
+  /// rows of its successor.
+  uint64_t claim_writer(const std::string& datasource);
+  [[nodiscard]] caf::error write_as(const std::string& datasource, uint64_t epoch,
+                                    storage::write_batch& batch);
+
   /// Wall-clock milliseconds (records and logs; timers use the actor clock).
   int64_t now_ms() const noexcept;
   /// A random number (backoff jitter, schedules).
@@ -58,6 +67,11 @@ class node_context {
   mutable std::mutex mtx_;
   std::map<std::string, std::shared_ptr<connectors::source>> sources_;
   std::map<std::string, std::shared_ptr<connectors::volume>> volumes_;
+  struct writer_fence {
+    std::mutex mtx;
+    uint64_t epoch = 0;
+  };
+  std::map<std::string, std::unique_ptr<writer_fence>> fences_;  // guarded by mtx_
   std::mt19937_64 rng_;
   io_pool pool_;  // last: its workers stop first, while everything they use still exists
 };
