@@ -55,11 +55,25 @@ rocksdb::ColumnFamilyOptions make_cf_options(column c, const std::shared_ptr<roc
   t.format_version = 5;
   t.cache_index_and_filter_blocks = true;
   t.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Index and filter in partitions of a few KiB: a file of a million elements has megabytes of
+  // index, more than a shard of the block cache holds, so a monolithic index block was evicted
+  // and read again (and decompressed) by nearly every point read and every new iterator.
+  t.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  t.partition_filters = true;
+  t.pin_top_level_index_and_filter = true;
+  t.cache_index_and_filter_blocks_with_high_priority = true;
+  bool point_lookups =
+      c == column::elements || c == column::users || c == column::tokens || c == column::datastore;
   // Whole-key bloom filters make "does this _id exist?" cheap for the many creates of ids that
   // do not exist yet, and for point reads.
-  if (c == column::elements || c == column::users || c == column::tokens || c == column::datastore)
-    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  if (point_lookups) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  if (point_lookups) {
+    // The same for the memtable: without it, every lookup of an absent id (each create checks
+    // its ids) walks the skip list, a cache miss per level.
+    o.memtable_prefix_bloom_size_ratio = 0.02;
+    o.memtable_whole_key_filtering = true;
+  }
   o.compression = rocksdb::kLZ4Compression;
   o.bottommost_compression = rocksdb::kZSTD;
   o.level_compaction_dynamic_level_bytes = true;

@@ -1,5 +1,6 @@
 #include "storage/element_json.hpp"
 
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -128,9 +129,9 @@ caf::error read_ids(simdjson::dom::element id, const element_place& ctx, const E
                     ctx + "_id must be a string, not " + std::string{type_name(id.type())});
 }
 
-// Whether `s` holds a control character, a quote or a backslash; eight bytes at a time, since
-// every id and key written goes through here.
-bool needs_escape(std::string_view s) {
+// Whether `s` holds a control character, a quote or a backslash. Every id and key written goes
+// through here: eight bytes at a time, then a table for the few left, without branches per byte.
+inline bool needs_escape(std::string_view s) {
   constexpr uint64_t ones = 0x0101010101010101ull;
   constexpr uint64_t highs = 0x8080808080808080ull;
   auto has_zero_byte = [](uint64_t v) { return (v - ones) & ~v & highs; };
@@ -143,14 +144,15 @@ bool needs_escape(std::string_view s) {
     if (below_space | has_zero_byte(v ^ ('"' * ones)) | has_zero_byte(v ^ ('\\' * ones)))
       return true;
   }
-  if (i == s.size()) return false;
-  uint64_t tail = 0;
-  std::memcpy(&tail, s.data() + i, s.size() - i);
-  // Bytes past the end are zero, which reads as a control character: set them to a space.
-  tail |= ~uint64_t{0} << (8 * (s.size() - i)) & (' ' * ones);
-  uint64_t below_space = (tail - 0x20 * ones) & ~tail & highs;
-  return (below_space | has_zero_byte(tail ^ ('"' * ones)) | has_zero_byte(tail ^ ('\\' * ones))) !=
-         0;
+  static constexpr auto escaped = [] {
+    std::array<uint8_t, 256> t{};
+    for (size_t c = 0; c < 0x20; ++c) t[c] = 1;
+    t['"'] = t['\\'] = 1;
+    return t;
+  }();
+  uint8_t any = 0;
+  for (; i < s.size(); ++i) any |= escaped[static_cast<unsigned char>(s[i])];
+  return any != 0;
 }
 
 // Compact JSON text of values, exactly as simdjson::minify writes it, without its cost:
@@ -293,18 +295,29 @@ caf::expected<element_batch> parse_element_batch(std::string_view json, id_polic
     element_batch::element el;
     el.ids_begin = out.ids.size();
     el.fields_begin = out.fields.size();
+    // Fields are laid out as their own serialization, `,"key":value`, as long as that stays
+    // true: no key needs escaping, none repeats, no `_id` comes between them.
+    el.has_body = true;
+    el.body.offset = out.text.size();
     for (auto [key, value] : obj) {
       if (key == "_id") {
         out.ids.resize(el.ids_begin);
+        el.has_body = el.has_body && out.fields.size() == el.fields_begin;
         auto err = read_ids(value, ctx, [&](std::string_view id) { out.ids.push_back(out.add(id)); });
         if (err) return err;
+        el.body.offset = out.text.size();
         continue;
       }
       // A repeated key keeps its first place and takes the last value.
       auto f = out.fields.begin() + static_cast<ptrdiff_t>(el.fields_begin);
       while (f != out.fields.end() && out[f->key] != key) ++f;
-      if (f == out.fields.end()) {
+      if (f != out.fields.end()) {
+        el.has_body = false;
+      } else {
+        el.has_body = el.has_body && !needs_escape(key);
+        if (el.has_body) out.text.append(",\"");
         out.fields.push_back({out.add(key), {}});
+        if (el.has_body) out.text.append("\":");
         f = out.fields.end() - 1;
       }
       f->value.offset = out.text.size();
@@ -313,6 +326,7 @@ caf::expected<element_batch> parse_element_batch(std::string_view json, id_polic
     }
     el.ids_end = out.ids.size();
     el.fields_end = out.fields.size();
+    el.body.size = el.has_body ? out.text.size() - el.body.offset : 0;
     // Requests mostly hold elements of one shape: after the first, make room for all of them.
     if (out.elements.empty()) out.fields.reserve(out.fields.size() * element_count + 16);
     if (el.ids_begin == el.ids_end && ids == id_policy::required)
@@ -450,6 +464,32 @@ std::string serialize_element(std::string_view id, const std::vector<element_fie
       if (!drop_nulls || !f.is_null()) visit(f.key, f.value);
   });
   return out;
+}
+
+void serialize_element(std::string& out, std::string_view id,
+                       std::initializer_list<std::string_view> serialized_fields) {
+  size_t size = id.size() + 10;
+  for (auto part : serialized_fields) size += part.size();
+  out.clear();
+  if (needs_escape(id)) {
+    out.reserve(size + 16);
+    out.append(R"({"_id":)");
+    append_json_string(out, id);
+    for (auto part : serialized_fields) out.append(part.data(), part.size());
+    out.push_back('}');
+    return;
+  }
+  out.resize(size);
+  char* p = out.data();
+  auto put = [&p](std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  };
+  put(R"({"_id":")");
+  put(id);
+  *p++ = '"';
+  for (auto part : serialized_fields) put(part);
+  *p = '}';
 }
 
 void serialize_element(std::string& out, std::string_view id,

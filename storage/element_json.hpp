@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +54,10 @@ struct element_batch {
   struct element {
     size_t ids_begin = 0, ids_end = 0;
     size_t fields_begin = 0, fields_end = 0;
+    /// When `has_body`, `body` is the fields serialized (`,"key":value` each, in order), as
+    /// `serialize_element` would write them; set by parsing when no key needs escaping.
+    bool has_body = false;
+    span body;
   };
   std::string text;
   std::vector<span> ids;
@@ -96,6 +101,10 @@ element_batch make_element_batch(const std::vector<element_input>& in);
 /// `drop_nulls`.
 std::string serialize_element(std::string_view id, const std::vector<element_field>& fields,
                               bool drop_nulls = false);
+/// Serializes `{"_id":id` followed by the already serialized fields (`,"key":value` each) and
+/// `}` into `out`, replacing what it held.
+void serialize_element(std::string& out, std::string_view id,
+                       std::initializer_list<std::string_view> serialized_fields);
 /// Serializes `{"_id":id, fields...}` into `out` (replacing what it held), values as given.
 void serialize_element(std::string& out, std::string_view id,
                        const std::vector<std::pair<std::string_view, std::string_view>>& fields);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <functional>
+#include <memory>
+#include <utility>
 
 #include <rocksdb/db.h>
 
@@ -35,6 +37,35 @@ rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
 bool in_key_order(const std::vector<rocksdb::Slice>& keys) {
   return std::is_sorted(keys.begin(), keys.end(),
                         [](const rocksdb::Slice& a, const rocksdb::Slice& b) { return a.compare(b) < 0; });
+}
+
+// The smallest and the largest of `keys` (not empty).
+std::pair<rocksdb::Slice, rocksdb::Slice> key_range(const std::vector<rocksdb::Slice>& keys) {
+  auto [lo, hi] = std::minmax_element(
+      keys.begin(), keys.end(),
+      [](const rocksdb::Slice& a, const rocksdb::Slice& b) { return a.compare(b) < 0; });
+  return {*lo, *hi};
+}
+
+// From this many ids on, a call first asks whether any element lies between the smallest and the
+// largest of them: new ids usually arrive in a range that holds nothing yet (a new folder, a
+// first import, ids generated in time order), and one seek then answers for all of them, where
+// looking them up one by one probes every overlapping file's filter (and, while a database has
+// only a few level-0 files, RocksDB probes all of them) for each id.
+constexpr size_t min_ids_for_range_check = 16;
+
+// Whether no element has an id in [lo, hi].
+caf::expected<bool> no_element_between(const database::impl& r, rocksdb::Slice lo,
+                                       rocksdb::Slice hi) {
+  std::string bound{hi.data(), hi.size()};
+  bound.push_back('\0');  // the smallest key after `hi`
+  rocksdb::Slice bound_slice{bound};
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &bound_slice;
+  std::unique_ptr<rocksdb::Iterator> it{r.db->NewIterator(ro, r.cf(column::elements))};
+  it->Seek(lo);
+  if (!it->status().ok()) return to_error(it->status(), "read elements");
+  return !it->Valid();
 }
 
 int64_t resolve_time(const write_context& ctx) { return ctx.now_ms != 0 ? ctx.now_ms : epoch_ms(); }
@@ -187,10 +218,17 @@ caf::error element_store::load(working_set& ws) const {
   std::vector<rocksdb::Slice> keys;
   keys.reserve(ws.slots.size());
   for (auto& s : ws.slots) keys.push_back(slice(s.id));
+  bool sorted = in_key_order(keys);
+  if (keys.size() >= min_ids_for_range_check) {
+    auto [lo, hi] = sorted ? std::make_pair(keys.front(), keys.back()) : key_range(keys);
+    auto empty = no_element_between(r, lo, hi);
+    if (!empty) return std::move(empty.error());
+    if (*empty) return caf::none;  // none of the ids exists
+  }
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
   r.db->MultiGet(rocksdb::ReadOptions{}, r.cf(column::elements), keys.size(), keys.data(),
-                 values.data(), statuses.data(), in_key_order(keys));
+                 values.data(), statuses.data(), sorted);
   for (size_t i = 0; i < keys.size(); ++i) {
     auto& s = ws.slots[i];
     if (statuses[i].IsNotFound()) continue;
@@ -297,10 +335,23 @@ caf::expected<std::vector<element_outcome>> element_store::create_batch(const el
   if (auto err = load(ws)) return err;
   std::vector<element_outcome> outcomes(id_count);
   std::vector<std::pair<std::string_view, std::string_view>> fields;
+  // What create appends to an element that names neither `author` nor `time`, by the rules of
+  // created_fields; such an element is its parsed body plus this.
+  std::string tail;
+  if (!ctx.author.empty()) tail.append(R"(,"author":)").append(author_text);
+  tail.append(R"(,"time":)").append(time_text);
+  auto names_author_or_time = [&](const element_batch::element& e) {
+    for (auto k = e.fields_begin; k < e.fields_end; ++k) {
+      auto key = in[in.fields[k].key];
+      if (key == "author" || key == "time") return true;
+    }
+    return false;
+  };
   auto o = outcomes.begin();
   for (size_t i = 0; i < in.elements.size(); ++i) {
     auto& e = in.elements[i];
     bool have_fields = false;
+    bool plain = e.has_body && !names_author_or_time(e);
     for (size_t k = 0; k < std::max<size_t>(1, e.ids_end - e.ids_begin); ++k, ++o) {
       auto& s = ws.next();
       o->id = s.id;
@@ -310,9 +361,13 @@ caf::expected<std::vector<element_outcome>> element_store::create_batch(const el
       }
       // A created element is not changed again in the call (a second mention of its id gets
       // `exists`), so it is serialized now and commit only stores it.
-      if (!have_fields) created_fields(fields, in, e, ctx, author_text, time_text);
-      have_fields = true;
-      serialize_element(s.json, s.id, fields);
+      if (plain) {
+        serialize_element(s.json, s.id, {in[e.body], tail});
+      } else {
+        if (!have_fields) created_fields(fields, in, e, ctx, author_text, time_text);
+        have_fields = true;
+        serialize_element(s.json, s.id, fields);
+      }
       s.exists = s.dirty = s.serialized = true;
       o->result = element_result::created;
     }
@@ -588,6 +643,7 @@ caf::expected<element_page> element_store::list(std::string_view prefix, std::st
     return make_error(storage_errc::invalid_argument, "cursor does not belong to this listing");
   auto& r = db_.internals();
   rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
   auto upper = codec::prefix_successor(prefix);
   rocksdb::Slice upper_slice;
   if (upper) {
@@ -606,6 +662,7 @@ caf::expected<element_page> element_store::list(std::string_view prefix, std::st
     }
   }
   element_page page;
+  page.items.reserve(std::min<size_t>(limit, 1024));
   it->Seek(slice(start));
   while (it->Valid()) {
     std::string_view key{it->key().data(), it->key().size()};
