@@ -246,7 +246,7 @@ caf::error element_store::load(working_set& ws) const {
 }
 
 caf::expected<std::vector<element_outcome>> element_store::commit(
-    working_set& ws, std::vector<element_outcome> outcomes) {
+    working_set& ws, std::vector<element_outcome> outcomes, const create_stage* stage) {
   write_batch batch{db_};
   for (auto& s : ws.slots) {
     if (!s.dirty) continue;
@@ -264,6 +264,9 @@ caf::expected<std::vector<element_outcome>> element_store::commit(
                             std::to_string(s.json.size()) + " bytes, more than the limit of " +
                             std::to_string(max_element_bytes));
     batch.put(column::elements, s.id, s.json);
+  }
+  if (stage != nullptr && *stage) {
+    if (auto err = (*stage)(outcomes, batch)) return err;
   }
   if (auto err = db_.write(batch)) return err;
   // Outcomes carry the element as stored at the end of the call; outcome i belongs to mention i.
@@ -297,6 +300,15 @@ caf::expected<std::vector<element_outcome>> element_store::create(
   return create_batch(make_element_batch(in), ctx);
 }
 
+caf::expected<std::vector<element_outcome>> element_store::create_staged(
+    const std::vector<element_input>& in, const write_context& ctx, const create_stage& stage) {
+  if (in.size() > max_batch_elements)
+    return make_error(storage_errc::invalid_element,
+                      "more than " + std::to_string(max_batch_elements) + " elements in one call");
+  if (auto err = check_input_ids(in)) return err;
+  return create_batch(make_element_batch(in), ctx, &stage);
+}
+
 caf::expected<std::vector<element_outcome>> element_store::create(std::string_view json,
                                                                   const write_context& ctx) {
   auto in = parse_element_batch(json, id_policy::optional);
@@ -308,7 +320,8 @@ caf::expected<std::vector<element_outcome>> element_store::create(std::string_vi
 // straight from the request's text, with no string per field to make, copy and free; this is
 // the bulk path of every scan that discovers new items.
 caf::expected<std::vector<element_outcome>> element_store::create_batch(const element_batch& in,
-                                                                        const write_context& ctx) {
+                                                                        const write_context& ctx,
+                                                                        const create_stage* stage) {
   if (in.elements.size() > max_batch_elements)
     return make_error(storage_errc::invalid_element,
                       "more than " + std::to_string(max_batch_elements) + " elements in one call");
@@ -372,7 +385,7 @@ caf::expected<std::vector<element_outcome>> element_store::create_batch(const el
       o->result = element_result::created;
     }
   }
-  return commit(ws, std::move(outcomes));
+  return commit(ws, std::move(outcomes), stage);
 }
 
 namespace {

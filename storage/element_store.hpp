@@ -18,6 +18,7 @@
 namespace syncline::storage {
 
 class database;
+class write_batch;
 
 /// Who is writing, and how the reserved keys are treated.
 struct write_context {
@@ -79,6 +80,20 @@ class element_store {
   [[nodiscard]] caf::expected<std::vector<element_outcome>> create(std::string_view json,
                                                                    const write_context& ctx);
 
+  /// What `create_staged` calls once every outcome is decided, before anything is written, with
+  /// the store's write lock held: `outcomes` has each id and result (`json` is not filled yet).
+  /// It may add changes of its own to `batch`, which is then written as one atomic write with
+  /// the created elements; an error it returns fails the call and nothing is written. It must
+  /// not call this store's mutating methods (the lock is held); reads are fine.
+  using create_stage = std::function<caf::error(const std::vector<element_outcome>& outcomes,
+                                                write_batch& batch)>;
+
+  /// `create(in, ctx)`, with `stage` adding the caller's own changes to the same atomic write
+  /// (the user store writes a user's element and password hash as one). As in `create`, no
+  /// other mutation of this store runs between the check that an id is new and the write.
+  [[nodiscard]] caf::expected<std::vector<element_outcome>> create_staged(
+      const std::vector<element_input>& in, const write_context& ctx, const create_stage& stage);
+
   /// Merges each input's keys into the elements it names: a key set to null is removed, other
   /// keys are replaced or added, `time` is set. Every input needs at least one key besides
   /// `_id` (else `invalid_element`). Missing ids get `not_found`.
@@ -128,9 +143,11 @@ class element_store {
   struct working_set;
   caf::error load(working_set& ws) const;
   caf::expected<std::vector<element_outcome>> commit(working_set& ws,
-                                                     std::vector<element_outcome> outcomes);
+                                                     std::vector<element_outcome> outcomes,
+                                                     const create_stage* stage = nullptr);
   caf::expected<std::vector<element_outcome>> create_batch(const element_batch& in,
-                                                           const write_context& ctx);
+                                                           const write_context& ctx,
+                                                           const create_stage* stage = nullptr);
 
   database& db_;
   std::mutex write_mtx_;
