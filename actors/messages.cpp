@@ -15,6 +15,33 @@ const char* to_string(transfer_outcome o) noexcept {
   return "unknown";
 }
 
+const char* to_string(api_op op) noexcept {
+  switch (op) {
+    case api_op::create: return "create";
+    case api_op::read: return "read";
+    case api_op::update: return "update";
+    case api_op::upsert: return "upsert";
+    case api_op::remove: return "delete";
+    case api_op::search: return "search";
+    case api_op::search_one: return "search_one";
+    case api_op::search_mongo: return "search_mongo";
+    case api_op::graph: return "graph";
+    case api_op::comment: return "comment";
+    case api_op::publish: return "publish";
+    case api_op::version: return "version";
+    case api_op::lock: return "lock";
+    case api_op::unlock: return "unlock";
+    case api_op::sign_in: return "signIn";
+    case api_op::sign_out: return "signOut";
+    case api_op::verify: return "verify";
+    case api_op::create_token: return "createToken";
+    case api_op::actors: return "actors";
+    case api_op::queue: return "queue";
+    case api_op::metrics: return "metrics";
+  }
+  return "unknown";
+}
+
 void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<actor_status>("actor_status");
   cfg.add_message_type<transfer_report>("transfer_report");

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor_system_config.hpp>
@@ -44,6 +46,9 @@ using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using start_atom = caf::atom_constant<caf::atom("start")>;
 using progress_atom = caf::atom_constant<caf::atom("progress")>;
+using recompute_atom = caf::atom_constant<caf::atom("recompute")>;
+using api_atom = caf::atom_constant<caf::atom("api")>;
+using purge_atom = caf::atom_constant<caf::atom("purge")>;
 
 /// What every actor answers to a (high-priority) status request.
 struct actor_status {
@@ -131,6 +136,9 @@ using io_done_handler = caf::reacts_to<io_done_atom, io_continuation>;
 ///   priority p      set the datasource's sync_priority; re-keys its queued items
 ///   completed rs    durable completions from a volume; replies when recorded
 ///   xfer_fail r     a failed transfer; replies whether and when to retry
+///   recompute ref   push one item through again (seed 000's @sendToCompute): its action
+///                   becomes replace (or stays what it is), un-parked, queued; replies how many
+///                   volumes got it (0: no such item)
 ///   status          actor_status (ask with high priority)
 using datasource_actor = caf::typed_actor<
     caf::reacts_to<register_atom, std::string, caf::actor>,
@@ -142,6 +150,7 @@ using datasource_actor = caf::typed_actor<
     caf::replies_to<priority_atom, int32_t>::with<uint64_t>,
     caf::replies_to<completed_atom, std::vector<transfer_report>>::with<bool>,
     caf::replies_to<failure_atom, transfer_report>::with<retry_decision>,
+    caf::replies_to<recompute_atom, std::string>::with<uint64_t>,
     caf::replies_to<status_atom>::with<actor_status>,
     caf::reacts_to<step_atom, uint64_t>,
     caf::reacts_to<schedule_atom, uint64_t>,
@@ -152,12 +161,14 @@ using datasource_actor = caf::typed_actor<
 /// at most `syncAmountReception` transfers at once; groups finished copies into one durable
 /// sync before reporting them.
 ///   register ds a    the datasource actor `a` (a datasource_actor) of id `ds`, for reports
+///   unregister ds    datasource `ds` is gone: forget its sub-queue
 ///   kick ds          datasource `ds` queued items for this volume
 ///   pause / resume   the whole volume
 ///   pause ds / resume ds   one datasource's items
 ///   xfer_done r      a transfer finished (from its transfer actor)
 using volume_actor = caf::typed_actor<
     caf::reacts_to<register_atom, std::string, caf::actor>,
+    caf::reacts_to<unregister_atom, std::string>,
     caf::reacts_to<kick_atom, std::string>,
     caf::replies_to<pause_atom>::with<bool>,
     caf::replies_to<resume_atom>::with<bool>,
@@ -190,17 +201,83 @@ using directory_actor = caf::typed_actor<
 
 /// The node's root: starts volumes and datasources, restarts crashed ones with backoff, parks
 /// the ones in `error`, pauses and resumes everything.
+///   add rec       start a new datasource (`rec`: actors::encode(datasource_record)); refused
+///                 when the id exists or a volume is unknown
+///   update rec    replace a datasource's configuration: its actor stops, then its successor
+///                 starts from the new record (the writer fence keeps them apart)
+///   delete id     stop a datasource and delete its record, rows, runs and queue items (the
+///                 copies on the volumes stay)
 using supervisor_actor = caf::typed_actor<
+    caf::replies_to<caf::add_atom, std::string>::with<bool>,
+    caf::replies_to<caf::update_atom, std::string>::with<bool>,
+    caf::replies_to<caf::delete_atom, std::string>::with<bool>,
     caf::replies_to<pause_atom>::with<bool>,
     caf::replies_to<resume_atom>::with<bool>,
     caf::replies_to<status_atom>::with<actor_status>,
     caf::reacts_to<restart_atom, std::string, uint64_t>,
     io_done_handler>;
 
+/// The tracker's operations: damas-core's routes, authentication, and the node's own routes.
+enum class api_op : uint8_t {
+  create, read, update, upsert, remove, search, search_one, search_mongo, graph, comment,
+  publish, version, lock, unlock, sign_in, sign_out, verify, create_token,
+  actors, queue, metrics,
+};
+
+/// `"create"` ... as damas-core names the route (`remove` is `"delete"`, `sign_in` `"signIn"`).
+const char* to_string(api_op op) noexcept;
+
+/// An answer to an API request, in HTTP terms but without HTTP types (actors/ does not see
+/// runtime/).
+struct api_response {
+  uint16_t status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// Delivers the answer; callable once, from any thread, never blocks.
+using api_responder = std::function<void(api_response)>;
+
+/// One API request, as the HTTP layer extracted it from the route and headers. Local only (it
+/// carries a continuation).
+struct api_request {
+  api_op op = api_op::read;
+  /// The request body as sent.
+  std::string body;
+  /// The body is `application/x-www-form-urlencoded`.
+  bool form_body = false;
+  /// read and graph: ids given in the path (`read/a,b`), percent-decoded; see `ids_in_path`.
+  std::vector<std::string> path_ids;
+  bool ids_in_path = false;
+  /// search, search_one: the query; version: the element id; graph: the depth as written;
+  /// queue: the `limit` query parameter.
+  std::string arg;
+  /// From `Authorization: Bearer <token>` or else the `token` cookie; empty: none given.
+  std::string token;
+  /// An `Authorization` header was sent that is not `Bearer <token>` (refused with 401).
+  bool bad_authorization = false;
+  /// The peer, for logs.
+  std::string remote;
+  api_responder respond;
+};
+
+/// The tracker (actors/tracker_actor.hpp).
+///   api r     answer `r` through `r.respond`
+///   purge     delete expired tokens (the tracker sends it to itself every few minutes)
+///   status    actor_status (ask with high priority)
+using tracker_actor = caf::typed_actor<
+    caf::reacts_to<api_atom, api_request>,
+    caf::reacts_to<purge_atom>,
+    caf::replies_to<status_atom>::with<actor_status>,
+    io_done_handler>;
+
 /// Announces every message type above (and the error categories' renderers) to `cfg`.
 void register_types(caf::actor_system_config& cfg);
 
 }  // namespace syncline::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(syncline::actors::api_request)
 
 namespace syncline::storage {
 

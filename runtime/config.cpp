@@ -212,6 +212,12 @@ const std::vector<setting>& settings() {
        [](const toml::node& v, node_config& c) {
          return read_int(v, 1, int64_t{1} << 30, c.http.max_body_bytes);
        }},
+      {"http", "max_header_bytes", value_kind::integer,
+       "largest request line and headers accepted; larger ones get 431",
+       [](const node_config& c) { return std::to_string(c.http.max_header_bytes); },
+       [](const toml::node& v, node_config& c) {
+         return read_int(v, 1024, 1 << 20, c.http.max_header_bytes);
+       }},
       {"http", "read_timeout_s", value_kind::integer,
        "seconds a client may take to send a request, or stay idle between requests",
        [](const node_config& c) { return std::to_string(c.http.read_timeout_s); },
@@ -262,6 +268,58 @@ const std::vector<setting>& settings() {
          c.auth.anonymous_class = std::move(s);
          return std::string{};
        }},
+      {"auth", "token_ttl_s", value_kind::integer,
+       "lifetime of a token when signIn asks for none (expiresIn), in seconds",
+       [](const node_config& c) { return std::to_string(c.auth.token_ttl_s); },
+       [](const toml::node& v, node_config& c) {
+         return read_int(v, 1, int64_t{100} * 365 * 86400, c.auth.token_ttl_s);
+       }},
+      {"auth", "max_token_ttl_s", value_kind::integer,
+       "longest token lifetime granted (expiresIn \"0\", no expiry, gets this one), in seconds",
+       [](const node_config& c) { return std::to_string(c.auth.max_token_ttl_s); },
+       [](const toml::node& v, node_config& c) {
+         return read_int(v, 1, int64_t{100} * 365 * 86400, c.auth.max_token_ttl_s);
+       }},
+      {"auth", "token_cache_ms", value_kind::integer,
+       "how long a verified token is trusted without reading the database (0: never); "
+       "revocation through the node takes effect at once anyway",
+       [](const node_config& c) { return std::to_string(c.auth.token_cache_ms); },
+       [](const toml::node& v, node_config& c) {
+         return read_int(v, 0, 60000, c.auth.token_cache_ms);
+       }},
+      {"auth", "admin_user", value_kind::string,
+       "admin created on first start when there is none; its password comes from "
+       "admin_password_file or the environment variable SYNCLINE_ADMIN_PASSWORD",
+       [](const node_config& c) { return quote_toml(c.auth.admin_user); },
+       [](const toml::node& v, node_config& c) {
+         std::string s;
+         if (auto p = read_string(v, s); !p.empty()) return p;
+         if (!s.empty() && s.front() == '@') s.erase(s.begin());
+         bool ok = s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char ch) {
+                     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                            (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.';
+                   });
+         if (!ok) return "must be at most 64 letters, digits, '.', '_' or '-', got " + quote_toml(s);
+         c.auth.admin_user = std::move(s);
+         return std::string{};
+       }},
+      {"auth", "admin_password_file", value_kind::string,
+       "file whose first line is the first admin's password (read at start only)",
+       [](const node_config& c) { return quote_toml(c.auth.admin_password_file.string()); },
+       [](const toml::node& v, node_config& c) {
+         std::string s;
+         if (auto p = read_string(v, s); !p.empty()) return p;
+         c.auth.admin_password_file = s;
+         return std::string{};
+       }},
+      {"api", "max_ids", value_kind::integer,
+       "most ids (or elements) one API request may name",
+       [](const node_config& c) { return std::to_string(c.api.max_ids); },
+       [](const toml::node& v, node_config& c) { return read_int(v, 1, 100000, c.api.max_ids); }},
+      {"api", "io_threads", value_kind::integer,
+       "threads for the API's slow calls (searches, sign-ins, big bodies), apart from the sync's",
+       [](const node_config& c) { return std::to_string(c.api.io_threads); },
+       [](const toml::node& v, node_config& c) { return read_int(v, 1, 64, c.api.io_threads); }},
       {"runtime", "io_threads", value_kind::integer,
        "threads for blocking work (listing, copies, database writes, syncfs)",
        [](const node_config& c) { return std::to_string(c.runtime.io_threads); },

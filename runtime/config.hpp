@@ -52,6 +52,8 @@ struct http_settings {
   listen_address listen;
   /// Larger request bodies are refused with 413.
   uint64_t max_body_bytes = uint64_t{1} << 20;
+  /// Larger request headers (request line and every header field) are refused with 431.
+  uint32_t max_header_bytes = 8 * 1024;
   /// How long a client may take to send one request (headers, then again the body) and how
   /// long a keep-alive connection may stay idle; the connection is closed after that.
   uint32_t read_timeout_s = 30;
@@ -82,6 +84,25 @@ struct auth_settings {
   /// The user class anonymous requests act as: empty (off: they are refused), or one of
   /// `guest`, `user`, `editor`, `admin`.
   std::string anonymous_class;
+  /// Lifetime of a token when signIn asks for none, and the longest one granted.
+  uint64_t token_ttl_s = 24 * 3600;
+  uint64_t max_token_ttl_s = 365 * 24 * 3600;
+  /// How long a verified token is trusted without asking the database (revocation through the
+  /// node still takes effect at once).
+  uint64_t token_cache_ms = 1000;
+  /// The admin created on first start when no admin exists: its name, and where its password
+  /// comes from (this file's first line, else the environment variable
+  /// SYNCLINE_ADMIN_PASSWORD). Never a built-in password.
+  std::string admin_user;
+  std::filesystem::path admin_password_file;
+};
+
+/// `[api]`
+struct api_settings {
+  /// Most ids (elements, once `_id` arrays are unfolded) one request may name.
+  uint32_t max_ids = 10000;
+  /// I/O threads of the API (searches, sign-ins, big bodies), apart from the sync's.
+  uint32_t io_threads = 2;
 };
 
 /// Every setting of a node. A default-constructed value holds the defaults; `load_config`
@@ -93,6 +114,7 @@ struct node_config {
   log_settings log;
   storage_settings storage;
   auth_settings auth;
+  api_settings api;
   /// `[runtime]`: the actor runtime's tunables.
   actors::runtime_settings runtime;
   /// `[[volume]]` tables, in file order; ids are unique.

@@ -3,12 +3,23 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace syncline::runtime {
+
+/// One value captured by a route pattern (see `http_router::add`).
+struct http_param {
+  std::string name;
+  /// Percent-decoded (`%2F` is `/`; `+` stays `+`). May hold any bytes, NUL included: handlers
+  /// validate what they use.
+  std::string value;
+  /// As it appeared in the path, not decoded (to split on literal separators first).
+  std::string raw;
+};
 
 /// One complete request, read and checked by the server (headers within 8 KiB, body within
 /// `[http] max_body_bytes`).
@@ -28,9 +39,31 @@ struct http_request {
   /// The peer, `"127.0.0.1:50312"`, for logs.
   std::string remote;
 
+  /// What the matched route's pattern captured, in pattern order (filled by the router).
+  std::vector<http_param> params;
+
   /// The value of the first header named `name` (any case), or nullptr.
   const std::string* header(std::string_view name) const noexcept;
+  /// The captured parameter named `name`, or nullptr.
+  const http_param* param(std::string_view name) const noexcept;
+  /// The decoded value of the first `name=value` pair of the query string, or nullopt (also when
+  /// the query string is malformed).
+  std::optional<std::string> query_param(std::string_view name) const;
+  /// The value of cookie `name` in the `Cookie` header(s), or nullopt.
+  std::optional<std::string> cookie(std::string_view name) const;
 };
+
+/// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`, as forms encode it).
+/// Nullopt when an escape is malformed (`%`, `%4`, `%zz`).
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space = false);
+
+/// Parses `a=1&b=x%20y` (a query string or an `application/x-www-form-urlencoded` body) into
+/// decoded pairs in order; a part without `=` has an empty value, empty parts are skipped.
+/// Nullopt when any escape is malformed.
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_form(std::string_view s);
+
+/// Whether `s` is valid UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF).
+bool is_valid_utf8(std::string_view s) noexcept;
 
 /// A response for `http_reply::send`. The server adds `Content-Length`, `Server` and
 /// `Connection` itself.

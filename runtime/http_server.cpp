@@ -106,6 +106,9 @@ class session : public std::enable_shared_from_this<session> {
   void on_reply(uint64_t seq, http_response response) {
     if (seq != seq_ || phase_ != phase::handling) return;
     log_access(response.status);
+    if (core_->options.metrics)
+      core_->options.metrics->observe(route_, response.status,
+                                      std::chrono::steady_clock::now() - started_);
     write_response(std::move(response), keep_alive_ && !stopping_);
   }
 
@@ -199,8 +202,12 @@ class session : public std::enable_shared_from_this<session> {
       target_ = std::string{parser_->get().target()};
     }
     version_ = 11;
+    head_ = false;
     started_ = std::chrono::steady_clock::now();
     log_access(response.status);
+    if (core_->options.metrics)
+      core_->options.metrics->observe(http_router::no_route, response.status,
+                                      std::chrono::nanoseconds{0});
     write_response(std::move(response), false);
   }
 
@@ -212,9 +219,14 @@ class session : public std::enable_shared_from_this<session> {
     res_->set(http::field::server, core_->options.server_name);
     res_->set(http::field::content_type, r.content_type);
     for (auto& [name, value] : r.headers) res_->insert(name, value);
-    res_->body() = std::move(r.body);
     res_->keep_alive(keep_alive);
-    res_->prepare_payload();
+    if (head_) {
+      // The length GET would send, and no body.
+      res_->content_length(r.body.size());
+    } else {
+      res_->body() = std::move(r.body);
+      res_->prepare_payload();
+    }
     stream_.expires_after(core_->options.read_timeout);
     http::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->on_write(ec);
@@ -268,6 +280,9 @@ class session : public std::enable_shared_from_this<session> {
   // The request being handled: answers carrying another sequence number are stale.
   uint64_t seq_ = 0;
   bool keep_alive_ = false;
+  bool head_ = false;
+  // The route that took the request being handled, for metrics.
+  size_t route_ = http_router::no_route;
   unsigned version_ = 11;
   std::string method_;
   std::string target_;
@@ -311,6 +326,8 @@ void session::on_request() {
   req.remote = remote_;
   keep_alive_ = msg.keep_alive();
   version_ = msg.version();
+  head_ = msg.method() == http::verb::head;
+  route_ = http_router::no_route;
   method_ = req.method;
   target_ = req.target;
   started_ = std::chrono::steady_clock::now();
@@ -318,7 +335,7 @@ void session::on_request() {
   http_reply reply{std::make_unique<session_sink>(weak_from_this(), ++seq_)};
   // No exception of a handler may take the network thread down.
   try {
-    core_->router.dispatch(std::move(req), reply);
+    route_ = core_->router.dispatch(std::move(req), reply);
   } catch (const std::exception& e) {
     spdlog::error("http: handler of {} {} threw: {}", method_, target_, e.what());
     reply.send(http_response::error(500, "internal_error", "the request handler failed"));
@@ -413,6 +430,7 @@ const listen_address& http_server::local_address() const noexcept {
 
 caf::expected<std::unique_ptr<http_server>> http_server::start(http_server_options options,
                                                                http_router router) {
+  if (options.metrics) options.metrics->bind(router.labels());
   auto p = std::make_unique<impl>();
   p->core = std::make_shared<server_core>(std::move(options), std::move(router));
   auto& core = *p->core;

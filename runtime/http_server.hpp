@@ -9,6 +9,7 @@
 #include <caf/expected.hpp>
 
 #include "runtime/config.hpp"
+#include "runtime/http_metrics.hpp"
 #include "runtime/http_router.hpp"
 
 namespace syncline::runtime {
@@ -28,6 +29,9 @@ struct http_server_options {
   std::chrono::milliseconds stop_grace{5000};
   /// The `Server` header's value.
   std::string server_name = "syncline";
+  /// Where answered requests are counted, by route (bound to the router's labels at start);
+  /// null: not counted.
+  std::shared_ptr<http_metrics> metrics;
 };
 
 /// An asynchronous HTTP/1.1 server with keep-alive, on one network thread of its own.
@@ -38,6 +42,7 @@ struct http_server_options {
 /// connection are answered in order, one at a time. Malformed requests get 400, oversized
 /// headers 431, oversized bodies 413 (also on `Content-Length` alone, before the body is sent;
 /// `Expect: 100-continue` is honoured), and those connections are closed after the answer.
+/// HEAD requests are routed as GET and answered with the headers only.
 class http_server {
  public:
   /// Binds, listens and starts the network thread. Fails with `runtime_errc::listen_failed`

@@ -3,8 +3,10 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +19,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include "actors/directory_actor.hpp"
 #include "actors/error.hpp"
@@ -24,14 +27,18 @@
 #include "actors/node_context.hpp"
 #include "actors/records.hpp"
 #include "actors/supervisor_actor.hpp"
+#include "actors/tracker_actor.hpp"
+#include "runtime/api_routes.hpp"
 #include "runtime/error.hpp"
 #include "runtime/http_server.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/version.hpp"
 #include "storage/database.hpp"
+#include "storage/element_store.hpp"
 #include "storage/error.hpp"
 #include "storage/transfer_queue.hpp"
 #include "storage/ulid.hpp"
+#include "storage/user_store.hpp"
 
 namespace syncline::runtime {
 
@@ -55,12 +62,65 @@ std::string health_body(const std::string& node_id, std::chrono::steady_clock::t
   return {buf.GetString(), buf.GetSize()};
 }
 
-http_router make_routes(const std::string& node_id, std::chrono::steady_clock::time_point since) {
+http_router make_routes(const std::string& node_id, std::chrono::steady_clock::time_point since,
+                        actors::tracker_actor tracker, std::shared_ptr<http_metrics> metrics) {
   http_router router;
   router.add("GET", "/health", [node_id, since](http_request, http_reply reply) {
     reply.send(http_response::json(200, health_body(node_id, since)));
   });
+  add_api_routes(router, std::move(tracker), std::move(metrics));
   return router;
+}
+
+bool loopback(const std::string& host) {
+  return host.rfind("127.", 0) == 0 || host == "::1";
+}
+
+// The first admin, made on first start from `[auth] admin_user` and a password from
+// `admin_password_file` or SYNCLINE_ADMIN_PASSWORD: there is no built-in password, ever.
+caf::error bootstrap_admin(storage::user_store& users, const auth_settings& auth) {
+  auto has = users.has_admin();
+  if (!has) return std::move(has.error());
+  if (*has) {
+    if (!auth.admin_user.empty())
+      spdlog::info("auth: an admin exists; [auth] admin_user '{}' is not created again",
+                   auth.admin_user);
+    return caf::none;
+  }
+  if (auth.admin_user.empty()) {
+    spdlog::warn(
+        "auth: no admin exists, so no one can manage users. To create one, start the node once "
+        "with --set auth.admin_user=NAME and the password in the environment variable "
+        "SYNCLINE_ADMIN_PASSWORD (or in a file named by --set auth.admin_password_file=FILE)");
+    return caf::none;
+  }
+  std::string password;
+  std::string source;
+  if (!auth.admin_password_file.empty()) {
+    std::ifstream in{auth.admin_password_file};
+    if (!in)
+      return make_error(runtime_errc::invalid_config,
+                        "auth.admin_password_file: cannot read " +
+                            auth.admin_password_file.string() + ": " + std::strerror(errno));
+    std::getline(in, password);
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+    source = auth.admin_password_file.string();
+    struct stat st {};
+    if (::stat(auth.admin_password_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
+      spdlog::warn("auth: {} can be read by other users; chmod 600 it", source);
+  } else if (const char* env = std::getenv("SYNCLINE_ADMIN_PASSWORD"); env != nullptr) {
+    password = env;
+    source = "SYNCLINE_ADMIN_PASSWORD";
+  }
+  if (password.empty())
+    return make_error(runtime_errc::invalid_config,
+                      "auth.admin_user is '" + auth.admin_user +
+                          "' but no password was given: set auth.admin_password_file or the "
+                          "environment variable SYNCLINE_ADMIN_PASSWORD");
+  auto made = users.create_user(auth.admin_user, password, storage::user_class::admin);
+  if (!made) return std::move(made.error());
+  spdlog::info("auth: created admin @{} (password from {})", auth.admin_user, source);
+  return caf::none;
 }
 
 // Makes the database's records match the configuration: volumes and datasources of the
@@ -134,10 +194,14 @@ struct node::impl {
   // Declared in start order, so members also die in reverse order if `start` fails midway.
   std::unique_ptr<storage::database> db;
   std::unique_ptr<actors::node_context> ctx;
+  std::unique_ptr<storage::element_store> elements;
+  std::unique_ptr<storage::user_store> users;
+  std::unique_ptr<actors::io_pool> api_pool;
   caf::actor_system_config caf_cfg;
   std::unique_ptr<caf::actor_system> system;
   actors::directory_actor directory;
   actors::supervisor_actor supervisor;
+  actors::tracker_actor tracker;
   std::unique_ptr<http_server> http;
   caf::actor watcher;
   mutable std::mutex fatal_mtx;
@@ -149,11 +213,16 @@ struct node::impl {
     if (!system) return;
     if (watcher) caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
     watcher = nullptr;
+    if (tracker) caf::anon_send_exit(tracker, caf::exit_reason::user_shutdown);
     if (supervisor) caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
     if (directory) caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
+    tracker = nullptr;
     supervisor = nullptr;
     directory = nullptr;
     system->await_all_actors_done();
+    // The tracker's jobs in flight finish (their answers go to closed connections) before the
+    // stores they use go away.
+    if (api_pool) api_pool->stop();
     if (ctx) ctx->pool().stop();
   }
   ~impl() { stop_actors(); }
@@ -227,6 +296,10 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
                    parts->second, n);
   }
   p->ctx = std::make_unique<actors::node_context>(*p->db, std::move(*queue), cfg.runtime);
+  p->elements = std::make_unique<storage::element_store>(*p->db);
+  p->users = std::make_unique<storage::user_store>(*p->db, *p->elements);
+  if (auto err = bootstrap_admin(*p->users, cfg.auth)) return err;
+  p->api_pool = std::make_unique<actors::io_pool>(cfg.api.io_threads);
   p->directory = actors::spawn_directory(*p->system, std::chrono::seconds{5});
   actors::supervisor_init sup;
   sup.ctx = p->ctx.get();
@@ -253,12 +326,43 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
       },
       p->supervisor);
 
+  actors::tracker_init tracker;
+  tracker.elements = p->elements.get();
+  tracker.users = p->users.get();
+  tracker.queue = &p->ctx->queue();
+  tracker.pool = p->api_pool.get();
+  tracker.directory = p->directory;
+  tracker.settings.anonymous_class = cfg.auth.anonymous_class;
+  tracker.settings.token_ttl = std::chrono::seconds{cfg.auth.token_ttl_s};
+  tracker.settings.max_token_ttl = std::chrono::seconds{cfg.auth.max_token_ttl_s};
+  tracker.settings.token_cache_ttl = std::chrono::milliseconds{cfg.auth.token_cache_ms};
+  tracker.settings.max_ids = cfg.api.max_ids;
+  p->tracker = actors::spawn_tracker(*p->system, std::move(tracker));
+  caf::anon_send(p->directory, actors::register_atom::value,
+                 actors::directory_entry{"tracker", "tracker",
+                                         caf::actor_cast<caf::actor>(p->tracker)});
+  if (!cfg.auth.anonymous_class.empty()) {
+    if (loopback(cfg.http.listen.host)) {
+      spdlog::warn("auth: anonymous requests act as class '{}' ([auth] anonymous_class)",
+                   cfg.auth.anonymous_class);
+    } else {
+      for (int i = 0; i < 3; ++i)
+        spdlog::warn("auth: ANONYMOUS REQUESTS ACT AS CLASS '{}' AND THE NODE LISTENS ON {}, "
+                     "BEYOND LOOPBACK: anyone who reaches it can do what that class may",
+                     cfg.auth.anonymous_class, cfg.http.listen.to_string());
+    }
+  }
+
+  auto metrics = std::make_shared<http_metrics>();
   http_server_options http_opts;
   http_opts.listen = cfg.http.listen;
   http_opts.max_body_bytes = cfg.http.max_body_bytes;
+  http_opts.max_header_bytes = cfg.http.max_header_bytes;
   http_opts.read_timeout = std::chrono::seconds{cfg.http.read_timeout_s};
   http_opts.server_name = std::string{"syncline/"} + version();
-  auto http = http_server::start(std::move(http_opts), make_routes(p->node_id, started));
+  http_opts.metrics = metrics;
+  auto http = http_server::start(std::move(http_opts),
+                                 make_routes(p->node_id, started, p->tracker, metrics));
   if (!http) return std::move(http.error());
   p->http = std::move(*http);
   p->http_address = p->http->local_address();
@@ -276,6 +380,9 @@ void node::stop() noexcept {
   if (impl_->system) {
     impl_->stop_actors();
     impl_->system.reset();
+    impl_->users.reset();
+    impl_->elements.reset();
+    impl_->api_pool.reset();
     impl_->ctx.reset();
     spdlog::info("actor system stopped");
   }

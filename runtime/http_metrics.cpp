@@ -1,0 +1,91 @@
+#include "runtime/http_metrics.hpp"
+
+#include <cstdio>
+
+namespace syncline::runtime {
+
+namespace {
+
+// Label values quote `\`, `"` and newlines (Prometheus text format 0.0.4).
+std::string escape_label(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string format_double(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", x);
+  return buf;
+}
+
+}  // namespace
+
+void http_metrics::bind(std::vector<std::string> route_labels) {
+  if (bound_.load()) return;
+  for (auto& l : route_labels) {
+    series_.push_back(std::make_unique<series>());
+    series_.back()->label = std::move(l);
+  }
+  series_.push_back(std::make_unique<series>());
+  series_.back()->label = "unmatched";
+  bound_.store(true);
+}
+
+void http_metrics::observe(size_t route, unsigned status, std::chrono::nanoseconds latency) noexcept {
+  if (!bound_.load(std::memory_order_acquire)) return;
+  auto& s = *series_[route < series_.size() - 1 ? route : series_.size() - 1];
+  double seconds = static_cast<double>(latency.count()) / 1e9;
+  size_t b = 0;
+  while (b + 1 < bucket_bounds.size() && seconds > bucket_bounds[b]) ++b;
+  s.buckets[b].fetch_add(1, std::memory_order_relaxed);
+  s.by_class[status >= 100 && status < 600 ? status / 100 : 0].fetch_add(
+      1, std::memory_order_relaxed);
+  s.sum_ns.fetch_add(static_cast<uint64_t>(latency.count()), std::memory_order_relaxed);
+  s.count.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::string http_metrics::prometheus() const {
+  std::string out;
+  if (!bound_.load(std::memory_order_acquire)) return out;
+  out += "# HELP syncline_http_requests_total HTTP requests answered, by route and status class.\n";
+  out += "# TYPE syncline_http_requests_total counter\n";
+  static const char* classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+  for (auto& s : series_) {
+    for (size_t c = 0; c < s->by_class.size(); ++c) {
+      auto n = s->by_class[c].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      out += "syncline_http_requests_total{route=\"" + escape_label(s->label) + "\",code=\"" +
+             classes[c] + "\"} " + std::to_string(n) + "\n";
+    }
+  }
+  out += "# HELP syncline_http_request_duration_seconds Time from a request read to its answer.\n";
+  out += "# TYPE syncline_http_request_duration_seconds histogram\n";
+  for (auto& s : series_) {
+    auto count = s->count.load(std::memory_order_relaxed);
+    if (count == 0) continue;
+    auto label = escape_label(s->label);
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < bucket_bounds.size(); ++b) {
+      cumulative += s->buckets[b].load(std::memory_order_relaxed);
+      out += "syncline_http_request_duration_seconds_bucket{route=\"" + label + "\",le=\"" +
+             (b + 1 == bucket_bounds.size() ? std::string{"+Inf"} : format_double(bucket_bounds[b])) +
+             "\"} " + std::to_string(cumulative) + "\n";
+    }
+    out += "syncline_http_request_duration_seconds_sum{route=\"" + label + "\"} " +
+           format_double(static_cast<double>(s->sum_ns.load(std::memory_order_relaxed)) / 1e9) +
+           "\n";
+    out += "syncline_http_request_duration_seconds_count{route=\"" + label + "\"} " +
+           std::to_string(count) + "\n";
+  }
+  return out;
+}
+
+}  // namespace syncline::runtime
