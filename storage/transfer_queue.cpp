@@ -124,6 +124,7 @@ transfer_queue::volume_state& transfer_queue::vol(std::string_view volume) {
   auto i = volumes_.find(volume);
   if (i == volumes_.end()) {
     i = volumes_.emplace(std::string{volume}, volume_state{}).first;
+    i->second.owner = this;
     i->second.prefix = volume_prefix(volume);
     i->second.cursor = i->second.prefix;
   }
@@ -131,8 +132,63 @@ transfer_queue::volume_state& transfer_queue::vol(std::string_view volume) {
 }
 
 bool transfer_queue::volume_state::is_leased(const queue_ticket& t) const {
-  auto i = leases.find(t.seq);
-  return i != leases.end() && i->second.priority == t.priority;
+  auto* l = leases.find(t.seq);
+  return l != nullptr && l->priority == t.priority;
+}
+
+size_t transfer_queue::lease_table::home(uint64_t seq) const noexcept {
+  // Fibonacci hashing: seqs are consecutive, the top bits of the product spread them.
+  return static_cast<size_t>((seq * 0x9e3779b97f4a7c15ull) >> 32) & (slots_.size() - 1);
+}
+
+const transfer_queue::lease* transfer_queue::lease_table::find(uint64_t seq) const noexcept {
+  if (size_ == 0) return nullptr;
+  for (auto i = home(seq);; i = (i + 1) & (slots_.size() - 1)) {
+    if (!slots_[i].used) return nullptr;
+    if (slots_[i].seq == seq) return &slots_[i].value;
+  }
+}
+
+bool transfer_queue::lease_table::insert(uint64_t seq, lease l) {
+  if (2 * (size_ + 1) > slots_.size()) {
+    std::vector<slot> old(std::max<size_t>(64, 2 * slots_.size()));
+    old.swap(slots_);
+    size_ = 0;
+    for (auto& s : old)
+      if (s.used) insert(s.seq, s.value);
+  }
+  auto i = home(seq);
+  for (; slots_[i].used; i = (i + 1) & (slots_.size() - 1))
+    if (slots_[i].seq == seq) return false;
+  slots_[i] = slot{seq, l, true};
+  ++size_;
+  return true;
+}
+
+bool transfer_queue::lease_table::erase(uint64_t seq) noexcept {
+  if (size_ == 0) return false;
+  auto mask = slots_.size() - 1;
+  auto i = home(seq);
+  for (; slots_[i].seq != seq || !slots_[i].used; i = (i + 1) & mask)
+    if (!slots_[i].used) return false;
+  // Backward-shift deletion: move up every later entry of the run that may sit in the hole, so
+  // that lookups never need tombstones.
+  for (auto j = (i + 1) & mask; slots_[j].used; j = (j + 1) & mask) {
+    auto h = home(slots_[j].seq);
+    bool movable = i <= j ? (h <= i || h > j) : (h <= i && h > j);
+    if (movable) {
+      slots_[i] = slots_[j];
+      i = j;
+    }
+  }
+  slots_[i].used = false;
+  --size_;
+  return true;
+}
+
+void transfer_queue::lease_table::clear() noexcept {
+  for (auto& s : slots_) s.used = false;
+  size_ = 0;
 }
 
 caf::expected<uint64_t> transfer_queue::next_seq() {
@@ -199,7 +255,7 @@ caf::expected<std::vector<queue_item>> transfer_queue::pop(std::string_view volu
     uint64_t seq = 0;
     if (!position_of(key, v.prefix, priority, seq))
       return make_error(storage_errc::corruption, "queue key cannot be decoded");
-    if (!v.leases.emplace(seq, lease{priority, lease_state::leased}).second) continue;
+    if (!v.leases.insert(seq, lease{priority, lease_state::leased})) continue;
     auto& item = out.emplace_back();
     item.ticket = queue_ticket{std::string{volume}, priority, seq};
     item.payload.assign(it->value().data(), it->value().size());
@@ -217,17 +273,17 @@ caf::error transfer_queue::ack(write_batch& batch, const queue_ticket& ticket) {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     v = &vol(ticket.volume);
-    auto i = v->leases.find(ticket.seq);
-    if (i == v->leases.end() || i->second.priority != ticket.priority ||
-        i->second.state != lease_state::leased)
+    auto* l = v->leases.find(ticket.seq);
+    if (l == nullptr || l->priority != ticket.priority || l->state != lease_state::leased)
       return make_error(storage_errc::invalid_argument,
                         "queue item " + ticket.to_string() + " is not leased");
-    i->second.state = lease_state::acking;
+    l->state = lease_state::acking;
     key = key_in(v->prefix, ticket.priority, ticket.seq);
   }
   batch.erase(column::queue, key);
-  batch.on_commit([this, v, seq = ticket.seq] {
-    std::lock_guard<std::mutex> guard{mtx_};
+  // Two words, which std::function keeps without allocating: one hook per item acknowledged.
+  batch.on_commit([v, seq = ticket.seq] {
+    std::lock_guard<std::mutex> guard{v->owner->mtx_};
     v->leases.erase(seq);
     if (v->count > 0) --v->count;
   });

@@ -8,7 +8,6 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -106,11 +105,36 @@ class transfer_queue {
     int32_t priority;
     lease_state state;
   };
+  // Leases by seq, which no two items share: open addressing in one array, because every pop,
+  // ack and commit hook looks one up.
+  class lease_table {
+   public:
+    const lease* find(uint64_t seq) const noexcept;
+    lease* find(uint64_t seq) noexcept {
+      return const_cast<lease*>(static_cast<const lease_table&>(*this).find(seq));
+    }
+    /// Adds a lease; false (and nothing changed) if `seq` has one.
+    bool insert(uint64_t seq, lease l);
+    bool erase(uint64_t seq) noexcept;
+    void clear() noexcept;
+    size_t size() const noexcept { return size_; }
+
+   private:
+    struct slot {
+      uint64_t seq = 0;
+      lease value{};
+      bool used = false;
+    };
+    size_t home(uint64_t seq) const noexcept;
+    std::vector<slot> slots_;  // a power of two in size, at most half full
+    size_t size_ = 0;
+  };
   // Lives as long as the queue (volumes are never dropped): commit hooks keep pointers to it.
   struct volume_state {
+    transfer_queue* owner = nullptr;
     std::string prefix;  // the key prefix of the volume's items
     std::string cursor;  // every key below it is leased or gone
-    std::unordered_map<uint64_t, lease> leases;  // by seq, which no two items share
+    lease_table leases;
     uint64_t count = 0;
 
     bool is_leased(const queue_ticket& t) const;
