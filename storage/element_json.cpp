@@ -303,7 +303,8 @@ caf::expected<element_batch> parse_element_batch(std::string_view json, id_polic
       if (key == "_id") {
         out.ids.resize(el.ids_begin);
         el.has_body = el.has_body && out.fields.size() == el.fields_begin;
-        auto err = read_ids(value, ctx, [&](std::string_view id) { out.ids.push_back(out.add(id)); });
+        auto err =
+            read_ids(value, ctx, [&](std::string_view id) { out.ids.push_back(out.add(id)); });
         if (err) return err;
         el.body.offset = out.text.size();
         continue;

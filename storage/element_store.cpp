@@ -35,8 +35,8 @@ rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
 // MultiGet sorts its keys unless told they are sorted. Ids often come in key order (a listing,
 // a scan), and finding out costs one comparison per key; the elements use the bytewise order.
 bool in_key_order(const std::vector<rocksdb::Slice>& keys) {
-  return std::is_sorted(keys.begin(), keys.end(),
-                        [](const rocksdb::Slice& a, const rocksdb::Slice& b) { return a.compare(b) < 0; });
+  auto less = [](const rocksdb::Slice& a, const rocksdb::Slice& b) { return a.compare(b) < 0; };
+  return std::is_sorted(keys.begin(), keys.end(), less);
 }
 
 // The smallest and the largest of `keys` (not empty).

@@ -37,7 +37,9 @@ std::string key_in(const std::string& prefix, int32_t priority, uint64_t seq) {
   return key;
 }
 
-std::string key_of(const queue_ticket& t) { return key_in(volume_prefix(t.volume), t.priority, t.seq); }
+std::string key_of(const queue_ticket& t) {
+  return key_in(volume_prefix(t.volume), t.priority, t.seq);
+}
 
 bool ticket_of(std::string_view key, queue_ticket& t) {
   return codec::read_string(key, t.volume) && codec::read_i32_descending(key, t.priority) &&

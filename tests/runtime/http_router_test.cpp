@@ -59,7 +59,77 @@ BOOST_AUTO_TEST_CASE(routes_by_method_and_exact_path) {
   BOOST_CHECK_EQUAL(dispatch(router, make_request("GET", "/a")).body, "1");
   BOOST_CHECK_EQUAL(dispatch(router, make_request("POST", "/a")).status, 201u);
   BOOST_CHECK_EQUAL(dispatch(router, make_request("GET", "/b")).body, "3");
-  BOOST_CHECK_EQUAL(dispatch(router, make_request("GET", "/a/")).status, 404u);
+  // One trailing slash is tolerated; anything more is another path.
+  BOOST_CHECK_EQUAL(dispatch(router, make_request("GET", "/a/")).body, "1");
+  BOOST_CHECK_EQUAL(dispatch(router, make_request("GET", "/a//")).status, 404u);
+  BOOST_CHECK_EQUAL(dispatch(router, make_request("GET", "/a/b")).status, 404u);
+  // HEAD goes to GET.
+  BOOST_CHECK_EQUAL(dispatch(router, make_request("HEAD", "/b")).body, "3");
+}
+
+namespace {
+
+// A router whose handlers answer `route|name=value|...` with the captures.
+http_router echo_router(std::initializer_list<std::pair<const char*, const char*>> routes) {
+  http_router router;
+  for (auto& [method, pattern] : routes)
+    router.add(method, pattern, [p = std::string{pattern}](http_request req, http_reply r) {
+      std::string body = p;
+      for (auto& x : req.params) body += "|" + x.name + "=" + x.value;
+      r.send(http_response::json(200, body));
+    });
+  return router;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(patterns_capture_decoded_segments_and_rests) {
+  auto router = echo_router({{"GET", "/api/read/*ids"},
+                             {"GET", "/api/graph/:depth/*ids"},
+                             {"POST", "/api/version/*id"},
+                             {"GET", "/api/:container/:account/workspaces/:ws/*rest"},
+                             {"GET", "/api/verify"}});
+  auto body = [&](const char* method, const char* path) {
+    return dispatch(router, make_request(method, path)).body;
+  };
+  BOOST_CHECK_EQUAL(body("GET", "/api/read/a,b"), "/api/read/*ids|ids=a,b");
+  BOOST_CHECK_EQUAL(body("GET", "/api/read/%2Fa%2Fb"), "/api/read/*ids|ids=/a/b");
+  BOOST_CHECK_EQUAL(body("GET", "/api/read/"), "/api/read/*ids|ids=");
+  BOOST_CHECK_EQUAL(body("GET", "/api/read"), "/api/read/*ids|ids=");
+  BOOST_CHECK_EQUAL(body("GET", "/api/read//x/y/"), "/api/read/*ids|ids=/x/y/");
+  BOOST_CHECK_EQUAL(body("GET", "/api/graph/2/a"), "/api/graph/:depth/*ids|depth=2|ids=a");
+  BOOST_CHECK_EQUAL(body("POST", "/api/version//p/f.exr"), "/api/version/*id|id=/p/f.exr");
+  // Literals beat captures: /api/verify is not a container named "verify".
+  BOOST_CHECK_EQUAL(body("GET", "/api/verify"), "/api/verify");
+  BOOST_CHECK_EQUAL(body("GET", "/api/c/a/workspaces/w/ds/@getAllChildren"),
+                    "/api/:container/:account/workspaces/:ws/*rest|container=c|account=a|ws=w|"
+                    "rest=ds/@getAllChildren");
+  // A malformed escape in a capture is a 400; an empty one-segment capture does not match.
+  BOOST_CHECK_EQUAL(dispatch(router, make_request("GET", "/api/read/%4")).status, 400u);
+  BOOST_CHECK_EQUAL(dispatch(router, make_request("GET", "/api/graph//a")).status, 404u);
+}
+
+BOOST_AUTO_TEST_CASE(queries_forms_and_cookies) {
+  http_request r;
+  r.query = "a=1&b=x%20y+z&c&bad=%zz";
+  BOOST_CHECK(!r.query_param("a"));  // the whole query string is malformed
+  r.query = "a=1&b=x%20y+z&c";
+  BOOST_CHECK_EQUAL(r.query_param("a").value_or("?"), "1");
+  BOOST_CHECK_EQUAL(r.query_param("b").value_or("?"), "x y z");
+  BOOST_CHECK_EQUAL(r.query_param("c").value_or("?"), "");
+  BOOST_CHECK(!r.query_param("d"));
+  auto form = parse_form("username=bob&password=p%26w%3D");
+  BOOST_REQUIRE(form);
+  BOOST_REQUIRE_EQUAL(form->size(), 2u);
+  BOOST_CHECK_EQUAL((*form)[1].second, "p&w=");
+  r.headers = {{"cookie", "a=1; token=\"abc\"; b=2"}, {"cookie", "z=9"}};
+  BOOST_CHECK_EQUAL(r.cookie("token").value_or("?"), "abc");
+  BOOST_CHECK_EQUAL(r.cookie("z").value_or("?"), "9");
+  BOOST_CHECK(!r.cookie("tok"));
+  BOOST_CHECK(!percent_decode("%"));
+  BOOST_CHECK_EQUAL(percent_decode("a%00b").value_or("?"), std::string("a\0b", 3));
+  BOOST_CHECK(is_valid_utf8("caf\xC3\xA9"));
+  BOOST_CHECK(!is_valid_utf8("\xC0\xAF"));
 }
 
 BOOST_AUTO_TEST_CASE(adding_again_replaces_the_handler) {
@@ -87,7 +157,7 @@ BOOST_AUTO_TEST_CASE(known_path_with_other_method_is_405_with_allow) {
   BOOST_CHECK_EQUAL(res.status, 405u);
   BOOST_REQUIRE_EQUAL(res.headers.size(), 1u);
   BOOST_CHECK_EQUAL(res.headers[0].first, "Allow");
-  BOOST_CHECK_EQUAL(res.headers[0].second, "GET, PUT");
+  BOOST_CHECK_EQUAL(res.headers[0].second, "GET, HEAD, PUT");
   BOOST_CHECK(res.body.find("\"error\":\"method_not_allowed\"") != std::string::npos);
 }
 
