@@ -913,6 +913,70 @@ void change_priority(self_ptr self, int32_t priority, caf::typed_response_promis
   });
 }
 
+// --- one item again (@sendToCompute) ----------------------------------------------------------
+
+void recompute(self_ptr self, std::string reference, caf::typed_response_promise<uint64_t> rp) {
+  enqueue_job(self, [self, reference = std::move(reference), rp]() mutable {
+    auto& s = self->state;
+    auto* ctx = s.ctx;
+    auto id = id_of(self);
+    auto volumes = s.rec.config.volumes;
+    auto prio = s.priority;
+    auto writer = s.writer;
+    struct result {
+      caf::error error;
+      uint64_t queued = 0;
+      uint64_t newly_pending = 0;  // rows that had nothing to do (or waited in error) before
+      std::vector<std::string> kicked;
+    };
+    run_io(self, ctx->pool(),
+           [ctx, id, volumes, prio, writer, reference] {
+             result r;
+             storage::write_batch batch{ctx->db()};
+             for (auto& v : volumes) {
+               auto scope = datastore_scope(id, v);
+               auto row = ctx->rows().get(scope, reference);
+               if (!row) {
+                 r.error = std::move(row.error());
+                 return r;
+               }
+               if (!*row) continue;
+               auto& w = **row;
+               if (w.action == pending_action::none || w.parked) ++r.newly_pending;
+               // A person asked for it: do it again, even if it waits in error.
+               if (w.action == pending_action::none) w.action = pending_action::replace;
+               w.parked = false;
+               w.attempts = 0;
+               w.last_error.clear();
+               ++w.generation;
+               if (w.queue_seq == 0) {
+                 if (auto err = requeue(ctx, batch, queue_name(v, id), w, *prio)) {
+                   r.error = err;
+                   return r;
+                 }
+                 r.kicked.push_back(v);
+               }
+               ctx->rows().put(batch, scope, w);
+               ++r.queued;
+             }
+             r.error = ctx->write_as(id, writer, batch);
+             return r;
+           },
+           [self, rp, reference](result r) mutable {
+             if (r.error) {
+               rp.deliver(r.error);
+             } else {
+               // A run in progress waits for it too, as its completion will count there.
+               auto& cur = self->state;
+               if (run_active(self) && counts_in_run(cur, reference)) cur.pending += r.newly_pending;
+               kick(self, r.kicked);
+               rp.deliver(r.queued);
+             }
+             job_done(self);
+           });
+  });
+}
+
 // --- pause / resume -------------------------------------------------------------------------
 
 void tell_volumes(self_ptr self, bool pause) {
@@ -1085,6 +1149,11 @@ datasource_actor::behavior_type datasource(datasource_actor::stateful_pointer<da
       [=](failure_atom, transfer_report& report) -> caf::result<retry_decision> {
         auto rp = self->make_response_promise<retry_decision>();
         on_failure(self, std::move(report), rp);
+        return rp;
+      },
+      [=](recompute_atom, std::string& reference) -> caf::result<uint64_t> {
+        auto rp = self->make_response_promise<uint64_t>();
+        recompute(self, std::move(reference), rp);
         return rp;
       },
       [=](status_atom) -> actor_status {

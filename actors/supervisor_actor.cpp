@@ -1,7 +1,9 @@
 #include "actors/supervisor_actor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -35,6 +37,10 @@ struct child {
   std::string kind;  // "datasource" or "volume"
   caf::actor handle;
   child_state state = child_state::running;
+  // A configuration change: start this record once the running actor is down.
+  std::optional<datasource_record> successor;
+  std::vector<caf::typed_response_promise<bool>> waiting;  // answered when replaced or deleted
+  bool deleting = false;
   uint32_t restarts = 0;
   uint64_t epoch = 0;
   int64_t started_ms = 0;
@@ -170,6 +176,52 @@ void restart(self_ptr self, const std::string& key) {
          });
 }
 
+// Deletes what a datasource owned (its copies on the volumes stay) and forgets it.
+void finish_delete(self_ptr self, const std::string& key) {
+  auto& st = self->state;
+  auto& c = st.children[key];
+  auto id = c.id;
+  auto* ctx = st.ctx;
+  std::vector<std::string> volumes;
+  for (auto& [vid, feeders] : st.feeds)
+    for (auto& f : feeders)
+      if (f == id) volumes.push_back(vid);
+  for (auto& v : volumes) {
+    auto i = st.children.find(key_of("volume", v));
+    if (i != st.children.end() && i->second.handle)
+      self->send(caf::actor_cast<volume_actor>(i->second.handle), unregister_atom::value, id);
+    auto& f = st.feeds[v];
+    f.erase(std::remove(f.begin(), f.end(), id), f.end());
+  }
+  self->send(st.directory, unregister_atom::value, key);
+  run_io(self, ctx->pool(),
+         [ctx, id, volumes]() -> caf::error {
+           // A stale writer may not touch these rows again.
+           ctx->claim_writer(id);
+           for (auto& v : volumes) {
+             if (auto err = ctx->rows().drop(datastore_scope(id, v))) return err;
+             auto dropped = ctx->queue().drop(queue_name(v, id));
+             if (!dropped) return std::move(dropped.error());
+           }
+           if (auto err = ctx->runs().prune(id, 0)) return err;
+           return ctx->db().erase_meta(datasource_key(id));
+         },
+         [self, key](caf::error err) {
+           auto& s = self->state;
+           auto i = s.children.find(key);
+           if (i == s.children.end()) return;
+           for (auto& w : i->second.waiting) {
+             if (err)
+               w.deliver(err);
+             else
+               w.deliver(true);
+           }
+           if (err) spdlog::error("deleting {}: {}", key, render(err));
+           else spdlog::info("{} deleted", key);
+           s.children.erase(i);
+         });
+}
+
 void on_down(self_ptr self, caf::down_msg& dm) {
   auto& st = self->state;
   auto a = st.by_address.find(dm.source);
@@ -181,6 +233,19 @@ void on_down(self_ptr self, caf::down_msg& dm) {
   auto& c = i->second;
   if (c.handle && c.handle.address() != dm.source) return;  // an older incarnation
   c.handle = caf::actor{};
+  if (c.deleting) {
+    finish_delete(self, key);
+    return;
+  }
+  if (c.successor) {
+    auto next = std::move(*c.successor);
+    c.successor.reset();
+    c.restarts = 0;
+    start_datasource(self, next);
+    for (auto& w : c.waiting) w.deliver(true);
+    c.waiting.clear();
+    return;
+  }
   if (!dm.reason) {
     c.state = child_state::parked;
     c.last_error = "exited";
@@ -251,6 +316,96 @@ supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<su
     self->quit(em.reason);
   });
   return {
+      [=](caf::add_atom, const std::string& encoded) -> caf::result<bool> {
+        auto rec = decode_datasource(encoded);
+        if (!rec) return std::move(rec.error());
+        auto& s = self->state;
+        auto& id = rec->config.id;
+        if (auto problem = id_problem(id); !problem.empty())
+          return make_error(actors_errc::bad_request, "datasource id " + problem);
+        if (s.children.count(key_of("datasource", id)) != 0)
+          return make_error(actors_errc::bad_request, "datasource " + id + " exists already");
+        if (rec->config.volumes.empty())
+          return make_error(actors_errc::bad_request, "datasource " + id + " feeds no volume");
+        for (auto& v : rec->config.volumes)
+          if (s.volume_records.count(v) == 0)
+            return make_error(actors_errc::unknown_id, "no volume " + v);
+        auto rp = self->make_response_promise<bool>();
+        auto* ctx = s.ctx;
+        auto record = *rec;
+        run_io(self, ctx->pool(), [ctx, record] { return save(ctx->db(), record); },
+               [self, record, rp](caf::error err) mutable {
+                 if (err) {
+                   rp.deliver(err);
+                   return;
+                 }
+                 auto& s2 = self->state;
+                 for (auto& v : record.config.volumes) s2.feeds[v].push_back(record.config.id);
+                 start_datasource(self, record);
+                 spdlog::info("datasource {} added", record.config.id);
+                 rp.deliver(true);
+               });
+        return rp;
+      },
+      [=](caf::update_atom, const std::string& encoded) -> caf::result<bool> {
+        auto rec = decode_datasource(encoded);
+        if (!rec) return std::move(rec.error());
+        auto& s = self->state;
+        auto i = s.children.find(key_of("datasource", rec->config.id));
+        if (i == s.children.end() || i->second.deleting)
+          return make_error(actors_errc::unknown_id, "no datasource " + rec->config.id);
+        for (auto& v : rec->config.volumes)
+          if (s.volume_records.count(v) == 0)
+            return make_error(actors_errc::unknown_id, "no volume " + v);
+        auto rp = self->make_response_promise<bool>();
+        auto* ctx = s.ctx;
+        auto record = *rec;
+        auto key = i->first;
+        run_io(self, ctx->pool(), [ctx, record] { return save(ctx->db(), record); },
+               [self, record, key, rp](caf::error err) mutable {
+                 if (err) {
+                   rp.deliver(err);
+                   return;
+                 }
+                 auto& s2 = self->state;
+                 auto j = s2.children.find(key);
+                 if (j == s2.children.end()) {
+                   rp.deliver(make_error(actors_errc::unknown_id, "datasource was deleted"));
+                   return;
+                 }
+                 for (auto& [v, feeders] : s2.feeds)
+                   feeders.erase(std::remove(feeders.begin(), feeders.end(), record.config.id),
+                                 feeders.end());
+                 for (auto& v : record.config.volumes) s2.feeds[v].push_back(record.config.id);
+                 auto& c = j->second;
+                 if (c.handle) {
+                   // The successor starts when the running actor is down.
+                   c.successor = record;
+                   c.waiting.push_back(rp);
+                   self->send_exit(c.handle, caf::exit_reason::user_shutdown);
+                 } else {
+                   start_datasource(self, record);
+                   rp.deliver(true);
+                 }
+                 spdlog::info("datasource {}: configuration changed", record.config.id);
+               });
+        return rp;
+      },
+      [=](caf::delete_atom, const std::string& id) -> caf::result<bool> {
+        auto& s = self->state;
+        auto key = key_of("datasource", id);
+        auto i = s.children.find(key);
+        if (i == s.children.end()) return make_error(actors_errc::unknown_id, "no datasource " + id);
+        auto rp = self->make_response_promise<bool>();
+        auto& c = i->second;
+        c.deleting = true;
+        c.waiting.push_back(rp);
+        if (c.handle)
+          self->send_exit(c.handle, caf::exit_reason::user_shutdown);
+        else
+          finish_delete(self, key);
+        return rp;
+      },
       [=](pause_atom) -> bool {
         broadcast(self, pause_atom::value);
         spdlog::info("node paused");

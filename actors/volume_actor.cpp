@@ -398,6 +398,16 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         queue_for(self, id);
         refill(self);
       },
+      [=](unregister_atom, const std::string& datasource) {
+        auto& s = self->state;
+        auto name = queue_name(id_of(self), datasource);
+        if (s.queues.count(name) != 0) {
+          release_buffer(self, name);
+          s.queues.erase(name);
+        }
+        s.datasources.erase(datasource);
+        s.paused_datasources.erase(datasource);
+      },
       [=](kick_atom, const std::string& datasource) {
         queue_for(self, datasource).want_refill = true;
         refill(self);

@@ -318,6 +318,22 @@ void transfer_queue::release_all(std::string_view volume) {
   v.cursor = v.prefix;
 }
 
+caf::expected<uint64_t> transfer_queue::drop(std::string_view volume) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& v = vol(volume);
+  auto& r = db_.internals();
+  auto end = *codec::prefix_successor(v.prefix);
+  rocksdb::WriteBatch b;
+  auto st = b.DeleteRange(r.cf(column::queue), slice(v.prefix), slice(end));
+  if (st.ok()) st = r.db->Write(r.write_options, &b);
+  if (!st.ok()) return to_error(st, "drop queue " + std::string{volume});
+  auto removed = v.count;
+  v.count = 0;
+  v.leases.clear();
+  v.cursor = v.prefix;
+  return removed;
+}
+
 caf::error transfer_queue::remove(const queue_ticket& ticket) {
   auto key = key_of(ticket);
   std::lock_guard<std::mutex> guard{mtx_};

@@ -74,6 +74,10 @@ class transfer_queue {
   /// Ends every lease of a volume (its consumer stopped).
   void release_all(std::string_view volume);
 
+  /// Removes every item of `volume` (a queue whose owner is deleted), leased or not: holders of
+  /// leases find their acks refused. Returns how many were removed. One range deletion.
+  [[nodiscard]] caf::expected<uint64_t> drop(std::string_view volume);
+
   /// Removes an item that is not leased (a cancelled transfer). `not_found` if absent.
   [[nodiscard]] caf::error remove(const queue_ticket& ticket);
 

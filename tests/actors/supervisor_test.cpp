@@ -140,3 +140,51 @@ BOOST_FIXTURE_TEST_CASE(a_fatal_failure_stops_the_supervisor, fixture) {
   BOOST_CHECK(storage::is(reason, storage::storage_errc::corruption));
   supervisor = nullptr;
 }
+
+BOOST_FIXTURE_TEST_CASE(datasources_are_added_changed_and_deleted_at_run_time, fixture) {
+  start();
+  BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "x.txt"); }));
+  temp_dir more{"sup-more"};
+  write_file(more / "m.txt", "m", 1600000100);
+  actors::datasource_record rec;
+  rec.config.id = "extra";
+  rec.config.path = more.path().string();
+  rec.config.volumes = {"backup"};
+  rec.config.schedule_min_s = rec.config.schedule_max_s = 3600;
+  BOOST_CHECK(node.ask(supervisor, caf::add_atom::value, actors::encode(rec)));
+  BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "m.txt"); }));
+  // The same id twice is refused.
+  bool refused = false;
+  (*node.self)
+      ->request(supervisor, caf::duration{std::chrono::seconds{10}}, caf::add_atom::value,
+                actors::encode(rec))
+      .receive([&](bool) {}, [&](caf::error& e) { refused = is(e, actors::actors_errc::bad_request); });
+  BOOST_CHECK(refused);
+  // A new configuration: only *.log files now. The old incarnation is replaced.
+  auto before = find("datasource/extra");
+  write_file(more / "n.log", "n", 1600000101);
+  rec.config.include = {"*.log"};
+  BOOST_CHECK(node.ask(supervisor, caf::update_atom::value, actors::encode(rec)));
+  BOOST_REQUIRE(eventually([&] {
+    auto now = find("datasource/extra");
+    return now && now != before;
+  }));
+  auto ds = caf::actor_cast<actors::datasource_actor>(find("datasource/extra"));
+  node.datasources["extra"] = ds;
+  node.sync_now("extra");
+  BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "n.log"); }));
+  // Deleted: its rows, queue and record are gone; its copies on the volume stay.
+  BOOST_CHECK(node.ask(supervisor, caf::delete_atom::value, std::string{"extra"}));
+  node.datasources.erase("extra");
+  BOOST_CHECK(!find("datasource/extra"));
+  auto rows = node.ctx->rows().count(actors::datastore_scope("extra", "backup"));
+  BOOST_REQUIRE(rows);
+  BOOST_CHECK_EQUAL(rows->rows, 0u);
+  BOOST_CHECK_EQUAL(node.ctx->queue().size(actors::queue_name("backup", "extra")), 0u);
+  auto stored = actors::load_datasource(node.ctx->db(), "extra");
+  BOOST_REQUIRE(stored);
+  BOOST_CHECK(!*stored);
+  BOOST_CHECK(std::filesystem::exists(dst / "n.log"));
+  // The other datasource is untouched.
+  BOOST_CHECK_EQUAL(child_state("datasource/docs"), "running");
+}

@@ -333,3 +333,26 @@ BOOST_AUTO_TEST_CASE(status_is_answered_in_the_middle_of_a_copy) {
   gate->open_gate();
   BOOST_CHECK_EQUAL(node.wait_run("media", 1), "synced");
 }
+
+BOOST_AUTO_TEST_CASE(one_item_can_be_pushed_through_again) {
+  temp_dir src{"again-src"}, dst{"again-dst"};
+  write_file(src / "a.txt", "original", 1600000000);
+  harness node;
+  node.add_volume(directory(dst));
+  auto ds = node.add_datasource(folder("docs", src));
+  node.wait_run("docs", 1);
+  // Someone damaged the copy; a rescan would not notice (the source did not change).
+  write_file(dst / "a.txt", "damaged", 1600000000);
+  uint64_t queued = 0;
+  (*node.self)
+      ->request(ds, caf::duration{std::chrono::seconds{30}}, actors::recompute_atom::value,
+                std::string{"a.txt"})
+      .receive([&](uint64_t n) { queued = n; }, [&](caf::error& e) { BOOST_FAIL(actors::render(e)); });
+  BOOST_CHECK_EQUAL(queued, 1u);
+  BOOST_REQUIRE(eventually([&] { return read_file(dst / "a.txt") == "original"; }));
+  (*node.self)
+      ->request(ds, caf::duration{std::chrono::seconds{30}}, actors::recompute_atom::value,
+                std::string{"nothing-here"})
+      .receive([&](uint64_t n) { queued = n; }, [&](caf::error& e) { BOOST_FAIL(actors::render(e)); });
+  BOOST_CHECK_EQUAL(queued, 0u);
+}
