@@ -19,7 +19,7 @@ build_packages=(
   libtomlplusplus-dev libsodium-dev libre2-dev
 )
 # What the tests and benchmarks need on top: the tools they compare syncline with.
-test_packages=(rsync procps)
+test_packages=(rsync procps wrk nginx)
 
 log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
 
