@@ -54,16 +54,20 @@ std::pair<rocksdb::Slice, rocksdb::Slice> key_range(const std::vector<rocksdb::S
 // only a few level-0 files, RocksDB probes all of them) for each id.
 constexpr size_t min_ids_for_range_check = 16;
 
-// Whether no element has an id in [lo, hi].
+// Whether no element has an id in [lo, hi]; false also when finding out would mean stepping over
+// more than `max_skipped` deleted or overwritten entries (a folder just deleted and not yet
+// compacted), where looking the ids up one by one is the cheaper way.
 caf::expected<bool> no_element_between(const database::impl& r, rocksdb::Slice lo,
-                                       rocksdb::Slice hi) {
+                                       rocksdb::Slice hi, uint64_t max_skipped) {
   std::string bound{hi.data(), hi.size()};
   bound.push_back('\0');  // the smallest key after `hi`
   rocksdb::Slice bound_slice{bound};
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &bound_slice;
+  ro.max_skippable_internal_keys = max_skipped;
   std::unique_ptr<rocksdb::Iterator> it{r.db->NewIterator(ro, r.cf(column::elements))};
   it->Seek(lo);
+  if (it->status().IsIncomplete()) return false;
   if (!it->status().ok()) return to_error(it->status(), "read elements");
   return !it->Valid();
 }
@@ -221,7 +225,7 @@ caf::error element_store::load(working_set& ws) const {
   bool sorted = in_key_order(keys);
   if (keys.size() >= min_ids_for_range_check) {
     auto [lo, hi] = sorted ? std::make_pair(keys.front(), keys.back()) : key_range(keys);
-    auto empty = no_element_between(r, lo, hi);
+    auto empty = no_element_between(r, lo, hi, keys.size());
     if (!empty) return std::move(empty.error());
     if (*empty) return caf::none;  // none of the ids exists
   }
