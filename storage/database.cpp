@@ -74,8 +74,9 @@ rocksdb::ColumnFamilyOptions make_cf_options(column c, const std::shared_ptr<roc
     o.memtable_prefix_bloom_size_ratio = 0.02;
     o.memtable_whole_key_filtering = true;
   }
+  // LZ4 at every level: full scans (search) decompress every block, and ZSTD's smaller files
+  // cost more time there than they save.
   o.compression = rocksdb::kLZ4Compression;
-  o.bottommost_compression = rocksdb::kZSTD;
   o.level_compaction_dynamic_level_bytes = true;
   o.write_buffer_size = (c == column::elements || c == column::datastore) ? (64u << 20) : (16u << 20);
   if (c == column::queue) {

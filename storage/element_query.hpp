@@ -41,7 +41,8 @@ class element_query {
   element_query(const element_query&);
   element_query& operator=(const element_query&);
 
-  /// `invalid_argument` naming the bad term (an empty query, an unterminated regex, ...).
+  /// `invalid_argument` naming the bad term (an empty query, a term without operator, a regex
+  /// RE2 refuses, ...). `key:/abc` without a closing slash is a plain value (paths need that).
   [[nodiscard]] static caf::expected<element_query> parse_text(std::string_view query);
   /// `invalid_json` or `invalid_argument` naming the bad operator or value.
   [[nodiscard]] static caf::expected<element_query> parse_mongo(std::string_view json);

@@ -724,6 +724,8 @@ caf::error element_store::scan(
     ro.iterate_upper_bound = &upper_slice;
   }
   ro.readahead_size = 2u << 20;
+  // A scan reads everything once: keep it from evicting the blocks that point reads need.
+  ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it{r.db->NewIterator(ro, r.cf(column::elements))};
   for (it->Seek(slice(prefix)); it->Valid(); it->Next()) {
     if (!visit({it->key().data(), it->key().size()}, {it->value().data(), it->value().size()}))
