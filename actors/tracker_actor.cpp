@@ -1015,7 +1015,7 @@ api_response op_queue(const services& s, const api_request& req) {
 // --- the actor ----------------------------------------------------------------------------
 
 struct token_cache_entry {
-  principal who;
+  std::shared_ptr<const principal> who;
   std::chrono::steady_clock::time_point at;
 };
 
@@ -1043,17 +1043,20 @@ const char* tracker_state::name = "tracker";
 namespace {
 
 // Authenticates `req`; on failure the answer to give instead.
-std::variant<principal, api_response> authenticate(tracker_state& st, const api_request& req) {
+// Shared, so a cached principal costs no copy per request.
+using principal_ptr = std::shared_ptr<const principal>;
+
+std::variant<principal_ptr, api_response> authenticate(tracker_state& st, const api_request& req) {
   auto& s = *st.svc;
   if (req.bad_authorization)
     return error_response(401, "unauthorized", "the Authorization header must be: Bearer <token>");
   if (req.token.empty()) {
     if (!s.anonymous) return error_response(401, "unauthorized", "authentication required");
-    principal p;
-    p.name = "anonymous";
-    p.cls = *s.anonymous;
-    p.anonymous = true;
-    return p;
+    auto p = std::make_shared<principal>();
+    p->name = "anonymous";
+    p->cls = *s.anonymous;
+    p->anonymous = true;
+    return principal_ptr{std::move(p)};
   }
   auto now = std::chrono::steady_clock::now();
   bool use_cache = st.user_changes == 0;
@@ -1074,10 +1077,11 @@ std::variant<principal, api_response> authenticate(tracker_state& st, const api_
       return error_response(401, "unauthorized", "invalid, expired or revoked token");
     return storage_failure(user.error());
   }
-  principal p;
-  p.name = user->username;
-  p.cls = user->cls;
-  p.element_json = std::move(user->element_json);
+  auto made = std::make_shared<principal>();
+  made->name = user->username;
+  made->cls = user->cls;
+  made->element_json = std::move(user->element_json);
+  principal_ptr p = std::move(made);
   if (use_cache) {
     if (st.cache.size() >= 100000) st.cache.clear();
     st.cache.emplace(req.token, token_cache_entry{p, now});
@@ -1246,7 +1250,8 @@ tracker_actor::behavior_type tracker(tracker_actor::stateful_pointer<tracker_sta
         }
         auto auth = authenticate(s, req);
         if (auto* refused = std::get_if<api_response>(&auth)) return answer(s, req, std::move(*refused));
-        auto& who = std::get<principal>(auth);
+        auto who_ptr = std::get<principal_ptr>(std::move(auth));
+        const principal& who = *who_ptr;
         if (static_cast<uint8_t>(who.cls) < required_class(req.op))
           return answer(s, req,
                         error_response(403, "forbidden",
@@ -1309,8 +1314,8 @@ tracker_actor::behavior_type tracker(tracker_actor::stateful_pointer<tracker_sta
         auto shared = std::make_shared<api_request>(std::move(req));
         run_io(
             self, *s.pool,
-            [svc = s.svc, shared, who]() {
-              auto r = guarded(*svc, *shared, who);
+            [svc = s.svc, shared, who_ptr]() {
+              auto r = guarded(*svc, *shared, *who_ptr);
               uint16_t status = r.status;
               if (shared->respond) shared->respond(std::move(r));
               return status;

@@ -1,7 +1,9 @@
 // bench/api_bench.cpp: the `syncline node` binary's HTTP API under wrk, beside nginx serving a
 // static JSON file of the same size, in one run.
 //
-// Workload: a node (the real binary, fresh data directory, default settings, one admin) is loaded
+// Workload: a node (the real binary, fresh data directory, default settings but a block cache
+// that holds the elements, --cache-mb 512, as nginx's file sits in the page cache; one admin) is
+// loaded
 // with --elements elements (default 1,000,000; --tiny: 2,000) through POST /api/create/ in
 // batches of 1,000: `{"_id":"/bench/dDDD/fNNNNNNN","file_size":..,"file_mtime":..,
 // "origin":"siteA","comment":"bench","sync_priority":0}`, ~1,000 directories. Then, each for
@@ -200,6 +202,7 @@ int main(int argc, char** argv) {
   uint64_t elements = 1000000;
   int seconds = 10;
   int connections = 64;
+  int cache_mb = 512;
   bool tiny = false;
   bool keep = false;
   std::string dir_opt;
@@ -208,6 +211,7 @@ int main(int argc, char** argv) {
   app.add_option("--elements", elements, "elements loaded before the runs");
   app.add_option("--seconds", seconds, "length of each wrk run");
   app.add_option("--connections", connections, "wrk connections (keep-alive)");
+  app.add_option("--cache-mb", cache_mb, "the node's block cache ([storage] block_cache_mb)");
   app.add_flag("--tiny", tiny, "2,000 elements, 1 s runs, 8 connections: a smoke test");
   app.add_option("--dir", dir_opt, "where the temporary directory goes (default $TMPDIR or /tmp)");
   app.add_option("--syncline", syncline, "the syncline binary");
@@ -239,7 +243,8 @@ int main(int argc, char** argv) {
   auto node_log = dir / "node.log";
   child node{{syncline, "node", "--data-dir", (dir / "data").string(), "--http", "127.0.0.1:0",
               "--set", "auth.admin_user=bench", "--set",
-              "auth.admin_password_file=" + (dir / "admin.pw").string()},
+              "auth.admin_password_file=" + (dir / "admin.pw").string(), "--set",
+              "storage.block_cache_mb=" + std::to_string(cache_mb)},
              node_log};
   uint16_t port = 0;
   {

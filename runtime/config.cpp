@@ -218,6 +218,10 @@ const std::vector<setting>& settings() {
        [](const toml::node& v, node_config& c) {
          return read_int(v, 1024, 1 << 20, c.http.max_header_bytes);
        }},
+      {"http", "threads", value_kind::integer,
+       "network threads that read, route and write requests",
+       [](const node_config& c) { return std::to_string(c.http.threads); },
+       [](const toml::node& v, node_config& c) { return read_int(v, 1, 64, c.http.threads); }},
       {"http", "read_timeout_s", value_kind::integer,
        "seconds a client may take to send a request, or stay idle between requests",
        [](const node_config& c) { return std::to_string(c.http.read_timeout_s); },

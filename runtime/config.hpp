@@ -54,6 +54,8 @@ struct http_settings {
   uint64_t max_body_bytes = uint64_t{1} << 20;
   /// Larger request headers (request line and every header field) are refused with 431.
   uint32_t max_header_bytes = 8 * 1024;
+  /// Network threads reading, routing and writing requests.
+  uint32_t threads = 2;
   /// How long a client may take to send one request (headers, then again the body) and how
   /// long a keep-alive connection may stay idle; the connection is closed after that.
   uint32_t read_timeout_s = 30;

@@ -1,5 +1,6 @@
 #include "runtime/http_server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <mutex>
@@ -13,6 +14,7 @@
 // inlined here (a known false positive); the pragma covers the Boost headers only.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -56,10 +58,13 @@ struct server_core : std::enable_shared_from_this<server_core> {
 
   const http_server_options options;
   const http_router router;
-  net::io_context ioc{1};
+  net::io_context ioc{static_cast<int>(std::max<size_t>(1, options.threads))};
+  // The acceptor, its retry timer and the start of a stop run on this strand: with several
+  // network threads, an accept completing and a stop beginning must not touch them at once.
+  net::strand<net::io_context::executor_type> accept_strand{ioc.get_executor()};
   tcp::acceptor acceptor{ioc};
   net::steady_timer accept_retry{ioc};
-  net::steady_timer grace_timer{ioc};
+  net::steady_timer grace_timer{ioc};  // guarded by `mu`
 
   std::mutex mu;
   // The owners of the open connections. While a request waits for its handler's answer, no
@@ -358,14 +363,16 @@ void server_core::forget(session* s) {
 
 void accept_next(server_core* core) {
   core->acceptor.async_accept(
-      net::make_strand(core->ioc), [core](beast::error_code ec, tcp::socket socket) {
+      net::make_strand(core->ioc),
+      net::bind_executor(core->accept_strand, [core](beast::error_code ec, tcp::socket socket) {
         if (ec == net::error::operation_aborted || !core->acceptor.is_open()) return;
         if (ec) {
           spdlog::warn("http: accept failed: {}", ec.message());
           core->accept_retry.expires_after(accept_retry_delay);
-          core->accept_retry.async_wait([core](beast::error_code wec) {
-            if (!wec) accept_next(core);
-          });
+          core->accept_retry.async_wait(
+              net::bind_executor(core->accept_strand, [core](beast::error_code wec) {
+                if (!wec) accept_next(core);
+              }));
           return;
         }
         auto s = std::make_shared<session>(core->shared_from_this(), std::move(socket));
@@ -376,7 +383,7 @@ void accept_next(server_core* core) {
         }
         net::dispatch(s->executor(), [s] { s->start(); });
         accept_next(core);
-      });
+      }));
 }
 
 void begin_stop(server_core* core) {
@@ -384,11 +391,9 @@ void begin_stop(server_core* core) {
   core->acceptor.close(ec);
   core->accept_retry.cancel();
   std::vector<std::shared_ptr<session>> open;
-  {
-    std::lock_guard<std::mutex> lock{core->mu};
-    core->stopping = true;
-    for (auto& entry : core->sessions) open.push_back(entry.second);
-  }
+  std::lock_guard<std::mutex> held{core->mu};
+  core->stopping = true;
+  for (auto& entry : core->sessions) open.push_back(entry.second);
   if (open.empty()) return;
   core->grace_timer.expires_after(core->options.stop_grace);
   core->grace_timer.async_wait([core](beast::error_code wec) {
@@ -402,7 +407,8 @@ void begin_stop(server_core* core) {
     for (auto& w : left)
       if (auto s = w.lock()) net::dispatch(s->executor(), [s] { s->close(); });
   });
-  for (auto& s : open) net::dispatch(s->executor(), [s] { s->on_server_stop(); });
+  // Posted, not dispatched: a session's own handlers take `mu` (forget), which this holds.
+  for (auto& s : open) net::post(s->executor(), [s] { s->on_server_stop(); });
 }
 
 caf::error listen_error(const listen_address& where, const beast::error_code& ec) {
@@ -415,7 +421,7 @@ caf::error listen_error(const listen_address& where, const beast::error_code& ec
 struct http_server::impl {
   std::shared_ptr<server_core> core;
   listen_address local;
-  std::thread thread;
+  std::vector<std::thread> threads;
 };
 
 http_server::http_server(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
@@ -448,37 +454,41 @@ caf::expected<std::unique_ptr<http_server>> http_server::start(http_server_optio
   if (ec) return listen_error(where, ec);
   p->local = where;
   p->local.port = bound.port();
-  accept_next(&core);
+  net::dispatch(core.accept_strand, [c = &core] { accept_next(c); });
   try {
-    p->thread = std::thread([core = p->core] {
-      // A throwing completion handler must not end the network thread; log and carry on.
-      for (;;) {
-        try {
-          core->ioc.run();
-          return;
-        } catch (const std::exception& e) {
-          spdlog::error("http: network thread: {}", e.what());
+    for (size_t i = 0; i < std::max<size_t>(1, core.options.threads); ++i)
+      p->threads.emplace_back([core = p->core] {
+        // A throwing completion handler must not end a network thread; log and carry on.
+        for (;;) {
+          try {
+            core->ioc.run();
+            return;
+          } catch (const std::exception& e) {
+            spdlog::error("http: network thread: {}", e.what());
+          }
         }
-      }
-    });
+      });
   } catch (const std::system_error& e) {
+    core.ioc.stop();
+    for (auto& t : p->threads) t.join();
     core.acceptor.close(ec);
     return make_error(runtime_errc::listen_failed,
-                      std::string{"cannot start the HTTP network thread: "} + e.what());
+                      std::string{"cannot start the HTTP network threads: "} + e.what());
   }
   return std::unique_ptr<http_server>(new http_server(std::move(p)));
 }
 
 void http_server::stop() noexcept {
-  if (!impl_ || !impl_->thread.joinable()) return;
+  if (!impl_ || impl_->threads.empty()) return;
   auto* core = impl_->core.get();
   try {
-    net::post(core->ioc, [core] { begin_stop(core); });
+    net::post(core->accept_strand, [core] { begin_stop(core); });
   } catch (const std::exception& e) {
     spdlog::error("http: cannot stop the server: {}", e.what());
     core->ioc.stop();
   }
-  impl_->thread.join();
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
   // Sessions left here (normally none) die while the io_context is still alive.
   std::unordered_map<session*, std::shared_ptr<session>> left;
   {

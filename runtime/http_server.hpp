@@ -27,6 +27,9 @@ struct http_server_options {
   std::chrono::seconds read_timeout{30};
   /// How long `stop` lets requests in flight finish before closing their connections.
   std::chrono::milliseconds stop_grace{5000};
+  /// Network threads: requests are read, routed and written on this many threads (each
+  /// connection on one at a time).
+  size_t threads = 1;
   /// The `Server` header's value.
   std::string server_name = "syncline";
   /// Where answered requests are counted, by route (bound to the router's labels at start);
@@ -34,7 +37,7 @@ struct http_server_options {
   std::shared_ptr<http_metrics> metrics;
 };
 
-/// An asynchronous HTTP/1.1 server with keep-alive, on one network thread of its own.
+/// An asynchronous HTTP/1.1 server with keep-alive, on network threads of its own.
 ///
 /// Each request is read completely (within the limits above), then handed to the router on
 /// the network thread; the handler answers through `http_reply` now or later from any thread,
@@ -60,7 +63,7 @@ class http_server {
   const listen_address& local_address() const noexcept;
 
   /// Stops accepting, closes idle connections at once, lets requests in flight be answered and
-  /// written for up to `stop_grace`, then closes whatever is left and joins the network thread.
+  /// written for up to `stop_grace`, then closes whatever is left and joins the network threads.
   /// Answers sent after that are dropped. Idempotent; call from any thread but the network
   /// thread (that is, not from a route handler).
   void stop() noexcept;

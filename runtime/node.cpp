@@ -358,6 +358,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   http_opts.listen = cfg.http.listen;
   http_opts.max_body_bytes = cfg.http.max_body_bytes;
   http_opts.max_header_bytes = cfg.http.max_header_bytes;
+  http_opts.threads = cfg.http.threads;
   http_opts.read_timeout = std::chrono::seconds{cfg.http.read_timeout_s};
   http_opts.server_name = std::string{"syncline/"} + version();
   http_opts.metrics = metrics;
