@@ -155,6 +155,34 @@ inline bool needs_escape(std::string_view s) {
   return any != 0;
 }
 
+// Appends to a string through a pointer, growing it in large steps; `finish` trims it to what
+// was written. Parsing a request appends a handful of pieces per field, and each
+// std::string::append is an out-of-line call with its own checks.
+class text_writer {
+ public:
+  explicit text_writer(std::string& s) : s_(s), n_(s.size()) {}
+  size_t size() const noexcept { return n_; }
+  void put(std::string_view v) {
+    std::memcpy(room(v.size()), v.data(), v.size());
+    n_ += v.size();
+  }
+  void put(char c) {
+    *room(1) = c;
+    ++n_;
+  }
+  /// Space for `k` bytes at the end; `wrote(j)` then counts the first `j` of them in.
+  char* room(size_t k) {
+    if (n_ + k > s_.size()) s_.resize(std::max(2 * s_.size(), n_ + k + 256));
+    return s_.data() + n_;
+  }
+  void wrote(size_t j) noexcept { n_ += j; }
+  void finish() { s_.resize(n_); }
+
+ private:
+  std::string& s_;
+  size_t n_;
+};
+
 // Compact JSON text of values, exactly as simdjson::minify writes it, without its cost:
 // simdjson::minify grows a fresh buffer for every value (a handful of allocations each), which
 // dominated parsing. Strings that need no escaping, integers and literals, nearly every value,
@@ -164,13 +192,20 @@ class minifier {
  public:
   /// Appends the compact text of `value` to `out`.
   void append(std::string& out, simdjson::dom::element value) {
+    text_writer w{out};
+    append(w, value);
+    w.finish();
+  }
+  void append(text_writer& out, simdjson::dom::element value) {
     switch (value.type()) {
       case simdjson::dom::element_type::STRING: {
         std::string_view s;
         if (value.get_string().get(s) != simdjson::SUCCESS || needs_escape(s)) break;
-        out.push_back('"');
-        out.append(s.data(), s.size());
-        out.push_back('"');
+        auto* p = out.room(s.size() + 2);
+        p[0] = '"';
+        std::memcpy(p + 1, s.data(), s.size());
+        p[s.size() + 1] = '"';
+        out.wrote(s.size() + 2);
         return;
       }
       case simdjson::dom::element_type::INT64: {
@@ -188,24 +223,22 @@ class minifier {
       case simdjson::dom::element_type::BOOL: {
         bool x = false;
         if (value.get_bool().get(x) != simdjson::SUCCESS) break;
-        out.append(x ? "true" : "false");
+        out.put(x ? "true" : "false");
         return;
       }
-      case simdjson::dom::element_type::NULL_VALUE: out.append("null"); return;
+      case simdjson::dom::element_type::NULL_VALUE: out.put("null"); return;
       default: break;
     }
     builder_.clear();
     builder_.append(value);
-    auto text = builder_.str();
-    out.append(text.data(), text.size());
+    out.put(builder_.str());
   }
 
  private:
   template <class Int>
-  static void append_number(std::string& out, Int x) {
-    char buf[24];
-    auto end = std::to_chars(buf, buf + sizeof buf, x).ptr;
-    out.append(buf, static_cast<size_t>(end - buf));
+  static void append_number(text_writer& out, Int x) {
+    auto* p = out.room(24);
+    out.wrote(static_cast<size_t>(std::to_chars(p, p + 24, x).ptr - p));
   }
 
   simdjson::internal::string_builder<> builder_;
@@ -281,7 +314,18 @@ caf::expected<element_batch> parse_element_batch(std::string_view json, id_polic
   if (!doc) return std::move(doc.error());
   element_batch out;
   // Ids, keys and compact values take about as many bytes as the input.
-  out.text.reserve(json.size());
+  out.text.resize(json.size() + json.size() / 8 + 64);
+  out.text.clear();
+  text_writer text{out.text};
+  auto add_text = [&](std::string_view s) {
+    element_batch::span at{text.size(), s.size()};
+    text.put(s);
+    return at;
+  };
+  // Two strings equal, comparing first what differs most often between keys.
+  auto same = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && (a.empty() || (a[0] == b[0] && a == b));
+  };
   minifier minify;
   size_t element_count = 1;
   auto add = [&](simdjson::dom::element e, size_t index, bool in_array) -> caf::error {
@@ -298,36 +342,43 @@ caf::expected<element_batch> parse_element_batch(std::string_view json, id_polic
     // Fields are laid out as their own serialization, `,"key":value`, as long as that stays
     // true: no key needs escaping, none repeats, no `_id` comes between them.
     el.has_body = true;
-    el.body.offset = out.text.size();
+    el.body.offset = text.size();
     for (auto [key, value] : obj) {
       if (key == "_id") {
         out.ids.resize(el.ids_begin);
         el.has_body = el.has_body && out.fields.size() == el.fields_begin;
-        auto err =
-            read_ids(value, ctx, [&](std::string_view id) { out.ids.push_back(out.add(id)); });
+        auto err = read_ids(value, ctx, [&](std::string_view id) { out.ids.push_back(add_text(id)); });
         if (err) return err;
-        el.body.offset = out.text.size();
+        el.body.offset = text.size();
         continue;
       }
       // A repeated key keeps its first place and takes the last value.
       auto f = out.fields.begin() + static_cast<ptrdiff_t>(el.fields_begin);
-      while (f != out.fields.end() && out[f->key] != key) ++f;
+      while (f != out.fields.end() && !same(out[f->key], key)) ++f;
       if (f != out.fields.end()) {
         el.has_body = false;
+      } else if (el.has_body && !needs_escape(key)) {
+        auto* p = text.room(key.size() + 4);
+        p[0] = ',';
+        p[1] = '"';
+        std::memcpy(p + 2, key.data(), key.size());
+        p[key.size() + 2] = '"';
+        p[key.size() + 3] = ':';
+        text.wrote(key.size() + 4);
+        out.fields.push_back({{text.size() - key.size() - 2, key.size()}, {}});
+        f = out.fields.end() - 1;
       } else {
-        el.has_body = el.has_body && !needs_escape(key);
-        if (el.has_body) out.text.append(",\"");
-        out.fields.push_back({out.add(key), {}});
-        if (el.has_body) out.text.append("\":");
+        el.has_body = false;
+        out.fields.push_back({add_text(key), {}});
         f = out.fields.end() - 1;
       }
-      f->value.offset = out.text.size();
-      minify.append(out.text, value);
-      f->value.size = out.text.size() - f->value.offset;
+      f->value.offset = text.size();
+      minify.append(text, value);
+      f->value.size = text.size() - f->value.offset;
     }
     el.ids_end = out.ids.size();
     el.fields_end = out.fields.size();
-    el.body.size = el.has_body ? out.text.size() - el.body.offset : 0;
+    el.body.size = el.has_body ? text.size() - el.body.offset : 0;
     // Requests mostly hold elements of one shape: after the first, make room for all of them.
     if (out.elements.empty()) out.fields.reserve(out.fields.size() * element_count + 16);
     if (el.ids_begin == el.ids_end && ids == id_policy::required)
@@ -351,6 +402,7 @@ caf::expected<element_batch> parse_element_batch(std::string_view json, id_polic
   } else if (auto err = add(*doc, 0, false)) {
     return err;
   }
+  text.finish();
   return out;
 }
 

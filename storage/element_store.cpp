@@ -251,23 +251,30 @@ caf::error element_store::load(working_set& ws) const {
 
 caf::expected<std::vector<element_outcome>> element_store::commit(
     working_set& ws, std::vector<element_outcome> outcomes, const create_stage* stage) {
-  write_batch batch{db_};
+  size_t bytes = 0;
   for (auto& s : ws.slots) {
     if (!s.dirty) continue;
-    if (!s.exists) {
-      batch.erase(column::elements, s.id);
-      continue;
-    }
-    if (!s.serialized) {
+    if (s.exists && !s.serialized) {
       s.json = serialize_element(s.id, s.fields);
       s.serialized = true;
     }
-    if (s.json.size() > max_element_bytes)
+    if (s.exists && s.json.size() > max_element_bytes)
       return make_error(storage_errc::invalid_element,
                         "element " + std::string{s.id} + " would be " +
                             std::to_string(s.json.size()) + " bytes, more than the limit of " +
                             std::to_string(max_element_bytes));
-    batch.put(column::elements, s.id, s.json);
+    bytes += s.id.size() + (s.exists ? s.json.size() : 0) + 16;  // with tags and lengths
+  }
+  write_batch batch{db_};
+  // Room for every change at once: growing by doubling copied a batch of a thousand elements a
+  // dozen times, the larger copies into freshly mapped memory.
+  batch.internals().batch = rocksdb::WriteBatch{bytes};
+  for (auto& s : ws.slots) {
+    if (!s.dirty) continue;
+    if (s.exists)
+      batch.put(column::elements, s.id, s.json);
+    else
+      batch.erase(column::elements, s.id);
   }
   if (stage != nullptr && *stage) {
     if (auto err = (*stage)(outcomes, batch)) return err;
