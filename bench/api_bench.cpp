@@ -37,14 +37,16 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <random>
-#include <regex>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -173,19 +175,40 @@ double to_ms(const std::string& value, const std::string& unit) {
   return v;
 }
 
+// The number that follows `marker` in wrk's report (leading blanks skipped), and the unit
+// written right after it; empty when wrk did not print the line.
+std::optional<std::pair<std::string, std::string>> after(const std::string& out,
+                                                         std::string_view marker) {
+  auto at = out.find(marker);
+  if (at == std::string::npos) return std::nullopt;
+  at += marker.size();
+  while (at < out.size() && (out[at] == ' ' || out[at] == '\t')) ++at;
+  auto end = at;
+  while (end < out.size() && (std::isdigit(static_cast<unsigned char>(out[end])) || out[end] == '.'))
+    ++end;
+  if (end == at) return std::nullopt;
+  auto unit_end = end;
+  while (unit_end < out.size() && std::isalpha(static_cast<unsigned char>(out[unit_end]))) ++unit_end;
+  return std::pair{out.substr(at, end - at), out.substr(end, unit_end - end)};
+}
+
 wrk_result parse_wrk(const std::string& out) {
   wrk_result r;
-  std::smatch m;
-  if (std::regex_search(out, m, std::regex{R"(Requests/sec:\s+([0-9.]+))"})) r.rps = std::stod(m[1]);
-  if (std::regex_search(out, m, std::regex{R"(\s50%\s+([0-9.]+)(us|ms|s))"}))
-    r.p50_ms = to_ms(m[1], m[2]);
-  if (std::regex_search(out, m, std::regex{R"(\s99%\s+([0-9.]+)(us|ms|s))"}))
-    r.p99_ms = to_ms(m[1], m[2]);
-  if (std::regex_search(out, m, std::regex{R"(([0-9]+) requests in)"})) r.requests = std::stoull(m[1]);
-  if (std::regex_search(out, m, std::regex{R"(Non-2xx or 3xx responses:\s+([0-9]+))"}))
-    r.bad += std::stoull(m[1]);
-  if (std::regex_search(out, m, std::regex{R"(Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+))"}))
-    r.bad += std::stoull(m[1]) + std::stoull(m[2]) + std::stoull(m[3]) + std::stoull(m[4]);
+  if (auto v = after(out, "Requests/sec:")) r.rps = std::stod(v->first);
+  if (auto v = after(out, " 50%")) r.p50_ms = to_ms(v->first, v->second);
+  if (auto v = after(out, " 99%")) r.p99_ms = to_ms(v->first, v->second);
+  // "N requests in 10.00s": the count starts the line.
+  if (auto at = out.find(" requests in "); at != std::string::npos) {
+    auto begin = out.rfind('\n', at);
+    r.requests = std::stoull(out.substr(begin == std::string::npos ? 0 : begin + 1));
+  }
+  if (auto v = after(out, "Non-2xx or 3xx responses:")) r.bad += std::stoull(v->first);
+  // "Socket errors: connect 0, read 0, write 0, timeout 0"
+  if (auto at = out.find("Socket errors:"); at != std::string::npos) {
+    auto line = out.substr(at, out.find('\n', at) - at);
+    for (auto* field : {"connect", "read", "write", "timeout"})
+      if (auto v = after(line, field)) r.bad += std::stoull(v->first);
+  }
   return r;
 }
 
@@ -250,11 +273,11 @@ int main(int argc, char** argv) {
   {
     // Port 0 picks a free port; the node names it in its log.
     auto until = clock_type::now() + 60s;
-    std::regex listening{R"(listening on http://127\.0\.0\.1:([0-9]+))"};
+    const std::string listening = "listening on http://127.0.0.1:";
     while (port == 0 && clock_type::now() < until) {
-      std::smatch m;
       auto text = read_file(node_log);
-      if (std::regex_search(text, m, listening)) port = static_cast<uint16_t>(std::stoul(m[1]));
+      if (auto at = text.find(listening); at != std::string::npos)
+        port = static_cast<uint16_t>(std::stoul(text.substr(at + listening.size())));
       else std::this_thread::sleep_for(50ms);
     }
     if (port == 0) die("the node did not start:\n" + read_file(node_log));
