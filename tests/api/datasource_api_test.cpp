@@ -30,6 +30,30 @@ constexpr auto wait_bound = 120s;
 
 const char* const volumes[] = {"vol-crud", "vol-spy", "vol-page", "vol-compute", "vol-misc"};
 
+// A node's configuration: its data in `dir`/data, an admin `root`, a directory volume per test
+// area under `dir`.
+syncline::runtime::node_config node_config(const temp_dir& dir) {
+  auto pw = dir / "admin.pw";
+  {
+    std::ofstream out{pw};
+    out << "root-secret-1\n";
+  }
+  ::chmod(pw.c_str(), 0600);
+  syncline::runtime::node_config cfg;
+  cfg.node.data_dir = dir / "data";
+  cfg.http.listen = {"127.0.0.1", 0};
+  cfg.auth.admin_user = "root";
+  cfg.auth.admin_password_file = pw;
+  for (auto* v : volumes) {
+    fs::create_directories(dir / v);
+    syncline::actors::volume_config vc;
+    vc.id = v;
+    vc.path = (dir / v).string();
+    cfg.volumes.push_back(vc);
+  }
+  return cfg;
+}
+
 // One node for the whole suite, with a directory volume per test area and a user of each class.
 struct world {
   temp_dir dir{"dsapi"};
@@ -38,24 +62,7 @@ struct world {
   std::string root, guest, user, editor, editor2, admin;
 
   world() {
-    auto pw = dir / "admin.pw";
-    {
-      std::ofstream out{pw};
-      out << "root-secret-1\n";
-    }
-    ::chmod(pw.c_str(), 0600);
-    syncline::runtime::node_config cfg;
-    cfg.node.data_dir = dir / "data";
-    cfg.http.listen = {"127.0.0.1", 0};
-    cfg.auth.admin_user = "root";
-    cfg.auth.admin_password_file = pw;
-    for (auto* v : volumes) {
-      fs::create_directories(dir / v);
-      syncline::actors::volume_config vc;
-      vc.id = v;
-      vc.path = (dir / v).string();
-      cfg.volumes.push_back(vc);
-    }
+    auto cfg = node_config(dir);
     auto n = syncline::runtime::node::start(cfg);
     BOOST_REQUIRE_MESSAGE(n, (n ? std::string{"ok"} : syncline::storage::render(n.error())));
     node = std::move(*n);
@@ -649,4 +656,44 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_and_changes_nothing) {
   // The tracker's routes are not taken for containers.
   auto read = ed.get("/api/read/acme/main/workspaces/ws1");
   BOOST_CHECK(read.body.find("datasource") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(datasources_made_through_the_api_survive_a_restart) {
+  temp_dir dir{"dsapi-restart"};
+  temp_dir src{"dsapi-restart-src"};
+  write_file(src / "kept.txt", "kept");
+  auto cfg = node_config(dir);
+  const std::string target = "/api/c1/a1/workspaces/w1/lasting";
+  {
+    auto n = syncline::runtime::node::start(cfg);
+    BOOST_REQUIRE_MESSAGE(n, (n ? std::string{"ok"} : syncline::storage::render(n.error())));
+    api_client c{(*n)->http_address().port};
+    c.set_token(c.sign_in("root", "root-secret-1"));
+    auto made = c.put(target, R"({"type":"folder","path":")" + src.path().string() +
+                                  R"(","volumes":["vol-misc"],"sync_type":"arch"})");
+    BOOST_REQUIRE_MESSAGE(made.status == 201, made.body);
+    BOOST_REQUIRE_EQUAL(c.post(target + "/@refreshServiceCredentials", R"({"token":"t-1"})").status, 200);
+    BOOST_REQUIRE(eventually([&] {
+      auto runs = c.get(target + "/@runs");
+      return runs.body.find("\"status\":\"success\"") != std::string::npos;
+    }));
+    (*n)->stop();
+  }
+  auto n = syncline::runtime::node::start(cfg);
+  BOOST_REQUIRE_MESSAGE(n, (n ? std::string{"ok"} : syncline::storage::render(n.error())));
+  api_client c{(*n)->http_address().port};
+  c.set_token(c.sign_in("root", "root-secret-1"));
+  auto got = c.get(target);
+  BOOST_REQUIRE_EQUAL(got.status, 200);
+  BOOST_CHECK_EQUAL(member(got.body, "owner"), "root");
+  BOOST_CHECK_EQUAL(member(got.body, "sync_type"), "arch");
+  BOOST_CHECK(parse_json(got.body)->doc["credentials"]["stored"].GetBool());
+  // Its actor runs again: collecting now starts run 2.
+  write_file(src / "new.txt", "new");
+  auto sent = c.post(target + "/@sendToSpyder", "");
+  BOOST_REQUIRE_MESSAGE(sent.status == 202, sent.body);
+  auto run = parse_json(sent.body)->doc["run"].GetUint64();
+  BOOST_CHECK_EQUAL(run, 2u);
+  BOOST_REQUIRE(eventually([&] { return fs::exists(dir / "vol-misc" / "new.txt"); }));
+  (*n)->stop();
 }
