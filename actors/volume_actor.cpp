@@ -455,6 +455,9 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
       [=](pause_atom, const std::string& datasource) -> bool {
         auto& s = self->state;
         s.paused_datasources.insert(datasource);
+        // A datasource may be paused before its registration reaches us (its start can
+        // overtake the supervisor's message): its sub-queue must still know whose it is.
+        queue_for(self, datasource);
         release_buffer(self, queue_name(id_of(self), datasource));
         tell_transfers(self, true, &datasource);
         return true;
