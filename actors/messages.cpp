@@ -38,6 +38,7 @@ const char* to_string(api_op op) noexcept {
     case api_op::actors: return "actors";
     case api_op::queue: return "queue";
     case api_op::metrics: return "metrics";
+    case api_op::datasource: return "datasource";
   }
   return "unknown";
 }

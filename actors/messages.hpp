@@ -222,6 +222,7 @@ enum class api_op : uint8_t {
   create, read, update, upsert, remove, search, search_one, search_mongo, graph, comment,
   publish, version, lock, unlock, sign_in, sign_out, verify, create_token,
   actors, queue, metrics,
+  datasource,  ///< every route under `/api/{container}/{account}/workspaces/` (seed 000)
 };
 
 /// `"create"` ... as damas-core names the route (`remove` is `"delete"`, `sign_in` `"signIn"`).
@@ -259,6 +260,15 @@ struct api_request {
   bool bad_authorization = false;
   /// The peer, for logs.
   std::string remote;
+  /// datasource: the HTTP method, the decoded query parameters in order, and in `path_ids`
+  /// the container, account, workspace and the rest of the path after the workspace.
+  std::string method;
+  std::vector<std::pair<std::string, std::string>> query;
+  /// Set by the tracker once it has authenticated the request, before it hands a datasource
+  /// request on: the user's name (`anonymous` for anonymous access) and class (a
+  /// storage::user_class value).
+  std::string user;
+  uint8_t user_class = 0;
   api_responder respond;
 };
 
@@ -269,6 +279,15 @@ struct api_request {
 using tracker_actor = caf::typed_actor<
     caf::reacts_to<api_atom, api_request>,
     caf::reacts_to<purge_atom>,
+    caf::replies_to<status_atom>::with<actor_status>,
+    io_done_handler>;
+
+/// The datasource routes of seed 000 (actors/datasource_api_actor.hpp). The tracker hands it
+/// the requests it has authenticated (`api_op::datasource`).
+///   api r     answer `r` through `r.respond`
+///   status    actor_status (ask with high priority)
+using datasource_api_actor = caf::typed_actor<
+    caf::reacts_to<api_atom, api_request>,
     caf::replies_to<status_atom>::with<actor_status>,
     io_done_handler>;
 

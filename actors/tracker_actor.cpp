@@ -1027,6 +1027,7 @@ struct tracker_state {
   std::shared_ptr<services> svc = std::make_shared<services>();
   io_pool* pool = nullptr;
   directory_actor directory;
+  datasource_api_actor datasources;
   std::unordered_map<std::string, token_cache_entry> cache;
   // User changes running on the pool: while any is, tokens are verified against the database
   // every time and nothing is cached, so a revocation counts from the moment it is written.
@@ -1141,6 +1142,7 @@ api_response run_op(const services& s, const api_request& req, const principal& 
     case api_op::sign_out:
     case api_op::actors:
     case api_op::metrics:
+    case api_op::datasource:
       break;
   }
   return error_response(500, "internal_error", "operation not handled here");
@@ -1199,6 +1201,7 @@ uint8_t required_class(api_op op) noexcept {
     case api_op::actors:
     case api_op::queue:
     case api_op::metrics:
+    case api_op::datasource:  // the datasource API decides per datasource (owner, invited)
       return static_cast<uint8_t>(user_class::guest);
     case api_op::create:
     case api_op::lock:
@@ -1227,6 +1230,7 @@ tracker_actor::behavior_type tracker(tracker_actor::stateful_pointer<tracker_sta
   st.svc->anonymous = storage::user_class_from_string(init.settings.anonymous_class);
   st.pool = init.pool;
   st.directory = init.directory;
+  st.datasources = init.datasources;
   self->delayed_send(self, std::chrono::minutes{1}, purge_atom::value);
   return {
       [=](api_atom, api_request& req) {
@@ -1259,6 +1263,14 @@ tracker_actor::behavior_type tracker(tracker_actor::stateful_pointer<tracker_sta
                                            storage::to_string(static_cast<user_class>(
                                                required_class(req.op)))));
         switch (req.op) {
+          case api_op::datasource: {
+            if (!s.datasources)
+              return answer(s, req, error_response(503, "unavailable", "no datasource API"));
+            req.user = who.name;
+            req.user_class = static_cast<uint8_t>(who.cls);
+            self->send(s.datasources, api_atom::value, std::move(req));
+            return;
+          }
           case api_op::verify:
             return answer(s, req, json_response(200, verify_body(who)));
           case api_op::sign_out: {

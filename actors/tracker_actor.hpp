@@ -55,6 +55,8 @@ struct tracker_init {
   io_pool* pool = nullptr;
   /// For `/api/actors` and `/metrics`; may be invalid.
   directory_actor directory;
+  /// Where authenticated datasource requests (`api_op::datasource`) go; may be invalid (503).
+  datasource_api_actor datasources;
   tracker_settings settings;
 };
 

@@ -29,6 +29,13 @@ struct sub_queue {
   std::string datasource;
   std::deque<queue_item> buffer;  // leased, in queue order
   bool want_refill = true;        // may have more items than buffered
+  // Counts the reasons to look again (kicks, releases): a refill that ran out finds out whether
+  // one came while it was reading, so a kick during a refill is never lost.
+  uint64_t wakeups = 0;
+  void wake() {
+    want_refill = true;
+    ++wakeups;
+  }
 };
 
 // The order in which buffered heads are started: priority first, then age.
@@ -124,7 +131,7 @@ void release_buffer(self_ptr self, const std::string& queue) {
   drop_head(self, queue);
   for (auto& item : q.buffer) st.ctx->queue().release(item.ticket);
   q.buffer.clear();
-  q.want_refill = true;
+  q.wake();
 }
 
 void start_transfer(self_ptr self, const std::string& queue, queue_item item) {
@@ -173,10 +180,14 @@ void refill(self_ptr self) {
   auto& st = self->state;
   if (st.refilling || st.paused) return;
   std::map<std::string, size_t> wanted;
+  std::map<std::string, uint64_t> wakeups;
   auto target = buffer_target(self);
   for (auto& [name, q] : st.queues) {
     if (!q.want_refill || st.paused_datasources.count(q.datasource) != 0) continue;
-    if (q.buffer.size() * 2 <= target) wanted.emplace(name, target - q.buffer.size());
+    if (q.buffer.size() * 2 <= target) {
+      wanted.emplace(name, target - q.buffer.size());
+      wakeups.emplace(name, q.wakeups);
+    }
   }
   if (wanted.empty()) return;
   st.refilling = true;
@@ -195,7 +206,7 @@ void refill(self_ptr self) {
            }
            return r;
          },
-         [self](refill_result r) {
+         [self, wakeups](refill_result r) {
            auto& s = self->state;
            s.refilling = false;
            if (r.error) {
@@ -214,7 +225,11 @@ void refill(self_ptr self) {
              for (auto& item : items) q.buffer.push_back(std::move(item));
              add_head(self, name);
            }
-           for (auto& name : r.exhausted) s.queues[name].want_refill = false;
+           for (auto& name : r.exhausted) {
+             auto& q = s.queues[name];
+             auto w = wakeups.find(name);
+             if (w != wakeups.end() && w->second == q.wakeups) q.want_refill = false;
+           }
            dispatch(self);
          });
 }
@@ -238,7 +253,7 @@ void give_back(self_ptr self, const std::vector<transfer_report>& reports) {
   auto& st = self->state;
   for (auto& r : reports) {
     st.ctx->queue().release(r.ticket);
-    queue_for(self, r.datasource).want_refill = true;
+    queue_for(self, r.datasource).wake();
   }
 }
 
@@ -409,7 +424,7 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         s.paused_datasources.erase(datasource);
       },
       [=](kick_atom, const std::string& datasource) {
-        queue_for(self, datasource).want_refill = true;
+        queue_for(self, datasource).wake();
         refill(self);
       },
       [=](pause_atom) -> bool {
@@ -440,6 +455,9 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
       [=](pause_atom, const std::string& datasource) -> bool {
         auto& s = self->state;
         s.paused_datasources.insert(datasource);
+        // A datasource may be paused before its registration reaches us (its start can
+        // overtake the supervisor's message): its sub-queue must still know whose it is.
+        queue_for(self, datasource);
         release_buffer(self, queue_name(id_of(self), datasource));
         tell_transfers(self, true, &datasource);
         return true;
@@ -447,7 +465,7 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
       [=](resume_atom, const std::string& datasource) -> bool {
         auto& s = self->state;
         s.paused_datasources.erase(datasource);
-        queue_for(self, datasource).want_refill = true;
+        queue_for(self, datasource).wake();
         tell_transfers(self, false, &datasource);
         dispatch(self);
         return true;
@@ -465,7 +483,7 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         auto& q = s.queues[queue];
         if (s.paused_datasources.count(q.datasource) != 0) {
           s.ctx->queue().release(item.ticket);
-          q.want_refill = true;
+          q.wake();
           return;
         }
         // Back at the front of its sub-queue: it goes before younger items of its priority.

@@ -64,7 +64,7 @@ http_response to_http(actors::api_response r) {
   return out;
 }
 
-enum class extra : uint8_t { none, path_ids, arg_rest, graph, queue_limit };
+enum class extra : uint8_t { none, path_ids, arg_rest, graph, queue_limit, datasource };
 
 http_handler make_handler(actors::tracker_actor tracker, api_op op, extra what,
                           std::shared_ptr<http_metrics> metrics = nullptr) {
@@ -97,6 +97,20 @@ http_handler make_handler(actors::tracker_actor tracker, api_op op, extra what,
       case extra::queue_limit:
         if (auto limit = req.query_param("limit")) call.arg = std::move(*limit);
         break;
+      case extra::datasource: {
+        for (auto* name : {"container", "account", "workspace", "rest"}) {
+          auto* p = req.param(name);
+          call.path_ids.push_back(p != nullptr ? p->value : std::string{});
+        }
+        auto query = parse_form(req.query);
+        if (!query) {
+          reply.send(http_response::error(400, "bad_request", "malformed query string"));
+          return;
+        }
+        call.query = std::move(*query);
+        call.method = req.method == "HEAD" ? "GET" : req.method;
+        break;
+      }
     }
     call.body = std::move(req.body);
     call.remote = std::move(req.remote);
@@ -140,6 +154,12 @@ void add_api_routes(http_router& router, actors::tracker_actor tracker,
   add({"GET"}, "/api/actors", api_op::actors);
   add({"GET"}, "/api/queue", api_op::queue, extra::queue_limit);
   router.add("GET", "/metrics", make_handler(tracker, api_op::metrics, extra::none, metrics));
+  // Seed 000's datasources. Every tracker route above starts with a literal second segment, so
+  // it is more specific than `:container` and wins: a container cannot be named like one of
+  // them (`read`, `create`, ...), and these routes never take a tracker path.
+  add({"GET", "POST", "PUT", "PATCH", "DELETE"},
+      "/api/:container/:account/workspaces/:workspace/*rest", api_op::datasource,
+      extra::datasource);
 }
 
 }  // namespace syncline::runtime

@@ -15,7 +15,8 @@ namespace syncline::runtime {
 /// node's `/api/actors`, `/api/queue`, `/metrics` (whose text ends with `metrics`' counters).
 /// Each handler extracts the route's parts and the token (`Authorization: Bearer` or the `token`
 /// cookie), sends one message to `tracker` and returns; the tracker answers the HTTP request
-/// itself. `/api/{container}/{account}/workspaces/...` is left free for the datasource routes.
+/// itself. `/api/{container}/{account}/workspaces/{workspace}/...` goes to the tracker too
+/// (`api_op::datasource`), which authenticates it and hands it to the datasource API.
 void add_api_routes(http_router& router, actors::tracker_actor tracker,
                     std::shared_ptr<http_metrics> metrics);
 

@@ -86,7 +86,10 @@ bool http_router::more_specific(const route& a, const route& b) noexcept {
 // A linear scan over a few dozen routes costs well under a microsecond, far below the rest of a
 // request; a trie would only pay off with hundreds of routes.
 size_t http_router::dispatch(http_request request, http_reply reply) const {
-  const std::string_view method = request.method == "HEAD" ? "GET" : request.method;
+  // Both arms are views: a `"GET" : request.method` conditional would make a temporary string
+  // that dies at the end of this statement, leaving `method` dangling.
+  const std::string_view method =
+      request.method == "HEAD" ? std::string_view{"GET"} : std::string_view{request.method};
   const route* best = nullptr;
   std::vector<http_param> best_params;
   std::vector<http_param> params;

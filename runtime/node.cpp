@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include "actors/datasource_api_actor.hpp"
 #include "actors/directory_actor.hpp"
 #include "actors/error.hpp"
 #include "actors/messages.hpp"
@@ -33,6 +34,7 @@
 #include "runtime/http_server.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/version.hpp"
+#include "storage/credential_store.hpp"
 #include "storage/database.hpp"
 #include "storage/element_store.hpp"
 #include "storage/error.hpp"
@@ -178,10 +180,18 @@ caf::expected<record_sets> reconcile_records(storage::database& db, const node_c
                  found ? (changed ? ", configuration changed" : "") : " (new)");
     out.second.push_back(std::move(rec));
   }
+  auto made_by_api = actors::api_datasource_ids(db);
+  if (!made_by_api) return std::move(made_by_api.error());
   for (auto& r : *stored_sources) {
     bool named = false;
     for (auto& c : cfg.datasources) named = named || c.id == r.config.id;
-    if (!named)
+    if (!named && made_by_api->count(r.config.id) != 0) {
+      // Created through the API: the database is its only configuration.
+      spdlog::info("datasource {} ({}/{}/{}, created through the API): {}", r.config.id,
+                   r.config.container, r.config.account, r.config.workspace,
+                   actors::to_string(r.status));
+      out.second.push_back(r);
+    } else if (!named)
       spdlog::warn("datasource {} is in the database but not in the configuration: not started",
                    r.config.id);
   }
@@ -196,12 +206,14 @@ struct node::impl {
   std::unique_ptr<actors::node_context> ctx;
   std::unique_ptr<storage::element_store> elements;
   std::unique_ptr<storage::user_store> users;
+  std::unique_ptr<storage::credential_store> credentials;
   std::unique_ptr<actors::io_pool> api_pool;
   caf::actor_system_config caf_cfg;
   std::unique_ptr<caf::actor_system> system;
   actors::directory_actor directory;
   actors::supervisor_actor supervisor;
   actors::tracker_actor tracker;
+  actors::datasource_api_actor datasource_api;
   std::unique_ptr<http_server> http;
   caf::actor watcher;
   mutable std::mutex fatal_mtx;
@@ -214,9 +226,11 @@ struct node::impl {
     if (watcher) caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
     watcher = nullptr;
     if (tracker) caf::anon_send_exit(tracker, caf::exit_reason::user_shutdown);
+    if (datasource_api) caf::anon_send_exit(datasource_api, caf::exit_reason::user_shutdown);
     if (supervisor) caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
     if (directory) caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
     tracker = nullptr;
+    datasource_api = nullptr;
     supervisor = nullptr;
     directory = nullptr;
     system->await_all_actors_done();
@@ -299,6 +313,9 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   p->elements = std::make_unique<storage::element_store>(*p->db);
   p->users = std::make_unique<storage::user_store>(*p->db, *p->elements);
   if (auto err = bootstrap_admin(*p->users, cfg.auth)) return err;
+  auto credentials = storage::credential_store::open(*p->db);
+  if (!credentials) return std::move(credentials.error());
+  p->credentials = std::move(*credentials);
   p->api_pool = std::make_unique<actors::io_pool>(cfg.api.io_threads);
   p->directory = actors::spawn_directory(*p->system, std::chrono::seconds{5});
   actors::supervisor_init sup;
@@ -326,7 +343,20 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
       },
       p->supervisor);
 
+  actors::datasource_api_init dsapi;
+  dsapi.ctx = p->ctx.get();
+  dsapi.supervisor = p->supervisor;
+  dsapi.directory = p->directory;
+  dsapi.pool = p->api_pool.get();
+  dsapi.users = p->users.get();
+  dsapi.credentials = p->credentials.get();
+  p->datasource_api = actors::spawn_datasource_api(*p->system, std::move(dsapi));
+  caf::anon_send(p->directory, actors::register_atom::value,
+                 actors::directory_entry{"datasource_api", "datasource_api",
+                                         caf::actor_cast<caf::actor>(p->datasource_api)});
+
   actors::tracker_init tracker;
+  tracker.datasources = p->datasource_api;
   tracker.elements = p->elements.get();
   tracker.users = p->users.get();
   tracker.queue = &p->ctx->queue();
@@ -381,6 +411,7 @@ void node::stop() noexcept {
   if (impl_->system) {
     impl_->stop_actors();
     impl_->system.reset();
+    impl_->credentials.reset();
     impl_->users.reset();
     impl_->elements.reset();
     impl_->api_pool.reset();

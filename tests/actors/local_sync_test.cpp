@@ -152,3 +152,15 @@ BOOST_FIXTURE_TEST_CASE(pause_stops_a_run_and_resume_finishes_it, fixture) {
   BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
   check_equal(snapshot(src.path()));
 }
+
+// A volume told to pause a datasource before it knows the datasource (the datasource's start
+// can overtake the supervisor's registration) still serves it once registered and resumed.
+BOOST_FIXTURE_TEST_CASE(pause_of_a_datasource_before_its_registration, fixture) {
+  make_tree();
+  auto v = node.add_volume(volume_cfg());
+  BOOST_CHECK(node.ask(v, actors::pause_atom::value, std::string{"photos"}));
+  node.add_datasource(folder_cfg(sync_type::auto_));
+  BOOST_CHECK(node.ask(v, actors::resume_atom::value, std::string{"photos"}));
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
+  check_equal(snapshot(src.path()));
+}

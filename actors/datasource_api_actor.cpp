@@ -1,0 +1,1547 @@
+#include "actors/datasource_api_actor.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/error.hpp"
+#include "actors/io_pool.hpp"
+#include "actors/node_context.hpp"
+#include "actors/records.hpp"
+#include "actors/tracker_json.hpp"
+#include "connectors/glob.hpp"
+#include "storage/credential_store.hpp"
+#include "storage/element_query.hpp"
+#include "storage/error.hpp"
+#include "storage/ulid.hpp"
+#include "storage/user_store.hpp"
+
+namespace syncline::actors {
+
+namespace {
+
+using storage::user_class;
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+constexpr const char* access_prefix = "ds-access/";
+constexpr size_t max_part_bytes = 128;
+constexpr size_t max_credentials_bytes = 64 * 1024;
+
+// --- who may see and change a datasource ----------------------------------------------------
+
+// Who owns a datasource and whom it is shared with, in `meta` under `ds-access/<id>` as JSON.
+// Datasources of the configuration file have none until someone shares them (origin `config`).
+struct access_record {
+  std::string origin = "config";  // "api": created through the API (started on every start)
+  std::string owner;
+  int64_t created_ms = 0;
+  std::map<std::string, std::string> members;  // user -> "invited" | "accepted"
+};
+
+std::string encode_access(const access_record& a) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("origin");
+  w.String(a.origin.c_str());
+  w.Key("owner");
+  w.String(a.owner.c_str(), static_cast<rapidjson::SizeType>(a.owner.size()));
+  w.Key("created_ms");
+  w.Int64(a.created_ms);
+  w.Key("members");
+  w.StartObject();
+  for (auto& [user, state] : a.members) {
+    w.Key(user.c_str(), static_cast<rapidjson::SizeType>(user.size()));
+    w.String(state.c_str());
+  }
+  w.EndObject();
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+std::optional<access_record> decode_access(std::string_view bytes) {
+  rapidjson::Document d;
+  d.Parse(bytes.data(), bytes.size());
+  if (d.HasParseError() || !d.IsObject()) return std::nullopt;
+  access_record a;
+  if (d.HasMember("origin") && d["origin"].IsString()) a.origin = d["origin"].GetString();
+  if (d.HasMember("owner") && d["owner"].IsString())
+    a.owner.assign(d["owner"].GetString(), d["owner"].GetStringLength());
+  if (d.HasMember("created_ms") && d["created_ms"].IsInt64()) a.created_ms = d["created_ms"].GetInt64();
+  if (d.HasMember("members") && d["members"].IsObject())
+    for (auto& m : d["members"].GetObject())
+      if (m.value.IsString())
+        a.members[std::string{m.name.GetString(), m.name.GetStringLength()}] = m.value.GetString();
+  return a;
+}
+
+std::string access_key(std::string_view id) { return access_prefix + std::string{id}; }
+
+caf::expected<std::optional<access_record>> load_access(const storage::database& db,
+                                                        std::string_view id) {
+  auto bytes = db.get_meta(access_key(id));
+  if (!bytes) return std::move(bytes.error());
+  if (!*bytes) return std::optional<access_record>{};
+  auto a = decode_access(**bytes);
+  if (!a)
+    return storage::make_error(storage::storage_errc::corruption,
+                               "access entry of datasource " + std::string{id} + " cannot be read");
+  return std::optional<access_record>{std::move(*a)};
+}
+
+// --- answers --------------------------------------------------------------------------------
+
+api_response json_response(uint16_t status, std::string body) {
+  api_response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+const char* code_for(uint16_t status) {
+  switch (status) {
+    case 400: return "bad_request";
+    case 403: return "forbidden";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 409: return "conflict";
+    case 503: return "unavailable";
+    default: return "internal_error";
+  }
+}
+
+api_response fail(uint16_t status, std::string_view message) {
+  return json_response(status, error_json(code_for(status), message));
+}
+
+// The one place errors of the layers below become HTTP statuses.
+api_response failure(const caf::error& err) {
+  using storage::storage_errc;
+  uint16_t status = 500;
+  if (err.category() == actors_category) {
+    if (is(err, actors_errc::bad_request)) {
+      status = error_message(err).find("exists already") != std::string::npos ? 409 : 400;
+    } else if (is(err, actors_errc::unknown_id)) {
+      status = error_message(err).rfind("no volume", 0) == 0 ? 400 : 404;
+    } else if (is(err, actors_errc::paused) || is(err, actors_errc::forbidden_transition)) {
+      status = 409;
+    } else if (is(err, actors_errc::shutting_down)) {
+      status = 503;
+    }
+  } else if (err.category() == storage::storage_category) {
+    if (storage::is(err, storage_errc::invalid_argument) ||
+        storage::is(err, storage_errc::invalid_json))
+      status = 400;
+    else if (storage::is(err, storage_errc::not_found))
+      status = 404;
+    else if (storage::is(err, storage_errc::busy) || storage::is(err, storage_errc::closed))
+      status = 503;
+  } else if (err == caf::sec::request_timeout || err == caf::sec::request_receiver_down) {
+    status = 503;
+  }
+  if (status == 500) spdlog::error("datasource API: {}", render(err));
+  return fail(status, error_message(err));
+}
+
+// --- the request, as the path names it ------------------------------------------------------
+
+enum class op : uint8_t {
+  list, create, read, put, change, remove, spyder, compute, children, frontsearch, credentials,
+  pause, resume, runs, share, accept,
+};
+
+enum class need : uint8_t { read, write, share, accept };
+
+need need_of(op o) {
+  switch (o) {
+    case op::list:
+    case op::read:
+    case op::children:
+    case op::frontsearch:
+    case op::runs:
+      return need::read;
+    case op::share: return need::share;
+    case op::accept: return need::accept;
+    default: return need::write;
+  }
+}
+
+struct call {
+  std::shared_ptr<api_request> req;
+  op what = op::read;
+  std::string container, account, workspace;
+  std::string id;        // the datasource; empty for list and POST create
+  std::string resource;  // sendToCompute
+  user_class cls = user_class::guest;
+};
+
+// What is wrong with a container, account or workspace name, or "".
+std::string part_problem(const char* what, std::string_view s) {
+  std::string w{what};
+  if (s.empty()) return w + " is empty";
+  if (s.size() > max_part_bytes)
+    return w + " is longer than " + std::to_string(max_part_bytes) + " bytes";
+  if (s == "." || s == "..") return w + " may not be '.' or '..'";
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
+      return w + " holds a control character, a slash or a backslash";
+  if (printable(s) != s) return w + " is not valid UTF-8";
+  return {};
+}
+
+std::string resource_problem(std::string_view r) {
+  if (r.empty()) return "the resource is empty";
+  if (r.size() > 4096) return "the resource is longer than 4096 bytes";
+  if (r.front() == '/') return "the resource must be relative (no leading '/')";
+  if (r.find('\0') != std::string_view::npos) return "the resource holds a NUL byte";
+  if (printable(r) != r) return "the resource is not valid UTF-8";
+  size_t pos = 0;
+  while (pos <= r.size()) {
+    auto end = r.find('/', pos);
+    auto seg = r.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    if (seg == "." || seg == "..") return "the resource may not hold '.' or '..' segments";
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  return {};
+}
+
+// Parses the path into `c`; on failure the answer to give.
+std::optional<api_response> parse_call(call& c) {
+  auto& req = *c.req;
+  if (req.path_ids.size() != 4) return fail(500, "malformed datasource request");
+  c.container = req.path_ids[0];
+  c.account = req.path_ids[1];
+  c.workspace = req.path_ids[2];
+  for (auto [name, value] : {std::pair<const char*, const std::string*>{"the container", &c.container},
+                             {"the account", &c.account},
+                             {"the workspace", &c.workspace}})
+    if (auto p = part_problem(name, *value); !p.empty()) return fail(400, p);
+  std::string_view rest{req.path_ids[3]};
+  if (!rest.empty() && rest.back() == '/' && rest.find('/') == rest.size() - 1)
+    rest.remove_suffix(1);  // `{datasource}/`
+  auto& m = req.method;
+  auto method_error = [&](const char* allowed) {
+    return fail(405, m + " is not allowed here (allowed: " + allowed + ")");
+  };
+  if (rest.empty()) {
+    if (m == "GET") c.what = op::list;
+    else if (m == "POST") c.what = op::create;
+    else return method_error("GET, POST");
+    return std::nullopt;
+  }
+  auto slash = rest.find('/');
+  c.id = std::string{rest.substr(0, slash)};
+  if (c.id.find('\0') != std::string::npos) return fail(400, "the datasource id holds a NUL byte");
+  if (auto p = id_problem(c.id); !p.empty()) return fail(400, "datasource id " + p);
+  if (slash == std::string_view::npos) {
+    if (m == "GET") c.what = op::read;
+    else if (m == "PUT") c.what = op::put;
+    else if (m == "PATCH") c.what = op::change;
+    else if (m == "DELETE") c.what = op::remove;
+    else return method_error("GET, PUT, PATCH, DELETE");
+    return std::nullopt;
+  }
+  auto after = rest.substr(slash + 1);
+  auto last_slash = after.rfind('/');
+  auto verb = last_slash == std::string_view::npos ? after : after.substr(last_slash + 1);
+  auto middle = last_slash == std::string_view::npos ? std::string_view{} : after.substr(0, last_slash);
+  if (verb.empty() || verb.front() != '@')
+    return fail(404, "no datasource route " + std::string{rest} +
+                         " (a datasource's routes end with an @verb)");
+  if (verb == "@sendToCompute") {
+    if (m != "GET" && m != "POST") return method_error("GET, POST");
+    if (auto p = resource_problem(middle); !p.empty()) return fail(400, p);
+    c.what = op::compute;
+    c.resource = std::string{middle};
+    return std::nullopt;
+  }
+  if (!middle.empty())
+    return fail(404, "no route " + std::string{verb} + " on a resource (only @sendToCompute)");
+  struct verb_route {
+    std::string_view name;
+    op what;
+    const char* methods;
+  };
+  static const verb_route verbs[] = {
+      {"@sendToSpyder", op::spyder, "GET, POST"},
+      {"@getAllChildren", op::children, "GET, POST"},
+      {"@frontsearch", op::frontsearch, "GET, POST"},
+      {"@refreshServiceCredentials", op::credentials, "POST"},
+      {"@pause", op::pause, "POST"},
+      {"@resume", op::resume, "POST"},
+      {"@runs", op::runs, "GET"},
+      {"@share", op::share, "POST"},
+      {"@accept", op::accept, "POST"},
+  };
+  for (auto& v : verbs) {
+    if (v.name != verb) continue;
+    std::string_view allowed{v.methods};
+    bool ok = false;
+    size_t pos = 0;
+    while (pos < allowed.size()) {
+      auto comma = allowed.find(", ", pos);
+      if (allowed.substr(pos, comma == std::string_view::npos ? comma : comma - pos) == m) ok = true;
+      if (comma == std::string_view::npos) break;
+      pos = comma + 2;
+    }
+    if (!ok) return method_error(v.methods);
+    c.what = v.what;
+    return std::nullopt;
+  }
+  return fail(404, "no datasource route " + std::string{verb});
+}
+
+// --- JSON bodies ----------------------------------------------------------------------------
+
+// The body as an object ({} when empty); on failure the answer to give. Parsed iteratively, so
+// deep nesting cannot exhaust the stack.
+std::optional<api_response> parse_body(const api_request& req, rapidjson::Document& d) {
+  std::string_view body{req.body};
+  while (!body.empty() && (body.front() == ' ' || body.front() == '\n' || body.front() == '\r' ||
+                           body.front() == '\t'))
+    body.remove_prefix(1);
+  if (body.empty()) {
+    d.SetObject();
+    return std::nullopt;
+  }
+  d.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(),
+                                                                                  body.size());
+  if (d.HasParseError()) return fail(400, "the body is not valid JSON");
+  if (!d.IsObject()) return fail(400, "the body must be a JSON object");
+  return std::nullopt;
+}
+
+std::string str(const rapidjson::Value& v) { return {v.GetString(), v.GetStringLength()}; }
+
+// A parameter from the JSON body, else from the query string.
+const rapidjson::Value* body_param(const rapidjson::Document& d, const char* key) {
+  if (!d.IsObject() || !d.HasMember(key) || d[key].IsNull()) return nullptr;
+  return &d[key];
+}
+
+std::optional<std::string> query_param(const api_request& req, std::string_view key) {
+  for (auto& [k, v] : req.query)
+    if (k == key) return v;
+  return std::nullopt;
+}
+
+bool parse_uint(std::string_view s, uint64_t& out) {
+  if (s.empty() || s.size() > 18) return false;
+  uint64_t v = 0;
+  for (char ch : s) {
+    if (ch < '0' || ch > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(ch - '0');
+  }
+  out = v;
+  return true;
+}
+
+// --- configuration from JSON ----------------------------------------------------------------
+
+std::string read_strings(const rapidjson::Value& v, const char* key, std::vector<std::string>& out) {
+  if (!v.IsArray()) return std::string{key} + " must be an array of strings";
+  std::vector<std::string> items;
+  for (auto& x : v.GetArray()) {
+    if (!x.IsString()) return std::string{key} + " must be an array of strings";
+    items.push_back(str(x));
+  }
+  out = std::move(items);
+  return {};
+}
+
+std::string read_globs(const rapidjson::Value& v, const char* key, std::vector<std::string>& out) {
+  std::vector<std::string> items;
+  if (auto p = read_strings(v, key, items); !p.empty()) return p;
+  auto compiled = connectors::glob_set::compile(items);
+  if (!compiled) return std::string{key} + ": " + error_message(compiled.error());
+  out = std::move(items);
+  return {};
+}
+
+std::string read_int(const rapidjson::Value& v, const char* key, int64_t lo, int64_t hi,
+                     int64_t& out) {
+  if (!v.IsInt64() || v.GetInt64() < lo || v.GetInt64() > hi)
+    return std::string{key} + " must be an integer from " + std::to_string(lo) + " to " +
+           std::to_string(hi);
+  out = v.GetInt64();
+  return {};
+}
+
+std::string read_uint(const rapidjson::Value& v, const char* key, uint64_t hi, uint64_t& out) {
+  if (!v.IsUint64() || v.GetUint64() > hi)
+    return std::string{key} + " must be an integer from 0 to " + std::to_string(hi);
+  out = v.GetUint64();
+  return {};
+}
+
+std::string path_problem(std::string_view p) {
+  if (p.empty()) return "path is empty";
+  if (p.front() != '/') return "path must be absolute";
+  if (p.find('\0') != std::string_view::npos) return "path holds a NUL byte";
+  size_t pos = 1;
+  while (pos <= p.size()) {
+    auto end = p.find('/', pos);
+    auto seg = p.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    if (seg == "..") return "path may not hold '..' segments";
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  return {};
+}
+
+// Keys a request may set, as [[datasource]] in the configuration file names them.
+// Applies `obj`'s configuration keys to `c`; returns what is wrong, or "". `status` and, on
+// create, `id`, `container`, `account`, `workspace` are handled by the caller.
+std::string apply_config(const rapidjson::Value& obj, datasource_config& c) {
+  for (auto& m : obj.GetObject()) {
+    std::string key = str(m.name);
+    auto& v = m.value;
+    std::string p;
+    int64_t i = 0;
+    if (key == "id" || key == "container" || key == "account" || key == "workspace" ||
+        key == "status") {
+      continue;
+    } else if (key == "name") {
+      if (!v.IsString() || v.GetStringLength() > 256) p = "name must be a string of at most 256 bytes";
+      else c.name = str(v);
+    } else if (key == "type") {
+      if (!v.IsString() || (str(v) != "folder" && str(v) != "synthetic"))
+        p = "type must be \"folder\" or \"synthetic\"";
+      else c.type = str(v);
+    } else if (key == "path") {
+      if (!v.IsString()) p = "path must be a string";
+      else if (p = path_problem(str(v)); p.empty()) c.path = std::filesystem::path{str(v)}.lexically_normal().string();
+    } else if (key == "volumes") {
+      std::vector<std::string> vols;
+      p = read_strings(v, "volumes", vols);
+      if (p.empty() && vols.empty()) p = "volumes must name at least one volume";
+      for (auto& vol : vols)
+        if (p.empty())
+          if (auto q = id_problem(vol); !q.empty()) p = "volume id " + q;
+      if (p.empty()) c.volumes = std::move(vols);
+    } else if (key == "sync_type") {
+      auto t = v.IsString() ? sync_type_from_string(str(v)) : std::nullopt;
+      if (!t) p = "sync_type must be \"auto\", \"one\" or \"arch\"";
+      else c.sync = *t;
+    } else if (key == "include") {
+      p = read_globs(v, "include", c.include);
+    } else if (key == "exclude") {
+      p = read_globs(v, "exclude", c.exclude);
+    } else if (key == "sync_priority") {
+      p = read_int(v, "sync_priority", INT32_MIN, INT32_MAX, i);
+      if (p.empty()) c.sync_priority = static_cast<int32_t>(i);
+    } else if (key == "compare_hash") {
+      if (!v.IsBool()) p = "compare_hash must be true or false";
+      else c.compare_hash = v.GetBool();
+    } else if (key == "schedule" || key == "schedule_min_s" || key == "schedule_max_s") {
+      auto set = [&](const rapidjson::Value& x, const char* name, int64_t& out) {
+        return read_int(x, name, 1, 30 * 86400, out);
+      };
+      if (key == "schedule_min_s") {
+        p = set(v, "schedule_min_s", c.schedule_min_s);
+      } else if (key == "schedule_max_s") {
+        p = set(v, "schedule_max_s", c.schedule_max_s);
+      } else if (!v.IsObject()) {
+        p = "schedule must be an object {\"min_s\": n, \"max_s\": n}";
+      } else {
+        for (auto& s : v.GetObject()) {
+          auto k = str(s.name);
+          if (k == "min_s") p = set(s.value, "schedule.min_s", c.schedule_min_s);
+          else if (k == "max_s") p = set(s.value, "schedule.max_s", c.schedule_max_s);
+          else p = "unknown key schedule." + k + " (min_s, max_s)";
+          if (!p.empty()) break;
+        }
+      }
+    } else if (key == "priority_rules") {
+      std::vector<priority_rule> rules;
+      if (!v.IsArray()) p = "priority_rules must be an array of {glob, priority}";
+      for (size_t n = 0; p.empty() && n < v.Size(); ++n) {
+        auto& r = v[static_cast<rapidjson::SizeType>(n)];
+        if (!r.IsObject() || !r.HasMember("glob") || !r["glob"].IsString() ||
+            !r.HasMember("priority") || !r["priority"].IsInt()) {
+          p = "priority_rules must be an array of {glob: string, priority: integer}";
+          break;
+        }
+        auto g = connectors::glob_set::compile({str(r["glob"])});
+        if (!g) p = "priority_rules: " + error_message(g.error());
+        else rules.push_back({str(r["glob"]), r["priority"].GetInt()});
+      }
+      if (p.empty()) c.priority_rules = std::move(rules);
+    } else if (key == "seed") {
+      p = read_uint(v, "seed", UINT64_MAX, c.seed);
+    } else if (key == "count") {
+      p = read_uint(v, "count", 100000000, c.count);
+    } else if (key == "directories") {
+      p = read_uint(v, "directories", 1000000, c.directories);
+    } else if (key == "min_size") {
+      p = read_uint(v, "min_size", uint64_t{1} << 40, c.min_size);
+    } else if (key == "max_size") {
+      p = read_uint(v, "max_size", uint64_t{1} << 40, c.max_size);
+    } else if (key == "change_rate") {
+      if (!v.IsNumber() || v.GetDouble() < 0 || v.GetDouble() > 1)
+        p = "change_rate must be a number from 0 to 1";
+      else c.change_rate = v.GetDouble();
+    } else {
+      p = "unknown key " + key;
+    }
+    if (!p.empty()) return p;
+  }
+  return {};
+}
+
+// Checks a whole configuration (after create or change); returns what is wrong, or "".
+std::string config_problem(const datasource_config& c) {
+  if (c.volumes.empty()) return "volumes must name at least one volume";
+  if (c.type == "folder") {
+    if (c.path.empty()) return "a folder datasource needs a path";
+    std::error_code ec;
+    if (!std::filesystem::is_directory(c.path, ec)) return "path " + c.path + " is not a directory";
+  }
+  if (c.schedule_min_s > c.schedule_max_s) return "the schedule's min_s is more than its max_s";
+  if (c.type == "synthetic" && c.min_size > c.max_size) return "min_size is more than max_size";
+  return {};
+}
+
+// --- the datasource as JSON -----------------------------------------------------------------
+
+void write_string(json_writer& w, std::string_view s) {
+  auto p = printable(s);
+  w.String(p.c_str(), static_cast<rapidjson::SizeType>(p.size()));
+}
+
+void write_strings(json_writer& w, const std::vector<std::string>& v) {
+  w.StartArray();
+  for (auto& s : v) write_string(w, s);
+  w.EndArray();
+}
+
+void write_run(json_writer& w, const storage::run_record& r) {
+  w.StartObject();
+  w.Key("number");
+  w.Uint64(r.number);
+  w.Key("status");
+  w.String(storage::to_string(r.status));
+  w.Key("trigger");
+  write_string(w, r.trigger);
+  w.Key("started_ms");
+  w.Int64(r.started_ms);
+  w.Key("ended_ms");
+  w.Int64(r.ended_ms);
+  w.Key("error");
+  write_string(w, r.error);
+  w.Key("history");
+  w.StartArray();
+  for (auto& h : r.history) {
+    w.StartObject();
+    w.Key("status");
+    w.String(storage::to_string(h.status));
+    w.Key("at_ms");
+    w.Int64(h.at_ms);
+    w.EndObject();
+  }
+  w.EndArray();
+  auto& c = r.counters;
+  w.Key("counters");
+  w.StartObject();
+  for (auto [k, v] : {std::pair<const char*, uint64_t>{"listed", c.listed}, {"added", c.added},
+                      {"replaced", c.replaced}, {"removed", c.removed},
+                      {"unchanged", c.unchanged}, {"done", c.done}, {"failed", c.failed},
+                      {"bytes_total", c.bytes_total}, {"bytes_done", c.bytes_done}}) {
+    w.Key(k);
+    w.Uint64(v);
+  }
+  w.EndObject();
+  w.EndObject();
+}
+
+// What the view of a datasource holds besides its record.
+struct view_extras {
+  std::optional<storage::run_record> last_run;
+  bool credentials = false;
+  // Per volume: the datastore's counts (read only; a scan of the rows).
+  std::vector<std::pair<std::string, storage::datastore_counts>> counts;
+};
+
+// The datasource as `user` sees it: an invited user who has not accepted sees `invited`.
+std::string view_json(const datasource_record& rec, const std::optional<access_record>& access,
+                      const std::string& user, user_class cls, const view_extras& x) {
+  auto& c = rec.config;
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("id");
+  write_string(w, c.id);
+  w.Key("name");
+  write_string(w, c.name.empty() ? c.id : c.name);
+  w.Key("container");
+  write_string(w, c.container);
+  w.Key("account");
+  write_string(w, c.account);
+  w.Key("workspace");
+  write_string(w, c.workspace);
+  w.Key("type");
+  write_string(w, c.type);
+  if (c.type == "folder") {
+    w.Key("path");
+    write_string(w, c.path);
+  }
+  w.Key("volumes");
+  write_strings(w, c.volumes);
+  w.Key("sync_type");
+  w.String(to_string(c.sync));
+  w.Key("include");
+  write_strings(w, c.include);
+  w.Key("exclude");
+  write_strings(w, c.exclude);
+  w.Key("sync_priority");
+  w.Int(c.sync_priority);
+  w.Key("priority_rules");
+  w.StartArray();
+  for (auto& r : c.priority_rules) {
+    w.StartObject();
+    w.Key("glob");
+    write_string(w, r.glob);
+    w.Key("priority");
+    w.Int(r.priority);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("compare_hash");
+  w.Bool(c.compare_hash);
+  w.Key("schedule");
+  w.StartObject();
+  w.Key("min_s");
+  w.Int64(c.schedule_min_s);
+  w.Key("max_s");
+  w.Int64(c.schedule_max_s);
+  w.EndObject();
+  if (c.type == "synthetic") {
+    for (auto [k, v] : {std::pair<const char*, uint64_t>{"seed", c.seed}, {"count", c.count},
+                        {"directories", c.directories}, {"min_size", c.min_size},
+                        {"max_size", c.max_size}}) {
+      w.Key(k);
+      w.Uint64(v);
+    }
+    w.Key("change_rate");
+    w.Double(c.change_rate);
+  }
+  std::string invitation;
+  if (access) {
+    auto m = access->members.find(user);
+    if (m != access->members.end()) invitation = m->second;
+  }
+  w.Key("status");
+  w.String(invitation == "invited" ? "invited" : to_string(rec.status));
+  w.Key("health");
+  w.String(to_string(rec.health));
+  w.Key("last_error");
+  write_string(w, rec.last_error);
+  w.Key("next_run_ms");
+  w.Int64(rec.next_run_ms);
+  w.Key("created_ms");
+  w.Int64(rec.created_ms);
+  w.Key("origin");
+  w.String(access ? access->origin.c_str() : "config");
+  w.Key("owner");
+  if (access && !access->owner.empty()) write_string(w, access->owner);
+  else w.Null();
+  if (!invitation.empty()) {
+    w.Key("invitation");
+    w.String(invitation.c_str());
+  }
+  if (access && (cls == user_class::admin || access->owner == user)) {
+    w.Key("shared_with");
+    w.StartObject();
+    for (auto& [u, state] : access->members) {
+      w.Key(u.c_str(), static_cast<rapidjson::SizeType>(u.size()));
+      w.String(state.c_str());
+    }
+    w.EndObject();
+  }
+  w.Key("credentials");
+  w.StartObject();
+  w.Key("stored");
+  w.Bool(x.credentials);
+  w.EndObject();
+  w.Key("last_run");
+  if (x.last_run) write_run(w, *x.last_run);
+  else w.Null();
+  if (!x.counts.empty()) {
+    w.Key("counters");
+    w.StartObject();
+    for (auto& [vol, n] : x.counts) {
+      w.Key(vol.c_str(), static_cast<rapidjson::SizeType>(vol.size()));
+      w.StartObject();
+      w.Key("items");
+      w.Uint64(n.rows);
+      w.Key("bytes");
+      w.Uint64(n.bytes);
+      w.Key("pending");
+      w.StartObject();
+      for (auto a : {storage::pending_action::add, storage::pending_action::replace,
+                     storage::pending_action::remove}) {
+        w.Key(storage::to_string(a));
+        w.Uint64(n.pending[static_cast<size_t>(a)]);
+      }
+      w.EndObject();
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+// --- shared services ------------------------------------------------------------------------
+
+struct services {
+  node_context* ctx = nullptr;
+  io_pool* pool = nullptr;
+  storage::user_store* users = nullptr;
+  storage::credential_store* credentials = nullptr;
+  datasource_api_init settings;
+  // Read-modify-writes of access entries (share, accept) run on pool threads.
+  std::mutex access_mtx;
+};
+
+bool can_read(const call& c, const std::optional<access_record>& a) {
+  if (c.cls >= user_class::user) return true;
+  if (!a) return false;
+  return a->owner == c.req->user || a->members.count(c.req->user) != 0;
+}
+
+// Loads the datasource named by the call and checks that it lives in the call's workspace
+// and that the caller may do what the call does. On failure the answer to give.
+struct loaded {
+  datasource_record rec;
+  std::optional<access_record> access;
+};
+
+std::variant<loaded, api_response> load_for(const services& s, const call& c) {
+  auto rec = load_datasource(s.ctx->db(), c.id);
+  if (!rec) return failure(rec.error());
+  auto where = c.container + "/" + c.account + "/" + c.workspace;
+  if (!*rec || (*rec)->config.container != c.container || (*rec)->config.account != c.account ||
+      (*rec)->config.workspace != c.workspace)
+    return fail(404, "no datasource " + c.id + " in workspace " + where);
+  auto access = load_access(s.ctx->db(), c.id);
+  if (!access) return failure(access.error());
+  loaded out{std::move(**rec), std::move(*access)};
+  auto& user = c.req->user;
+  switch (need_of(c.what)) {
+    case need::read:
+      if (!can_read(c, out.access))
+        return fail(403, "reading datasource " + c.id +
+                             " needs the class user, or being its owner or invited to it");
+      break;
+    case need::write:
+      if (c.cls < user_class::editor)
+        return fail(403, "changing datasource " + c.id + " needs the class editor");
+      break;
+    case need::share:
+      if (c.cls < user_class::editor ||
+          (c.cls != user_class::admin && (!out.access || out.access->owner != user)))
+        return fail(403, "only the owner (an editor) or an admin may share datasource " + c.id);
+      break;
+    case need::accept:
+      if (!out.access || out.access->members.count(user) == 0) {
+        if (!can_read(c, out.access))
+          return fail(403, "datasource " + c.id + " is not shared with you");
+        return fail(409, "datasource " + c.id + " has no invitation for you");
+      }
+      break;
+  }
+  return out;
+}
+
+// --- the operations that only read or write storage (they run on the pool) -------------------
+
+view_extras extras_of(const services& s, const datasource_record& rec, bool counts,
+                      caf::error& err) {
+  view_extras x;
+  auto last = s.ctx->runs().last(rec.config.id);
+  if (!last) {
+    err = std::move(last.error());
+    return x;
+  }
+  x.last_run = std::move(*last);
+  auto has = s.credentials->has(rec.config.id);
+  if (!has) {
+    err = std::move(has.error());
+    return x;
+  }
+  x.credentials = *has;
+  if (counts)
+    for (auto& v : rec.config.volumes) {
+      auto n = s.ctx->rows().count(datastore_scope(rec.config.id, v));
+      if (!n) {
+        err = std::move(n.error());
+        return x;
+      }
+      x.counts.emplace_back(v, *n);
+    }
+  return x;
+}
+
+api_response op_read(const services& s, const call& c) {
+  auto got = load_for(s, c);
+  if (auto* refused = std::get_if<api_response>(&got)) return std::move(*refused);
+  auto& l = std::get<loaded>(got);
+  caf::error err;
+  auto x = extras_of(s, l.rec, true, err);
+  if (err) return failure(err);
+  return json_response(200, view_json(l.rec, l.access, c.req->user, c.cls, x));
+}
+
+api_response op_list(const services& s, const call& c) {
+  auto all = load_datasources(s.ctx->db());
+  if (!all) return failure(all.error());
+  std::string body = "{\"datasources\":[";
+  size_t n = 0;
+  for (auto& rec : *all) {
+    auto& cfg = rec.config;
+    if (cfg.container != c.container || cfg.account != c.account || cfg.workspace != c.workspace)
+      continue;
+    auto access = load_access(s.ctx->db(), cfg.id);
+    if (!access) return failure(access.error());
+    if (!can_read(c, *access)) continue;
+    caf::error err;
+    auto x = extras_of(s, rec, false, err);
+    if (err) return failure(err);
+    if (n++ > 0) body += ',';
+    body += view_json(rec, *access, c.req->user, c.cls, x);
+  }
+  body += "],\"count\":" + std::to_string(n) + "}";
+  return json_response(200, std::move(body));
+}
+
+// Page size and cursor of getAllChildren and frontsearch: JSON body `{page_size, scroll}` or
+// the query string's `page_size`, `scroll`.
+struct paging {
+  size_t page_size = 0;
+  std::string after;
+};
+
+std::optional<api_response> read_paging(const services& s, const api_request& req,
+                                        const rapidjson::Document& d, paging& p) {
+  p.page_size = s.settings.default_page_size;
+  uint64_t n = 0;
+  if (auto* v = body_param(d, "page_size")) {
+    if (!v->IsUint64() || v->GetUint64() == 0)
+      return fail(400, "page_size must be a positive integer");
+    n = v->GetUint64();
+  } else if (auto q = query_param(req, "page_size")) {
+    if (!parse_uint(*q, n) || n == 0) return fail(400, "page_size must be a positive integer");
+  }
+  if (n > 0) p.page_size = static_cast<size_t>(std::min<uint64_t>(n, s.settings.max_page_size));
+  if (auto* v = body_param(d, "scroll")) {
+    if (!v->IsString()) return fail(400, "scroll must be a string (a cursor of a previous page)");
+    p.after = str(*v);
+  } else if (auto q = query_param(req, "scroll")) {
+    p.after = *q;
+  }
+  if (p.after.size() > 4096 || p.after.find('\0') != std::string::npos)
+    return fail(400, "scroll is not a cursor of this API");
+  return std::nullopt;
+}
+
+const char* item_type(const storage::datastore_row& r) {
+  if ((r.flags & storage::datastore_row::flag_directory) != 0) return "directory";
+  if ((r.flags & storage::datastore_row::flag_symlink) != 0) return "symlink";
+  return "file";
+}
+
+// A child as JSON: the element `@frontsearch` matches against, and what a page lists.
+std::string child_json(const storage::datastore_row& r) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  std::string_view ref{r.reference};
+  auto trimmed = ref;
+  if (!trimmed.empty() && trimmed.back() == '/') trimmed.remove_suffix(1);
+  auto slash = trimmed.rfind('/');
+  auto name = slash == std::string_view::npos ? trimmed : trimmed.substr(slash + 1);
+  w.StartObject();
+  w.Key("_id");
+  write_string(w, ref);
+  w.Key("name");
+  write_string(w, name);
+  w.Key("type");
+  w.String(item_type(r));
+  w.Key("size");
+  w.Uint64(r.size);
+  w.Key("mtime_ns");
+  w.Int64(r.mtime_ns);
+  if (r.hash) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(*r.hash));
+    w.Key("hash");
+    w.String(hex);
+  }
+  w.Key("pending");
+  w.String(storage::to_string(r.action));
+  if (r.parked) {
+    w.Key("error");
+    write_string(w, r.last_error);
+  }
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+// Walks the datasource's children in reference order after `after`: the union of its volumes'
+// rows (each volume's rows list the same source), without the items gone from the source.
+// Calls `visit(row)` until it returns false or `max_rows` rows were read; returns whether rows
+// remain, or the error.
+template <class Visit>
+caf::expected<bool> walk_children(const services& s, const datasource_record& rec,
+                                  const std::string& after, size_t max_rows, Visit visit) {
+  std::vector<storage::datastore::cursor> cs;
+  for (auto& v : rec.config.volumes)
+    cs.push_back(s.ctx->rows().scan(datastore_scope(rec.config.id, v), after));
+  size_t read = 0;
+  while (true) {
+    const storage::datastore_row* best = nullptr;
+    for (auto& cur : cs) {
+      if (!cur.valid()) continue;
+      if (best == nullptr || cur.row().reference < best->reference) best = &cur.row();
+    }
+    if (best == nullptr) break;
+    if (read >= max_rows) return true;
+    auto row = *best;
+    for (auto& cur : cs)
+      if (cur.valid() && cur.row().reference == row.reference) cur.next();
+    ++read;
+    if (row.action == storage::pending_action::remove) continue;
+    if (!visit(row)) {
+      for (auto& cur : cs)
+        if (cur.valid()) return true;
+      break;
+    }
+  }
+  for (auto& cur : cs)
+    if (cur.status()) return cur.status();
+  return false;
+}
+
+api_response op_children(const services& s, const call& c, bool search) {
+  auto got = load_for(s, c);
+  if (auto* refused = std::get_if<api_response>(&got)) return std::move(*refused);
+  auto& l = std::get<loaded>(got);
+  rapidjson::Document d;
+  if (auto bad = parse_body(*c.req, d)) return std::move(*bad);
+  paging p;
+  if (auto bad = read_paging(s, *c.req, d, p)) return std::move(*bad);
+  std::optional<storage::element_query> query;
+  if (search) {
+    std::optional<caf::expected<storage::element_query>> parsed;
+    if (auto* v = body_param(d, "query")) {
+      if (v->IsString()) {
+        parsed = storage::element_query::parse_text(str(*v));
+      } else if (v->IsObject()) {
+        rapidjson::StringBuffer buf;
+        json_writer w{buf};
+        v->Accept(w);
+        parsed = storage::element_query::parse_mongo({buf.GetString(), buf.GetSize()});
+      } else {
+        return fail(400, "query must be a text query (a string) or a MongoDB query (an object)");
+      }
+    } else if (auto q = query_param(*c.req, "q")) {
+      parsed = storage::element_query::parse_text(*q);
+    } else {
+      return fail(400, "@frontsearch needs a query: {\"query\": \"name:/x/i\"} or ?q=...");
+    }
+    if (!*parsed) return fail(400, "query: " + error_message(parsed->error()));
+    query = std::move(**parsed);
+  }
+  std::string items;
+  size_t n = 0;
+  std::string last;
+  size_t max_rows = search ? s.settings.max_scan_rows : static_cast<size_t>(-1);
+  auto more = walk_children(s, l.rec, p.after, max_rows, [&](const storage::datastore_row& r) {
+    last = r.reference;
+    auto j = child_json(r);
+    if (query && !query->matches(j)) return true;
+    if (n++ > 0) items += ',';
+    items += j;
+    return n < p.page_size;
+  });
+  if (!more) return failure(more.error());
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("cursor");
+  if (*more && !last.empty()) write_string(w, last);
+  else w.Null();
+  w.EndObject();
+  std::string tail{buf.GetString() + 1, buf.GetSize() - 1};  // `"cursor":...}`
+  return json_response(200, "{\"items\":[" + items + "]," + tail);
+}
+
+api_response op_runs(const services& s, const call& c) {
+  auto got = load_for(s, c);
+  if (auto* refused = std::get_if<api_response>(&got)) return std::move(*refused);
+  uint64_t limit = 20, before = 0;
+  if (auto q = query_param(*c.req, "limit"))
+    if (!parse_uint(*q, limit) || limit == 0) return fail(400, "limit must be a positive integer");
+  if (auto q = query_param(*c.req, "before"))
+    if (!parse_uint(*q, before)) return fail(400, "before must be a run number");
+  auto runs = s.ctx->runs().list(c.id, static_cast<size_t>(std::min<uint64_t>(limit, 100)), before);
+  if (!runs) return failure(runs.error());
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("datasource");
+  write_string(w, c.id);
+  w.Key("runs");
+  w.StartArray();
+  for (auto& r : *runs) write_run(w, r);
+  w.EndArray();
+  w.EndObject();
+  return json_response(200, {buf.GetString(), buf.GetSize()});
+}
+
+api_response op_credentials(services& s, const call& c) {
+  auto got = load_for(s, c);
+  if (auto* refused = std::get_if<api_response>(&got)) return std::move(*refused);
+  if (c.req->body.size() > max_credentials_bytes)
+    return fail(400, "credentials are larger than 64 KiB");
+  rapidjson::Document d;
+  if (auto bad = parse_body(*c.req, d)) return std::move(*bad);
+  if (d.ObjectEmpty()) return fail(400, "the body must be an object holding the credentials");
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  d.Accept(w);
+  if (auto err = s.credentials->put(c.id, {buf.GetString(), buf.GetSize()})) return failure(err);
+  rapidjson::StringBuffer out;
+  json_writer o{out};
+  o.StartObject();
+  o.Key("datasource");
+  write_string(o, c.id);
+  o.Key("credentials");
+  o.StartObject();
+  o.Key("stored");
+  o.Bool(true);
+  o.Key("keys");
+  o.StartArray();
+  for (auto& m : d.GetObject()) write_string(o, str(m.name));
+  o.EndArray();
+  o.EndObject();
+  o.EndObject();
+  spdlog::info("datasource {}: credentials refreshed by {}", c.id, c.req->user);
+  return json_response(200, {out.GetString(), out.GetSize()});
+}
+
+api_response op_share(services& s, const call& c) {
+  std::lock_guard<std::mutex> guard{s.access_mtx};
+  auto got = load_for(s, c);
+  if (auto* refused = std::get_if<api_response>(&got)) return std::move(*refused);
+  auto& l = std::get<loaded>(got);
+  rapidjson::Document d;
+  if (auto bad = parse_body(*c.req, d)) return std::move(*bad);
+  auto* u = body_param(d, "user");
+  if (u == nullptr || !u->IsString() || u->GetStringLength() == 0)
+    return fail(400, "@share needs {\"user\": \"name\"}");
+  auto user = str(*u);
+  if (!user.empty() && user.front() == '@') user.erase(0, 1);
+  auto found = s.users->find(user);
+  if (!found) {
+    if (storage::is(found.error(), storage::storage_errc::not_found) ||
+        storage::is(found.error(), storage::storage_errc::invalid_argument))
+      return fail(400, "no user " + user);
+    return failure(found.error());
+  }
+  auto access = l.access.value_or(access_record{});
+  if (user == access.owner) return fail(400, user + " owns datasource " + c.id);
+  auto& state = access.members[user];
+  if (state.empty()) state = "invited";
+  if (auto err = s.ctx->db().put_meta(access_key(c.id), encode_access(access))) return failure(err);
+  spdlog::info("datasource {}: shared with {} by {}", c.id, user, c.req->user);
+  return json_response(200, "{\"datasource\":" + json_string(c.id) + ",\"user\":" +
+                                json_string(user) + ",\"invitation\":" + json_string(state) + "}");
+}
+
+api_response op_accept(services& s, const call& c) {
+  std::lock_guard<std::mutex> guard{s.access_mtx};
+  auto got = load_for(s, c);
+  if (auto* refused = std::get_if<api_response>(&got)) return std::move(*refused);
+  auto& l = std::get<loaded>(got);
+  auto access = *l.access;  // load_for checked the invitation
+  access.members[c.req->user] = "accepted";
+  if (auto err = s.ctx->db().put_meta(access_key(c.id), encode_access(access))) return failure(err);
+  caf::error err;
+  auto x = extras_of(s, l.rec, false, err);
+  if (err) return failure(err);
+  return json_response(200, view_json(l.rec, access, c.req->user, c.cls, x));
+}
+
+api_response run_storage_op(services& s, const call& c) {
+  try {
+    switch (c.what) {
+      case op::list: return op_list(s, c);
+      case op::read: return op_read(s, c);
+      case op::children: return op_children(s, c, false);
+      case op::frontsearch: return op_children(s, c, true);
+      case op::runs: return op_runs(s, c);
+      case op::credentials: return op_credentials(s, c);
+      case op::share: return op_share(s, c);
+      case op::accept: return op_accept(s, c);
+      default: break;
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("datasource API: {} failed: {}", c.req->method, e.what());
+  }
+  return fail(500, "the request failed on the server");
+}
+
+bool storage_only(op o) {
+  switch (o) {
+    case op::list:
+    case op::read:
+    case op::children:
+    case op::frontsearch:
+    case op::runs:
+    case op::credentials:
+    case op::share:
+    case op::accept:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+// --- the actor ------------------------------------------------------------------------------
+
+struct datasource_api_state {
+  static const char* name;
+  std::shared_ptr<services> svc = std::make_shared<services>();
+  supervisor_actor supervisor;
+  directory_actor directory;
+  std::unordered_set<std::string> busy;  // datasources being created, changed or deleted
+  uint64_t requests = 0;
+  uint64_t refused = 0;
+};
+
+const char* datasource_api_state::name = "datasource_api";
+
+namespace {
+
+using self_ptr = datasource_api_actor::stateful_pointer<datasource_api_state>;
+
+void answer(self_ptr self, const call& c, api_response r) {
+  if (r.status >= 400) ++self->state.refused;
+  if (c.req->respond) c.req->respond(std::move(r));
+}
+
+// Runs `fn(actor)` with the datasource's running actor, or answers why there is none.
+template <class Fn>
+void with_actor(self_ptr self, const call& c, Fn fn) {
+  auto& st = self->state;
+  self->request(st.directory, caf::duration{st.svc->settings.actor_timeout}, find_atom::value,
+                "datasource/" + c.id)
+      .then(
+          [=](caf::actor& a) {
+            if (!a)
+              return answer(self, c, fail(409, "datasource " + c.id + " is not running"));
+            fn(caf::actor_cast<datasource_actor>(a));
+          },
+          [=](caf::error&) {
+            answer(self, c,
+                   fail(409, "datasource " + c.id +
+                                 " is not running (parked in error or being restarted); see its "
+                                 "last_error"));
+          });
+}
+
+// The answer to a status change: the datasource as it is now.
+void answer_status(self_ptr self, const call& c, datasource_actor a) {
+  self->request<caf::message_priority::high>(a, caf::duration{self->state.svc->settings.actor_timeout},
+                                             status_atom::value)
+      .then(
+          [=](actor_status& st) {
+            answer(self, c,
+                   json_response(200, "{\"id\":" + json_string(c.id) + ",\"status\":" +
+                                          json_string(st.state) + "}"));
+          },
+          [=](caf::error& err) { answer(self, c, failure(err)); });
+}
+
+// A person asks for a status: `paused` (pause), `resuming` (resume) or `syncing` (sync now).
+// The transition table decides first, from the status the actor reports now.
+void change_status(self_ptr self, const call& c, datasource_status to) {
+  with_actor(self, c, [=](datasource_actor a) {
+    auto timeout = caf::duration{self->state.svc->settings.actor_timeout};
+    self->request<caf::message_priority::high>(a, timeout, status_atom::value)
+        .then(
+            [=](actor_status& now) {
+              auto from = datasource_status_from_string(now.state);
+              if (!from) return answer(self, c, fail(500, "unknown status " + now.state));
+              if (*from != to) {
+                if (auto err = check(*from, to))
+                  return answer(self, c, fail(409, error_message(err)));
+              } else if (to != datasource_status::syncing) {
+                return answer_status(self, c, a);
+              }
+              auto done = [=](bool ok) {
+                if (!ok)
+                  return answer(self, c,
+                                fail(409, "datasource " + c.id + " refused to move from " +
+                                              now.state + " to " + to_string(to)));
+                answer_status(self, c, a);
+              };
+              auto failed = [=](caf::error& err) { answer(self, c, failure(err)); };
+              if (to == datasource_status::paused)
+                self->request(a, timeout, pause_atom::value).then(done, failed);
+              else if (to == datasource_status::resuming)
+                self->request(a, timeout, resume_atom::value).then(done, failed);
+              else
+                self->request(a, timeout, sync_now_atom::value)
+                    .then([=](uint64_t) { answer_status(self, c, a); }, failed);
+            },
+            [=](caf::error& err) { answer(self, c, failure(err)); });
+  });
+}
+
+void change_health(self_ptr self, const call& c, sync_health to) {
+  with_actor(self, c, [=](datasource_actor a) {
+    auto timeout = caf::duration{self->state.svc->settings.actor_timeout};
+    auto done = [=](bool ok) {
+      if (!ok)
+        return answer(self, c,
+                      fail(409, "datasource " + c.id + " cannot move its health to " +
+                                    to_string(to)));
+      answer(self, c,
+             json_response(200, "{\"id\":" + json_string(c.id) + ",\"health\":" +
+                                    json_string(to_string(to)) + "}"));
+    };
+    auto failed = [=](caf::error& err) { answer(self, c, failure(err)); };
+    if (to == sync_health::disabled)
+      self->request(a, timeout, disable_atom::value).then(done, failed);
+    else
+      self->request(a, timeout, enable_atom::value).then(done, failed);
+  });
+}
+
+void op_create(self_ptr self, const call& c) {
+  auto& st = self->state;
+  auto& s = *st.svc;
+  if (c.cls < user_class::editor)
+    return answer(self, c, fail(403, "creating a datasource needs the class editor"));
+  rapidjson::Document d;
+  if (auto bad = parse_body(*c.req, d)) return answer(self, c, std::move(*bad));
+  datasource_record rec;
+  auto& cfg = rec.config;
+  cfg.container = c.container;
+  cfg.account = c.account;
+  cfg.workspace = c.workspace;
+  cfg.id = c.id;
+  if (auto* id = body_param(d, "id")) {
+    if (!id->IsString()) return answer(self, c, fail(400, "id must be a string"));
+    if (!c.id.empty() && str(*id) != c.id)
+      return answer(self, c, fail(400, "the body's id differs from the path's " + c.id));
+    cfg.id = str(*id);
+  }
+  if (cfg.id.empty()) return answer(self, c, fail(400, "a datasource needs an id"));
+  if (auto p = id_problem(cfg.id); !p.empty())
+    return answer(self, c, fail(400, "datasource id " + p));
+  for (auto [key, value] : {std::pair<const char*, const std::string*>{"container", &c.container},
+                            {"account", &c.account},
+                            {"workspace", &c.workspace}})
+    if (auto* v = body_param(d, key); v != nullptr && (!v->IsString() || str(*v) != *value))
+      return answer(self, c, fail(400, std::string{key} + " differs from the path's"));
+  if (!d.HasMember("type"))
+    return answer(self, c, fail(400, "a datasource needs a type (\"folder\" or \"synthetic\")"));
+  if (auto p = apply_config(d, cfg); !p.empty()) return answer(self, c, fail(400, p));
+  if (auto p = config_problem(cfg); !p.empty()) return answer(self, c, fail(400, p));
+  if (auto* status = body_param(d, "status")) {
+    if (!status->IsString() || (str(*status) != "paused" && str(*status) != "created"))
+      return answer(self, c, fail(400, "a datasource is created \"created\" or \"paused\""));
+    if (str(*status) == "paused") rec.status = datasource_status::paused;
+  }
+  if (st.busy.count(cfg.id) != 0)
+    return answer(self, c, fail(409, "datasource " + cfg.id + " is being changed; retry"));
+  auto existing = load_datasource(s.ctx->db(), cfg.id);
+  if (!existing) return answer(self, c, failure(existing.error()));
+  if (*existing) return answer(self, c, fail(409, "datasource " + cfg.id + " exists already"));
+  rec.created_ms = storage::epoch_ms();
+  access_record access;
+  access.origin = "api";
+  access.owner = c.req->user;
+  access.created_ms = rec.created_ms;
+  // The access entry first: a datasource whose record exists always has its owner.
+  if (auto err = s.ctx->db().put_meta(access_key(cfg.id), encode_access(access)))
+    return answer(self, c, failure(err));
+  st.busy.insert(cfg.id);
+  self->request(st.supervisor, caf::duration{s.settings.actor_timeout}, caf::add_atom::value,
+                encode(rec))
+      .then(
+          [=](bool) {
+            self->state.busy.erase(rec.config.id);
+            spdlog::info("datasource {} created in {}/{}/{} by {}", rec.config.id, c.container,
+                         c.account, c.workspace, c.req->user);
+            auto r = json_response(201, view_json(rec, access, c.req->user, c.cls, {}));
+            r.headers.emplace_back("Location", "/api/" + c.container + "/" + c.account +
+                                                   "/workspaces/" + c.workspace + "/" +
+                                                   rec.config.id);
+            answer(self, c, std::move(r));
+          },
+          [=](caf::error& err) {
+            auto& s2 = self->state;
+            s2.busy.erase(rec.config.id);
+            // Unless the supervisor saved the record after all (a timeout), take back the owner.
+            auto now = load_datasource(s2.svc->ctx->db(), rec.config.id);
+            if (now && !*now) {
+              if (auto e = s2.svc->ctx->db().erase_meta(access_key(rec.config.id)))
+                spdlog::error("datasource {}: {}", rec.config.id, render(e));
+            }
+            answer(self, c, failure(err));
+          });
+}
+
+void op_change(self_ptr self, const call& c) {
+  auto& st = self->state;
+  auto& s = *st.svc;
+  auto got = load_for(s, c);
+  if (auto* refused = std::get_if<api_response>(&got)) return answer(self, c, std::move(*refused));
+  auto l = std::get<loaded>(std::move(got));
+  rapidjson::Document d;
+  if (auto bad = parse_body(*c.req, d)) return answer(self, c, std::move(*bad));
+  if (d.ObjectEmpty()) return answer(self, c, fail(400, "nothing to change"));
+  bool has_status = d.HasMember("status"), has_health = d.HasMember("health");
+  size_t others = d.MemberCount() - (has_status ? 1 : 0) - (has_health ? 1 : 0);
+  if ((has_status || has_health) && others > 0)
+    return answer(self, c, fail(400, "change the status and the configuration in separate requests"));
+  if (has_status && has_health)
+    return answer(self, c, fail(400, "change the status and the health in separate requests"));
+  if (has_status) {
+    auto& v = d["status"];
+    auto to = v.IsString() ? datasource_status_from_string(str(v)) : std::nullopt;
+    if (!to) return answer(self, c, fail(400, "status must be a datasource status (seed 000)"));
+    if (*to == datasource_status::paused || *to == datasource_status::resuming ||
+        *to == datasource_status::syncing)
+      return change_status(self, c, *to);
+    // Only the node reaches the others; say so after the table, which may already refuse.
+    auto from = l.rec.status;
+    if (from != *to) {
+      if (auto err = check(from, *to)) return answer(self, c, fail(409, error_message(err)));
+    }
+    return answer(self, c,
+                  fail(409, std::string{"status "} + to_string(*to) +
+                                " is reached by the node itself; a request may set paused, "
+                                "resuming or syncing"));
+  }
+  if (has_health) {
+    auto& v = d["health"];
+    auto to = v.IsString() ? sync_health_from_string(str(v)) : std::nullopt;
+    if (!to || (*to != sync_health::disabled && *to != sync_health::pending))
+      return answer(self, c, fail(400, "health may be set to \"disabled\" or \"pending\" (enabled)"));
+    return change_health(self, c, *to);
+  }
+  for (auto* key : {"id", "container", "account", "workspace"})
+    if (d.HasMember(key))
+      return answer(self, c, fail(400, std::string{key} + " cannot be changed"));
+  if (!l.access || l.access->origin != "api")
+    return answer(self, c,
+                  fail(409, "datasource " + c.id +
+                                " is declared in the node's configuration file: change it there"));
+  auto rec = l.rec;
+  if (auto p = apply_config(d, rec.config); !p.empty()) return answer(self, c, fail(400, p));
+  if (auto p = config_problem(rec.config); !p.empty()) return answer(self, c, fail(400, p));
+  if (st.busy.count(c.id) != 0)
+    return answer(self, c, fail(409, "datasource " + c.id + " is being changed; retry"));
+  // A person acted: a datasource in error gets another chance with its new configuration.
+  if (rec.status == datasource_status::error) {
+    rec.status = datasource_status::pending;
+    rec.run_failures = 0;
+    rec.last_error.clear();
+  }
+  st.busy.insert(c.id);
+  auto access = l.access;
+  self->request(st.supervisor, caf::duration{s.settings.actor_timeout}, caf::update_atom::value,
+                encode(rec))
+      .then(
+          [=](bool) {
+            self->state.busy.erase(c.id);
+            spdlog::info("datasource {}: configuration changed by {}", c.id, c.req->user);
+            answer(self, c, json_response(200, view_json(rec, access, c.req->user, c.cls, {})));
+          },
+          [=](caf::error& err) {
+            self->state.busy.erase(c.id);
+            answer(self, c, failure(err));
+          });
+}
+
+void op_remove(self_ptr self, const call& c) {
+  auto& st = self->state;
+  auto& s = *st.svc;
+  auto got = load_for(s, c);
+  if (auto* refused = std::get_if<api_response>(&got)) return answer(self, c, std::move(*refused));
+  auto& l = std::get<loaded>(got);
+  if (!l.access || l.access->origin != "api")
+    return answer(self, c,
+                  fail(409, "datasource " + c.id +
+                                " is declared in the node's configuration file: remove it there"));
+  if (st.busy.count(c.id) != 0)
+    return answer(self, c, fail(409, "datasource " + c.id + " is being changed; retry"));
+  st.busy.insert(c.id);
+  self->request(st.supervisor, caf::duration{s.settings.actor_timeout}, caf::delete_atom::value,
+                c.id)
+      .then(
+          [=](bool) {
+            auto& s2 = self->state;
+            s2.busy.erase(c.id);
+            auto* svc = s2.svc.get();
+            caf::error err = svc->credentials->erase(c.id);
+            if (!err) err = svc->ctx->db().erase_meta(access_key(c.id));
+            if (err) return answer(self, c, failure(err));
+            spdlog::info("datasource {} deleted by {}", c.id, c.req->user);
+            answer(self, c, json_response(200, "{\"deleted\":" + json_string(c.id) + "}"));
+          },
+          [=](caf::error& err) {
+            self->state.busy.erase(c.id);
+            answer(self, c, failure(err));
+          });
+}
+
+void op_spyder(self_ptr self, const call& c) {
+  auto got = load_for(*self->state.svc, c);
+  if (auto* refused = std::get_if<api_response>(&got)) return answer(self, c, std::move(*refused));
+  with_actor(self, c, [=](datasource_actor a) {
+    self->request(a, caf::duration{self->state.svc->settings.actor_timeout}, sync_now_atom::value)
+        .then(
+            [=](uint64_t run) {
+              answer(self, c,
+                     json_response(202, "{\"datasource\":" + json_string(c.id) +
+                                            ",\"run\":" + std::to_string(run) + "}"));
+            },
+            [=](caf::error& err) { answer(self, c, failure(err)); });
+  });
+}
+
+void op_compute(self_ptr self, const call& c) {
+  auto got = load_for(*self->state.svc, c);
+  if (auto* refused = std::get_if<api_response>(&got)) return answer(self, c, std::move(*refused));
+  with_actor(self, c, [=](datasource_actor a) {
+    self->request(a, caf::duration{self->state.svc->settings.actor_timeout},
+                  recompute_atom::value, c.resource)
+        .then(
+            [=](uint64_t volumes) {
+              if (volumes == 0)
+                return answer(self, c,
+                              fail(404, "no item " + c.resource + " in datasource " + c.id));
+              answer(self, c,
+                     json_response(202, "{\"datasource\":" + json_string(c.id) +
+                                            ",\"resource\":" + json_string(c.resource) +
+                                            ",\"volumes\":" + std::to_string(volumes) + "}"));
+            },
+            [=](caf::error& err) { answer(self, c, failure(err)); });
+  });
+}
+
+datasource_api_actor::behavior_type datasource_api(self_ptr self, datasource_api_init init) {
+  auto& st = self->state;
+  st.svc->ctx = init.ctx;
+  st.svc->pool = init.pool;
+  st.svc->users = init.users;
+  st.svc->credentials = init.credentials;
+  st.supervisor = init.supervisor;
+  st.directory = init.directory;
+  st.svc->settings = std::move(init);
+  return {
+      [=](api_atom, api_request& req) {
+        auto& s = self->state;
+        ++s.requests;
+        call c;
+        c.req = std::make_shared<api_request>(std::move(req));
+        c.cls = static_cast<user_class>(c.req->user_class);
+        if (auto refused = parse_call(c)) return answer(self, c, std::move(*refused));
+        if (storage_only(c.what)) {
+          if (c.what == op::credentials && c.cls < user_class::editor)
+            return answer(self, c, fail(403, "refreshing credentials needs the class editor"));
+          auto* pool = s.svc->pool;
+          if (pool->queued() >= s.svc->settings.max_queued_jobs)
+            return answer(self, c, fail(503, "the node is busy; retry"));
+          pool->submit([svc = s.svc, c] {
+            auto r = run_storage_op(*svc, c);
+            if (c.req->respond) c.req->respond(std::move(r));
+          });
+          return;
+        }
+        switch (c.what) {
+          case op::create:
+          case op::put:
+            return op_create(self, c);
+          case op::change:
+            return op_change(self, c);
+          case op::remove:
+            return op_remove(self, c);
+          case op::spyder:
+            return op_spyder(self, c);
+          case op::compute:
+            return op_compute(self, c);
+          case op::pause:
+          case op::resume: {
+            auto got = load_for(*s.svc, c);
+            if (auto* refused = std::get_if<api_response>(&got))
+              return answer(self, c, std::move(*refused));
+            return change_status(self, c,
+                                 c.what == op::pause ? datasource_status::paused
+                                                     : datasource_status::resuming);
+          }
+          default:
+            return answer(self, c, fail(500, "operation not handled"));
+        }
+      },
+      [=](status_atom) {
+        auto& s = self->state;
+        actor_status out;
+        out.id = "datasource_api";
+        out.kind = "datasource_api";
+        out.state = "running";
+        out.mailbox = self->mailbox().size();
+        out.counters["requests"] = static_cast<int64_t>(s.requests);
+        out.counters["refused"] = static_cast<int64_t>(s.refused);
+        out.counters["busy"] = static_cast<int64_t>(s.busy.size());
+        return out;
+      },
+      [=](io_done_atom, io_continuation& k) { k.fn(); },
+  };
+}
+
+}  // namespace
+
+datasource_api_actor spawn_datasource_api(caf::actor_system& sys, datasource_api_init init) {
+  return sys.spawn<caf::detached>(datasource_api, std::move(init));
+}
+
+caf::expected<std::set<std::string>> api_datasource_ids(const storage::database& db) {
+  std::set<std::string> out;
+  auto err = db.scan_meta(access_prefix, [&](std::string_view key, std::string_view value) {
+    auto a = decode_access(value);
+    if (a && a->origin == "api") out.emplace(key.substr(std::string_view{access_prefix}.size()));
+    return true;
+  });
+  if (err) return err;
+  return out;
+}
+
+}  // namespace syncline::actors
