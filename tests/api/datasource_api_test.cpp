@@ -316,6 +316,7 @@ BOOST_AUTO_TEST_CASE(send_to_spyder_runs_and_shows_in_runs) {
   // Pause and resume by their verbs, and health by PATCH.
   auto p = ed.post(ws + "/spy/@pause", "");
   BOOST_CHECK_EQUAL(member(p.body, "status"), "paused");
+  BOOST_CHECK_EQUAL(member(ed.get(ws + "/spy").body, "status"), "paused");  // read at once
   BOOST_CHECK_EQUAL(ed.post(ws + "/spy/@pause", "").status, 200);  // already paused
   BOOST_CHECK_EQUAL(ed.post(ws + "/spy/@resume", "").status, 200);
   BOOST_CHECK_EQUAL(ed.call("PATCH", ws + "/spy", R"({"health":"disabled"})").status, 200);
