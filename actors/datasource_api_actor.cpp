@@ -240,9 +240,20 @@ std::optional<api_response> parse_call(call& c) {
   std::string_view rest{req.path_ids[3]};
   if (!rest.empty() && rest.back() == '/' && rest.find('/') == rest.size() - 1)
     rest.remove_suffix(1);  // `{datasource}/`
+  // No part of the path may climb or hide bytes, whatever route it would name.
+  for (size_t pos = 0; pos <= rest.size();) {
+    auto end = rest.find('/', pos);
+    auto seg = rest.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    if (seg == "." || seg == "..") return fail(400, "the path may not hold '.' or '..' segments");
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  if (rest.find('\0') != std::string_view::npos) return fail(400, "the path holds a NUL byte");
   auto& m = req.method;
   auto method_error = [&](const char* allowed) {
-    return fail(405, m + " is not allowed here (allowed: " + allowed + ")");
+    auto r = fail(405, m + " is not allowed here (allowed: " + allowed + ")");
+    r.headers.emplace_back("Allow", allowed);
+    return r;
   };
   if (rest.empty()) {
     if (m == "GET") c.what = op::list;

@@ -616,6 +616,9 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_and_changes_nothing) {
   expect(400, "GET", "/api/acme/main/workspaces/../x", "");
   expect(400, "GET", "/api/acme/../workspaces/ws1", "");
   expect(400, "GET", ws + "/..", "");
+  expect(400, "GET", ws + "/nothing/../@runs", "", "'..'");
+  expect(400, "GET", ws + "/nothing/./x/@sendToCompute", "", "'.'");
+  expect(400, "GET", ws + "/nothing/x%00/@sendToCompute", "", "NUL");
   expect(400, "GET", ws + "/a%00b", "");
   expect(400, "GET", "/api/acme/ma%00in/workspaces/ws1", "");
   expect(400, "GET", "/api/acme/main/workspaces/%ff", "", "UTF-8");
@@ -629,6 +632,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_and_changes_nothing) {
   expect(405, "DELETE", ws, "");
   expect(405, "POST", ws + "/nothing", "");
   expect(405, "DELETE", ws + "/nothing/@runs", "");
+  BOOST_CHECK_EQUAL(ed.call("DELETE", ws, "").header("allow"), "GET, POST");
 
   // Changes of an existing datasource that are refused leave it as it was.
   BOOST_REQUIRE_EQUAL(ed.post(ws, good(R"(,"status":"paused","sync_priority":4)")).status, 201);
