@@ -138,6 +138,8 @@ api_response failure(const caf::error& err) {
   uint16_t status = 500;
   if (err.category() == actors_category) {
     if (is(err, actors_errc::bad_request)) {
+      // The supervisor refuses a second add of an id as a bad request; to the API it is the
+      // conflict a concurrent create meets.
       status = error_message(err).find("exists already") != std::string::npos ? 409 : 400;
     } else if (is(err, actors_errc::unknown_id)) {
       status = error_message(err).rfind("no volume", 0) == 0 ? 400 : 404;
