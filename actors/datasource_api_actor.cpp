@@ -138,6 +138,8 @@ api_response failure(const caf::error& err) {
   uint16_t status = 500;
   if (err.category() == actors_category) {
     if (is(err, actors_errc::bad_request)) {
+      // The supervisor refuses a second add of an id as a bad request; to the API it is the
+      // conflict a concurrent create meets.
       status = error_message(err).find("exists already") != std::string::npos ? 409 : 400;
     } else if (is(err, actors_errc::unknown_id)) {
       status = error_message(err).rfind("no volume", 0) == 0 ? 400 : 404;
@@ -190,6 +192,8 @@ struct call {
   std::string container, account, workspace;
   std::string id;        // the datasource; empty for list and POST create
   std::string resource;  // sendToCompute
+  // read: the status the datasource's actor reports now (empty: not running, use the record's)
+  std::string live_status;
   user_class cls = user_class::guest;
 };
 
@@ -238,9 +242,20 @@ std::optional<api_response> parse_call(call& c) {
   std::string_view rest{req.path_ids[3]};
   if (!rest.empty() && rest.back() == '/' && rest.find('/') == rest.size() - 1)
     rest.remove_suffix(1);  // `{datasource}/`
+  // No part of the path may climb or hide bytes, whatever route it would name.
+  for (size_t pos = 0; pos <= rest.size();) {
+    auto end = rest.find('/', pos);
+    auto seg = rest.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    if (seg == "." || seg == "..") return fail(400, "the path may not hold '.' or '..' segments");
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  if (rest.find('\0') != std::string_view::npos) return fail(400, "the path holds a NUL byte");
   auto& m = req.method;
   auto method_error = [&](const char* allowed) {
-    return fail(405, m + " is not allowed here (allowed: " + allowed + ")");
+    auto r = fail(405, m + " is not allowed here (allowed: " + allowed + ")");
+    r.headers.emplace_back("Allow", allowed);
+    return r;
   };
   if (rest.empty()) {
     if (m == "GET") c.what = op::list;
@@ -579,6 +594,8 @@ struct view_extras {
   bool credentials = false;
   // Per volume: the datastore's counts (read only; a scan of the rows).
   std::vector<std::pair<std::string, storage::datastore_counts>> counts;
+  // The status the running actor reports, which may be ahead of the saved record's.
+  std::string live_status;
 };
 
 // The datasource as `user` sees it: an invited user who has not accepted sees `invited`.
@@ -650,7 +667,12 @@ std::string view_json(const datasource_record& rec, const std::optional<access_r
     if (m != access->members.end()) invitation = m->second;
   }
   w.Key("status");
-  w.String(invitation == "invited" ? "invited" : to_string(rec.status));
+  if (invitation == "invited")
+    w.String("invited");
+  else if (!x.live_status.empty())
+    write_string(w, x.live_status);
+  else
+    w.String(to_string(rec.status));
   w.Key("health");
   w.String(to_string(rec.health));
   w.Key("last_error");
@@ -809,6 +831,7 @@ api_response op_read(const services& s, const call& c) {
   caf::error err;
   auto x = extras_of(s, l.rec, true, err);
   if (err) return failure(err);
+  x.live_status = c.live_status;
   return json_response(200, view_json(l.rec, l.access, c.req->user, c.cls, x));
 }
 
@@ -1477,13 +1500,34 @@ datasource_api_actor::behavior_type datasource_api(self_ptr self, datasource_api
         if (storage_only(c.what)) {
           if (c.what == op::credentials && c.cls < user_class::editor)
             return answer(self, c, fail(403, "refreshing credentials needs the class editor"));
-          auto* pool = s.svc->pool;
-          if (pool->queued() >= s.svc->settings.max_queued_jobs)
-            return answer(self, c, fail(503, "the node is busy; retry"));
-          pool->submit([svc = s.svc, c] {
-            auto r = run_storage_op(*svc, c);
-            if (c.req->respond) c.req->respond(std::move(r));
-          });
+          auto submit = [self](const call& job) {
+            auto& s2 = self->state;
+            auto* pool = s2.svc->pool;
+            if (pool->queued() >= s2.svc->settings.max_queued_jobs)
+              return answer(self, job, fail(503, "the node is busy; retry"));
+            pool->submit([svc = s2.svc, job] {
+              auto r = run_storage_op(*svc, job);
+              if (job.req->respond) job.req->respond(std::move(r));
+            });
+          };
+          if (c.what != op::read) return submit(c);
+          // A read shows the status the actor has now: its record is saved a moment later.
+          auto bound = caf::duration{std::chrono::seconds{2}};
+          self->request(s.directory, bound, find_atom::value, "datasource/" + c.id)
+              .then(
+                  [=](caf::actor& a) {
+                    if (!a) return submit(c);
+                    self->request<caf::message_priority::high>(
+                            caf::actor_cast<datasource_actor>(a), bound, status_atom::value)
+                        .then(
+                            [=](actor_status& now) {
+                              auto with = c;
+                              with.live_status = now.state;
+                              submit(with);
+                            },
+                            [=](caf::error&) { submit(c); });
+                  },
+                  [=](caf::error&) { submit(c); });
           return;
         }
         switch (c.what) {

@@ -316,6 +316,7 @@ BOOST_AUTO_TEST_CASE(send_to_spyder_runs_and_shows_in_runs) {
   // Pause and resume by their verbs, and health by PATCH.
   auto p = ed.post(ws + "/spy/@pause", "");
   BOOST_CHECK_EQUAL(member(p.body, "status"), "paused");
+  BOOST_CHECK_EQUAL(member(ed.get(ws + "/spy").body, "status"), "paused");  // read at once
   BOOST_CHECK_EQUAL(ed.post(ws + "/spy/@pause", "").status, 200);  // already paused
   BOOST_CHECK_EQUAL(ed.post(ws + "/spy/@resume", "").status, 200);
   BOOST_CHECK_EQUAL(ed.call("PATCH", ws + "/spy", R"({"health":"disabled"})").status, 200);
@@ -615,6 +616,9 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_and_changes_nothing) {
   expect(400, "GET", "/api/acme/main/workspaces/../x", "");
   expect(400, "GET", "/api/acme/../workspaces/ws1", "");
   expect(400, "GET", ws + "/..", "");
+  expect(400, "GET", ws + "/nothing/../@runs", "", "'..'");
+  expect(400, "GET", ws + "/nothing/./x/@sendToCompute", "", "'.'");
+  expect(400, "GET", ws + "/nothing/x%00/@sendToCompute", "", "NUL");
   expect(400, "GET", ws + "/a%00b", "");
   expect(400, "GET", "/api/acme/ma%00in/workspaces/ws1", "");
   expect(400, "GET", "/api/acme/main/workspaces/%ff", "", "UTF-8");
@@ -628,6 +632,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_and_changes_nothing) {
   expect(405, "DELETE", ws, "");
   expect(405, "POST", ws + "/nothing", "");
   expect(405, "DELETE", ws + "/nothing/@runs", "");
+  BOOST_CHECK_EQUAL(ed.call("DELETE", ws, "").header("allow"), "GET, POST");
 
   // Changes of an existing datasource that are refused leave it as it was.
   BOOST_REQUIRE_EQUAL(ed.post(ws, good(R"(,"status":"paused","sync_priority":4)")).status, 201);
