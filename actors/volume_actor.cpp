@@ -4,6 +4,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -24,6 +25,9 @@ namespace {
 using storage::queue_item;
 using storage::queue_ticket;
 
+// Sub-queues by the priority of the last item they gave (see volume_state::starving).
+using starving_map = std::multimap<int32_t, std::string, std::greater<>>;
+
 // One datasource's items for this volume.
 struct sub_queue {
   std::string datasource;
@@ -36,6 +40,8 @@ struct sub_queue {
     want_refill = true;
     ++wakeups;
   }
+  // Its entry in volume_state::starving, when it has one.
+  std::optional<starving_map::iterator> starving;
 };
 
 // The order in which buffered heads are started: priority first, then age.
@@ -63,6 +69,10 @@ struct volume_state {
   std::map<std::string, datasource_actor> datasources;
   std::map<std::string, sub_queue> queues;  // by queue name
   std::set<head_key> heads;                 // the front item of each non-empty buffer
+  // Sub-queues whose buffer ran dry while they may hold more, until their refill answers, by
+  // the priority of the last item they gave: a lower-priority head waits for that refill
+  // rather than overtake what it brings.
+  starving_map starving;
   std::set<std::string> paused_datasources;
   bool paused = false;
   bool refilling = false;
@@ -125,6 +135,13 @@ sub_queue& queue_for(self_ptr self, const std::string& datasource) {
 void refill(self_ptr self);
 void dispatch(self_ptr self);
 
+void stop_starving(self_ptr self, const std::string& queue) {
+  auto i = self->state.queues.find(queue);
+  if (i == self->state.queues.end() || !i->second.starving) return;
+  self->state.starving.erase(*i->second.starving);
+  i->second.starving.reset();
+}
+
 void release_buffer(self_ptr self, const std::string& queue) {
   auto& st = self->state;
   auto& q = st.queues[queue];
@@ -132,6 +149,7 @@ void release_buffer(self_ptr self, const std::string& queue) {
   for (auto& item : q.buffer) st.ctx->queue().release(item.ticket);
   q.buffer.clear();
   q.wake();
+  stop_starving(self, queue);
 }
 
 void start_transfer(self_ptr self, const std::string& queue, queue_item item) {
@@ -160,15 +178,29 @@ void start_transfer(self_ptr self, const std::string& queue, queue_item item) {
   st.running.emplace(handle.address(), running_transfer{handle, std::move(item), q.datasource});
 }
 
+// Whether a sub-queue that may bring items above `priority` waits for its refill.
+bool higher_refill_due(self_ptr self, int32_t priority) {
+  auto& st = self->state;
+  for (auto& [p, queue] : st.starving) {
+    if (p <= priority) return false;
+    if (st.paused_datasources.count(st.queues[queue].datasource) == 0) return true;
+  }
+  return false;
+}
+
 void dispatch(self_ptr self) {
   auto& st = self->state;
   if (st.paused) return;
   while (st.running.size() < limit_of(self) && !st.heads.empty()) {
-    auto queue = std::get<2>(*st.heads.begin());
+    auto [negated, seq, queue] = *st.heads.begin();
+    (void)seq;
+    if (higher_refill_due(self, -negated)) break;
     auto& q = st.queues[queue];
     drop_head(self, queue);
     auto item = std::move(q.buffer.front());
     q.buffer.pop_front();
+    if (q.buffer.empty() && q.want_refill && !q.starving)
+      q.starving = st.starving.emplace(item.ticket.priority, queue);
     add_head(self, queue);
     start_transfer(self, queue, std::move(item));
   }
@@ -209,6 +241,7 @@ void refill(self_ptr self) {
          [self, wakeups](refill_result r) {
            auto& s = self->state;
            s.refilling = false;
+           for (auto& [name, count] : wakeups) stop_starving(self, name);
            if (r.error) {
              s.last_error = render(r.error);
              spdlog::error("volume {}: cannot read its queue: {}", id_of(self), s.last_error);
