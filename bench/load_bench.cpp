@@ -4,7 +4,8 @@
 // The node's runtime in-process, as `syncline node` builds it: one RocksDB database, the
 // transfer queue, the node context with its default [runtime] settings, a CAF `sharing`
 // scheduler with 2 threads, the directory and the supervisor. The supervisor starts one `null`
-// volume (it keeps nothing, so the figures measure syncline and not a disk) and K synthetic
+// volume (it keeps nothing, so the figures measure syncline and not a disk; --slots transfers at
+// once, 64 by default, as one would set syncAmountReception for a fast target) and K synthetic
 // datasources of N files each (1-8 KiB, N/100 directories, `auto`, next run in 20-30 min).
 //
 //   initial sync     from the supervisor's spawn until every datasource's run 1 succeeded:
@@ -115,6 +116,7 @@ struct options {
   uint64_t datasources = 1000;
   uint64_t items = 10000;
   double change_rate = 0.01;
+  uint32_t slots = 64;
   fs::path base;
 };
 
@@ -316,6 +318,7 @@ class node {
     actors::volume_record v;
     v.config.id = "null";
     v.config.type = "null";
+    v.config.sync_amount_reception = opt_.slots;
     init.volumes.push_back(v);
     for (uint64_t i = 0; i < opt_.datasources; ++i) {
       actors::datasource_record d;
@@ -463,6 +466,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}));
   app.add_option("--change-rate", opt.change_rate, "probability that a file changed for run 2")
       ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--slots", opt.slots, "the volume's syncAmountReception (transfers at once)")
+      ->check(CLI::Range(1u, 1024u));
   app.add_flag("--tiny", tiny, "K = 20, N = 500, for CI");
   app.add_option("--dir", base, "where the databases go (default $TMPDIR or /tmp)");
   CLI11_PARSE(app, argc, argv);
@@ -479,9 +484,9 @@ int main(int argc, char** argv) {
   opt.base = templ;
   const uint64_t total = opt.datasources * opt.items;
   std::printf("load_bench: %s synthetic datasources x %s files (1-8 KiB) = %s files -> one null "
-              "volume; CAF sharing, 2 threads; in %s\n",
+              "volume (syncAmountReception %u); CAF sharing, 2 threads; in %s\n",
               thousands(opt.datasources).c_str(), thousands(opt.items).c_str(),
-              thousands(total).c_str(), opt.base.c_str());
+              thousands(total).c_str(), opt.slots, opt.base.c_str());
   std::fflush(stdout);
 
   double raw_puts = raw_rocksdb_puts(opt.base / "raw", total);
