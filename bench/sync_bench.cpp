@@ -480,13 +480,15 @@ class node_process {
 };
 
 void write_config(const fs::path& file, const fs::path& data, const fs::path& src,
-                  const fs::path& dst) {
+                  const fs::path& dst, uint32_t reception) {
   std::ofstream out{file};
   // Default [runtime] settings: what a user gets. A run starts 1 s after the previous one ended,
   // so the benchmark can time re-syncs of a running node (it is stopped while it waits).
   out << "[node]\ndata_dir = \"" << data.string() << "\"\n"
       << "[http]\nlisten = \"127.0.0.1:0\"\n"
-      << "[[volume]]\nid = \"copy\"\npath = \"" << dst.string() << "\"\n"
+      << "[[volume]]\nid = \"copy\"\npath = \"" << dst.string() << "\"\n";
+  if (reception != 0) out << "syncAmountReception = " << reception << "\n";
+  out
       << "[[datasource]]\nid = \"tree\"\npath = \"" << src.string() << "\"\n"
       << "volumes = [\"copy\"]\nsync_type = \"auto\"\nschedule_min_s = 1\nschedule_max_s = 1\n";
 }
@@ -539,6 +541,7 @@ struct options {
   std::string syncline;
   bool keep = false;
   bool verbose = false;
+  uint32_t reception = 0;  // the volume's syncAmountReception; 0: the default
 };
 
 // The re-sync steps, in order; each changes the tree, then both tools catch up.
@@ -578,7 +581,7 @@ void one_repetition(const options& opt, int rep, results& res) {
                opt.shape.big, seconds_since(gen_start));
 
   // Initial copies, in an order that rotates between repetitions.
-  write_config(dir / "node.toml", dir / "data", src.root, dir / "syncline");
+  write_config(dir / "node.toml", dir / "data", src.root, dir / "syncline", opt.reception);
   fs::create_directories(dir / "syncline");
   std::unique_ptr<node_process> node;
   double t_cp = 0, t_cp_sync = 0, t_rsync = 0, t_rsync_sync = 0, t_node = 0;
@@ -688,7 +691,8 @@ void one_repetition(const options& opt, int rep, results& res) {
     auto small_dir = dir / "small";
     auto big_from = src.root;
     auto small = make_tree(small_dir / "src", small_shape, seed + 2, &big_from);
-    write_config(small_dir / "node.toml", small_dir / "data", small.root, small_dir / "syncline");
+    write_config(small_dir / "node.toml", small_dir / "data", small.root, small_dir / "syncline",
+                 opt.reception);
     fs::create_directories(small_dir / "syncline");
     flush_page_cache();
     node_process small_node{opt.syncline, small_dir / "node.toml", logs / "node-small.log",
@@ -720,6 +724,9 @@ int main(int argc, char** argv) {
   app.add_option("--rss-files", opt.rss_files, "small files of the second tree (peak memory)")
       ->check(CLI::Range(size_t{10}, size_t{10000000}));
   app.add_option("--runs", opt.runs, "repetitions (medians are printed)")->check(CLI::Range(1, 20));
+  app.add_option("--reception", opt.reception,
+                 "the volume's syncAmountReception (default: the node's default)")
+      ->check(CLI::Range(1u, 1024u));
   app.add_flag("--tiny", tiny, "500 files + 2 x 1 MiB, one repetition, for CI");
   app.add_option("--dir", base, "where to make the trees (default $TMPDIR or /tmp)");
   app.add_option("--syncline", opt.syncline, "the syncline binary");
