@@ -60,6 +60,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "actors/directory_actor.hpp"
+#include "bench/bench_support.hpp"
 #include "actors/error.hpp"
 #include "actors/messages.hpp"
 #include "actors/node_context.hpp"
@@ -73,22 +74,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace syncline;
-using bench_clock = std::chrono::steady_clock;
+using namespace syncline::bench;  // bench_clock, seconds_since, thousands
 using namespace std::chrono_literals;
 
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "load_bench: FAILED: %s\n", what.c_str());
   std::exit(1);
-}
-
-double seconds_since(bench_clock::time_point start) {
-  return std::chrono::duration<double>(bench_clock::now() - start).count();
-}
-
-std::string thousands(uint64_t n) {
-  auto s = std::to_string(n);
-  for (auto i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
 }
 
 // Heap bytes in use (small blocks and mmapped ones) after giving free memory back.

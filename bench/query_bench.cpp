@@ -47,6 +47,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
 
+#include "bench/bench_support.hpp"
 #include "storage/database.hpp"
 #include "storage/detail/rocks.hpp"
 #include "storage/element_query.hpp"
@@ -56,7 +57,7 @@
 namespace {
 
 using namespace syncline::storage;
-using bench_clock = std::chrono::steady_clock;
+using namespace syncline::bench;  // bench_clock, seconds_since, thread_cpu_seconds, thousands
 
 constexpr size_t batch_size = 1000;
 constexpr int64_t bench_time_ms = 1700000000000;
@@ -72,18 +73,6 @@ template <class T>
 T must(caf::expected<T> x, const std::string& what) {
   if (!x) fail(what + ": " + render(x.error()));
   return std::move(*x);
-}
-
-double seconds_since(bench_clock::time_point start) {
-  return std::chrono::duration<double>(bench_clock::now() - start).count();
-}
-
-// CPU seconds of the calling thread, which does all of a search's work: on a shared machine other
-// processes inflate the wall time but not this.
-double thread_cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 // Wall and CPU seconds of one call.
@@ -145,12 +134,6 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   auto m = v.size() / 2;
   return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-
-std::string thousands(uint64_t x) {
-  auto s = std::to_string(x);
-  for (auto i = s.size(); i > 3; i -= 3) s.insert(i - 3, ",");
-  return s;
 }
 
 // One pass of the raw baseline; returns the bytes it touched.

@@ -58,6 +58,7 @@
 #include <rocksdb/iterator.h>
 #include <rocksdb/write_batch.h>
 
+#include "bench/bench_support.hpp"
 #include "storage/codec.hpp"
 #include "storage/database.hpp"
 #include "storage/detail/rocks.hpp"
@@ -68,7 +69,9 @@
 namespace {
 
 using namespace syncline::storage;
-using bench_clock = std::chrono::steady_clock;
+using syncline::bench::bench_clock;
+using syncline::bench::seconds_since;
+using syncline::bench::thread_cpu_seconds;
 
 constexpr size_t batch_size = 1000;
 constexpr int64_t bench_time_ms = 1700000000000;
@@ -98,18 +101,6 @@ void must(const rocksdb::Status& st, const char* what) {
 
 rocksdb::Slice slice(std::string_view s) {
   return {s.data(), s.size()};
-}
-
-double seconds_since(bench_clock::time_point start) {
-  return std::chrono::duration<double>(bench_clock::now() - start).count();
-}
-
-// CPU seconds of the calling thread: with --verbose, beside the wall time, because other
-// processes on a shared machine inflate the wall time of one phase but not this.
-double thread_cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 uint64_t mix(uint64_t x) {  // splitmix64: cheap deterministic variety in the generated values

@@ -61,21 +61,20 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench/bench_support.hpp"
+
 extern char** environ;
 
 namespace {
 
 namespace fs = std::filesystem;
-using bench_clock = std::chrono::steady_clock;
+using syncline::bench::bench_clock;
+using syncline::bench::seconds_since;
 
 // A wrong copy or a tool that fails makes the figures meaningless: stop loudly.
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "sync_bench: FAILED: %s\n", what.c_str());
   std::exit(1);
-}
-
-double seconds_since(bench_clock::time_point start) {
-  return std::chrono::duration<double>(bench_clock::now() - start).count();
 }
 
 // --- the tree ---------------------------------------------------------------------------------
