@@ -470,6 +470,9 @@ void step(self_ptr self) {
                } else {
                  cur.scan.reset();
                  cur.querying_done = true;
+                 // Items this run waits for may have been queued before it, by an incarnation
+                 // that ended before it told the volumes (its kick died with it): tell them now.
+                 if (cur.pending > 0) kick(self, cur.rec.config.volumes);
                  move_run(self, storage::run_status::queued);
                  move_run(self, storage::run_status::in_progress);
                  save_run(self);

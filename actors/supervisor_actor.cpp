@@ -39,6 +39,9 @@ struct child {
   child_state state = child_state::running;
   // A configuration change: start this record once the running actor is down.
   std::optional<datasource_record> successor;
+  // The record a datasource was last started from: what a restart starts from when the
+  // database holds none yet (an incarnation that ended before it first saved its record).
+  std::optional<datasource_record> started_from;
   std::vector<caf::typed_response_promise<bool>> waiting;  // answered when replaced or deleted
   bool deleting = false;
   uint32_t restarts = 0;
@@ -114,6 +117,7 @@ void start_datasource(self_ptr self, const datasource_record& rec) {
   auto& c = st.children[key_of("datasource", rec.config.id)];
   c.id = rec.config.id;
   c.kind = "datasource";
+  c.started_from = rec;
   auto conn = make_source(rec.config);
   if (!conn) {
     park(c, render(conn.error()));
@@ -167,12 +171,17 @@ void restart(self_ptr self, const std::string& key) {
            auto& s = self->state;
            auto j = s.children.find(key);
            if (j == s.children.end() || s.stopping) return;
-           if (!rec || !*rec) {
-             park(j->second,
-                  rec ? "its record is gone from the database" : render(rec.error()));
+           if (!rec) {
+             park(j->second, render(rec.error()));
              return;
            }
-           start_datasource(self, **rec);
+           // A deleted datasource is no child any more: an absent record is one its first
+           // incarnation did not save before it ended.
+           if (!*rec && !j->second.started_from) {
+             park(j->second, "its record is gone from the database");
+             return;
+           }
+           start_datasource(self, *rec ? **rec : *j->second.started_from);
          });
 }
 

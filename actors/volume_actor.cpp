@@ -53,6 +53,14 @@ struct running_transfer {
   std::string datasource;
 };
 
+// Items whose completion or failure a datasource is recording. If its incarnation ends before it
+// answers (a crash, a restart by the supervisor), no answer ever comes: its response promise dies
+// with it. The volume then gives the items back itself, so the next incarnation gets them again.
+struct awaiting_answer {
+  caf::actor_addr datasource;
+  std::vector<std::pair<std::string /*datasource id*/, queue_ticket>> items;
+};
+
 struct refill_result {
   caf::error error;
   std::map<std::string, std::vector<queue_item>> items;  // by queue name
@@ -80,6 +88,8 @@ struct volume_state {
   std::set<std::pair<std::string, std::string>> running_items;  // (datasource, reference)
   std::map<uint64_t, std::pair<std::string, queue_item>> retry_wait;  // seq -> (queue, item)
   std::vector<transfer_report> group;
+  std::map<uint64_t, awaiting_answer> awaiting;  // by ask number
+  uint64_t asks = 0;
   uint64_t flush_epoch = 0;
   bool flushing = false;
   // counters
@@ -281,6 +291,17 @@ void arm_flush(self_ptr self) {
   }
 }
 
+// Records that `items` wait for `datasource`'s answer; returns the number to settle it with.
+uint64_t await_answer(self_ptr self, const datasource_actor& datasource,
+                      std::vector<std::pair<std::string, queue_ticket>> items) {
+  auto n = ++self->state.asks;
+  self->state.awaiting.emplace(n, awaiting_answer{datasource.address(), std::move(items)});
+  return n;
+}
+
+// The answer numbered `n` came (or is known never to come): true the first time only.
+bool settle(self_ptr self, uint64_t n) { return self->state.awaiting.erase(n) != 0; }
+
 void give_back(self_ptr self, const std::vector<transfer_report>& reports) {
   // Not recorded: the items go back to the queue and will be transferred again.
   auto& st = self->state;
@@ -319,15 +340,23 @@ void flush(self_ptr self) {
                  continue;
                }
                auto n = reports.size();
+               std::vector<std::pair<std::string, queue_ticket>> items;
+               items.reserve(n);
+               for (auto& r : reports) items.emplace_back(r.datasource, r.ticket);
+               auto ask = await_answer(self, i->second, std::move(items));
                self->request(i->second, caf::infinite, completed_atom::value, reports)
-                   .then([self, n](bool) { self->state.done += n; },
-                         [self, reports](caf::error& e) {
-                           spdlog::warn("volume {}: completions not recorded ({}); they will be "
-                                        "redone",
-                                        id_of(self), render(e));
-                           give_back(self, reports);
-                           dispatch(self);
-                         });
+                   .then(
+                       [self, n, ask](bool) {
+                         if (settle(self, ask)) self->state.done += n;
+                       },
+                       [self, reports, ask](caf::error& e) {
+                         if (!settle(self, ask)) return;
+                         spdlog::warn("volume {}: completions not recorded ({}); they will be "
+                                      "redone",
+                                      id_of(self), render(e));
+                         give_back(self, reports);
+                         dispatch(self);
+                       });
              }
            }
            if (!s.group.empty()) {
@@ -351,10 +380,12 @@ void on_failed(self_ptr self, const std::string& queue, queue_item item, transfe
     st.ctx->queue().release(item.ticket);
     return;
   }
+  auto ask = await_answer(self, i->second, {{report.datasource, item.ticket}});
   self->request(i->second, caf::infinite, failure_atom::value, report)
       .then(
-          [self, queue, item](const retry_decision& d) mutable {
+          [self, queue, item, ask](const retry_decision& d) mutable {
             auto& s = self->state;
+            if (!settle(self, ask)) return;
             if (!d.retry) return;  // parked in error; the datasource acknowledged the item
             ++s.retried;
             auto ticket = item.ticket;
@@ -362,7 +393,8 @@ void on_failed(self_ptr self, const std::string& queue, queue_item item, transfe
             self->delayed_send(self, std::chrono::milliseconds{d.delay_ms}, retry_atom::value,
                                ticket);
           },
-          [self, item](caf::error&) {
+          [self, item, ask](caf::error&) {
+            if (!settle(self, ask)) return;
             self->state.ctx->queue().release(item.ticket);
             dispatch(self);
           });
@@ -422,6 +454,34 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
     auto parts = split_queue_name(name);
     if (parts && parts->first == id_of(self)) queue_for(self, parts->second);
   }
+  // A datasource incarnation that ends owes no answer any more: what waited for one is given
+  // back to the queue (see awaiting_answer). Its answers, when it sent them, came before this.
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& s = self->state;
+    std::vector<std::pair<std::string, queue_ticket>> lost;
+    for (auto i = s.awaiting.begin(); i != s.awaiting.end();) {
+      if (i->second.datasource == dm.source) {
+        for (auto& item : i->second.items) lost.push_back(std::move(item));
+        i = s.awaiting.erase(i);
+      } else {
+        ++i;
+      }
+    }
+    for (auto i = s.datasources.begin(); i != s.datasources.end(); ++i) {
+      if (i->second.address() == dm.source) {
+        s.datasources.erase(i);
+        break;
+      }
+    }
+    if (lost.empty()) return;
+    spdlog::info("volume {}: {} items waited for a datasource that ended; they go again",
+                 id_of(self), lost.size());
+    for (auto& [datasource, ticket] : lost) {
+      s.ctx->queue().release(ticket);
+      queue_for(self, datasource).wake();
+    }
+    dispatch(self);
+  });
   self->set_exit_handler([=](caf::exit_msg& em) {
     auto i = self->state.running.find(em.source);
     if (i == self->state.running.end()) {
@@ -443,7 +503,9 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
   return {
       [=](register_atom, const std::string& id, const caf::actor& handle) {
         self->state.datasources[id] = caf::actor_cast<datasource_actor>(handle);
-        queue_for(self, id);
+        self->monitor(handle);
+        // A new incarnation: what an older one queued may not have been announced by a kick.
+        queue_for(self, id).wake();
         refill(self);
       },
       [=](unregister_atom, const std::string& datasource) {

@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # What the build needs, all Debian 12 packages.
 build_packages=(
-  g++ make cmake pkg-config
+  g++ make cmake pkg-config ccache
   libcaf-dev librocksdb-dev libsimdjson-dev libcurl4-openssl-dev libxxhash-dev
   libboost-dev libboost-test-dev rapidjson-dev libcli11-dev libspdlog-dev
   libtomlplusplus-dev libsodium-dev libre2-dev
