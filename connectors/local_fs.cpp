@@ -156,7 +156,6 @@ caf::expected<std::optional<item_info>> stat_item(const std::string& root,
                                                   const std::string& reference) {
   if (auto err = validate_reference(reference)) return err;
   const auto parts = split_reference(reference);
-  if (is_temporary_name(parts.name)) return std::optional<item_info>{};
   auto root_fd = open_root(root, O_PATH);
   if (!root_fd) return std::move(root_fd.error());
   auto dir = open_directory_beneath(root_fd->get(), parts.parent, false, root);
@@ -227,9 +226,6 @@ caf::expected<std::unique_ptr<item_reader>> open_file(const std::string& root,
   auto path = display_path(root, reference);
   if (parts.directory) {
     return make_error(connector_errc::invalid_path, "open " + path + ": a directory reference");
-  }
-  if (is_temporary_name(parts.name)) {
-    return make_error(connector_errc::not_found, "open " + path + ": a temporary file");
   }
   auto root_fd = open_root(root, O_PATH);
   if (!root_fd) return std::move(root_fd.error());

@@ -32,7 +32,7 @@ caf::error local_source::check() {
 }
 
 caf::expected<std::unique_ptr<listing>> local_source::list() {
-  return detail::list_tree(options_.root, filter_);
+  return detail::list_tree(options_.root, filter_, false);
 }
 
 caf::expected<item_info> local_source::stat(std::string_view reference) {

@@ -27,8 +27,8 @@ struct local_source_options {
 /// Lists, stats and reads the files, directories and symlinks below a local folder. Symlinks
 /// are reported as such (`link_target`) and never followed, neither in a listing nor on the way
 /// to an item: a reference through a symlink is `invalid_path`. Listings follow
-/// `detail::list_tree` (reference byte order, unreadable entries reported in place, temporary
-/// files skipped). `stat` and `open` agree with listings: an item the filter excludes, or whose
+/// `detail::list_tree` (reference byte order, unreadable entries reported in place; a file named
+/// like a temporary file is an ordinary file here). `stat` and `open` agree with listings: an item the filter excludes, or whose
 /// kind differs from its reference's (`x/` is a directory, `x` is not), is `not_found`. The root
 /// is opened anew by every call, so a folder replaced or mounted later is seen. Thread-safe.
 class local_source final : public source {

@@ -244,16 +244,26 @@ caf::error local_volume::check() {
 
 namespace {
 
+// The last name of `reference`'s temporary file.
+std::string temporary_file_name(const std::string& reference) {
+  auto t = temporary_name(reference);
+  auto slash = t.rfind('/');
+  return slash == std::string::npos ? t : t.substr(slash + 1);
+}
+
 // Validates `reference` and opens its parent directory beneath `root`. Temporary names are
-// ours: a reference to one is refused rather than allowed to clobber a transfer in progress.
+// ours: a reference to a sibling's is refused rather than allowed to clobber a transfer in
+// progress.
 caf::expected<resolved> resolve(const std::string& root, const std::string& reference,
                                 bool create) {
   if (auto err = validate_reference(reference)) return err;
   resolved r;
   r.parts = detail::split_reference(reference);
-  if (is_temporary_name(r.parts.name)) {
+  if (!r.parts.directory &&
+      is_temporary_name(reference.substr(0, reference.size() - r.parts.name.size()),
+                        r.parts.name)) {
     return make_error(connector_errc::invalid_path,
-                      "reference '" + reference + "': a temporary file's name");
+                      "reference '" + reference + "': the temporary file's name of another");
   }
   auto root_fd = detail::open_root(root, O_PATH);
   if (!root_fd) return std::move(root_fd.error());
@@ -276,28 +286,40 @@ caf::expected<std::unique_ptr<item_writer>> local_volume::open_writer(const item
     return make_error(connector_errc::invalid_path, "write " + path + ": a directory reference");
   }
   const int dir = r->dir.get();
-  const std::string temp = temporary_name(r->parts.name);
+  const std::string temp = temporary_file_name(reference);
+  const auto temp_path = display_path(root, temporary_name(reference));
   // O_NOFOLLOW: a symlink planted under the temporary name is removed, never written through.
   // O_NONBLOCK: a FIFO there must not block us.
   // O_RDWR rather than O_WRONLY: content_hash reads the file back.
-  const int flags = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
-  unique_fd file{::openat(dir, temp.c_str(), flags, 0600)};
-  if (!file && errno == ELOOP) {
-    (void)::unlinkat(dir, temp.c_str(), 0);
-    file.reset(::openat(dir, temp.c_str(), flags | O_EXCL, 0600));
+  const int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+  unique_fd file;
+  if (resume_offset > 0) {
+    // A resume reopens the file it wrote before.
+    file.reset(::openat(dir, temp.c_str(), flags));
+    if (!file && errno != ENOENT && errno != ELOOP) return from_errno(errno, "open " + temp_path);
   }
-  if (!file) return from_errno(errno, "create " + display_path(root, temporary_name(reference)));
+  if (!file) {
+    // A new file, created here and now (O_EXCL): what is under the name is the leftover of an
+    // earlier attempt at this very reference (the name is its own), removed first.
+    file.reset(::openat(dir, temp.c_str(), flags | O_CREAT | O_EXCL, 0600));
+    if (!file && errno == EEXIST) {
+      if (::unlinkat(dir, temp.c_str(), 0) != 0 && errno != ENOENT)
+        return from_errno(errno, "remove the stale " + temp_path);
+      file.reset(::openat(dir, temp.c_str(), flags | O_CREAT | O_EXCL, 0600));
+    }
+  }
+  if (!file) return from_errno(errno, "create " + temp_path);
   struct stat st;
   if (::fstat(file.get(), &st) != 0) return from_errno(errno, "stat " + path);
   if (!S_ISREG(st.st_mode)) {
     return make_error(
         connector_errc::invalid_path,
-        "create " + display_path(root, temporary_name(reference)) + ": not a regular file");
+        "create " + temp_path + ": not a regular file");
   }
   const auto existing = static_cast<uint64_t>(st.st_size);
   uint64_t offset = std::min(existing, resume_offset);
   if (existing > offset && ::ftruncate(file.get(), static_cast<off_t>(offset)) != 0) {
-    return from_errno(errno, "truncate " + display_path(root, temporary_name(reference)));
+    return from_errno(errno, "truncate " + temp_path);
   }
   return std::unique_ptr<item_writer>{new local_writer(
       std::move(r->dir), std::move(file), std::move(r->parts.name), temp, std::move(path), offset)};
@@ -350,7 +372,7 @@ caf::error local_volume::make_symlink(const item_info& info) {
   }
   const int dir = r->dir.get();
   // Made under the temporary name and renamed over the final one: replacing is atomic.
-  const std::string temp = temporary_name(r->parts.name);
+  const std::string temp = temporary_file_name(info.reference);
   if (::symlinkat(info.link_target.c_str(), dir, temp.c_str()) != 0) {
     if (errno != EEXIST) return from_errno(errno, "symlink " + path);
     if (::unlinkat(dir, temp.c_str(), 0) != 0) return from_errno(errno, "remove stale " + path);
@@ -389,7 +411,7 @@ caf::error local_volume::remove(std::string_view reference) {
   const int dir = r->dir.get();
   const char* name = r->parts.name.c_str();
   if (!r->parts.directory) {
-    const auto temp = temporary_name(r->parts.name);
+    const auto temp = temporary_file_name(ref);
     if (::unlinkat(dir, temp.c_str(), 0) != 0 && errno != ENOENT) {
       return from_errno(errno, "remove " + display_path(options_.root, temporary_name(ref)));
     }
@@ -410,11 +432,16 @@ caf::error local_volume::remove(std::string_view reference) {
 }
 
 caf::expected<std::optional<item_info>> local_volume::stat(std::string_view reference) {
-  return detail::stat_item(options_.root, std::string{reference});
+  const std::string ref{reference};
+  if (auto err = validate_reference(ref)) return err;
+  const auto parts = detail::split_reference(ref);
+  if (!parts.directory && is_temporary_name(ref.substr(0, ref.size() - parts.name.size()), parts.name))
+    return std::optional<item_info>{};  // a transfer's file, not an item
+  return detail::stat_item(options_.root, ref);
 }
 
 caf::expected<std::unique_ptr<listing>> local_volume::list() {
-  return detail::list_tree(options_.root, path_filter{});
+  return detail::list_tree(options_.root, path_filter{}, true);
 }
 
 caf::expected<std::unique_ptr<item_reader>> local_volume::open_reader(std::string_view reference,

@@ -40,8 +40,11 @@ item_info unreadable(std::string reference, caf::error error) {
 
 class tree_listing final : public listing {
  public:
-  tree_listing(std::string root, path_filter filter)
-      : root_(std::move(root)), filter_(std::move(filter)), buffer_(64 * 1024) {}
+  tree_listing(std::string root, path_filter filter, bool skip_temporary)
+      : root_(std::move(root)),
+        filter_(std::move(filter)),
+        skip_temporary_(skip_temporary),
+        buffer_(64 * 1024) {}
 
   caf::error start(unique_fd root_fd) {
     frame top;
@@ -135,7 +138,7 @@ class tree_listing final : public listing {
   // Reads every name of a directory and sorts them into listing order.
   caf::error read_entries(int fd, const std::string& prefix, std::vector<entry>& out) {
     const int err = for_each_entry(fd, buffer_, [&](const char* name, unsigned char type) {
-      if (is_temporary_name(name)) return;
+      if (skip_temporary_ && is_temporary_name(prefix, name)) return;
       bool directory = type == DT_DIR;
       if (type == DT_UNKNOWN) {
         // Some file systems do not fill d_type. If this stat fails, the entry is taken for a
@@ -155,16 +158,18 @@ class tree_listing final : public listing {
 
   std::string root_;
   path_filter filter_;
+  bool skip_temporary_;
   std::vector<frame> stack_;
   std::vector<char> buffer_;
 };
 
 }  // namespace
 
-caf::expected<std::unique_ptr<listing>> list_tree(const std::string& root, path_filter filter) {
+caf::expected<std::unique_ptr<listing>> list_tree(const std::string& root, path_filter filter,
+                                                  bool skip_temporary) {
   auto root_fd = open_root(root, O_RDONLY);
   if (!root_fd) return std::move(root_fd.error());
-  auto result = std::make_unique<tree_listing>(root, std::move(filter));
+  auto result = std::make_unique<tree_listing>(root, std::move(filter), skip_temporary);
   if (auto err = result->start(std::move(*root_fd))) return err;
   return std::unique_ptr<listing>{std::move(result)};
 }

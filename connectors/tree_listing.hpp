@@ -19,7 +19,8 @@ namespace syncline::connectors::detail {
 ///
 /// Symlinks are listed as symlinks (never followed); files other than regular files,
 /// directories and symlinks (FIFOs, sockets, devices) are skipped, and so are temporary files
-/// (`is_temporary_name`). An entry that cannot be stat'ed or a directory that cannot be opened
+/// of ours (`is_temporary_name`) when `skip_temporary` (a volume's listing; a source lists
+/// every file, whatever its name). An entry that cannot be stat'ed or a directory that cannot be opened
 /// or read is listed in its place as `item_kind::unreadable` with the error, and the listing
 /// goes on; an entry that vanished while being listed is skipped. Items that `filter` does not
 /// keep are skipped, and so is the subtree of a directory it does not keep.
@@ -27,6 +28,7 @@ namespace syncline::connectors::detail {
 /// Fails when `root` itself cannot be opened or read (`bad_config` when it is missing or not a
 /// directory): an empty listing would mean "everything was deleted".
 [[nodiscard]] caf::expected<std::unique_ptr<listing>> list_tree(const std::string& root,
-                                                                path_filter filter);
+                                                                path_filter filter,
+                                                                bool skip_temporary);
 
 }  // namespace syncline::connectors::detail

@@ -78,9 +78,15 @@ inline caf::expected<uint64_t> item_writer::content_hash() {
   return make_error(connector_errc::unsupported, "this volume cannot read back what it wrote");
 }
 
-/// The temporary name of a file being written: `.<name>.syncline-part` in the same directory.
+/// The temporary name (a reference) of the file being written for `reference`, in the same
+/// directory: `.<name>.<h>.syncline-part`, `h` the first 8 hex digits of the XXH3-64 of
+/// `reference`, or `.<16 hex digits>.syncline-part` when that would exceed NAME_MAX. The same
+/// reference always gets the same name (a resume finds its file); a source file that merely
+/// looks like one (`.x.syncline-part`) is an ordinary file.
 std::string temporary_name(std::string_view reference);
-/// Whether a file name is a temporary file of ours.
-bool is_temporary_name(std::string_view name) noexcept;
+/// Whether `name`, an entry of the directory whose reference is `parent` (empty for the root,
+/// else ending in `/`), is the temporary name of a sibling: the short form is checked against
+/// the sibling's hash, the long form by its shape alone.
+bool is_temporary_name(std::string_view parent, std::string_view name) noexcept;
 
 }  // namespace syncline::connectors

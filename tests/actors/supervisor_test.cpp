@@ -3,6 +3,7 @@
 
 #include "actors/supervisor_actor.hpp"
 #include "connectors/error.hpp"
+#include "connectors/volume.hpp"
 #include "storage/error.hpp"
 #include "tests/actors/harness.hpp"
 
@@ -81,7 +82,7 @@ BOOST_FIXTURE_TEST_CASE(the_directory_lists_the_whole_tree, fixture) {
     auto t = tree();
     return t.children.size() == 3;  // supervisor, volume, datasource
   }));
-  BOOST_REQUIRE(eventually([&] { return !std::filesystem::exists(dst / ".x.txt.syncline-part") &&
+  BOOST_REQUIRE(eventually([&] { return !std::filesystem::exists(dst / connectors::temporary_name("x.txt")) &&
                                         std::filesystem::exists(dst / "x.txt"); }));
   auto t = tree();
   std::map<std::string, std::string> kinds;

@@ -296,7 +296,7 @@ BOOST_AUTO_TEST_CASE(a_transfer_pauses_mid_file_and_resumes_after_a_restart_from
   gate->open_gate();
   BOOST_REQUIRE(eventually([&] { return !gate->someone_waits(); }));
   BOOST_CHECK(!std::filesystem::exists(dst / "big.bin"));
-  BOOST_CHECK(std::filesystem::exists(dst / ".big.bin.syncline-part"));
+  BOOST_CHECK(std::filesystem::exists(dst / connectors::temporary_name("big.bin")));
   // A restart while paused: the new incarnation resumes from the last checkpoint.
   node.restart(settings);
   node.add_volume(directory(dst));
@@ -305,7 +305,7 @@ BOOST_AUTO_TEST_CASE(a_transfer_pauses_mid_file_and_resumes_after_a_restart_from
   BOOST_CHECK(node.ask(ds2, actors::resume_atom::value));
   BOOST_CHECK_EQUAL(node.wait_run("media", 1), "synced");
   BOOST_CHECK(read_file(dst / "big.bin") == big);
-  BOOST_CHECK(!std::filesystem::exists(dst / ".big.bin.syncline-part"));
+  BOOST_CHECK(!std::filesystem::exists(dst / connectors::temporary_name("big.bin")));
   // Only what followed the checkpoint was copied again.
   auto v = node.status(node.volumes.at("backup"));
   BOOST_CHECK_EQUAL(v.counters.at("bytes"), static_cast<int64_t>(size - (8u << 20)));

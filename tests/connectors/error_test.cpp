@@ -95,19 +95,36 @@ BOOST_AUTO_TEST_CASE(invalid_references) {
 }
 
 BOOST_AUTO_TEST_CASE(temporary_names) {
-  BOOST_CHECK_EQUAL(temporary_name("a/b/c.txt"), "a/b/.c.txt.syncline-part");
-  BOOST_CHECK_EQUAL(temporary_name("x"), ".x.syncline-part");
-  BOOST_CHECK_EQUAL(temporary_name("d/"), ".d.syncline-part");
-  BOOST_CHECK(is_temporary_name(".c.txt.syncline-part"));
-  BOOST_CHECK(is_temporary_name(".x.syncline-part"));
-  BOOST_CHECK(!is_temporary_name("x.syncline-part"));
-  BOOST_CHECK(!is_temporary_name(".syncline-part"));
-  BOOST_CHECK(!is_temporary_name("..syncline-part"));
-  BOOST_CHECK(!is_temporary_name(".x.syncline-part.bak"));
-  BOOST_CHECK(!is_temporary_name("plain"));
-  // Every temporary name is recognised as one.
-  for (const char* ref : {"a", "dir/file.bin", ".hidden", "a/.syncline-part"}) {
-    const std::string t = temporary_name(ref);
-    BOOST_CHECK(is_temporary_name(t.substr(t.find_last_of('/') + 1)));
+  // `.<name>.<8 hex of the reference's XXH3-64>.syncline-part`, beside the final name.
+  const auto t = temporary_name("a/b/c.txt");
+  BOOST_CHECK_EQUAL(t.substr(0, 9), "a/b/.c.tx");
+  BOOST_CHECK_EQUAL(t.size(), std::string{"a/b/.c.txt.12345678.syncline-part"}.size());
+  BOOST_CHECK(is_temporary_name("a/b/", t.substr(4)));
+  // Stable (a resume finds its file) and its own: another reference has another name.
+  BOOST_CHECK_EQUAL(temporary_name("a/b/c.txt"), t);
+  BOOST_CHECK_NE(temporary_name("a/x/c.txt").substr(4), t.substr(4));
+  BOOST_CHECK(!is_temporary_name("a/x/", t.substr(4)));
+  BOOST_CHECK_EQUAL(temporary_name("d/"), temporary_name("d"));
+  // Names that merely look like ours are not.
+  BOOST_CHECK(!is_temporary_name("", ".c.txt.syncline-part"));
+  BOOST_CHECK(!is_temporary_name("", ".x.00000000.syncline-part") ||
+              temporary_name("x") == ".x.00000000.syncline-part");
+  BOOST_CHECK(!is_temporary_name("", "x.syncline-part"));
+  BOOST_CHECK(!is_temporary_name("", ".syncline-part"));
+  BOOST_CHECK(!is_temporary_name("", "..syncline-part"));
+  BOOST_CHECK(!is_temporary_name("", "plain"));
+  const auto x = temporary_name("x");
+  BOOST_CHECK(!is_temporary_name("", x + ".bak"));
+  // Every temporary name is recognised as one, and never exceeds NAME_MAX.
+  const std::string long_name(250, 'n');
+  for (std::string ref : {std::string{"a"}, std::string{"dir/file.bin"}, std::string{".hidden"},
+                          std::string{"a/.syncline-part"}, long_name, "d/" + long_name}) {
+    const std::string tn = temporary_name(ref);
+    const auto slash = tn.find_last_of('/');
+    const auto name = slash == std::string::npos ? tn : tn.substr(slash + 1);
+    const auto parent = slash == std::string::npos ? std::string{} : tn.substr(0, slash + 1);
+    BOOST_CHECK_MESSAGE(is_temporary_name(parent, name), ref);
+    BOOST_CHECK_LE(name.size(), 255u);
   }
+  BOOST_CHECK_EQUAL(temporary_name(long_name).size(), 1 + 16 + 14u);
 }
