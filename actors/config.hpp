@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,11 @@ struct datasource_config {
   std::string path;                         ///< folder: the root
   sync_type sync = sync_type::auto_;
   std::vector<std::string> volumes;         ///< the volumes it feeds (at least one)
+  /// Where in each volume its copies go (a relative directory, "" for the volume's root);
+  /// `targets` overrides it per volume. See actors/targets.hpp. Not yet read from the
+  /// configuration file or the API, nor stored: that comes with the stored format's upgrade.
+  std::optional<std::string> target;
+  std::map<std::string, std::string> targets;
   int32_t sync_priority = 0;                ///< higher first; may be negative
   std::vector<priority_rule> priority_rules;
   std::vector<std::string> include;         ///< globs; empty = everything

@@ -14,6 +14,7 @@
 #include "actors/error.hpp"
 #include "actors/node_context.hpp"
 #include "actors/scan_merge.hpp"
+#include "actors/targets.hpp"
 #include "connectors/glob.hpp"
 #include "connectors/source.hpp"
 #include "connectors/volume.hpp"
@@ -555,20 +556,24 @@ void finish_run(self_ptr self) {
     run_io(self, ctx->pool(),
            [ctx, id, volumes] {
              for (auto& v : volumes) {
-               auto conn = ctx->volume(v);
-               if (!conn) continue;
+               auto conn = ctx->target(id, v);
+               if (!conn) {
+                 spdlog::debug("datasource {}: directory times in {}: {}", id, v,
+                               render(conn.error()));
+                 continue;
+               }
                auto cur = ctx->rows().scan(datastore_scope(id, v));
                for (; cur.valid(); cur.next()) {
                  auto& row = cur.row();
                  if ((row.flags & datastore_row::flag_directory) == 0 ||
                      row.action != pending_action::none)
                    continue;
-                 if (auto err = conn->set_mtime(row.reference, row.mtime_ns))
+                 if (auto err = (*conn)->set_mtime(row.reference, row.mtime_ns))
                    spdlog::debug("datasource {}: mtime of {}: {}", id, row.reference,
                                  render(err));
                }
                if (cur.status()) return cur.status();
-               if (auto err = conn->sync()) return err;
+               if (auto err = (*conn)->sync()) return err;
              }
              return caf::error{};
            },
@@ -1092,6 +1097,7 @@ datasource_actor::behavior_type datasource(datasource_actor::stateful_pointer<da
   // From here on a previous incarnation's jobs can no longer write this datasource's rows.
   st.writer = st.ctx->claim_writer(st.rec.config.id);
   st.ctx->set_source(st.rec.config.id, st.source);
+  st.ctx->set_targets(st.rec.config.id, targets_of(st.rec.config));
   start_up(self);
   return {
       [=](register_atom, const std::string& volume, const caf::actor& handle) {

@@ -42,6 +42,40 @@ std::shared_ptr<connectors::volume> node_context::volume(const std::string& volu
   return i == volumes_.end() ? nullptr : i->second;
 }
 
+void node_context::set_targets(const std::string& datasource,
+                               std::map<std::string, std::string> targets) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  targets_[datasource] = std::move(targets);
+}
+
+caf::expected<std::shared_ptr<connectors::volume>> node_context::target(
+    const std::string& datasource, const std::string& volume) {
+  std::shared_ptr<connectors::volume> base;
+  std::string path;
+  auto key = std::make_pair(datasource, volume);
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto v = volumes_.find(volume);
+    auto t = targets_.find(datasource);
+    if (v == volumes_.end() || !v->second)
+      return make_error(actors_errc::unknown_id, "no volume " + volume);
+    if (t == targets_.end() || t->second.count(volume) == 0)
+      return make_error(actors_errc::unknown_id,
+                        "datasource " + datasource + " has no target in volume " + volume);
+    base = v->second;
+    path = t->second.at(volume);
+    auto m = made_targets_.find(key);
+    if (m != made_targets_.end() && m->second.base == base && m->second.path == path)
+      return m->second.target;
+  }
+  // Outside the lock: it may create directories.
+  auto made = base->target(path);
+  if (!made) return std::move(made.error());
+  std::lock_guard<std::mutex> guard{mtx_};
+  made_targets_[key] = made_target{base, path, *made};
+  return *made;
+}
+
 uint64_t node_context::claim_writer(const std::string& datasource) {
   writer_fence* fence = nullptr;
   {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,15 @@ class node_context {
   std::shared_ptr<connectors::source> source(const std::string& datasource) const;
   void set_volume(const std::string& volume, std::shared_ptr<connectors::volume> v);
   std::shared_ptr<connectors::volume> volume(const std::string& volume) const;
+  /// A datasource's target directory in each volume it feeds (relative paths, `""` for the
+  /// root), set when its actor starts.
+  void set_targets(const std::string& datasource, std::map<std::string, std::string> targets);
+  /// The part of `volume` that belongs to `datasource`: every transfer, removal, temporary
+  /// file and directory time of the pair goes through it. Made on first use (its directory
+  /// created), then kept until the volume's connector or the datasource's targets change.
+  /// Blocks: call it from I/O jobs. `unknown_id` when either is not known.
+  [[nodiscard]] caf::expected<std::shared_ptr<connectors::volume>> target(
+      const std::string& datasource, const std::string& volume);
 
   /// The single-writer fence of a datasource's rows. Each incarnation of a datasource actor
   /// claims a new epoch when it starts; its I/O jobs write only through `write_as`, which
@@ -67,6 +77,13 @@ class node_context {
   mutable std::mutex mtx_;
   std::map<std::string, std::shared_ptr<connectors::source>> sources_;
   std::map<std::string, std::shared_ptr<connectors::volume>> volumes_;
+  std::map<std::string, std::map<std::string, std::string>> targets_;  // datasource -> volume -> path
+  struct made_target {
+    std::shared_ptr<connectors::volume> base;
+    std::string path;
+    std::shared_ptr<connectors::volume> target;
+  };
+  std::map<std::pair<std::string, std::string>, made_target> made_targets_;
   struct writer_fence {
     std::mutex mtx;
     uint64_t epoch = 0;

@@ -140,7 +140,12 @@ job_result start_job(node_context* ctx, const std::string& datasource, const std
   rep.generation = r.generation;
   rep.ticket = storage::queue_ticket{item.ticket.volume, r.queue_priority, r.queue_seq};
   if (rep.ticket.seq == 0) rep.ticket = item.ticket;
-  w.volume = ctx->volume(volume_id);
+  auto pair_target = ctx->target(datasource, volume_id);
+  if (!pair_target) {
+    res.error = std::move(pair_target.error());
+    return res;
+  }
+  w.volume = std::move(*pair_target);
   w.source = ctx->source(datasource);
   if (!w.volume || !w.source) {
     res.error = make_error(actors_errc::unknown_id, "no connector for " + datasource + " -> " +

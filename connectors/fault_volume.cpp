@@ -140,6 +140,13 @@ std::string fault_volume::describe() const {
   return "faulty " + inner_->describe();
 }
 
+caf::expected<std::shared_ptr<volume>> fault_volume::target(std::string_view relative) {
+  if (relative.empty()) return volume::target(relative);
+  auto inner = inner_->target(relative);
+  if (!inner) return std::move(inner.error());
+  return std::shared_ptr<volume>{new fault_volume(std::move(*inner), rules_)};
+}
+
 caf::error fault_volume::check() {
   return inner_->check();
 }

@@ -67,6 +67,8 @@ class fault_volume final : public volume {
   void rearm(std::optional<uint64_t> times) noexcept;
 
   std::string describe() const override;
+  /// The inner volume's target, with the same faults (and counters) as this one.
+  [[nodiscard]] caf::expected<std::shared_ptr<volume>> target(std::string_view relative) override;
   [[nodiscard]] caf::error check() override;
   [[nodiscard]] caf::expected<std::unique_ptr<item_writer>> open_writer(
       const item_info& info, uint64_t resume_offset) override;

@@ -229,6 +229,18 @@ std::string local_volume::describe() const {
   return "directory " + options_.root;
 }
 
+caf::expected<std::shared_ptr<volume>> local_volume::target(std::string_view relative) {
+  if (relative.empty() || !target_problem(relative).empty()) return volume::target(relative);
+  auto root_fd = detail::open_root(options_.root, O_PATH);
+  if (!root_fd) return std::move(root_fd.error());
+  const std::string rel{relative};
+  auto dir = detail::open_directory_beneath(root_fd->get(), rel, true, options_.root);
+  if (!dir) return std::move(dir.error());
+  local_volume_options o = options_;
+  o.root = options_.root + (options_.root.back() == '/' ? "" : "/") + rel;
+  return std::shared_ptr<volume>{new local_volume(std::move(o))};
+}
+
 caf::error local_volume::check() {
   auto fd = detail::open_root(options_.root, O_RDONLY);
   if (!fd) {

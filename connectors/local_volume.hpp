@@ -39,6 +39,8 @@ class local_volume final : public volume {
       local_volume_options options);
 
   std::string describe() const override;
+  /// A local volume rooted at `root/relative`, made beneath the root when missing.
+  [[nodiscard]] caf::expected<std::shared_ptr<volume>> target(std::string_view relative) override;
   /// `bad_config` unless the root is a directory we may write into.
   [[nodiscard]] caf::error check() override;
   [[nodiscard]] caf::expected<std::unique_ptr<item_writer>> open_writer(

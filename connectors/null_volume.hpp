@@ -21,6 +21,13 @@ class null_volume final : public volume {
   uint64_t bytes() const noexcept { return bytes_.load(); }
 
   std::string describe() const override { return "null volume"; }
+  /// This very volume (it keeps nothing, so every target is the same nothing; counts add up).
+  [[nodiscard]] caf::expected<std::shared_ptr<volume>> target(std::string_view relative) override {
+    auto whole = volume::target("");
+    if (!whole || relative.empty()) return whole;
+    if (auto p = target_problem(relative); !p.empty()) return volume::target(relative);
+    return whole;
+  }
   [[nodiscard]] caf::error check() override { return caf::none; }
   [[nodiscard]] caf::expected<std::unique_ptr<item_writer>> open_writer(
       const item_info& info, uint64_t resume_offset) override;

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "connectors/error.hpp"
+
 #include <xxhash.h>
 
 namespace syncline::connectors {
@@ -50,6 +52,32 @@ std::string temporary_name(std::string_view reference) {
   }
   out.append(temporary_suffix);
   return out;
+}
+
+std::string target_problem(std::string_view relative) {
+  if (relative.empty()) return {};
+  if (relative.front() == '/') return "must be relative (no leading '/')";
+  if (relative.back() == '/') return "must not end with '/'";
+  size_t begin = 0;
+  while (begin <= relative.size()) {
+    auto slash = relative.find('/', begin);
+    if (slash == std::string_view::npos) slash = relative.size();
+    auto segment = relative.substr(begin, slash - begin);
+    if (segment.empty()) return "has an empty segment ('//')";
+    if (segment == "." || segment == "..") return "has a '.' or '..' segment";
+    if (segment.size() > name_max) return "has a name longer than 255 bytes";
+    if (segment.find('\0') != std::string_view::npos) return "contains a NUL byte";
+    begin = slash + 1;
+  }
+  return {};
+}
+
+caf::expected<std::shared_ptr<volume>> volume::target(std::string_view relative) {
+  if (auto p = target_problem(relative); !p.empty())
+    return make_error(connector_errc::invalid_path,
+                      "target '" + std::string{relative} + "' " + p);
+  if (relative.empty()) return shared_from_this();
+  return make_error(connector_errc::unsupported, describe() + " has no targets below its root");
 }
 
 bool is_temporary_name(std::string_view parent, std::string_view name) noexcept {

@@ -42,11 +42,17 @@ class item_writer {
 };
 
 /// A target of transfers. No reference can lead outside the volume's root (`invalid_path`).
-/// Thread-safe; every call blocks.
-class volume {
+/// Thread-safe; every call blocks. Owned by `std::shared_ptr` (see `target`).
+class volume : public std::enable_shared_from_this<volume> {
  public:
   virtual ~volume() = default;
   virtual std::string describe() const = 0;
+  /// The part of this volume below the directory `relative` (`""`: all of it; else a relative
+  /// path of names without `.`, `..` or empty segments, no leading or trailing `/`), as a volume
+  /// of its own whose references are relative to it: one datasource's target. The directory is
+  /// made when missing, resolved beneath the root like any reference (no symlink on the way).
+  /// Nothing done through the returned volume reaches outside that directory.
+  [[nodiscard]] virtual caf::expected<std::shared_ptr<volume>> target(std::string_view relative);
   /// Checks the configuration (root exists, is a writable directory).
   [[nodiscard]] virtual caf::error check() = 0;
   /// Opens a writer for the file `info.reference`, creating missing parent directories. An
@@ -73,6 +79,9 @@ class volume {
   /// Makes every change so far durable (one `syncfs` of the volume's filesystem).
   [[nodiscard]] virtual caf::error sync() = 0;
 };
+
+/// Why `relative` cannot be a target (see `volume::target`), or an empty string.
+std::string target_problem(std::string_view relative);
 
 inline caf::expected<uint64_t> item_writer::content_hash() {
   return make_error(connector_errc::unsupported, "this volume cannot read back what it wrote");

@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <set>
+
 #include "tests/actors/harness.hpp"
 #include "tests/actors/tree_compare.hpp"
 
@@ -163,4 +165,53 @@ BOOST_FIXTURE_TEST_CASE(pause_of_a_datasource_before_its_registration, fixture) 
   BOOST_CHECK(node.ask(v, actors::resume_atom::value, std::string{"photos"}));
   BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
   check_equal(snapshot(src.path()));
+}
+
+// Two datasources in one volume, each in its own target: one mirroring the deletion of its
+// photos/ folder leaves the other's photos/ alone.
+BOOST_FIXTURE_TEST_CASE(two_datasources_in_one_volume_keep_to_their_targets, fixture) {
+  temp_dir other{"sync-other"};
+  write_file(src / "photos/1.jpg", "mine", 1600000000);
+  write_file(other / "photos/1.jpg", "theirs", 1600000001);
+  write_file(other / "photos/2.jpg", "theirs too", 1600000002);
+  node.add_volume(volume_cfg());
+  auto a = folder_cfg(sync_type::auto_);
+  a.target = "a";
+  auto b = folder_cfg(sync_type::auto_);
+  b.id = "other";
+  b.path = other.path().string();
+  b.target = "b";
+  node.add_datasource(a);
+  node.add_datasource(b);
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
+  BOOST_CHECK_EQUAL(node.wait_run("other", 1), "synced");
+  BOOST_CHECK_EQUAL(read_file(dst / "a/photos/1.jpg"), "mine");
+  BOOST_CHECK_EQUAL(read_file(dst / "b/photos/1.jpg"), "theirs");
+  std::filesystem::remove_all(other / "photos");
+  node.sync_now("other");
+  BOOST_CHECK_EQUAL(node.wait_run("other", 2), "synced");
+  BOOST_CHECK(!std::filesystem::exists(dst / "b/photos"));
+  BOOST_CHECK_EQUAL(read_file(dst / "a/photos/1.jpg"), "mine");
+  // Nothing was written at the volume's root but the two targets.
+  std::set<std::string> top;
+  for (auto& e : std::filesystem::directory_iterator{dst.path()})
+    top.insert(e.path().filename().string());
+  BOOST_CHECK(top == (std::set<std::string>{"a", "b"}));
+}
+
+// A 250-byte name gets a short temporary name (NAME_MAX is 255), and a source file named like
+// a temporary file is copied like any other.
+BOOST_FIXTURE_TEST_CASE(long_names_and_temporary_looking_names_are_copied, fixture) {
+  const std::string long_name(250, 'L');
+  write_file(src / long_name, "long", 1600000000);
+  write_file(src / ".x.syncline-part", "looks temporary", 1600000001);
+  write_file(src / "x", "x", 1600000002);
+  write_file(src / (".x.00000000.syncline-part"), "looks more temporary", 1600000003);
+  node.add_volume(volume_cfg());
+  node.add_datasource(folder_cfg(sync_type::auto_));
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
+  BOOST_CHECK_EQUAL(read_file(dst / long_name), "long");
+  BOOST_CHECK_EQUAL(read_file(dst / ".x.syncline-part"), "looks temporary");
+  BOOST_CHECK_EQUAL(read_file(dst / ".x.00000000.syncline-part"), "looks more temporary");
+  BOOST_CHECK_EQUAL(read_file(dst / "x"), "x");
 }

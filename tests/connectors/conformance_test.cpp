@@ -207,7 +207,7 @@ struct volume_fixture_base {
 };
 
 struct local_volume_fixture : volume_fixture_base {
-  std::unique_ptr<volume> vol;
+  std::shared_ptr<volume> vol;
   local_volume_fixture() {
     auto made = local_volume::make({root.string()});
     BOOST_REQUIRE_MESSAGE(made, reason(made));
@@ -216,7 +216,7 @@ struct local_volume_fixture : volume_fixture_base {
 };
 
 struct fault_volume_fixture : volume_fixture_base {
-  std::unique_ptr<volume> vol;
+  std::shared_ptr<volume> vol;
   fault_volume_fixture() {
     auto inner = local_volume::make({root.string()});
     BOOST_REQUIRE_MESSAGE(inner, reason(inner));
@@ -543,6 +543,33 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(temporary_names_are_not_references, F, volume_fixt
   BOOST_CHECK(!stat_of(v, temp));
   BOOST_CHECK(references(list_all(v)) == std::vector<std::string>{"dir/"});
   check_listing_clean(v);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_target_is_a_volume_confined_to_its_directory, F, volume_fixtures) {
+  F f;
+  auto& v = *f.vol;
+  // The whole volume is its own "" target.
+  auto whole = v.target("");
+  BOOST_REQUIRE_MESSAGE(whole, reason(whole));
+  BOOST_CHECK(whole->get() == f.vol.get());
+  // A target is made when missing and takes references relative to itself.
+  auto t = v.target("ds/photos");
+  BOOST_REQUIRE_MESSAGE(t, reason(t));
+  put(**t, item("a/x.txt"), "x");
+  BOOST_CHECK_EQUAL(slurp(f.root / "ds/photos/a/x.txt"), "x");
+  BOOST_CHECK(references(list_all(**t)) == (std::vector<std::string>{"a/", "a/x.txt"}));
+  REQUIRE_OK((*t)->remove("a/"));
+  BOOST_CHECK(!fs::exists(f.root / "ds/photos/a"));
+  BOOST_CHECK(fs::is_directory(f.root / "ds/photos"));
+  // Bad targets touch nothing.
+  for (const char* bad : {"/abs", "..", "a/../b", "a//b", "a/", "./a"})
+    CHECK_ERRC(v.target(bad), connector_errc::invalid_path);
+  // A symlink where the target should be is refused, not followed.
+  BOOST_REQUIRE_EQUAL(::symlink(f.outside.c_str(), (f.root / "link").c_str()), 0);
+  BOOST_CHECK(!v.target("link"));
+  BOOST_CHECK(!v.target("link/deeper"));
+  BOOST_CHECK_EQUAL(slurp(f.outside / "keep"), "precious");
+  BOOST_CHECK(!fs::exists(f.outside / "deeper"));
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(missing_items_are_absent, F, volume_fixtures) {

@@ -1,0 +1,38 @@
+// actors/targets.hpp: where each datasource's copies go inside a volume.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "actors/config.hpp"
+
+namespace syncline::actors {
+
+/// The target directory of datasource `c` in `volume`, relative to the volume's root:
+/// `c.targets[volume]`, else `c.target`, else `""`, the root itself (for now: see targets.cpp).
+std::string target_of(const datasource_config& c, const std::string& volume);
+
+/// `target_of` for every volume `c` feeds.
+std::map<std::string, std::string> targets_of(const datasource_config& c);
+
+/// Whether two targets of one volume share files: equal, or one inside the other (segment by
+/// segment: `a` contains `a/b` but not `ab`; `""` contains everything).
+bool targets_overlap(std::string_view a, std::string_view b) noexcept;
+
+/// Why the targets of `c` are invalid on their own (a bad path, a target for a volume it does
+/// not feed), or an empty string.
+std::string target_problem(const datasource_config& c);
+
+/// The first pair of datasources of `all` whose targets overlap in a volume, described for a
+/// person (both ids, the volume, both targets, and how to fix it); empty when there is none.
+/// Only datasources that feed the same volume can conflict.
+std::string target_conflict(const std::vector<datasource_config>& all);
+
+/// `target_conflict` of `candidate` against `others` (a datasource of `others` with the
+/// candidate's id is the candidate's older self and is skipped).
+std::string target_conflict(const datasource_config& candidate,
+                            const std::vector<datasource_config>& others);
+
+}  // namespace syncline::actors
