@@ -13,6 +13,7 @@
 #include "actors/datasource_actor.hpp"
 #include "actors/error.hpp"
 #include "actors/node_context.hpp"
+#include "actors/transfer_actor.hpp"
 #include "actors/volume_actor.hpp"
 #include "connectors/source.hpp"
 #include "connectors/volume.hpp"
@@ -211,6 +212,16 @@ void finish_delete(self_ptr self, const std::string& key) {
              if (auto err = ctx->rows().drop(datastore_scope(id, v))) return err;
              auto dropped = ctx->queue().drop(queue_name(v, id));
              if (!dropped) return std::move(dropped.error());
+             // Its transfers' resume points go too (a datasource made later under the same
+             // id must not resume from them).
+             storage::write_batch batch{ctx->db()};
+             auto prefix = checkpoint_key(queue_name(v, id), "");
+             if (auto err = ctx->db().scan_meta(prefix, [&](std::string_view meta_key, std::string_view) {
+                   batch.erase(storage::column::meta, meta_key);
+                   return true;
+                 }))
+               return err;
+             if (auto err = ctx->db().write(batch)) return err;
            }
            if (auto err = ctx->runs().prune(id, 0)) return err;
            return ctx->db().erase_meta(datasource_key(id));

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "actors/supervisor_actor.hpp"
+#include "actors/transfer_actor.hpp"
 #include "connectors/error.hpp"
 #include "connectors/volume.hpp"
 #include "storage/error.hpp"
@@ -175,6 +176,9 @@ BOOST_FIXTURE_TEST_CASE(datasources_are_added_changed_and_deleted_at_run_time, f
   node.sync_now("extra");
   BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "n.log"); }));
   // Deleted: its rows, queue and record are gone; its copies on the volume stay.
+  // A resume point left by an interrupted transfer of it.
+  auto checkpoint = actors::checkpoint_key(actors::queue_name("backup", "extra"), "big.bin");
+  BOOST_REQUIRE(!node.ctx->db().put_meta(checkpoint, "1048576"));
   BOOST_CHECK(node.ask(supervisor, caf::delete_atom::value, std::string{"extra"}));
   node.datasources.erase("extra");
   BOOST_CHECK(!find("datasource/extra"));
@@ -186,6 +190,9 @@ BOOST_FIXTURE_TEST_CASE(datasources_are_added_changed_and_deleted_at_run_time, f
   BOOST_REQUIRE(stored);
   BOOST_CHECK(!*stored);
   BOOST_CHECK(std::filesystem::exists(dst / "n.log"));
+  auto left = node.ctx->db().get_meta(checkpoint);
+  BOOST_REQUIRE(left);
+  BOOST_CHECK(!*left);
   // The other datasource is untouched.
   BOOST_CHECK_EQUAL(child_state("datasource/docs"), "running");
 }

@@ -94,7 +94,9 @@ BOOST_AUTO_TEST_CASE(sigkill_at_random_moments_loses_nothing) {
   }
   std::vector<std::string> args{"node", "--config", (root / "node.toml").string()};
   const int kills = std::getenv("SYNCLINE_CRASH_KILLS") ? std::atoi(std::getenv("SYNCLINE_CRASH_KILLS")) : 12;
-  auto deadline = std::chrono::steady_clock::now() + 8min;
+  // Long enough for every kill asked for: a start, a random wait and an exit take a few
+  // seconds under the sanitizers.
+  auto deadline = std::chrono::steady_clock::now() + std::max<std::chrono::seconds>(8min, kills * 30s);
   for (int round = 0; round < kills && std::chrono::steady_clock::now() < deadline; ++round) {
     test::child_process node{binary(), args};
     BOOST_REQUIRE_MESSAGE(node.wait_for_line("node ready", 60s), node.output());
