@@ -15,6 +15,7 @@
 #include "actors/node_context.hpp"
 #include "actors/scan_merge.hpp"
 #include "actors/targets.hpp"
+#include "connectors/error.hpp"
 #include "connectors/glob.hpp"
 #include "connectors/source.hpp"
 #include "connectors/volume.hpp"
@@ -58,6 +59,8 @@ struct completion_result {
 struct failure_result {
   caf::error error;
   retry_decision decision;
+  bool vanished = false;    // the source no longer has the item: handled as the merge would
+  bool settled = false;     // ... and the run waits for nothing more of it
   bool parked = false;
   bool counted = false;
   bool fatal = false;
@@ -774,8 +777,10 @@ void on_failure(self_ptr self, transfer_report report,
     auto prio = s.priority;
     bool counted = counts_in_run(s, report.reference);
     auto writer = s.writer;
+    auto type = s.rec.config.sync;
+    auto source = s.source;
     run_io(self, ctx->pool(),
-           [ctx, id, prio, report, counted, writer] {
+           [ctx, id, prio, report, counted, writer, type, source] {
              failure_result res;
              auto scope = datastore_scope(id, report.volume);
              auto qname = queue_name(report.volume, id);
@@ -804,6 +809,41 @@ void on_failure(self_ptr self, transfer_report report,
                ctx->rows().put(batch, scope, w);
                res.error = ctx->write_as(id, writer, batch);
                return res;
+             }
+             // Deleted from the source between the listing and the copy: not a failure but a
+             // change the next merge would find. Do now what it would do, so that the run does
+             // not end in error over a file that is simply gone.
+             if (connectors::is(report.error, connectors::connector_errc::not_found) &&
+                 w.action != pending_action::remove && source) {
+               auto now = source->stat(w.reference);
+               if (!now && connectors::is(now.error(), connectors::connector_errc::not_found)) {
+                 res.vanished = true;
+                 ack(ctx, batch, w.queue_seq ? ticket_of(qname, w) : report.ticket);
+                 w.queue_seq = 0;
+                 w.attempts = 0;
+                 w.parked = false;
+                 w.last_error.clear();
+                 if (type == sync_type::auto_) {
+                   w.action = pending_action::remove;
+                   ++w.generation;
+                   if (auto err = requeue(ctx, batch, qname, w, *prio)) {
+                     res.error = err;
+                     return res;
+                   }
+                   res.kicked = report.volume;
+                   ctx->rows().put(batch, scope, w);
+                 } else if (w.action == pending_action::add) {
+                   ctx->rows().erase(batch, scope, w.reference);  // never delivered: forgotten
+                   res.settled = counted;
+                 } else {
+                   w.action = pending_action::none;  // the copy made before stays (arch, one)
+                   ++w.generation;
+                   ctx->rows().put(batch, scope, w);
+                   res.settled = counted;
+                 }
+                 res.error = ctx->write_as(id, writer, batch);
+                 return res;
+               }
              }
              auto cls = classify(report.error);
              ++w.attempts;
@@ -834,7 +874,12 @@ void on_failure(self_ptr self, transfer_report report,
                return;
              }
              auto what = report.reference + ": " + render(report.error);
-             if (res.parked) {
+             if (res.vanished) {
+               spdlog::info("datasource {}: {} is gone from the source; {}", id_of(self),
+                            report.reference,
+                            res.kicked.empty() ? "nothing to copy" : "its copy will be removed");
+               if (res.settled) cur.pending -= std::min<uint64_t>(cur.pending, 1);
+             } else if (res.parked) {
                spdlog::error("datasource {}: {} (no retry; waits in error)", id_of(self), what);
                if (cur.run_error.empty()) cur.run_error = what;
                if (cur.run) ++cur.run->counters.failed;

@@ -215,3 +215,33 @@ BOOST_FIXTURE_TEST_CASE(long_names_and_temporary_looking_names_are_copied, fixtu
   BOOST_CHECK_EQUAL(read_file(dst / ".x.00000000.syncline-part"), "looks more temporary");
   BOOST_CHECK_EQUAL(read_file(dst / "x"), "x");
 }
+
+// A file deleted from the source after the listing queued it and before its copy is a change,
+// not an error: the run ends synced (auto removes nothing that exists; arch forgets the row).
+BOOST_FIXTURE_TEST_CASE(a_file_deleted_between_listing_and_copy_is_not_an_error, fixture) {
+  for (auto type : {sync_type::auto_, sync_type::arch}) {
+    temp_dir s{"sync-vanish-src"};
+    temp_dir d{"sync-vanish-dst"};
+    harness n;
+    write_file(s / "keep.txt", "k", 1600000000);
+    write_file(s / "gone.txt", "g", 1600000001);
+    auto vc = volume_cfg();
+    vc.path = d.path().string();
+    auto v = n.add_volume(vc);
+    BOOST_CHECK(n.ask(v, actors::pause_atom::value));
+    auto dc = folder_cfg(type);
+    dc.path = s.path().string();
+    n.add_datasource(dc);
+    BOOST_REQUIRE(eventually([&] {
+      return n.ctx->queue().size(actors::queue_name("backup", "photos")) == 2;
+    }));
+    std::filesystem::remove(s / "gone.txt");
+    BOOST_CHECK(n.ask(v, actors::resume_atom::value));
+    BOOST_CHECK_EQUAL(n.wait_run("photos", 1), "synced");
+    auto st = n.status(n.datasources.at("photos"));
+    BOOST_CHECK_EQUAL(st.counters.at("failed"), 0);
+    BOOST_CHECK_EQUAL(read_file(d / "keep.txt"), "k");
+    BOOST_CHECK(!std::filesystem::exists(d / "gone.txt"));
+    BOOST_CHECK_EQUAL(n.ctx->queue().size(actors::queue_name("backup", "photos")), 0u);
+  }
+}
