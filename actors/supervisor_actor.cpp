@@ -13,6 +13,7 @@
 #include "actors/datasource_actor.hpp"
 #include "actors/error.hpp"
 #include "actors/node_context.hpp"
+#include "actors/targets.hpp"
 #include "actors/transfer_actor.hpp"
 #include "actors/volume_actor.hpp"
 #include "connectors/source.hpp"
@@ -113,6 +114,13 @@ void start_volume(self_ptr self, const volume_record& rec) {
   adopt(self, c, caf::actor_cast<caf::actor>(spawn_volume(self, std::move(init))));
 }
 
+// Why `c`'s folder may not be a source here (see source_overlap), or "".
+std::string overlap_of(self_ptr self, const datasource_config& c) {
+  std::vector<volume_config> volumes;
+  for (auto& [id, r] : self->state.volume_records) volumes.push_back(r.config);
+  return source_overlap(c, volumes, self->state.ctx->db().data_dir().string());
+}
+
 void start_datasource(self_ptr self, const datasource_record& rec) {
   auto& st = self->state;
   auto& c = st.children[key_of("datasource", rec.config.id)];
@@ -122,6 +130,12 @@ void start_datasource(self_ptr self, const datasource_record& rec) {
   auto conn = make_source(rec.config);
   if (!conn) {
     park(c, render(conn.error()));
+    return;
+  }
+  // A source overlapping a volume or the data directory would copy copies (or the database)
+  // on every run: it waits for a person.
+  if (auto overlap = overlap_of(self, rec.config); !overlap.empty()) {
+    park(c, overlap);
     return;
   }
   datasource_init init;
@@ -350,6 +364,8 @@ supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<su
         for (auto& v : rec->config.volumes)
           if (s.volume_records.count(v) == 0)
             return make_error(actors_errc::unknown_id, "no volume " + v);
+        if (auto overlap = overlap_of(self, rec->config); !overlap.empty())
+          return make_error(actors_errc::bad_request, overlap);
         auto rp = self->make_response_promise<bool>();
         auto* ctx = s.ctx;
         auto record = *rec;
@@ -377,6 +393,8 @@ supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<su
         for (auto& v : rec->config.volumes)
           if (s.volume_records.count(v) == 0)
             return make_error(actors_errc::unknown_id, "no volume " + v);
+        if (auto overlap = overlap_of(self, rec->config); !overlap.empty())
+          return make_error(actors_errc::bad_request, overlap);
         auto rp = self->make_response_promise<bool>();
         auto* ctx = s.ctx;
         auto record = *rec;

@@ -1,6 +1,8 @@
 #include "actors/targets.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <system_error>
 
 #include "connectors/volume.hpp"
 
@@ -79,6 +81,63 @@ std::string target_conflict(const datasource_config& candidate,
   for (auto& o : others) {
     if (o.id == candidate.id) continue;
     if (auto c = conflict(candidate, o); !c.empty()) return c;
+  }
+  return {};
+}
+
+namespace {
+
+// The real path of `p`: symlinks of the part that exists resolved, the rest normalised.
+std::filesystem::path real_path(const std::string& p) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(p, ec);
+  if (ec) return std::filesystem::path{p}.lexically_normal();
+  auto real = std::filesystem::weakly_canonical(abs, ec);
+  return ec ? abs.lexically_normal() : real;
+}
+
+// Whether `a` and `b` are the same directory or one is inside the other.
+bool paths_overlap(const std::filesystem::path& a, const std::filesystem::path& b) {
+  auto contains = [](const std::filesystem::path& outer, const std::filesystem::path& inner) {
+    auto o = outer.begin();
+    auto i = inner.begin();
+    for (; o != outer.end(); ++o, ++i) {
+      if (o->empty()) continue;  // a trailing separator
+      if (i == inner.end() || *o != *i) return false;
+    }
+    return true;
+  };
+  return contains(a, b) || contains(b, a);
+}
+
+std::string overlap_message(const datasource_config& c, const std::filesystem::path& source,
+                            const std::string& what, const std::filesystem::path& other) {
+  std::string relation = source == other ? "is" : (paths_overlap(source, other) &&
+                                                   std::distance(source.begin(), source.end()) <
+                                                       std::distance(other.begin(), other.end())
+                                                       ? "contains"
+                                                       : "is inside");
+  return "datasource '" + c.id + "': its folder " + c.path + " (" + source.string() + ") " +
+         relation + " " + what + " (" + other.string() +
+         "): a source may neither contain nor lie inside a volume or the data directory";
+}
+
+}  // namespace
+
+std::string source_overlap(const datasource_config& c, const std::vector<volume_config>& volumes,
+                           const std::string& data_dir) {
+  if (c.type != "folder" || c.path.empty()) return {};
+  auto source = real_path(c.path);
+  for (auto& v : volumes) {
+    if (v.path.empty() || v.type == "null") continue;
+    auto target = real_path(v.path);
+    if (paths_overlap(source, target))
+      return overlap_message(c, source, "volume '" + v.id + "' " + v.path, target);
+  }
+  if (!data_dir.empty()) {
+    auto data = real_path(data_dir);
+    if (paths_overlap(source, data))
+      return overlap_message(c, source, "the data directory " + data_dir, data);
   }
   return {};
 }

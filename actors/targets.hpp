@@ -35,4 +35,12 @@ std::string target_conflict(const std::vector<datasource_config>& all);
 std::string target_conflict(const datasource_config& candidate,
                             const std::vector<datasource_config>& others);
 
+/// Why the folder of datasource `c` cannot be a source: it contains, or lies inside, the
+/// directory of one of `volumes` (every volume of the node, not only those it feeds: each run
+/// would copy that volume's copies, and its own into itself) or the node's `data_dir` (its
+/// database and key). Paths are compared as real paths (symlinks resolved, as far as they
+/// exist). Empty when there is no overlap or `c` is not a folder datasource. Stats a few paths.
+std::string source_overlap(const datasource_config& c, const std::vector<volume_config>& volumes,
+                           const std::string& data_dir);
+
 }  // namespace syncline::actors

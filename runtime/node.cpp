@@ -28,6 +28,7 @@
 #include "actors/node_context.hpp"
 #include "actors/records.hpp"
 #include "actors/supervisor_actor.hpp"
+#include "actors/targets.hpp"
 #include "actors/tracker_actor.hpp"
 #include "runtime/api_routes.hpp"
 #include "runtime/error.hpp"
@@ -270,6 +271,12 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   std::error_code ec;
   auto data_dir = std::filesystem::absolute(cfg.node.data_dir, ec).lexically_normal();
   if (ec) data_dir = cfg.node.data_dir;
+  // A folder of the configuration that overlaps a volume or the data directory is a mistake
+  // of the file: the node does not start, and nothing is created. (Datasources made through
+  // the API are parked by the supervisor with the same reason.)
+  for (auto& d : cfg.datasources)
+    if (auto overlap = actors::source_overlap(d, cfg.volumes, data_dir.string()); !overlap.empty())
+      return make_error(runtime_errc::invalid_config, overlap);
   spdlog::info("data directory {}", data_dir.string());
   storage::database_options db_opts;
   db_opts.data_dir = data_dir;
@@ -302,6 +309,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
 
   auto records = reconcile_records(*p->db, cfg);
   if (!records) return std::move(records.error());
+
   auto queue = storage::transfer_queue::open(*p->db);
   if (!queue) return std::move(queue.error());
   for (auto& [name, n] : (*queue)->sizes()) {

@@ -196,3 +196,26 @@ BOOST_FIXTURE_TEST_CASE(datasources_are_added_changed_and_deleted_at_run_time, f
   // The other datasource is untouched.
   BOOST_CHECK_EQUAL(child_state("datasource/docs"), "running");
 }
+
+BOOST_FIXTURE_TEST_CASE(a_source_around_a_volume_is_refused_naming_both_paths, fixture) {
+  start();
+  BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "x.txt"); }));
+  actors::datasource_record rec;
+  rec.config.id = "around";
+  rec.config.path = dst.path().parent_path().string();  // holds the volume "backup"
+  rec.config.volumes = {"backup"};
+  std::string why;
+  (*node.self)
+      ->request(supervisor, caf::duration{std::chrono::seconds{10}}, caf::add_atom::value,
+                actors::encode(rec))
+      .receive([&](bool) {}, [&](caf::error& e) {
+        BOOST_CHECK(is(e, actors::actors_errc::bad_request));
+        why = actors::render(e);
+      });
+  BOOST_CHECK_NE(why.find("volume 'backup'"), std::string::npos);
+  BOOST_CHECK_NE(why.find(rec.config.path), std::string::npos);
+  BOOST_CHECK(!find("datasource/around"));
+  auto stored = actors::load_datasource(node.ctx->db(), "around");
+  BOOST_REQUIRE(stored);
+  BOOST_CHECK(!*stored);
+}

@@ -1,6 +1,10 @@
 #define BOOST_TEST_MODULE actors_targets
 #include <boost/test/unit_test.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "actors/targets.hpp"
 
 using namespace syncline::actors;
@@ -69,4 +73,52 @@ BOOST_AUTO_TEST_CASE(conflicts_name_both_datasources_and_the_volume) {
   BOOST_CHECK_EQUAL(target_conflict(b, {c}), "");  // c does not feed v
   // A datasource's older self is not a conflict.
   BOOST_CHECK_EQUAL(target_conflict(b, {b}), "");
+}
+
+BOOST_AUTO_TEST_CASE(a_folder_may_neither_contain_nor_lie_inside_a_volume_or_the_data_directory) {
+  namespace fs = std::filesystem;
+  auto base = fs::temp_directory_path() / ("targets-test-" + std::to_string(::getpid()));
+  fs::remove_all(base);
+  fs::create_directories(base / "home/photos/backup");
+  fs::create_directories(base / "srv/backup");
+  fs::create_directories(base / "data");
+  fs::create_directories(base / "elsewhere");
+  fs::create_directory_symlink(base / "home", base / "link");
+  std::vector<volume_config> volumes(2);
+  volumes[0].id = "inside";
+  volumes[0].path = (base / "home/photos/backup").string();
+  volumes[1].id = "nothing";
+  volumes[1].type = "null";
+  auto c = ds("photos", {"inside"});
+  c.type = "folder";
+  // The source contains a volume: named with both paths.
+  c.path = (base / "home/photos").string();
+  auto msg = source_overlap(c, volumes, (base / "data").string());
+  BOOST_CHECK_NE(msg.find("contains volume 'inside'"), std::string::npos);
+  BOOST_CHECK_NE(msg.find(c.path), std::string::npos);
+  // Through a symlink it is the same folder.
+  c.path = (base / "link/photos").string();
+  BOOST_CHECK_NE(source_overlap(c, volumes, "").find("volume 'inside'"), std::string::npos);
+  // Inside a volume, or the volume itself.
+  c.path = (base / "home/photos/backup/sub").string();
+  BOOST_CHECK_NE(source_overlap(c, volumes, "").find("is inside volume"), std::string::npos);
+  c.path = (base / "home/photos/backup").string();
+  BOOST_CHECK_NE(source_overlap(c, volumes, "").find(" is volume"), std::string::npos);
+  // The data directory, inside or around.
+  volumes[0].path = (base / "srv/backup").string();
+  c.path = base.string();
+  BOOST_CHECK_NE(source_overlap(c, volumes, (base / "data").string()).find("contains"),
+                 std::string::npos);
+  c.path = (base / "home").string();
+  BOOST_CHECK_NE(source_overlap(c, volumes, (base / "home/.syncline").string()).find("data directory"),
+                 std::string::npos);
+  // Apart: fine, whatever the names (`home` and `home2` do not overlap).
+  c.path = (base / "home").string();
+  volumes[0].path = (base / "home2").string();
+  BOOST_CHECK_EQUAL(source_overlap(c, volumes, (base / "data").string()), "");
+  // Only folders have a path to compare.
+  c.type = "synthetic";
+  c.path = (base / "home2").string();
+  BOOST_CHECK_EQUAL(source_overlap(c, volumes, ""), "");
+  fs::remove_all(base);
 }

@@ -233,6 +233,36 @@ BOOST_AUTO_TEST_CASE(a_bad_config_file_is_refused_before_anything_is_created) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_source_holding_a_volume_or_the_data_directory_is_refused) {
+  temp_dir dir{"e2e-overlap"};
+  auto cfg = dir / "node.toml";
+  std::filesystem::create_directories(dir / "src/backup");
+  auto volume = [&](const std::filesystem::path& p) {
+    return "[[volume]]\nid = \"backup\"\npath = " + quoted_toml_path(p) + "\n";
+  };
+  auto source = "[[datasource]]\nid = \"docs\"\npath = " + quoted_toml_path(dir / "src") +
+                "\nvolumes = [\"backup\"]\n";
+  struct overlap_case {
+    std::filesystem::path data;
+    std::filesystem::path volume;
+    std::string expected;
+  };
+  std::vector<overlap_case> cases{
+      {dir / "data", dir / "src/backup", "contains volume 'backup'"},
+      {dir / "src/.data", dir / "elsewhere", "contains the data directory"},
+  };
+  std::filesystem::create_directories(dir / "elsewhere");
+  for (auto& c : cases) {
+    write_file(cfg, "[node]\ndata_dir = " + quoted_toml_path(c.data) + "\n" + volume(c.volume) +
+                        source);
+    auto [st, out] = run_tool({"node", "--config", cfg.string()}, dir.path());
+    BOOST_CHECK_MESSAGE(st.signal == 0 && st.code != 0, st.to_string());
+    BOOST_CHECK_MESSAGE(contains(out, c.expected), out);
+    BOOST_CHECK_MESSAGE(contains(out, (dir / "src").string()), out);
+    BOOST_CHECK(!std::filesystem::exists(c.data));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(bad_overrides_are_refused_before_anything_is_created) {
   temp_dir dir{"e2e-badset"};
   auto data = dir / "data";
