@@ -53,12 +53,15 @@ struct running_transfer {
   std::string datasource;
 };
 
+// Queue items by the datasource they belong to.
+using owned_tickets = std::vector<std::pair<std::string /*datasource id*/, queue_ticket>>;
+
 // Items whose completion or failure a datasource is recording. If its incarnation ends before it
 // answers (a crash, a restart by the supervisor), no answer ever comes: its response promise dies
 // with it. The volume then gives the items back itself, so the next incarnation gets them again.
 struct awaiting_answer {
   caf::actor_addr datasource;
-  std::vector<std::pair<std::string /*datasource id*/, queue_ticket>> items;
+  owned_tickets items;
 };
 
 struct refill_result {
@@ -291,23 +294,35 @@ void arm_flush(self_ptr self) {
   }
 }
 
+owned_tickets tickets_of(const std::vector<transfer_report>& reports) {
+  owned_tickets out;
+  out.reserve(reports.size());
+  for (auto& r : reports) out.emplace_back(r.datasource, r.ticket);
+  return out;
+}
+
 // Records that `items` wait for `datasource`'s answer; returns the number to settle it with.
-uint64_t await_answer(self_ptr self, const datasource_actor& datasource,
-                      std::vector<std::pair<std::string, queue_ticket>> items) {
+uint64_t await_answer(self_ptr self, const datasource_actor& datasource, owned_tickets items) {
   auto n = ++self->state.asks;
   self->state.awaiting.emplace(n, awaiting_answer{datasource.address(), std::move(items)});
   return n;
 }
 
-// The answer numbered `n` came (or is known never to come): true the first time only.
-bool settle(self_ptr self, uint64_t n) { return self->state.awaiting.erase(n) != 0; }
+// The answer numbered `n` came (or is known never to come): its items the first time only.
+std::optional<owned_tickets> settle(self_ptr self, uint64_t n) {
+  auto i = self->state.awaiting.find(n);
+  if (i == self->state.awaiting.end()) return std::nullopt;
+  auto items = std::move(i->second.items);
+  self->state.awaiting.erase(i);
+  return items;
+}
 
-void give_back(self_ptr self, const std::vector<transfer_report>& reports) {
+void give_back(self_ptr self, const owned_tickets& items) {
   // Not recorded: the items go back to the queue and will be transferred again.
   auto& st = self->state;
-  for (auto& r : reports) {
-    st.ctx->queue().release(r.ticket);
-    queue_for(self, r.datasource).wake();
+  for (auto& [datasource, ticket] : items) {
+    st.ctx->queue().release(ticket);
+    queue_for(self, datasource).wake();
   }
 }
 
@@ -328,7 +343,7 @@ void flush(self_ptr self) {
              s.last_error = render(err);
              spdlog::error("volume {}: sync failed, {} items will be copied again: {}",
                            id_of(self), group.size(), s.last_error);
-             give_back(self, group);
+             give_back(self, tickets_of(group));
            } else {
              ++s.groups;
              std::map<std::string, std::vector<transfer_report>> by_datasource;
@@ -336,25 +351,23 @@ void flush(self_ptr self) {
              for (auto& [ds, reports] : by_datasource) {
                auto i = s.datasources.find(ds);
                if (i == s.datasources.end()) {
-                 give_back(self, reports);
+                 give_back(self, tickets_of(reports));
                  continue;
                }
                auto n = reports.size();
-               std::vector<std::pair<std::string, queue_ticket>> items;
-               items.reserve(n);
-               for (auto& r : reports) items.emplace_back(r.datasource, r.ticket);
-               auto ask = await_answer(self, i->second, std::move(items));
+               auto ask = await_answer(self, i->second, tickets_of(reports));
                self->request(i->second, caf::infinite, completed_atom::value, reports)
                    .then(
                        [self, n, ask](bool) {
                          if (settle(self, ask)) self->state.done += n;
                        },
-                       [self, reports, ask](caf::error& e) {
-                         if (!settle(self, ask)) return;
+                       [self, ask](caf::error& e) {
+                         auto items = settle(self, ask);
+                         if (!items) return;
                          spdlog::warn("volume {}: completions not recorded ({}); they will be "
                                       "redone",
                                       id_of(self), render(e));
-                         give_back(self, reports);
+                         give_back(self, *items);
                          dispatch(self);
                        });
              }
@@ -458,7 +471,7 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
   // back to the queue (see awaiting_answer). Its answers, when it sent them, came before this.
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& s = self->state;
-    std::vector<std::pair<std::string, queue_ticket>> lost;
+    owned_tickets lost;
     for (auto i = s.awaiting.begin(); i != s.awaiting.end();) {
       if (i->second.datasource == dm.source) {
         for (auto& item : i->second.items) lost.push_back(std::move(item));
@@ -476,10 +489,7 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
     if (lost.empty()) return;
     spdlog::info("volume {}: {} items waited for a datasource that ended; they go again",
                  id_of(self), lost.size());
-    for (auto& [datasource, ticket] : lost) {
-      s.ctx->queue().release(ticket);
-      queue_for(self, datasource).wake();
-    }
+    give_back(self, lost);
     dispatch(self);
   });
   self->set_exit_handler([=](caf::exit_msg& em) {
