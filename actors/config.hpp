@@ -46,9 +46,8 @@ struct datasource_config {
   std::string path;                         ///< folder: the root
   sync_type sync = sync_type::auto_;
   std::vector<std::string> volumes;         ///< the volumes it feeds (at least one)
-  /// Where in each volume its copies go (a relative directory, "" for the volume's root);
-  /// `targets` overrides it per volume. See actors/targets.hpp. Not yet read from the
-  /// configuration file or the API, nor stored: that comes with the stored format's upgrade.
+  /// Where in each volume its copies go (a relative directory, "" for the volume's root; by
+  /// default its id); `targets` overrides it per volume. See actors/targets.hpp.
   std::optional<std::string> target;
   std::map<std::string, std::string> targets;
   int32_t sync_priority = 0;                ///< higher first; may be negative

@@ -26,6 +26,7 @@
 #include "actors/io_pool.hpp"
 #include "actors/node_context.hpp"
 #include "actors/records.hpp"
+#include "actors/targets.hpp"
 #include "actors/tracker_json.hpp"
 #include "connectors/glob.hpp"
 #include "storage/credential_store.hpp"
@@ -453,6 +454,23 @@ std::string apply_config(const rapidjson::Value& obj, datasource_config& c) {
         if (p.empty())
           if (auto q = id_problem(vol); !q.empty()) p = "volume id " + q;
       if (p.empty()) c.volumes = std::move(vols);
+    } else if (key == "target") {
+      if (!v.IsString()) p = "target must be a string (a directory relative to each volume)";
+      else c.target = str(v);
+    } else if (key == "targets") {
+      std::map<std::string, std::string> targets;
+      if (!v.IsObject()) {
+        p = "targets must be an object {\"<volume>\": \"<directory>\"}";
+      } else {
+        for (auto& t : v.GetObject()) {
+          if (!t.value.IsString()) {
+            p = "targets." + str(t.name) + " must be a string";
+            break;
+          }
+          targets[str(t.name)] = str(t.value);
+        }
+      }
+      if (p.empty()) c.targets = std::move(targets);
     } else if (key == "sync_type") {
       auto t = v.IsString() ? sync_type_from_string(str(v)) : std::nullopt;
       if (!t) p = "sync_type must be \"auto\", \"one\" or \"arch\"";
@@ -531,6 +549,7 @@ std::string config_problem(const datasource_config& c) {
     std::error_code ec;
     if (!std::filesystem::is_directory(c.path, ec)) return "path " + c.path + " is not a directory";
   }
+  if (auto p = target_problem(c); !p.empty()) return p;
   if (c.schedule_min_s > c.schedule_max_s) return "the schedule's min_s is more than its max_s";
   if (c.type == "synthetic" && c.min_size > c.max_size) return "min_size is more than max_size";
   return {};
@@ -623,6 +642,15 @@ std::string view_json(const datasource_record& rec, const std::optional<access_r
   }
   w.Key("volumes");
   write_strings(w, c.volumes);
+  w.Key("target");
+  write_string(w, c.target ? *c.target : c.id);
+  w.Key("targets");
+  w.StartObject();
+  for (auto& [volume, path] : targets_of(c)) {
+    w.Key(volume.c_str(), static_cast<rapidjson::SizeType>(volume.size()));
+    write_string(w, path);
+  }
+  w.EndObject();
   w.Key("sync_type");
   w.String(to_string(c.sync));
   w.Key("include");

@@ -1,6 +1,8 @@
 #include "actors/node_context.hpp"
 
 #include "actors/error.hpp"
+#include "actors/sync_model.hpp"
+#include "actors/transfer_actor.hpp"
 #include "connectors/source.hpp"
 #include "connectors/volume.hpp"
 #include "storage/ulid.hpp"
@@ -74,6 +76,23 @@ caf::expected<std::shared_ptr<connectors::volume>> node_context::target(
   std::lock_guard<std::mutex> guard{mtx_};
   made_targets_[key] = made_target{base, path, *made};
   return *made;
+}
+
+caf::error node_context::forget_link(const std::string& datasource, const std::string& volume) {
+  if (auto err = rows().drop(datastore_scope(datasource, volume))) return err;
+  auto name = queue_name(volume, datasource);
+  auto dropped = queue().drop(name);
+  if (!dropped) return std::move(dropped.error());
+  // Its transfers' resume points go too: a later link of the same names must not resume
+  // from them.
+  storage::write_batch batch{db()};
+  if (auto err = db().scan_meta(checkpoint_key(name, ""),
+                                [&](std::string_view key, std::string_view) {
+                                  batch.erase(storage::column::meta, key);
+                                  return true;
+                                }))
+    return err;
+  return db().write(batch);
 }
 
 uint64_t node_context::claim_writer(const std::string& datasource) {

@@ -63,6 +63,12 @@ class node_context {
   [[nodiscard]] caf::error write_as(const std::string& datasource, uint64_t epoch,
                                     storage::write_batch& batch);
 
+  /// Forgets what the link (datasource, volume) knows: its datastore rows, its sub-queue and
+  /// its transfers' resume points. The copies on the volume stay. For a deleted datasource, a
+  /// volume it no longer feeds, or a target that moved (the new target is filled afresh).
+  /// Blocks: call it from I/O jobs, when no actor of the datasource runs.
+  [[nodiscard]] caf::error forget_link(const std::string& datasource, const std::string& volume);
+
   /// Wall-clock milliseconds (records and logs; timers use the actor clock).
   int64_t now_ms() const noexcept;
   /// A random number (backoff jitter, schedules).

@@ -10,7 +10,9 @@ namespace syncline::actors {
 
 namespace {
 
-constexpr uint8_t datasource_format = 1;
+// Format 1 (schema version 1) had no targets: such a record decodes with `target = ""`, the
+// volume's root, where every datasource wrote then. Format 2 appends the targets.
+constexpr uint8_t datasource_format = 2;
 constexpr uint8_t volume_format = 1;
 constexpr const char* datasource_prefix = "datasource/";
 constexpr const char* volume_prefix = "volume/";
@@ -70,6 +72,8 @@ std::string encode(const datasource_record& r) {
   w.varint(bits_of(c.change_rate));
   w.u8(static_cast<uint8_t>(r.status)).u8(static_cast<uint8_t>(r.health)).bytes(r.last_error);
   w.svarint(r.next_run_ms).varint(r.run_failures).svarint(r.created_ms);
+  w.u8(c.target ? 1 : 0).bytes(c.target.value_or(std::string{})).varint(c.targets.size());
+  for (auto& [volume, path] : c.targets) w.bytes(volume).bytes(path);
   return out;
 }
 
@@ -82,7 +86,7 @@ caf::expected<datasource_record> decode_datasource(std::string_view bytes) {
   uint64_t rules = 0, rate = 0;
   rd.u8(format).bytes(c.id).bytes(c.name).bytes(c.container).bytes(c.account);
   rd.bytes(c.workspace).bytes(c.type).bytes(c.path).u8(sync);
-  if (!rd.ok() || format != datasource_format || !get_strings(rd, c.volumes))
+  if (!rd.ok() || format < 1 || format > datasource_format || !get_strings(rd, c.volumes))
     return bad("datasource");
   rd.svarint(priority).varint(rules);
   if (!rd.ok() || rules > 10000) return bad("datasource");
@@ -98,6 +102,21 @@ caf::expected<datasource_record> decode_datasource(std::string_view bytes) {
   rd.varint(rate);
   rd.u8(status).u8(health).bytes(r.last_error);
   rd.svarint(r.next_run_ms).varint32(r.run_failures).svarint(r.created_ms);
+  if (format == 1) {
+    c.target = std::string{};
+  } else {
+    uint8_t has_target = 0;
+    std::string target;
+    uint64_t n = 0;
+    rd.u8(has_target).bytes(target).varint(n);
+    if (!rd.ok() || has_target > 1 || n > 100000) return bad("datasource");
+    if (has_target == 1) c.target = std::move(target);
+    for (uint64_t i = 0; i < n && rd.ok(); ++i) {
+      std::string volume, path;
+      rd.bytes(volume).bytes(path);
+      c.targets.emplace(std::move(volume), std::move(path));
+    }
+  }
   if (!rd.ok() || sync > 2 || status > static_cast<uint8_t>(datasource_status::invited) ||
       health > static_cast<uint8_t>(sync_health::failed))
     return bad("datasource");

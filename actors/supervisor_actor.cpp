@@ -121,6 +121,73 @@ std::string overlap_of(self_ptr self, const datasource_config& c) {
   return source_overlap(c, volumes, self->state.ctx->db().data_dir().string());
 }
 
+// Why `c`'s targets cannot be: a bad path, or a target overlapping another datasource's in a
+// volume they share (naming it); "" when they are fine.
+std::string targets_problem_of(self_ptr self, const datasource_config& c) {
+  if (auto p = target_problem(c); !p.empty()) return "datasource " + c.id + ": " + p;
+  std::vector<datasource_config> others;
+  for (auto& [key, ch] : self->state.children)
+    if (ch.kind == "datasource" && !ch.deleting && ch.id != c.id && ch.started_from)
+      others.push_back(ch.started_from->config);
+  return target_conflict(c, others);
+}
+
+// The volumes whose target moved between `before` and `after` (both feed them): the links to
+// forget, since their rows describe copies in the old target.
+std::vector<std::string> moved_targets(const datasource_config& before,
+                                       const datasource_config& after) {
+  std::vector<std::string> out;
+  for (auto& v : after.volumes)
+    if (std::find(before.volumes.begin(), before.volumes.end(), v) != before.volumes.end() &&
+        target_of(before, v) != target_of(after, v))
+      out.push_back(v);
+  return out;
+}
+
+void start_datasource(self_ptr self, const datasource_record& rec);
+
+// Starts `rec`, the new configuration of a datasource whose actor is down, after forgetting
+// the links whose target moved (`moved`); then answers `waiting`.
+void start_successor(self_ptr self, const std::string& key, datasource_record rec,
+                     std::vector<std::string> moved,
+                     std::vector<caf::typed_response_promise<bool>> waiting) {
+  if (moved.empty()) {
+    start_datasource(self, rec);
+    for (auto& w : waiting) w.deliver(true);
+    return;
+  }
+  auto& st = self->state;
+  auto* ctx = st.ctx;
+  auto id = rec.config.id;
+  for (auto& v : moved) {
+    spdlog::warn("datasource {}: its target in volume {} moved to '{}'; what it copied to the "
+                 "old target stays there, and the new target is filled afresh",
+                 id, v, target_of(rec.config, v));
+    auto i = st.children.find(key_of("volume", v));
+    if (i != st.children.end() && i->second.handle)
+      self->send(caf::actor_cast<volume_actor>(i->second.handle), unregister_atom::value, id);
+  }
+  run_io(self, ctx->pool(),
+         [ctx, id, moved]() -> caf::error {
+           ctx->claim_writer(id);
+           for (auto& v : moved)
+             if (auto err = ctx->forget_link(id, v)) return err;
+           return caf::none;
+         },
+         [self, key, rec, waiting](caf::error err) mutable {
+           auto& s = self->state;
+           auto j = s.children.find(key);
+           if (j == s.children.end() || s.stopping) return;
+           if (err) {
+             park(j->second, render(err));
+             for (auto& w : waiting) w.deliver(err);
+             return;
+           }
+           start_datasource(self, rec);
+           for (auto& w : waiting) w.deliver(true);
+         });
+}
+
 void start_datasource(self_ptr self, const datasource_record& rec) {
   auto& st = self->state;
   auto& c = st.children[key_of("datasource", rec.config.id)];
@@ -222,21 +289,8 @@ void finish_delete(self_ptr self, const std::string& key) {
          [ctx, id, volumes]() -> caf::error {
            // A stale writer may not touch these rows again.
            ctx->claim_writer(id);
-           for (auto& v : volumes) {
-             if (auto err = ctx->rows().drop(datastore_scope(id, v))) return err;
-             auto dropped = ctx->queue().drop(queue_name(v, id));
-             if (!dropped) return std::move(dropped.error());
-             // Its transfers' resume points go too (a datasource made later under the same
-             // id must not resume from them).
-             storage::write_batch batch{ctx->db()};
-             auto prefix = checkpoint_key(queue_name(v, id), "");
-             if (auto err = ctx->db().scan_meta(prefix, [&](std::string_view meta_key, std::string_view) {
-                   batch.erase(storage::column::meta, meta_key);
-                   return true;
-                 }))
-               return err;
-             if (auto err = ctx->db().write(batch)) return err;
-           }
+           for (auto& v : volumes)
+             if (auto err = ctx->forget_link(id, v)) return err;
            if (auto err = ctx->runs().prune(id, 0)) return err;
            return ctx->db().erase_meta(datasource_key(id));
          },
@@ -275,9 +329,11 @@ void on_down(self_ptr self, caf::down_msg& dm) {
     auto next = std::move(*c.successor);
     c.successor.reset();
     c.restarts = 0;
-    start_datasource(self, next);
-    for (auto& w : c.waiting) w.deliver(true);
+    auto moved = c.started_from ? moved_targets(c.started_from->config, next.config)
+                                : std::vector<std::string>{};
+    auto waiting = std::move(c.waiting);
     c.waiting.clear();
+    start_successor(self, key, std::move(next), std::move(moved), std::move(waiting));
     return;
   }
   if (!dm.reason) {
@@ -366,6 +422,8 @@ supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<su
             return make_error(actors_errc::unknown_id, "no volume " + v);
         if (auto overlap = overlap_of(self, rec->config); !overlap.empty())
           return make_error(actors_errc::bad_request, overlap);
+        if (auto problem = targets_problem_of(self, rec->config); !problem.empty())
+          return make_error(actors_errc::bad_request, problem);
         auto rp = self->make_response_promise<bool>();
         auto* ctx = s.ctx;
         auto record = *rec;
@@ -395,6 +453,8 @@ supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<su
             return make_error(actors_errc::unknown_id, "no volume " + v);
         if (auto overlap = overlap_of(self, rec->config); !overlap.empty())
           return make_error(actors_errc::bad_request, overlap);
+        if (auto problem = targets_problem_of(self, rec->config); !problem.empty())
+          return make_error(actors_errc::bad_request, problem);
         auto rp = self->make_response_promise<bool>();
         auto* ctx = s.ctx;
         auto record = *rec;
@@ -422,8 +482,9 @@ supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<su
                    c.waiting.push_back(rp);
                    self->send_exit(c.handle, caf::exit_reason::user_shutdown);
                  } else {
-                   start_datasource(self, record);
-                   rp.deliver(true);
+                   auto moved = c.started_from ? moved_targets(c.started_from->config, record.config)
+                                               : std::vector<std::string>{};
+                   start_successor(self, key, record, std::move(moved), {rp});
                  }
                  spdlog::info("datasource {}: configuration changed", record.config.id);
                });

@@ -12,10 +12,8 @@ std::string target_of(const datasource_config& c, const std::string& volume) {
   auto i = c.targets.find(volume);
   if (i != c.targets.end()) return i->second;
   if (c.target) return *c.target;
-  // Until the stored format records targets and a data directory of the previous format is
-  // upgraded (issue 10's next step), a datasource without one writes at the volume's root, as
-  // every datasource did before; then the default becomes a directory named after its id.
-  return {};
+  // The default: a directory named after the datasource (ids are single path segments).
+  return c.id;
 }
 
 std::map<std::string, std::string> targets_of(const datasource_config& c) {

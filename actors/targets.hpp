@@ -11,7 +11,7 @@
 namespace syncline::actors {
 
 /// The target directory of datasource `c` in `volume`, relative to the volume's root:
-/// `c.targets[volume]`, else `c.target`, else `""`, the root itself (for now: see targets.cpp).
+/// `c.targets[volume]`, else `c.target`, else the datasource's id. `""` is the root itself.
 std::string target_of(const datasource_config& c, const std::string& volume);
 
 /// `target_of` for every volume `c` feeds.

@@ -488,7 +488,8 @@ void write_config(const fs::path& file, const fs::path& data, const fs::path& sr
       << "[[volume]]\nid = \"copy\"\npath = \"" << dst.string() << "\"\n";
   if (reception != 0) out << "syncAmountReception = " << reception << "\n";
   out
-      << "[[datasource]]\nid = \"tree\"\npath = \"" << src.string() << "\"\n"
+      // Alone in its volume, its copies go to the volume's root, where the anchors' go.
+      << "[[datasource]]\nid = \"tree\"\ntarget = \"\"\npath = \"" << src.string() << "\"\n"
       << "volumes = [\"copy\"]\nsync_type = \"auto\"\nschedule_min_s = 1\nschedule_max_s = 1\n";
 }
 

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -15,7 +16,9 @@
 
 #include "actors/error.hpp"
 #include "actors/sync_model.hpp"
+#include "actors/targets.hpp"
 #include "connectors/glob.hpp"
+#include "connectors/volume.hpp"
 #include "runtime/error.hpp"
 
 namespace syncline::runtime {
@@ -662,6 +665,37 @@ const std::vector<entity_field<dc>>& datasource_fields() {
       {"volumes", value_kind::string, "ids of the volumes it feeds (at least one)",
        [](const dc& c) { return show_strings(c.volumes); },
        [](const toml::node& v, dc& c) { return read_strings(v, c.volumes); }},
+      {"target", value_kind::string,
+       "where its copies go in each volume: a relative directory; default its id; \"\" (the "
+       "volume's root) only when it is alone in the volume",
+       [](const dc& c) { return c.target ? quote_toml(*c.target) : std::string{"(its id)"}; },
+       [](const toml::node& v, dc& c) {
+         std::string text;
+         if (auto p = read_string(v, text); !p.empty()) return p;
+         c.target = std::move(text);
+         return std::string{};
+       }},
+      {"targets", value_kind::string,
+       "{ <volume> = \"dir\", ... }: a target per volume, overriding target there",
+       [](const dc& c) {
+         std::string out;
+         for (auto& [vol, path] : c.targets)
+           out += (out.empty() ? "" : ", ") + vol + " = " + quote_toml(path);
+         return "{ " + out + " }";
+       },
+       [](const toml::node& v, dc& c) {
+         auto* t = v.as_table();
+         if (t == nullptr) return wrong_type("a table { <volume> = \"dir\" }", v);
+         std::map<std::string, std::string> targets;
+         for (auto&& [k, val] : *t) {
+           std::string path;
+           if (auto p = read_string(val, path); !p.empty())
+             return std::string{k.str()} + ": " + p;
+           targets[std::string{k.str()}] = std::move(path);
+         }
+         c.targets = std::move(targets);
+         return std::string{};
+       }},
       {"sync_priority", value_kind::integer, "higher first; 0 is normal, may be negative",
        [](const dc& c) { return std::to_string(c.sync_priority); },
        [](const toml::node& v, dc& c) {
@@ -797,11 +831,15 @@ caf::error check_entities(const node_config& cfg, const std::vector<std::string>
         return config_error(at(dwhere, i, label + ": volumes: no volume '" + v + "' is defined"));
     if (d.type == "folder" && d.path.empty())
       return config_error(at(dwhere, i, label + ": a folder datasource needs a path"));
+    if (auto problem = actors::target_problem(d); !problem.empty())
+      return config_error(at(dwhere, i, label + ": " + problem));
     if (d.schedule_min_s > d.schedule_max_s)
       return config_error(at(dwhere, i, label + ": schedule_min_s is more than schedule_max_s"));
     if (d.min_size > d.max_size)
       return config_error(at(dwhere, i, label + ": min_size is more than max_size"));
   }
+  if (auto conflict = actors::target_conflict(cfg.datasources); !conflict.empty())
+    return config_error(conflict);
   return caf::none;
 }
 
@@ -930,6 +968,31 @@ caf::error apply_override(node_config& cfg, const config_override& o) {
       }
     }
     node_config next = cfg;
+    if (section == "datasource") {
+      // The target of a datasource made through the API, which the configuration lacks.
+      auto dot2 = rest.rfind('.');
+      auto id = dot2 == std::string_view::npos ? rest : rest.substr(0, dot2);
+      auto key = dot2 == std::string_view::npos ? std::string_view{} : rest.substr(dot2 + 1);
+      bool known = false;
+      for (auto& d : next.datasources) known = known || d.id == id;
+      if (!known && !id.empty() && (key == "target" || key == "targets")) {
+        if (auto problem = actors::id_problem(id); !problem.empty())
+          return config_error(o.origin + ": datasource id " + problem);
+        auto& entry = next.target_overrides[std::string{id}];
+        entry.id = std::string{id};
+        if (auto problem = find_field(datasource_fields(), key)->apply(*value, entry);
+            !problem.empty())
+          return config_error(o.origin + ": datasource." + std::string{key} + ": " + problem);
+        if (auto* t = entry.target ? &*entry.target : nullptr)
+          if (auto p = connectors::target_problem(*t); !p.empty())
+            return config_error(o.origin + ": target '" + *t + "' " + p);
+        for (auto& [vol, path] : entry.targets)
+          if (auto p = connectors::target_problem(path); !p.empty())
+            return config_error(o.origin + ": targets." + vol + " '" + path + "' " + p);
+        cfg = std::move(next);
+        return caf::none;
+      }
+    }
     auto err = section == "datasource"
                    ? apply_entity_override(next.datasources, datasource_fields(), "datasource",
                                            rest, *value, o)

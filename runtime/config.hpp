@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -123,6 +124,11 @@ struct node_config {
   std::vector<actors::volume_config> volumes;
   /// `[[datasource]]` tables, in file order; ids are unique, every volume they name exists.
   std::vector<actors::datasource_config> datasources;
+  /// `--set datasource.<id>.target=...` (or `.targets`) naming a datasource the configuration
+  /// does not hold, one made through the API: only `target` and `targets` of each entry are
+  /// meaningful. The node applies them to the stored datasource at start (how a data directory
+  /// whose API datasources share a volume gets their targets), and they stay.
+  std::map<std::string, actors::datasource_config> target_overrides;
 };
 
 /// One command-line override of one setting.

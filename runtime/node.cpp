@@ -1,5 +1,6 @@
 #include "runtime/node.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -18,6 +20,7 @@
 #include <caf/send.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -131,8 +134,26 @@ caf::error bootstrap_admin(storage::user_store& users, const auth_settings& auth
 // and their state (status, health, schedule) kept. A datasource in `error` whose configuration
 // changed gets another chance: a person acted. Records the configuration no longer names are
 // kept, but not started.
-using record_sets =
-    std::pair<std::vector<actors::volume_record>, std::vector<actors::datasource_record>>;
+//
+// Targets are sticky: a datasource whose configuration gives no `target` (or `targets`) keeps
+// the stored one. That is how a datasource of a data directory of schema version 1 keeps
+// writing at its volume's root. Targets that overlap refuse the start, before anything is
+// written; a target that moved makes its link start afresh (`moved`, forgotten by the caller).
+struct record_sets {
+  std::vector<actors::volume_record> volumes;
+  std::vector<actors::datasource_record> datasources;
+  std::vector<std::pair<std::string, std::string>> moved;  // (datasource, volume)
+};
+
+std::vector<std::string> moved_volumes(const actors::datasource_config& before,
+                                       const actors::datasource_config& after) {
+  std::vector<std::string> out;
+  for (auto& v : after.volumes)
+    if (std::find(before.volumes.begin(), before.volumes.end(), v) != before.volumes.end() &&
+        actors::target_of(before, v) != actors::target_of(after, v))
+      out.push_back(v);
+  return out;
+}
 
 caf::expected<record_sets> reconcile_records(storage::database& db, const node_config& cfg) {
   auto now = storage::epoch_ms();
@@ -140,22 +161,20 @@ caf::expected<record_sets> reconcile_records(storage::database& db, const node_c
   if (!stored_volumes) return std::move(stored_volumes.error());
   auto stored_sources = actors::load_datasources(db);
   if (!stored_sources) return std::move(stored_sources.error());
+  auto made_by_api = actors::api_datasource_ids(db);
+  if (!made_by_api) return std::move(made_by_api.error());
   record_sets out;
   for (auto& c : cfg.volumes) {
     actors::volume_record rec;
     rec.created_ms = now;
-    bool found = false;
     for (auto& r : *stored_volumes)
-      if (r.config.id == c.id) {
-        rec = r;
-        found = true;
-      }
+      if (r.config.id == c.id) rec = r;
     rec.config = c;
-    if (auto err = actors::save(db, rec)) return err;
-    spdlog::info("volume {} ({} {}){}", c.id, c.type, c.path, found ? "" : " (new)");
-    out.first.push_back(std::move(rec));
+    out.volumes.push_back(std::move(rec));
   }
-  for (auto& c : cfg.datasources) {
+  std::vector<std::string> notes;  // one per datasource, logged once everything is saved
+  std::set<std::string> from_api;
+  for (auto c : cfg.datasources) {
     actors::datasource_record rec;
     rec.created_ms = now;
     bool found = false;
@@ -164,38 +183,92 @@ caf::expected<record_sets> reconcile_records(storage::database& db, const node_c
         rec = r;
         found = true;
       }
-    bool changed = found && actors::encode(actors::datasource_record{c, {}, {}, {}, 0, 0, 0}) !=
-                                actors::encode(actors::datasource_record{rec.config, {}, {}, {}, 0, 0, 0});
+    if (found && !c.target) c.target = rec.config.target;
+    if (found && c.targets.empty()) c.targets = rec.config.targets;
+    auto plain = [](const actors::datasource_config& x) {
+      return actors::encode(actors::datasource_record{x, {}, {}, {}, 0, 0, 0});
+    };
+    bool changed = found && plain(c) != plain(rec.config);
     if (changed && rec.status == actors::datasource_status::error) {
       rec.status = actors::datasource_status::pending;
       rec.run_failures = 0;
       rec.last_error.clear();
     }
+    if (found)
+      for (auto& v : moved_volumes(rec.config, c)) out.moved.emplace_back(c.id, v);
     rec.config = c;
-    if (auto err = actors::save(db, rec)) return err;
-    std::string targets;
-    for (auto& v : c.volumes) targets += (targets.empty() ? "" : ", ") + v;
-    spdlog::info("datasource {} ({} {} -> {}, sync type {}): {}{}", c.id, c.type,
-                 c.type == "folder" ? c.path : std::to_string(c.count) + " items", targets,
-                 actors::to_string(c.sync), actors::to_string(rec.status),
-                 found ? (changed ? ", configuration changed" : "") : " (new)");
-    out.second.push_back(std::move(rec));
+    std::string feeds;
+    for (auto& v : c.volumes)
+      feeds += (feeds.empty() ? "" : ", ") + v + "/" + actors::target_of(c, v);
+    notes.push_back(fmt::format("datasource {} ({} {} -> {}, sync type {}): {}{}", c.id, c.type,
+                                c.type == "folder" ? c.path : std::to_string(c.count) + " items",
+                                feeds, actors::to_string(c.sync), actors::to_string(rec.status),
+                                found ? (changed ? ", configuration changed" : "") : " (new)"));
+    out.datasources.push_back(std::move(rec));
   }
-  auto made_by_api = actors::api_datasource_ids(db);
-  if (!made_by_api) return std::move(made_by_api.error());
-  for (auto& r : *stored_sources) {
+  for (auto r : *stored_sources) {
     bool named = false;
     for (auto& c : cfg.datasources) named = named || c.id == r.config.id;
     if (!named && made_by_api->count(r.config.id) != 0) {
-      // Created through the API: the database is its only configuration.
-      spdlog::info("datasource {} ({}/{}/{}, created through the API): {}", r.config.id,
-                   r.config.container, r.config.account, r.config.workspace,
-                   actors::to_string(r.status));
-      out.second.push_back(r);
-    } else if (!named)
+      // Created through the API: the database is its only configuration, but for targets
+      // given on the command line.
+      auto o = cfg.target_overrides.find(r.config.id);
+      if (o != cfg.target_overrides.end()) {
+        auto before = r.config;
+        if (o->second.target) r.config.target = o->second.target;
+        for (auto& [v, t] : o->second.targets) r.config.targets[v] = t;
+        if (auto problem = actors::target_problem(r.config); !problem.empty())
+          return make_error(runtime_errc::invalid_config, "--set datasource." + r.config.id +
+                                                              ".target: " + problem);
+        for (auto& v : moved_volumes(before, r.config)) out.moved.emplace_back(r.config.id, v);
+      }
+      from_api.insert(r.config.id);
+      notes.push_back(fmt::format("datasource {} ({}/{}/{}, created through the API): {}",
+                                  r.config.id, r.config.container, r.config.account,
+                                  r.config.workspace, actors::to_string(r.status)));
+      out.datasources.push_back(r);
+    } else if (!named) {
       spdlog::warn("datasource {} is in the database but not in the configuration: not started",
                    r.config.id);
+    }
   }
+  for (auto& [id, o] : cfg.target_overrides)
+    if (from_api.count(id) == 0)
+      return make_error(runtime_errc::invalid_config,
+                        "--set datasource." + id +
+                            ".target: no datasource '" + id +
+                            "' in the configuration or made through the API");
+  // Overlapping targets: nothing is saved, the data directory stays as it was.
+  std::vector<actors::datasource_config> all;
+  for (auto& r : out.datasources) all.push_back(r.config);
+  if (auto conflict = actors::target_conflict(all); !conflict.empty()) {
+    std::string how;
+    for (auto& r : out.datasources) {
+      if (conflict.find("'" + r.config.id + "'") == std::string::npos) continue;
+      how += from_api.count(r.config.id) != 0
+                 ? "; datasource '" + r.config.id +
+                       "' was made through the API: start the node once with --set "
+                       "datasource." + r.config.id + ".target=DIR"
+                 : "; datasource '" + r.config.id +
+                       "' is in the configuration file: add target = \"DIR\" to its "
+                       "[[datasource]] table";
+    }
+    auto older = db.stored_schema_version() < storage::schema_version
+                     ? "this data directory was written by an older syncline, where every "
+                       "datasource wrote at its volumes' roots; now "
+                     : "";
+    return make_error(runtime_errc::invalid_config,
+                      older + conflict + how +
+                          ". What was copied so far stays where it is; each datasource fills "
+                          "its new target afresh");
+  }
+  for (auto& rec : out.volumes) {
+    if (auto err = actors::save(db, rec)) return err;
+    spdlog::info("volume {} ({} {})", rec.config.id, rec.config.type, rec.config.path);
+  }
+  for (auto& rec : out.datasources)
+    if (auto err = actors::save(db, rec)) return err;
+  for (auto& n : notes) spdlog::info("{}", n);
   return out;
 }
 
@@ -307,6 +380,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   spdlog::info("actor system: {} scheduler, {} thread(s)", to_string(cfg.scheduler.policy),
                cfg.scheduler.threads);
 
+  auto stored_schema = p->db->stored_schema_version();
   auto records = reconcile_records(*p->db, cfg);
   if (!records) return std::move(records.error());
 
@@ -318,6 +392,19 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
                    parts->second, n);
   }
   p->ctx = std::make_unique<actors::node_context>(*p->db, std::move(*queue), cfg.runtime);
+  for (auto& [id, volume] : records->moved) {
+    spdlog::warn("datasource {}: its target in volume {} moved; what it copied to the old target "
+                 "stays there, and the new target is filled afresh",
+                 id, volume);
+    if (auto err = p->ctx->forget_link(id, volume)) return err;
+  }
+  if (stored_schema != storage::schema_version) {
+    if (auto err = p->db->finish_upgrade()) return err;
+    spdlog::warn("data directory upgraded from schema version {} to {}: datasources made before "
+                 "keep writing at their volume's root (target \"\"); a syncline older than "
+                 "this one can no longer open it",
+                 stored_schema, storage::schema_version);
+  }
   p->elements = std::make_unique<storage::element_store>(*p->db);
   p->users = std::make_unique<storage::user_store>(*p->db, *p->elements);
   if (auto err = bootstrap_admin(*p->users, cfg.auth)) return err;
@@ -329,8 +416,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   actors::supervisor_init sup;
   sup.ctx = p->ctx.get();
   sup.directory = p->directory;
-  sup.volumes = std::move(records->first);
-  sup.datasources = std::move(records->second);
+  sup.volumes = std::move(records->volumes);
+  sup.datasources = std::move(records->datasources);
   p->supervisor = actors::spawn_supervisor(*p->system, std::move(sup));
   // A supervisor that ends on its own ended on a fatal failure: the node stops, loudly.
   p->watcher = p->system->spawn(

@@ -124,6 +124,11 @@ caf::expected<int> lock_data_dir(const std::filesystem::path& dir) {
 // What an existing database directory turned out to hold.
 enum class existing_db { syncline, never_initialised };
 
+struct existing_schema {
+  existing_db kind = existing_db::syncline;
+  uint32_t version = 0;  // when kind is syncline
+};
+
 // Whether every column family of `db` is empty.
 caf::expected<bool> all_empty(rocksdb::DB& db,
                               const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
@@ -136,12 +141,23 @@ caf::expected<bool> all_empty(rocksdb::DB& db,
   return true;
 }
 
+// A stored schema version: decimal digits only.
+std::optional<uint32_t> parse_version(const std::string& text) {
+  if (text.empty() || text.size() > 9) return std::nullopt;
+  uint32_t v = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint32_t>(ch - '0');
+  }
+  return v;
+}
+
 // Reads the schema version of an existing database without writing anything to it, so a
 // database of another version is refused untouched. RocksDB creates the column families one by
 // one and only then does open() write the schema version, so a first open killed in between
 // leaves column families, all of them ours, with nothing in them: such a database holds nothing
 // to protect and is initialised again rather than locking the node out of its data directory.
-caf::expected<existing_db> check_existing_schema(const std::filesystem::path& db_dir,
+caf::expected<existing_schema> check_existing_schema(const std::filesystem::path& db_dir,
                                                  const std::vector<std::string>& cf_names) {
   bool has_meta = false;
   bool all_ours = true;
@@ -172,13 +188,13 @@ caf::expected<existing_db> check_existing_schema(const std::filesystem::path& db
   std::string value;
   st = meta ? db->Get(rocksdb::ReadOptions{}, meta, meta_schema_key, &value)
             : rocksdb::Status::NotFound();
-  caf::expected<existing_db> result = existing_db::syncline;
+  caf::expected<existing_schema> result = existing_schema{};
   if (st.IsNotFound()) {
     auto empty = all_ours ? all_empty(*db, handles) : caf::expected<bool>{false};
     if (!empty)
       result = std::move(empty.error());
     else if (*empty)
-      result = existing_db::never_initialised;
+      result = existing_schema{existing_db::never_initialised, 0};
     else if (!has_meta)
       result = not_syncline();
     else
@@ -187,13 +203,19 @@ caf::expected<existing_db> check_existing_schema(const std::filesystem::path& db
                               " has no schema version; it was not written by syncline");
   } else if (!st.ok()) {
     result = to_error(st, "read schema version of " + db_dir.string());
-  } else if (value != std::to_string(schema_version)) {
+  } else if (auto v = parse_version(value);
+             v && *v >= oldest_upgradable_schema && *v <= schema_version) {
+    result = existing_schema{existing_db::syncline, *v};
+  } else {
     result = make_error(storage_errc::schema_mismatch,
                         "data directory " + db_dir.parent_path().string() +
                             " holds schema version " + value +
                             "; this build of syncline reads schema version " +
                             std::to_string(schema_version) +
-                            " (use the matching syncline version, or a new --data-dir)");
+                            (v && *v > schema_version
+                                 ? " (it was written by a newer syncline: use that version, or "
+                                   "a new --data-dir)"
+                                 : " (use the matching syncline version, or a new --data-dir)"));
   }
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   return result;
@@ -289,7 +311,8 @@ caf::expected<std::unique_ptr<database>> database::open(const database_options& 
     if (!st.ok()) return to_error(st, "list column families of " + db_dir.string());
     auto found = check_existing_schema(db_dir, existing);
     if (!found) return std::move(found.error());
-    fresh = *found == existing_db::never_initialised;
+    fresh = found->kind == existing_db::never_initialised;
+    p->stored_schema = found->version;
   } else if (!opts.create_if_missing) {
     return make_error(storage_errc::not_found, "no database in " + opts.data_dir.string());
   }
@@ -338,6 +361,7 @@ caf::expected<std::unique_ptr<database>> database::open(const database_options& 
     return to_error(st, "read node identity from " + db_dir.string());
   }
   p->node_id = std::move(node_id);
+  if (fresh) p->stored_schema = schema_version;
   return std::unique_ptr<database>(new database(std::move(p)));
 }
 
@@ -355,6 +379,19 @@ caf::error database::write(write_batch& batch) {
   b.hooks.clear();
   b.batch.Clear();
   for (auto& h : hooks) h();
+  return caf::none;
+}
+
+uint32_t database::stored_schema_version() const noexcept { return impl_->stored_schema; }
+
+caf::error database::finish_upgrade() {
+  if (impl_->stored_schema == schema_version) return caf::none;
+  rocksdb::WriteOptions w;
+  w.sync = true;
+  auto version = std::to_string(schema_version);
+  auto st = impl_->db->Put(w, impl_->cf(column::meta), meta_schema_key, version);
+  if (!st.ok()) return to_error(st, "record schema version " + version);
+  impl_->stored_schema = schema_version;
   return caf::none;
 }
 

@@ -14,9 +14,14 @@
 
 namespace syncline::storage {
 
-/// The on-disk layout version this build reads and writes. A database written with another
-/// version is refused at open, before anything is changed.
-inline constexpr uint32_t schema_version = 1;
+/// The on-disk layout version this build writes. A database of an older version from
+/// `oldest_upgradable_schema` on opens (`database::stored_schema_version()` tells its version)
+/// so its owner can upgrade it and then call `database::finish_upgrade()`; any other version is
+/// refused at open, before anything is changed.
+///  1: the first layout.
+///  2: datasource records of format 2 (their target directories); format 1 records still read.
+inline constexpr uint32_t schema_version = 2;
+inline constexpr uint32_t oldest_upgradable_schema = 1;
 
 /// The column families. Each storage class owns one (or, for `meta`, a key range).
 enum class column : uint8_t { elements, datastore, runs, queue, users, tokens, meta };
@@ -89,6 +94,14 @@ class database {
   /// A random identity (a ULID) created with the database and kept for its life.
   const std::string& node_id() const noexcept;
   const std::filesystem::path& data_dir() const noexcept;
+
+  /// The schema version the database held when it was opened: `schema_version`, or an older
+  /// one its owner must upgrade before writing anything of the new layout.
+  uint32_t stored_schema_version() const noexcept;
+  /// Records that the upgrade to `schema_version` is complete (a durable write). Until then a
+  /// crash leaves the older version recorded and the next open upgrades again, so an upgrade
+  /// must be safe to repeat.
+  [[nodiscard]] caf::error finish_upgrade();
 
   /// Applies `batch` atomically, then runs its commit hooks and clears it. On error nothing of
   /// the batch is applied, no hook runs and the batch keeps its changes.

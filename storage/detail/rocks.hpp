@@ -20,6 +20,7 @@ struct database::impl {
   std::array<rocksdb::ColumnFamilyHandle*, column_count> handles{};
   rocksdb::WriteOptions write_options;
   std::string node_id;
+  uint32_t stored_schema = 0;
   int lock_fd = -1;
 
   rocksdb::ColumnFamilyHandle* cf(column c) const noexcept {

@@ -60,7 +60,13 @@ struct fixture {
 
   void check_equal(const std::map<std::string, tree_entry>& want) {
     size_t temporaries = 0;
-    auto got = snapshot(dst.path(), &temporaries);
+    auto got = snapshot(dst / "photos", &temporaries);
+    // A datasource's copies go to its target, by default a directory named after it: nothing
+    // else at the volume's root.
+    std::set<std::string> top;
+    for (auto& e : std::filesystem::directory_iterator{dst.path()})
+      top.insert(e.path().filename().string());
+    BOOST_CHECK(top == std::set<std::string>{"photos"});
     auto diff = difference(want, got);
     BOOST_CHECK_MESSAGE(diff.empty(), diff);
     BOOST_CHECK_EQUAL(temporaries, 0u);
@@ -96,7 +102,7 @@ BOOST_FIXTURE_TEST_CASE(arch_never_deletes, fixture) {
   mutate();
   node.sync_now("photos");
   BOOST_CHECK_EQUAL(node.wait_run("photos", 2), "synced");
-  auto got = snapshot(dst.path());
+  auto got = snapshot(dst / "photos");
   BOOST_CHECK(got.count("top.txt") == 1);
   BOOST_CHECK(got.count("gone/later.txt") == 1);
   BOOST_CHECK_EQUAL(got.at("a/two.txt").content, std::string(7000, 'y'));
@@ -116,7 +122,7 @@ BOOST_FIXTURE_TEST_CASE(one_collects_once_and_never_deletes, fixture) {
   // A person may still ask for a collection; it adds and changes, never deletes.
   node.sync_now("photos");
   node.wait_run("photos", 2);
-  auto got = snapshot(dst.path());
+  auto got = snapshot(dst / "photos");
   BOOST_CHECK(got.count("top.txt") == 1);
   BOOST_CHECK_EQUAL(got.at("new/fresh.txt").content, "fresh");
 }
@@ -210,10 +216,10 @@ BOOST_FIXTURE_TEST_CASE(long_names_and_temporary_looking_names_are_copied, fixtu
   node.add_volume(volume_cfg());
   node.add_datasource(folder_cfg(sync_type::auto_));
   BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
-  BOOST_CHECK_EQUAL(read_file(dst / long_name), "long");
-  BOOST_CHECK_EQUAL(read_file(dst / ".x.syncline-part"), "looks temporary");
-  BOOST_CHECK_EQUAL(read_file(dst / ".x.00000000.syncline-part"), "looks more temporary");
-  BOOST_CHECK_EQUAL(read_file(dst / "x"), "x");
+  BOOST_CHECK_EQUAL(read_file(dst / "photos" / long_name), "long");
+  BOOST_CHECK_EQUAL(read_file(dst / "photos" / ".x.syncline-part"), "looks temporary");
+  BOOST_CHECK_EQUAL(read_file(dst / "photos" / ".x.00000000.syncline-part"), "looks more temporary");
+  BOOST_CHECK_EQUAL(read_file(dst / "photos" / "x"), "x");
 }
 
 // A file deleted from the source after the listing queued it and before its copy is a change,
@@ -240,8 +246,8 @@ BOOST_FIXTURE_TEST_CASE(a_file_deleted_between_listing_and_copy_is_not_an_error,
     BOOST_CHECK_EQUAL(n.wait_run("photos", 1), "synced");
     auto st = n.status(n.datasources.at("photos"));
     BOOST_CHECK_EQUAL(st.counters.at("failed"), 0);
-    BOOST_CHECK_EQUAL(read_file(d / "keep.txt"), "k");
-    BOOST_CHECK(!std::filesystem::exists(d / "gone.txt"));
+    BOOST_CHECK_EQUAL(read_file(d / "photos/keep.txt"), "k");
+    BOOST_CHECK(!std::filesystem::exists(d / "photos/gone.txt"));
     BOOST_CHECK_EQUAL(n.ctx->queue().size(actors::queue_name("backup", "photos")), 0u);
   }
 }

@@ -83,8 +83,8 @@ BOOST_FIXTURE_TEST_CASE(the_directory_lists_the_whole_tree, fixture) {
     auto t = tree();
     return t.children.size() == 3;  // supervisor, volume, datasource
   }));
-  BOOST_REQUIRE(eventually([&] { return !std::filesystem::exists(dst / connectors::temporary_name("x.txt")) &&
-                                        std::filesystem::exists(dst / "x.txt"); }));
+  BOOST_REQUIRE(eventually([&] { return !std::filesystem::exists(dst / "docs" / connectors::temporary_name("x.txt")) &&
+                                        std::filesystem::exists(dst / "docs/x.txt"); }));
   auto t = tree();
   std::map<std::string, std::string> kinds;
   for (auto& c : t.children) kinds[c.id] = c.kind;
@@ -119,7 +119,7 @@ BOOST_FIXTURE_TEST_CASE(a_volume_that_cannot_work_is_parked_with_its_reason, fix
     if (c.id == "volume/gone") BOOST_CHECK_NE(c.last_error.find("does-not-exist"), std::string::npos);
   BOOST_CHECK_EQUAL(s.counters.at("parked"), 1);
   // The rest of the node works.
-  BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "x.txt"); }));
+  BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "docs/x.txt"); }));
 }
 
 BOOST_FIXTURE_TEST_CASE(a_no_retry_exit_parks_the_child, fixture) {
@@ -145,7 +145,7 @@ BOOST_FIXTURE_TEST_CASE(a_fatal_failure_stops_the_supervisor, fixture) {
 
 BOOST_FIXTURE_TEST_CASE(datasources_are_added_changed_and_deleted_at_run_time, fixture) {
   start();
-  BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "x.txt"); }));
+  BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "docs/x.txt"); }));
   temp_dir more{"sup-more"};
   write_file(more / "m.txt", "m", 1600000100);
   actors::datasource_record rec;
@@ -154,7 +154,7 @@ BOOST_FIXTURE_TEST_CASE(datasources_are_added_changed_and_deleted_at_run_time, f
   rec.config.volumes = {"backup"};
   rec.config.schedule_min_s = rec.config.schedule_max_s = 3600;
   BOOST_CHECK(node.ask(supervisor, caf::add_atom::value, actors::encode(rec)));
-  BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "m.txt"); }));
+  BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "extra/m.txt"); }));
   // The same id twice is refused.
   bool refused = false;
   (*node.self)
@@ -174,7 +174,7 @@ BOOST_FIXTURE_TEST_CASE(datasources_are_added_changed_and_deleted_at_run_time, f
   auto ds = caf::actor_cast<actors::datasource_actor>(find("datasource/extra"));
   node.datasources["extra"] = ds;
   node.sync_now("extra");
-  BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "n.log"); }));
+  BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "extra/n.log"); }));
   // Deleted: its rows, queue and record are gone; its copies on the volume stay.
   // A resume point left by an interrupted transfer of it.
   auto checkpoint = actors::checkpoint_key(actors::queue_name("backup", "extra"), "big.bin");
@@ -189,7 +189,7 @@ BOOST_FIXTURE_TEST_CASE(datasources_are_added_changed_and_deleted_at_run_time, f
   auto stored = actors::load_datasource(node.ctx->db(), "extra");
   BOOST_REQUIRE(stored);
   BOOST_CHECK(!*stored);
-  BOOST_CHECK(std::filesystem::exists(dst / "n.log"));
+  BOOST_CHECK(std::filesystem::exists(dst / "extra/n.log"));
   auto left = node.ctx->db().get_meta(checkpoint);
   BOOST_REQUIRE(left);
   BOOST_CHECK(!*left);
@@ -199,7 +199,7 @@ BOOST_FIXTURE_TEST_CASE(datasources_are_added_changed_and_deleted_at_run_time, f
 
 BOOST_FIXTURE_TEST_CASE(a_source_around_a_volume_is_refused_naming_both_paths, fixture) {
   start();
-  BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "x.txt"); }));
+  BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "docs/x.txt"); }));
   actors::datasource_record rec;
   rec.config.id = "around";
   rec.config.path = dst.path().parent_path().string();  // holds the volume "backup"

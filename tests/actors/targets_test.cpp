@@ -22,6 +22,9 @@ datasource_config ds(std::string id, std::vector<std::string> volumes) {
 
 BOOST_AUTO_TEST_CASE(a_target_per_volume_overrides_the_datasource_s) {
   auto c = ds("photos", {"a", "b"});
+  // By default, a directory named after the datasource.
+  BOOST_CHECK_EQUAL(target_of(c, "a"), "photos");
+  c.target = "";
   BOOST_CHECK_EQUAL(target_of(c, "a"), "");
   c.target = "pics";
   c.targets["b"] = "elsewhere/pics";

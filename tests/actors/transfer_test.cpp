@@ -37,11 +37,24 @@ actors::volume_config directory(const temp_dir& dst, uint32_t reception = 4) {
 // Records the order in which files are committed (renamed into place) on a local volume.
 class recording_volume : public connectors::volume {
  public:
-  explicit recording_volume(std::shared_ptr<connectors::volume> inner) : inner_(std::move(inner)) {}
+  struct commit_log {
+    std::mutex mtx;
+    std::vector<std::string> order;
+  };
+  explicit recording_volume(std::shared_ptr<connectors::volume> inner,
+                            std::shared_ptr<commit_log> log = std::make_shared<commit_log>())
+      : inner_(std::move(inner)), log_(std::move(log)) {}
 
   std::vector<std::string> committed() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return order_;
+    std::lock_guard<std::mutex> guard{log_->mtx};
+    return log_->order;
+  }
+
+  // A datasource's target records into the same log (references relative to the target).
+  caf::expected<std::shared_ptr<connectors::volume>> target(std::string_view relative) override {
+    auto t = inner_->target(relative);
+    if (!t) return t;
+    return std::shared_ptr<connectors::volume>{std::make_shared<recording_volume>(*t, log_)};
   }
 
   std::string describe() const override { return "recording " + inner_->describe(); }
@@ -81,8 +94,8 @@ class recording_volume : public connectors::volume {
     caf::error commit(const connectors::item_info& info) override {
       auto err = inner->commit(info);
       if (!err) {
-        std::lock_guard<std::mutex> guard{owner->mtx_};
-        owner->order_.push_back(info.reference);
+        std::lock_guard<std::mutex> guard{owner->log_->mtx};
+        owner->log_->order.push_back(info.reference);
       }
       return err;
     }
@@ -93,8 +106,7 @@ class recording_volume : public connectors::volume {
   };
 
   std::shared_ptr<connectors::volume> inner_;
-  std::mutex mtx_;
-  std::vector<std::string> order_;
+  std::shared_ptr<commit_log> log_;
 };
 
 // A local source whose readers stop at a gate once `gate_at` bytes were read, until opened:
@@ -183,7 +195,7 @@ BOOST_AUTO_TEST_CASE(transient_failures_are_retried_until_the_copy_succeeds) {
   node.add_volume(v);
   node.add_datasource(folder("docs", src));
   BOOST_CHECK_EQUAL(node.wait_run("docs", 1), "synced");
-  BOOST_CHECK_EQUAL(read_file(dst / "a.txt"), "alpha");
+  BOOST_CHECK_EQUAL(read_file(dst / "docs/a.txt"), "alpha");
   auto vs = node.status(node.volumes.at("backup"));
   BOOST_CHECK_EQUAL(vs.counters.at("failed"), 2);
   BOOST_CHECK_EQUAL(vs.counters.at("retried"), 2);
@@ -207,8 +219,8 @@ BOOST_AUTO_TEST_CASE(permission_denied_goes_to_error_at_once_and_is_not_retried)
   node.add_volume(v);
   node.add_datasource(folder("docs", src));
   BOOST_CHECK_EQUAL(node.wait_run("docs", 1), "error");
-  BOOST_CHECK_EQUAL(read_file(dst / "a.txt"), "alpha");
-  BOOST_CHECK(!std::filesystem::exists(dst / "secret.txt"));
+  BOOST_CHECK_EQUAL(read_file(dst / "docs/a.txt"), "alpha");
+  BOOST_CHECK(!std::filesystem::exists(dst / "docs/secret.txt"));
   auto ds = node.status(node.datasources.at("docs"));
   BOOST_CHECK_NE(ds.last_error.find("secret.txt"), std::string::npos);
   BOOST_CHECK_NE(ds.last_error.find("permission_denied"), std::string::npos);
@@ -295,8 +307,8 @@ BOOST_AUTO_TEST_CASE(a_transfer_pauses_mid_file_and_resumes_after_a_restart_from
   }));
   gate->open_gate();
   BOOST_REQUIRE(eventually([&] { return !gate->someone_waits(); }));
-  BOOST_CHECK(!std::filesystem::exists(dst / "big.bin"));
-  BOOST_CHECK(std::filesystem::exists(dst / connectors::temporary_name("big.bin")));
+  BOOST_CHECK(!std::filesystem::exists(dst / "media/big.bin"));
+  BOOST_CHECK(std::filesystem::exists(dst / "media" / connectors::temporary_name("big.bin")));
   // A restart while paused: the new incarnation resumes from the last checkpoint.
   node.restart(settings);
   node.add_volume(directory(dst));
@@ -304,8 +316,8 @@ BOOST_AUTO_TEST_CASE(a_transfer_pauses_mid_file_and_resumes_after_a_restart_from
   BOOST_CHECK_EQUAL(node.status(ds2).state, "paused");
   BOOST_CHECK(node.ask(ds2, actors::resume_atom::value));
   BOOST_CHECK_EQUAL(node.wait_run("media", 1), "synced");
-  BOOST_CHECK(read_file(dst / "big.bin") == big);
-  BOOST_CHECK(!std::filesystem::exists(dst / connectors::temporary_name("big.bin")));
+  BOOST_CHECK(read_file(dst / "media/big.bin") == big);
+  BOOST_CHECK(!std::filesystem::exists(dst / "media" / connectors::temporary_name("big.bin")));
   // Only what followed the checkpoint was copied again.
   auto v = node.status(node.volumes.at("backup"));
   BOOST_CHECK_EQUAL(v.counters.at("bytes"), static_cast<int64_t>(size - (8u << 20)));
@@ -342,14 +354,14 @@ BOOST_AUTO_TEST_CASE(one_item_can_be_pushed_through_again) {
   auto ds = node.add_datasource(folder("docs", src));
   node.wait_run("docs", 1);
   // Someone damaged the copy; a rescan would not notice (the source did not change).
-  write_file(dst / "a.txt", "damaged", 1600000000);
+  write_file(dst / "docs/a.txt", "damaged", 1600000000);
   uint64_t queued = 0;
   (*node.self)
       ->request(ds, caf::duration{std::chrono::seconds{30}}, actors::recompute_atom::value,
                 std::string{"a.txt"})
       .receive([&](uint64_t n) { queued = n; }, [&](caf::error& e) { BOOST_FAIL(actors::render(e)); });
   BOOST_CHECK_EQUAL(queued, 1u);
-  BOOST_REQUIRE(eventually([&] { return read_file(dst / "a.txt") == "original"; }));
+  BOOST_REQUIRE(eventually([&] { return read_file(dst / "docs/a.txt") == "original"; }));
   (*node.self)
       ->request(ds, caf::duration{std::chrono::seconds{30}}, actors::recompute_atom::value,
                 std::string{"nothing-here"})

@@ -202,7 +202,7 @@ BOOST_AUTO_TEST_CASE(create_read_list_change_delete) {
 
   // The first run starts at once and copies the folder.
   BOOST_REQUIRE(eventually([] { return run_succeeded("crud", 1); }));
-  BOOST_CHECK_EQUAL(read_file(w().dir / "vol-crud" / "sub/b.txt"), "beta");
+  BOOST_CHECK_EQUAL(read_file(w().dir / "vol-crud" / "crud/sub/b.txt"), "beta");
 
   auto got = ed.get(ws + "/crud");
   BOOST_REQUIRE_EQUAL(got.status, 200);
@@ -263,7 +263,7 @@ BOOST_AUTO_TEST_CASE(create_read_list_change_delete) {
   BOOST_CHECK(ed.get(ws).body.find("\"crud\"") == std::string::npos);
   BOOST_CHECK_EQUAL(ed.get(ws + "/crud/@runs").status, 404);
   BOOST_CHECK_EQUAL(ed.del(ws + "/crud", "").status, 404);
-  BOOST_CHECK_EQUAL(read_file(w().dir / "vol-crud" / "a.txt"), "alpha");
+  BOOST_CHECK_EQUAL(read_file(w().dir / "vol-crud" / "crud/a.txt"), "alpha");
 
   // PUT creates at the path.
   auto put = ed.put(ws + "/crud2", R"({"type":"folder","path":")" + src.path().string() +
@@ -288,7 +288,7 @@ BOOST_AUTO_TEST_CASE(send_to_spyder_runs_and_shows_in_runs) {
   BOOST_REQUIRE_MESSAGE(resumed.status == 200, resumed.body);
   BOOST_REQUIRE_MESSAGE(eventually([] { return run_succeeded("spy", 1); }),
                         ed.get(ws + "/spy/@runs").body << " " << ed.get("/api/actors").body);
-  BOOST_CHECK_EQUAL(read_file(w().dir / "vol-spy" / "one.txt"), "1");
+  BOOST_CHECK_EQUAL(read_file(w().dir / "vol-spy" / "spy/one.txt"), "1");
 
   write_file(src / "two.txt", "22");
   auto sent = ed.get(ws + "/spy/@sendToSpyder?force=True");
@@ -297,7 +297,7 @@ BOOST_AUTO_TEST_CASE(send_to_spyder_runs_and_shows_in_runs) {
   uint64_t run = d->doc["run"].GetUint64();
   BOOST_CHECK_GE(run, 2u);
   BOOST_REQUIRE(eventually([&] { return run_succeeded("spy", run); }));
-  BOOST_CHECK_EQUAL(read_file(w().dir / "vol-spy" / "two.txt"), "22");
+  BOOST_CHECK_EQUAL(read_file(w().dir / "vol-spy" / "spy/two.txt"), "22");
 
   // The run's statuses, oldest first, from started to success.
   auto runs = ed.get(ws + "/spy/@runs?limit=1");
@@ -409,7 +409,7 @@ BOOST_AUTO_TEST_CASE(send_to_compute_pushes_one_item_again) {
   auto ed = as(w().editor);
   BOOST_REQUIRE_EQUAL(ed.post(ws, folder_body("compute", src.path(), "vol-compute")).status, 201);
   BOOST_REQUIRE(eventually([] { return run_succeeded("compute", 1); }));
-  auto copy = w().dir / "vol-compute" / "docs/report.txt";
+  auto copy = w().dir / "vol-compute" / "compute/docs/report.txt";
   BOOST_REQUIRE_EQUAL(read_file(copy), "report");
   fs::remove(copy);
   auto r = ed.get(ws + "/compute/docs/report.txt/@sendToCompute?force=True");
@@ -699,6 +699,6 @@ BOOST_AUTO_TEST_CASE(datasources_made_through_the_api_survive_a_restart) {
   BOOST_REQUIRE_MESSAGE(sent.status == 202, sent.body);
   auto run = parse_json(sent.body)->doc["run"].GetUint64();
   BOOST_CHECK_EQUAL(run, 2u);
-  BOOST_REQUIRE(eventually([&] { return fs::exists(dir / "vol-misc" / "new.txt"); }));
+  BOOST_REQUIRE(eventually([&] { return fs::exists(dir / "vol-misc" / "lasting/new.txt"); }));
   (*n)->stop();
 }

@@ -304,6 +304,49 @@ BOOST_AUTO_TEST_CASE(another_schema_version_is_refused_untouched) {
   check_unchanged(before, tmp / "db");
 }
 
+BOOST_AUTO_TEST_CASE(an_older_schema_version_opens_for_its_upgrade) {
+  syncline::test::temp_dir tmp{"db-upgrade"};
+  {
+    auto db = open_db(tmp.path());
+    BOOST_CHECK_EQUAL(db->stored_schema_version(), schema_version);
+    element_store store{*db};
+    BOOST_REQUIRE(store.create(R"({"_id":"/kept"})", {"a", 1}));
+    force_meta(*db, "schema_version", std::to_string(oldest_upgradable_schema));
+  }
+  {
+    // Opened, told as older, and left older until the owner says the upgrade is done (a
+    // crash in between upgrades again).
+    auto db = open_db(tmp.path());
+    BOOST_CHECK_EQUAL(db->stored_schema_version(), oldest_upgradable_schema);
+    BOOST_CHECK_EQUAL(db->get_meta("schema_version")->value(),
+                      std::to_string(oldest_upgradable_schema));
+  }
+  {
+    auto db = open_db(tmp.path());
+    BOOST_CHECK_EQUAL(db->stored_schema_version(), oldest_upgradable_schema);
+    BOOST_REQUIRE(!db->finish_upgrade());
+    BOOST_CHECK_EQUAL(db->stored_schema_version(), schema_version);
+  }
+  auto db = open_db(tmp.path());
+  BOOST_CHECK_EQUAL(db->stored_schema_version(), schema_version);
+  BOOST_CHECK_EQUAL(db->get_meta("schema_version")->value(), std::to_string(schema_version));
+  element_store store{*db};
+  auto kept = store.get("/kept");
+  BOOST_REQUIRE(kept);
+  BOOST_CHECK(kept->has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_schema_version_older_than_upgradable_is_refused) {
+  syncline::test::temp_dir tmp{"db-ancient"};
+  {
+    auto db = open_db(tmp.path());
+    force_meta(*db, "schema_version", "0");
+  }
+  auto db = database::open({tmp.path()});
+  BOOST_REQUIRE(!db);
+  BOOST_CHECK(is(db.error(), storage_errc::schema_mismatch));
+}
+
 BOOST_AUTO_TEST_CASE(a_database_with_data_but_no_schema_version_is_refused) {
   syncline::test::temp_dir tmp{"db-noschema"};
   {

@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(sigkill_at_random_moments_loses_nothing) {
   BOOST_CHECK_EQUAL(st->code, 0);
 
   size_t temporaries = 0;
-  auto got = test::snapshot(dst, &temporaries);
+  auto got = test::snapshot(dst / "tree", &temporaries);
   auto want = test::snapshot(src);
   auto diff = test::difference(want, got);
   BOOST_CHECK_MESSAGE(diff.empty(), diff);
