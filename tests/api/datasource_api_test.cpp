@@ -402,6 +402,43 @@ BOOST_AUTO_TEST_CASE(get_all_children_pages_each_child_once_while_items_change) 
   BOOST_CHECK_EQUAL(as(w().user).post(ws + "/page/@frontsearch", "{}").status, 400);
 }
 
+// Each datasource writes into its own target of a volume: overlapping targets are refused
+// naming the other datasource; a target moved by PATCH is filled afresh, the old copies stay.
+BOOST_AUTO_TEST_CASE(targets_are_refused_when_they_overlap_and_move_on_patch) {
+  temp_dir src{"dsapi-target"};
+  write_file(src / "x.txt", "x");
+  auto ed = as(w().editor);
+  auto made = ed.post(ws, folder_body("tgt-a", src.path(), "vol-misc", "auto", R"(,"target":"team")"));
+  BOOST_REQUIRE_MESSAGE(made.status == 201, made.body);
+  BOOST_CHECK_EQUAL(member(made.body, "target"), "team");
+  BOOST_REQUIRE(eventually([] { return run_succeeded("tgt-a", 1); }));
+  BOOST_CHECK_EQUAL(read_file(w().dir / "vol-misc" / "team/x.txt"), "x");
+  for (auto target : {"team/inner", "team", ""}) {
+    auto other = ed.post(ws, folder_body("tgt-b", src.path(), "vol-misc", "auto",
+                                         std::string{R"(,"target":")"} + target + "\""));
+    BOOST_CHECK_EQUAL(other.status, 400);
+    BOOST_CHECK_MESSAGE(member(other.body, "message").find("'tgt-a'") != std::string::npos,
+                        other.body);
+  }
+  BOOST_CHECK_EQUAL(ed.get(ws + "/tgt-b").status, 404);
+  auto escape = ed.post(ws, folder_body("tgt-b", src.path(), "vol-misc", "auto",
+                                        R"(,"target":"../out")"));
+  BOOST_CHECK_EQUAL(escape.status, 400);
+  auto moved = ed.call("PATCH", ws + "/tgt-a", R"({"target":"moved"})");
+  BOOST_REQUIRE_MESSAGE(moved.status == 200, moved.body);
+  auto d = parse_json(ed.get(ws + "/tgt-a").body);
+  BOOST_CHECK_EQUAL(d->doc["targets"]["vol-misc"].GetString(), std::string{"moved"});
+  BOOST_REQUIRE_EQUAL(ed.post(ws + "/tgt-a/@sendToSpyder", "").status, 202);
+  BOOST_REQUIRE(eventually([] { return run_succeeded("tgt-a", 2); }));
+  BOOST_CHECK_EQUAL(read_file(w().dir / "vol-misc" / "moved/x.txt"), "x");
+  BOOST_CHECK_EQUAL(read_file(w().dir / "vol-misc" / "team/x.txt"), "x");
+  // The old target is free again.
+  auto b = ed.post(ws, folder_body("tgt-b", src.path(), "vol-misc", "auto", R"(,"target":"team/b")"));
+  BOOST_CHECK_EQUAL(b.status, 201);
+  BOOST_CHECK_EQUAL(ed.del(ws + "/tgt-b", "").status, 200);
+  BOOST_CHECK_EQUAL(ed.del(ws + "/tgt-a", "").status, 200);
+}
+
 BOOST_AUTO_TEST_CASE(send_to_compute_pushes_one_item_again) {
   temp_dir src{"dsapi-compute"};
   write_file(src / "docs/report.txt", "report");

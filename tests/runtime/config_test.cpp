@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE runtime_config
 #include "runtime/config.hpp"
 
+#include <optional>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -439,4 +440,64 @@ BOOST_AUTO_TEST_CASE(datasource_fields_can_be_overridden_by_id) {
   BOOST_REQUIRE(vol);
   BOOST_REQUIRE(!apply_override(*cfg, *vol));
   BOOST_CHECK_EQUAL(cfg->volumes[0].sync_amount_reception, 9u);
+}
+
+BOOST_AUTO_TEST_CASE(targets_are_read_checked_and_set_for_api_datasources) {
+  auto cfg = parse_config(std::string{two_datasources} +
+                              "target = \"generated\"\n"
+                              "[[volume]]\nid = \"other\"\npath = \"/srv/other\"\n",
+                          "node.toml");
+  if (!cfg) BOOST_FAIL(render(cfg.error()));
+  BOOST_CHECK(!cfg->datasources[0].target);  // photos: the default, its id
+  BOOST_CHECK(cfg->datasources[1].target == std::optional<std::string>{"generated"});
+  // Per volume.
+  auto per_volume = parse_config(
+      "[[volume]]\nid = \"v\"\npath = \"/x\"\n[[volume]]\nid = \"w\"\npath = \"/z\"\n"
+      "[[datasource]]\nid = \"d\"\npath = \"/y\"\nvolumes = [\"v\", \"w\"]\n"
+      "targets = { w = \"deep/dir\" }\n",
+      "node.toml");
+  if (!per_volume) BOOST_FAIL(render(per_volume.error()));
+  BOOST_CHECK_EQUAL(per_volume->datasources[0].targets.at("w"), "deep/dir");
+  struct bad_case {
+    std::string text;
+    std::string expect;
+  };
+  const std::string vol = "[[volume]]\nid = \"v\"\npath = \"/x\"\n";
+  std::vector<bad_case> cases{
+      {vol + "[[datasource]]\nid = \"d\"\npath = \"/y\"\nvolumes = [\"v\"]\ntarget = \"../up\"\n",
+       "datasource 'd': target '../up'"},
+      {vol + "[[datasource]]\nid = \"d\"\npath = \"/y\"\nvolumes = [\"v\"]\ntarget = \"/abs\"\n",
+       "datasource 'd': target '/abs'"},
+      {vol + "[[datasource]]\nid = \"d\"\npath = \"/y\"\nvolumes = [\"v\"]\n"
+             "targets = { w = \"x\" }\n",
+       "targets: 'w' is not one of its volumes"},
+      {vol + "[[datasource]]\nid = \"d\"\npath = \"/y\"\nvolumes = [\"v\"]\ntarget = \"\"\n"
+             "[[datasource]]\nid = \"e\"\npath = \"/z\"\nvolumes = [\"v\"]\n",
+       "datasources 'd' and 'e' both write into volume 'v'"},
+      {vol + "[[datasource]]\nid = \"d\"\npath = \"/y\"\nvolumes = [\"v\"]\ntarget = \"e/sub\"\n"
+             "[[datasource]]\nid = \"e\"\npath = \"/z\"\nvolumes = [\"v\"]\n",
+       "datasources 'd' and 'e' both write into volume 'v'"},
+  };
+  for (auto& c : cases) {
+    auto bad = parse_config(c.text, "node.toml");
+    BOOST_REQUIRE_MESSAGE(!bad, c.text);
+    auto text = render(bad.error());
+    BOOST_CHECK_MESSAGE(text.find(c.expect) != std::string::npos,
+                        "expected '" << c.expect << "' in: " << text);
+  }
+  // A datasource the configuration lacks (one made through the API) may get a target from the
+  // command line, and nothing else.
+  auto o = parse_set_argument("datasource.made-by-api.target=kept/here");
+  BOOST_REQUIRE(o);
+  BOOST_REQUIRE(!apply_override(*cfg, *o));
+  BOOST_CHECK(cfg->target_overrides.at("made-by-api").target ==
+              std::optional<std::string>{"kept/here"});
+  auto escape = parse_set_argument("datasource.made-by-api.target=../../etc");
+  BOOST_REQUIRE(escape);
+  BOOST_CHECK(apply_override(*cfg, *escape));
+  BOOST_CHECK(cfg->target_overrides.at("made-by-api").target ==
+              std::optional<std::string>{"kept/here"});
+  auto other_key = parse_set_argument("datasource.made-by-api.path=/x");
+  BOOST_REQUIRE(other_key);
+  BOOST_CHECK(apply_override(*cfg, *other_key));
 }
