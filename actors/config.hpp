@@ -55,6 +55,11 @@ struct datasource_config {
   std::vector<std::string> include;         ///< globs; empty = everything
   std::vector<std::string> exclude;
   bool compare_hash = false;                ///< rescans compare content hashes when known
+  /// The deletion guard of an `auto` datasource: a run that would remove more than
+  /// `max_delete` items (0: no limit) or more than `max_delete_percent` % of a volume's items
+  /// (100: no limit) removes nothing until a person confirms. See docs/runtime.md.
+  uint64_t max_delete = 1000;
+  uint32_t max_delete_percent = 50;
   int64_t schedule_min_s = 20 * 60;         ///< `auto`/`arch`: next run after a uniformly
   int64_t schedule_max_s = 30 * 60;         ///<   random delay in [min, max] seconds
   // type = "synthetic"

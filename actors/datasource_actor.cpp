@@ -37,6 +37,7 @@ struct scan_work {
   std::vector<std::string> volumes;  // parallel to mergers
   std::vector<connectors::item_info> items;
   std::string position;
+  std::string filesystem;  // the source root's filesystem identity when the run began
 };
 
 struct step_result {
@@ -61,6 +62,7 @@ struct failure_result {
   retry_decision decision;
   bool vanished = false;    // the source no longer has the item: handled as the merge would
   bool settled = false;     // ... and the run waits for nothing more of it
+  bool removal_waits = false;  // ... and its copy's removal waits for the next run
   bool parked = false;
   bool counted = false;
   bool fatal = false;
@@ -99,6 +101,11 @@ struct datasource_state {
   uint64_t parked = 0;               // actions waiting in error (seen by this run's merge)
   std::vector<std::string> problems;
   std::string run_error;             // first item error of the run
+  // The deletion guard, for this run's merge (auto only).
+  uint64_t held = 0;                 // removals found and not queued
+  uint64_t rows_before = 0;          // rows of every link the merge looked at
+  std::string filesystem;            // the source root's filesystem identity now
+  std::string held_reason;           // why the held removals stay held ("" when released)
 
   uint64_t schedule_epoch = 0;
   uint64_t step_epoch = 0;
@@ -341,6 +348,9 @@ void begin_querying(self_ptr self) {
   st.finishing = false;
   st.pending = 0;
   st.parked = 0;
+  st.held = 0;
+  st.rows_before = 0;
+  st.held_reason.clear();
   st.scan_position.clear();
   st.problems.clear();
   auto epoch = ++st.step_epoch;
@@ -354,6 +364,7 @@ void begin_querying(self_ptr self) {
     opts.type = s.rec.config.sync;
     opts.compare_hash = s.rec.config.compare_hash;
     opts.unpark = s.unpark;
+    opts.hold_removals = s.rec.config.sync == sync_type::auto_;
     auto rules = s.priority;
     opts.priority = [rules](std::string_view ref) { return (*rules)(ref); };
     using result = std::pair<caf::error, std::shared_ptr<scan_work>>;
@@ -362,6 +373,7 @@ void begin_querying(self_ptr self) {
            [ctx, source, id, volumes, opts, number]() -> result {
              auto work = std::make_shared<scan_work>();
              if (auto err = source->check()) return {err, nullptr};
+             work->filesystem = source->filesystem_identity();
              source->on_run(number);
              auto listing = source->list();
              if (!listing) return {std::move(listing.error()), nullptr};
@@ -378,8 +390,107 @@ void begin_querying(self_ptr self) {
              if (r.first) {
                fail_run(self, r.first);
              } else if (epoch == cur.step_epoch) {
+               cur.filesystem = r.second->filesystem;
                cur.scan = std::move(r.second);
                self->send(self, step_atom::value, epoch);
+             }
+             job_done(self);
+           });
+  });
+}
+
+// The listing is merged: the run's transfers are all queued, but for held removals.
+void end_querying(self_ptr self) {
+  auto& st = self->state;
+  st.querying_done = true;
+  // Items this run waits for may have been queued before it, by an incarnation that ended
+  // before it told the volumes (its kick died with it): tell them now.
+  if (st.pending > 0) kick(self, st.rec.config.volumes);
+  move_run(self, storage::run_status::queued);
+  move_run(self, storage::run_status::in_progress);
+  save_run(self);
+  maybe_finish(self);
+}
+
+// Why this run's removals may not go ahead by themselves; "" when they may.
+std::string guard_reason(const datasource_state& st) {
+  auto& c = st.rec.config;
+  std::vector<std::string> why;
+  if (st.run && st.run->counters.listed == 0 && st.rows_before > 0)
+    why.push_back("the source folder is empty");
+  if (!st.rec.source_fs.empty() && !st.filesystem.empty() && st.rec.source_fs != st.filesystem)
+    why.push_back("the source folder is on another filesystem (" + st.filesystem +
+                  ") than at its first run (" + st.rec.source_fs + ")");
+  if (c.max_delete > 0 && st.held > c.max_delete)
+    why.push_back("more than max_delete = " + std::to_string(c.max_delete));
+  if (c.max_delete_percent < 100 && st.held * 100 > uint64_t{c.max_delete_percent} * st.rows_before)
+    why.push_back("more than max_delete_percent = " + std::to_string(c.max_delete_percent) +
+                  "% of the " + std::to_string(st.rows_before) + " items");
+  std::string out;
+  for (auto& w : why) out += (out.empty() ? "" : "; ") + w;
+  return out;
+}
+
+// The deletion guard, once the merge is done: the removals it found and held back are queued
+// if they look meant (or a person confirmed at least that many); else they stay in the
+// datastore, unqueued, and the run ends in error once its adds and changes are done.
+void guard_removals(self_ptr self) {
+  auto& st = self->state;
+  if (st.rec.source_fs.empty() && !st.filesystem.empty()) st.rec.source_fs = st.filesystem;
+  if (st.held == 0) {
+    st.rec.held_removals = 0;
+    st.rec.confirmed_removals = 0;
+    end_querying(self);
+    return;
+  }
+  auto reason = guard_reason(st);
+  bool confirmed = st.rec.confirmed_removals > 0 && st.held <= st.rec.confirmed_removals;
+  if (!reason.empty() && !confirmed) {
+    if (st.rec.confirmed_removals > 0)
+      reason += "; " + std::to_string(st.rec.confirmed_removals) + " were confirmed, fewer than " +
+                std::to_string(st.held) + " now";
+    st.held_reason = reason;
+    st.rec.held_removals = st.held;
+    st.rec.confirmed_removals = 0;
+    spdlog::warn("datasource {}: run {} holds back {} removal(s): {}", id_of(self),
+                 st.run->number, st.held, reason);
+    end_querying(self);
+    return;
+  }
+  if (!reason.empty())
+    spdlog::info("datasource {}: run {} releases {} removal(s) a person confirmed", id_of(self),
+                 st.run->number, st.held);
+  auto epoch = st.step_epoch;
+  enqueue_job(self, [self, epoch] {
+    auto& s = self->state;
+    auto* ctx = s.ctx;
+    auto id = id_of(self);
+    auto volumes = s.rec.config.volumes;
+    auto writer = s.writer;
+    auto rules = s.priority;
+    using result = std::pair<caf::error, uint64_t>;
+    run_io(self, ctx->pool(),
+           [ctx, id, volumes, writer, rules]() -> result {
+             storage::write_batch batch{ctx->db()};
+             uint64_t released = 0;
+             auto priority = [rules](std::string_view ref) { return (*rules)(ref); };
+             for (auto& v : volumes) {
+               auto n = release_removals(ctx->rows(), ctx->queue(), id, v, priority, batch);
+               if (!n) return {std::move(n.error()), 0};
+               released += *n;
+             }
+             return {ctx->write_as(id, writer, batch), released};
+           },
+           [self, epoch](result r) {
+             auto& cur = self->state;
+             if (r.first) {
+               fail_run(self, r.first);
+             } else if (epoch == cur.step_epoch) {
+               cur.pending += r.second;
+               cur.held = 0;
+               cur.rec.held_removals = 0;
+               cur.rec.confirmed_removals = 0;
+               end_querying(self);
              }
              job_done(self);
            });
@@ -427,6 +538,8 @@ void step(self_ptr self) {
                r.stats.parked += link.parked;
                r.stats.bytes_pending += link.bytes_pending;
                r.stats.queued += link.queued;
+               r.stats.held += link.held;
+               r.stats.rows += link.rows;
                for (auto& p : link.problems) r.stats.problems.push_back(p);
              }
              if (!work->mergers.empty()) work->position = work->mergers.front()->position();
@@ -460,6 +573,8 @@ void step(self_ptr self) {
              }
              cur.pending += r.stats.pending;
              cur.parked += r.stats.parked;
+             cur.held += r.stats.held;
+             cur.rows_before += r.stats.rows;
              cur.scan_position = r.position;
              for (auto& p : r.stats.problems)
                if (cur.problems.size() < 20) cur.problems.push_back(p);
@@ -473,14 +588,7 @@ void step(self_ptr self) {
                  self->send(self, step_atom::value, epoch);
                } else {
                  cur.scan.reset();
-                 cur.querying_done = true;
-                 // Items this run waits for may have been queued before it, by an incarnation
-                 // that ended before it told the volumes (its kick died with it): tell them now.
-                 if (cur.pending > 0) kick(self, cur.rec.config.volumes);
-                 move_run(self, storage::run_status::queued);
-                 move_run(self, storage::run_status::in_progress);
-                 save_run(self);
-                 maybe_finish(self);
+                 guard_removals(self);
                }
              }
              job_done(self);
@@ -591,11 +699,19 @@ void finish_run(self_ptr self) {
 void close_run(self_ptr self) {
   auto& st = self->state;
   auto& c = st.run->counters;
-  bool failed = c.failed > 0 || st.parked > 0;
+  bool failed = c.failed > 0 || st.parked > 0 || !st.held_reason.empty();
   if (failed) {
-    st.run->error = st.run_error.empty() ? std::to_string(c.failed + st.parked) +
-                                               " items failed and wait for a person"
-                                         : st.run_error;
+    st.run->error = st.run_error.empty() && c.failed + st.parked > 0
+                        ? std::to_string(c.failed + st.parked) +
+                              " items failed and wait for a person"
+                        : st.run_error;
+    if (!st.held_reason.empty()) {
+      auto n = std::to_string(st.rec.held_removals);
+      st.run->error = n + " removal(s) held back, nothing removed: " + st.held_reason +
+                      ". If they are meant, confirm with @sendToSpyder {\"confirm_deletes\": " +
+                      n + "}; else fix the source and collect again" +
+                      (st.run->error.empty() ? "" : ". Also: " + st.run->error);
+    }
     move_run(self, storage::run_status::failed);
     st.rec.last_error = st.run->error;
     set_status(self, datasource_status::error);
@@ -823,18 +939,17 @@ void on_failure(self_ptr self, transfer_report report,
                  w.attempts = 0;
                  w.parked = false;
                  w.last_error.clear();
-                 if (type == sync_type::auto_) {
-                   w.action = pending_action::remove;
-                   ++w.generation;
-                   if (auto err = requeue(ctx, batch, qname, w, *prio)) {
-                     res.error = err;
-                     return res;
-                   }
-                   res.kicked = report.volume;
-                   ctx->rows().put(batch, scope, w);
-                 } else if (w.action == pending_action::add) {
+                 if (w.action == pending_action::add) {
                    ctx->rows().erase(batch, scope, w.reference);  // never delivered: forgotten
                    res.settled = counted;
+                 } else if (type == sync_type::auto_) {
+                   // Its copy is removed as the next run's merge decides, under the
+                   // deletion guard: a source that vanished as a whole removes nothing.
+                   w.action = pending_action::remove;
+                   ++w.generation;
+                   ctx->rows().put(batch, scope, w);
+                   res.settled = counted;
+                   res.removal_waits = true;
                  } else {
                    w.action = pending_action::none;  // the copy made before stays (arch, one)
                    ++w.generation;
@@ -877,7 +992,8 @@ void on_failure(self_ptr self, transfer_report report,
              if (res.vanished) {
                spdlog::info("datasource {}: {} is gone from the source; {}", id_of(self),
                             report.reference,
-                            res.kicked.empty() ? "nothing to copy" : "its copy will be removed");
+                            res.removal_waits ? "the next run decides about its copy"
+                                              : "nothing to copy");
                if (res.settled) cur.pending -= std::min<uint64_t>(cur.pending, 1);
              } else if (res.parked) {
                spdlog::error("datasource {}: {} (no retry; waits in error)", id_of(self), what);
@@ -1166,6 +1282,30 @@ datasource_actor::behavior_type datasource(datasource_actor::stateful_pointer<da
         auto rp = self->make_response_promise<uint64_t>();
         s.sync_waiters.push_back(rp);
         start_run(self, "manual", true);
+        return rp;
+      },
+      [=](sync_now_atom, uint64_t confirm) -> caf::result<uint64_t> {
+        // A person confirms the removals the guard held back: at least as many as are held.
+        auto& s = self->state;
+        if (s.rec.held_removals == 0)
+          return make_error(actors_errc::forbidden_transition,
+                            "datasource " + id_of(self) + " holds back no removals");
+        if (confirm < s.rec.held_removals)
+          return make_error(actors_errc::forbidden_transition,
+                            "datasource " + id_of(self) + " holds back " +
+                                std::to_string(s.rec.held_removals) + " removals, more than the " +
+                                std::to_string(confirm) + " confirmed: nothing is released");
+        if (s.rec.health == sync_health::disabled)
+          return make_error(actors_errc::paused, "datasource " + id_of(self) + " is disabled");
+        if (s.rec.status == datasource_status::paused)
+          return make_error(actors_errc::paused, "datasource " + id_of(self) + " is paused");
+        if (run_active(self) && s.rec.status == datasource_status::syncing)
+          return make_error(actors_errc::forbidden_transition,
+                            "datasource " + id_of(self) + " is running; confirm when it ends");
+        s.rec.confirmed_removals = confirm;
+        auto rp = self->make_response_promise<uint64_t>();
+        s.sync_waiters.push_back(rp);
+        start_run(self, "manual, " + std::to_string(confirm) + " removals confirmed", true);
         return rp;
       },
       [=](pause_atom) -> bool { return pause_datasource(self); },

@@ -519,6 +519,12 @@ std::string apply_config(const rapidjson::Value& obj, datasource_config& c) {
         else rules.push_back({str(r["glob"]), r["priority"].GetInt()});
       }
       if (p.empty()) c.priority_rules = std::move(rules);
+    } else if (key == "max_delete") {
+      p = read_uint(v, "max_delete", UINT64_MAX, c.max_delete);
+    } else if (key == "max_delete_percent") {
+      uint64_t percent = 0;
+      p = read_uint(v, "max_delete_percent", 100, percent);
+      if (p.empty()) c.max_delete_percent = static_cast<uint32_t>(percent);
     } else if (key == "seed") {
       p = read_uint(v, "seed", UINT64_MAX, c.seed);
     } else if (key == "count") {
@@ -672,6 +678,12 @@ std::string view_json(const datasource_record& rec, const std::optional<access_r
   w.EndArray();
   w.Key("compare_hash");
   w.Bool(c.compare_hash);
+  w.Key("max_delete");
+  w.Uint64(c.max_delete);
+  w.Key("max_delete_percent");
+  w.Uint(c.max_delete_percent);
+  w.Key("held_removals");
+  w.Uint64(rec.held_removals);
   w.Key("schedule");
   w.StartObject();
   w.Key("min_s");
@@ -1476,9 +1488,24 @@ void op_remove(self_ptr self, const call& c) {
 void op_spyder(self_ptr self, const call& c) {
   auto got = load_for(*self->state.svc, c);
   if (auto* refused = std::get_if<api_response>(&got)) return answer(self, c, std::move(*refused));
+  // {"confirm_deletes": N}: the removals the deletion guard held back are meant.
+  std::optional<uint64_t> confirm;
+  if (c.req->method == "POST") {
+    rapidjson::Document d;
+    if (auto refused = parse_body(*c.req, d)) return answer(self, c, std::move(*refused));
+    for (auto& m : d.GetObject()) {
+      if (str(m.name) != "confirm_deletes")
+        return answer(self, c, fail(400, "unknown key " + str(m.name) + " (confirm_deletes)"));
+      if (!m.value.IsUint64() || m.value.GetUint64() == 0)
+        return answer(self, c, fail(400, "confirm_deletes must be a positive integer"));
+      confirm = m.value.GetUint64();
+    }
+  }
   with_actor(self, c, [=](datasource_actor a) {
-    self->request(a, caf::duration{self->state.svc->settings.actor_timeout}, sync_now_atom::value)
-        .then(
+    auto timeout = caf::duration{self->state.svc->settings.actor_timeout};
+    auto sent = confirm ? self->request(a, timeout, sync_now_atom::value, *confirm)
+                        : self->request(a, timeout, sync_now_atom::value);
+    sent.then(
             [=](uint64_t run) {
               answer(self, c,
                      json_response(202, "{\"datasource\":" + json_string(c.id) +

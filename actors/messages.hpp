@@ -143,6 +143,7 @@ using io_done_handler = caf::reacts_to<io_done_atom, io_continuation>;
 using datasource_actor = caf::typed_actor<
     caf::reacts_to<register_atom, std::string, caf::actor>,
     caf::replies_to<sync_now_atom>::with<uint64_t>,
+    caf::replies_to<sync_now_atom, uint64_t>::with<uint64_t>,
     caf::replies_to<pause_atom>::with<bool>,
     caf::replies_to<resume_atom>::with<bool>,
     caf::replies_to<disable_atom>::with<bool>,

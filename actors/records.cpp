@@ -74,6 +74,8 @@ std::string encode(const datasource_record& r) {
   w.svarint(r.next_run_ms).varint(r.run_failures).svarint(r.created_ms);
   w.u8(c.target ? 1 : 0).bytes(c.target.value_or(std::string{})).varint(c.targets.size());
   for (auto& [volume, path] : c.targets) w.bytes(volume).bytes(path);
+  w.varint(c.max_delete).varint(c.max_delete_percent).bytes(r.source_fs);
+  w.varint(r.held_removals).varint(r.confirmed_removals);
   return out;
 }
 
@@ -116,6 +118,11 @@ caf::expected<datasource_record> decode_datasource(std::string_view bytes) {
       rd.bytes(volume).bytes(path);
       c.targets.emplace(std::move(volume), std::move(path));
     }
+    uint64_t percent = 0;
+    rd.varint(c.max_delete).varint(percent).bytes(r.source_fs);
+    rd.varint(r.held_removals).varint(r.confirmed_removals);
+    if (!rd.ok() || percent > 100) return bad("datasource");
+    c.max_delete_percent = static_cast<uint32_t>(percent);
   }
   if (!rd.ok() || sync > 2 || status > static_cast<uint8_t>(datasource_status::invited) ||
       health > static_cast<uint8_t>(sync_health::failed))

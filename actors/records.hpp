@@ -31,6 +31,14 @@ struct datasource_record {
   /// Runs that failed in a row (for the retry backoff of whole runs).
   uint32_t run_failures = 0;
   int64_t created_ms = 0;
+  /// The deletion guard (`auto` only, see docs/runtime.md): the identity of the filesystem
+  /// its folder was on at its first run (`connectors::filesystem_identity`), "" until then.
+  std::string source_fs;
+  /// Removals the last run held back (they wait in the datastore, unqueued), and why.
+  uint64_t held_removals = 0;
+  /// Removals a person confirmed (`@sendToSpyder {"confirm_deletes": N}`): the next run
+  /// releases its held removals if there are at most this many, then forgets it.
+  uint64_t confirmed_removals = 0;
 };
 
 struct volume_record {

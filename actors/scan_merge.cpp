@@ -60,8 +60,17 @@ bool link_merger::in_skipped_subtree(std::string_view reference) const noexcept 
          reference.compare(0, skipped_prefix_.size(), skipped_prefix_) == 0;
 }
 
+namespace {
+
+bool held(const datastore_row& row, const merge_options& o) {
+  return o.hold_removals && row.action == pending_action::remove && !row.parked &&
+         row.queue_seq == 0;
+}
+
+}  // namespace
+
 caf::error link_merger::save(datastore_row& row, storage::write_batch& batch, merge_stats& stats) {
-  if (has_action(row) && !row.parked && row.queue_seq == 0) {
+  if (has_action(row) && !row.parked && row.queue_seq == 0 && !held(row, options_)) {
     auto priority = options_.priority ? options_.priority(row.reference) : 0;
     auto ticket = queue_.push(batch, queue_name_, priority, row.reference);
     if (!ticket) return std::move(ticket.error());
@@ -78,6 +87,10 @@ void link_merger::keep(const datastore_row& row, storage::write_batch&, merge_st
   if (!has_action(row)) return;
   if (row.parked) {
     ++stats.parked;
+    return;
+  }
+  if (held(row, options_)) {
+    ++stats.held;
     return;
   }
   ++stats.pending;
@@ -183,6 +196,7 @@ caf::error link_merger::merge(const std::vector<item_info>& items, bool last,
   auto cursor = rows_.scan(scope_, position_);
   for (auto& item : items) {
     while (cursor.valid() && cursor.row().reference < item.reference) {
+      ++stats.rows;
       on_row_only(cursor.row(), batch, stats);
       cursor.next();
     }
@@ -192,6 +206,7 @@ caf::error link_merger::merge(const std::vector<item_info>& items, bool last,
         stats.problems.push_back(item.reference + ": " + render(item.error));
     }
     if (cursor.valid() && cursor.row().reference == item.reference) {
+      ++stats.rows;
       on_both(item, cursor.row(), batch, stats);
       cursor.next();
     } else {
@@ -206,12 +221,35 @@ caf::error link_merger::merge(const std::vector<item_info>& items, bool last,
   }
   if (last) {
     for (; cursor.valid(); cursor.next()) {
+      ++stats.rows;
       on_row_only(cursor.row(), batch, stats);
       position_ = cursor.row().reference;
       if (error_) return error_;
     }
   }
   return cursor.status();
+}
+
+caf::expected<uint64_t> release_removals(storage::datastore& rows, storage::transfer_queue& queue,
+                                         const std::string& datasource, const std::string& volume,
+                                         const std::function<int32_t(std::string_view)>& priority,
+                                         storage::write_batch& batch) {
+  auto scope = datastore_scope(datasource, volume);
+  auto name = queue_name(volume, datasource);
+  uint64_t released = 0;
+  auto cursor = rows.scan(scope);
+  for (; cursor.valid(); cursor.next()) {
+    auto row = cursor.row();
+    if (row.action != pending_action::remove || row.parked || row.queue_seq != 0) continue;
+    auto ticket = queue.push(batch, name, priority ? priority(row.reference) : 0, row.reference);
+    if (!ticket) return std::move(ticket.error());
+    row.queue_seq = ticket->seq;
+    row.queue_priority = ticket->priority;
+    rows.put(batch, scope, row);
+    ++released;
+  }
+  if (cursor.status()) return cursor.status();
+  return released;
 }
 
 }  // namespace syncline::actors

@@ -26,6 +26,9 @@ struct merge_options {
   bool compare_hash = false;
   /// A forced sync: actions parked in `error` become pending (and queued) again.
   bool unpark = false;
+  /// The deletion guard: rows whose action is `remove` are saved but not queued (counted as
+  /// `held`); the caller releases them with `release_removals` once it knows their number.
+  bool hold_removals = false;
   /// The `sync_priority` of an item; 0 for all when empty.
   std::function<int32_t(std::string_view reference)> priority;
 };
@@ -41,6 +44,8 @@ struct merge_stats {
   uint64_t parked = 0;     ///< rows whose action waits in `error`
   uint64_t bytes_pending = 0;  ///< bytes of the pending adds and replaces
   uint64_t queued = 0;     ///< queue items pushed by the merge
+  uint64_t held = 0;       ///< removals to do that are not queued (`hold_removals`)
+  uint64_t rows = 0;       ///< rows the merge looked at (the link's items before the run)
   /// The first few unreadable entries, `reference: error`.
   std::vector<std::string> problems;
 };
@@ -91,6 +96,15 @@ class link_merger {
   std::string skipped_prefix_;  // an unreadable directory: rows below it are kept
   caf::error error_;            // first failure of a queue push, reported by merge()
 };
+
+/// Queues every removal of the link (`datasource`, `volume`) that waits unqueued (held back by
+/// `merge_options::hold_removals`), into `batch`; returns how many. Blocks (scans the link).
+[[nodiscard]] caf::expected<uint64_t> release_removals(storage::datastore& rows,
+                                                       storage::transfer_queue& queue,
+                                                       const std::string& datasource,
+                                                       const std::string& volume,
+                                                       const std::function<int32_t(std::string_view)>& priority,
+                                                       storage::write_batch& batch);
 
 /// Copies what a listing says of an item into a row (kind flags, size, mtime, mode, hash).
 void apply_item(const connectors::item_info& item, storage::datastore_row& row);

@@ -1,6 +1,13 @@
 #include "connectors/local_source.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
 
 #include "connectors/error.hpp"
 #include "connectors/local_fs.hpp"
@@ -33,6 +40,50 @@ caf::error local_source::check() {
 
 caf::expected<std::unique_ptr<listing>> local_source::list() {
   return detail::list_tree(options_.root, filter_, false);
+}
+
+std::string local_source::filesystem_identity() {
+  return connectors::filesystem_identity(options_.root);
+}
+
+std::string filesystem_identity(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  std::error_code ec;
+  // A UUID survives reboots and device renumbering.
+  for (auto& e : std::filesystem::directory_iterator{"/dev/disk/by-uuid", ec}) {
+    struct stat dev {};
+    if (::stat(e.path().c_str(), &dev) == 0 && S_ISBLK(dev.st_mode) && dev.st_rdev == st.st_dev)
+      return "uuid:" + e.path().filename().string();
+  }
+  // Else the mount that holds the path: the longest mount point above its real path among
+  // the mounts of its device. A folder whose disk is not mounted lies on another mount.
+  auto real = std::filesystem::weakly_canonical(path, ec).string();
+  std::ifstream in{"/proc/self/mountinfo"};
+  std::string line;
+  std::string best_point;
+  std::string best;
+  auto device = std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+  while (std::getline(in, line)) {
+    // id parent major:minor root mount-point options [optional...] - type source options
+    std::istringstream f{line};
+    std::string id, parent, majmin, root, point, field;
+    f >> id >> parent >> majmin >> root >> point;
+    while (f >> field && field != "-") {
+    }
+    std::string type, source;
+    f >> type >> source;
+    if (majmin != device) continue;
+    bool above = real == point || point == "/" ||
+                 (real.size() > point.size() && real.compare(0, point.size(), point) == 0 &&
+                  real[point.size()] == '/');
+    if (above && point.size() >= best_point.size()) {
+      best_point = point;
+      best = type + ":" + source + "@" + point;
+    }
+  }
+  if (best.empty()) return "dev:" + device;
+  return best;
 }
 
 caf::expected<item_info> local_source::stat(std::string_view reference) {

@@ -41,6 +41,7 @@ class local_source final : public source {
   /// `bad_config` unless the root is a directory that can be read.
   [[nodiscard]] caf::error check() override;
   [[nodiscard]] caf::expected<std::unique_ptr<listing>> list() override;
+  std::string filesystem_identity() override;
   [[nodiscard]] caf::expected<item_info> stat(std::string_view reference) override;
   /// Regular files only; the reader's `native_handle()` is the open file.
   [[nodiscard]] caf::expected<std::unique_ptr<item_reader>> open(std::string_view reference,
@@ -52,5 +53,10 @@ class local_source final : public source {
   local_source_options options_;
   path_filter filter_;
 };
+
+/// The identity of the filesystem that holds `path` (see `source::filesystem_identity`):
+/// `uuid:<UUID>` when /dev/disk/by-uuid names its device, else
+/// `<type>:<source>@<mount point>` from /proc/self/mountinfo; "" when `path` cannot be stat'ed.
+std::string filesystem_identity(const std::string& path);
 
 }  // namespace syncline::connectors

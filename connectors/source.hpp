@@ -58,6 +58,10 @@ class source {
   /// Real sources ignore it; a synthetic source moves to generation `number - 1`, so each run
   /// sees its share of changes.
   virtual void on_run(uint64_t number) { (void)number; }
+  /// Which filesystem holds the source's root, robustly across reboots (its UUID when the
+  /// system knows one, else its type, device and mount point); "" when the source has none or
+  /// the root cannot be looked at. The deletion guard compares it between runs. Blocks.
+  virtual std::string filesystem_identity() { return {}; }
   /// The item's current state; `not_found` when it is gone.
   [[nodiscard]] virtual caf::expected<item_info> stat(std::string_view reference) = 0;
   /// Opens a file item for reading from `offset`.

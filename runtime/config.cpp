@@ -714,6 +714,17 @@ const std::vector<entity_field<dc>>& datasource_fields() {
       {"compare_hash", value_kind::boolean, "rescans compare content hashes when known",
        [](const dc& c) { return std::string{c.compare_hash ? "true" : "false"}; },
        [](const toml::node& v, dc& c) { return read_bool(v, c.compare_hash); }},
+      {"max_delete", value_kind::integer,
+       "auto: a run that would remove more items than this removes none until a person "
+       "confirms (0: no limit)",
+       [](const dc& c) { return std::to_string(c.max_delete); },
+       [](const toml::node& v, dc& c) {
+         return read_int(v, 0, std::numeric_limits<int64_t>::max(), c.max_delete);
+       }},
+      {"max_delete_percent", value_kind::integer,
+       "auto: ... or more than this percentage of a volume's items (100: no limit)",
+       [](const dc& c) { return std::to_string(c.max_delete_percent); },
+       [](const toml::node& v, dc& c) { return read_int(v, 0, 100, c.max_delete_percent); }},
       {"schedule_min_s", value_kind::integer,
        "auto/arch: the next run starts between schedule_min_s and schedule_max_s seconds later",
        [](const dc& c) { return std::to_string(c.schedule_min_s); },

@@ -186,7 +186,9 @@ caf::expected<record_sets> reconcile_records(storage::database& db, const node_c
     if (found && !c.target) c.target = rec.config.target;
     if (found && c.targets.empty()) c.targets = rec.config.targets;
     auto plain = [](const actors::datasource_config& x) {
-      return actors::encode(actors::datasource_record{x, {}, {}, {}, 0, 0, 0});
+      actors::datasource_record only_config;
+      only_config.config = x;
+      return actors::encode(only_config);
     };
     bool changed = found && plain(c) != plain(rec.config);
     if (changed && rec.status == actors::datasource_status::error) {

@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "connectors/local_source.hpp"
 #include "tests/actors/harness.hpp"
 #include "tests/actors/tree_compare.hpp"
 
@@ -56,6 +57,25 @@ struct fixture {
     write_file(src / "new/fresh.txt", "fresh", 1600000101);             // added
     std::filesystem::remove(src / "top.txt");                           // deleted
     std::filesystem::remove_all(src / "gone");                          // deleted directory
+  }
+
+  // Asks for a run confirming `n` held removals; the error's text, or "" when it started.
+  std::string confirm(uint64_t n) {
+    std::string refused;
+    (*node.self)
+        ->request(node.datasources.at("photos"), caf::duration{std::chrono::seconds{30}},
+                  actors::sync_now_atom::value, n)
+        .receive([&](uint64_t) {}, [&](caf::error& e) { refused = actors::render(e); });
+    return refused;
+  }
+
+  // Removals of the link that wait in the datastore, and its queue's size.
+  std::pair<uint64_t, uint64_t> pending_removals() {
+    uint64_t removals = 0;
+    auto cur = node.ctx->rows().scan(actors::datastore_scope("photos", "backup"));
+    for (; cur.valid(); cur.next())
+      if (cur.row().action == storage::pending_action::remove) ++removals;
+    return {removals, node.ctx->queue().size(actors::queue_name("backup", "photos"))};
   }
 
   void check_equal(const std::map<std::string, tree_entry>& want) {
@@ -180,6 +200,7 @@ BOOST_FIXTURE_TEST_CASE(two_datasources_in_one_volume_keep_to_their_targets, fix
   write_file(src / "photos/1.jpg", "mine", 1600000000);
   write_file(other / "photos/1.jpg", "theirs", 1600000001);
   write_file(other / "photos/2.jpg", "theirs too", 1600000002);
+  write_file(other / "keep.txt", "kept", 1600000003);  // not emptied: the guard would hold
   node.add_volume(volume_cfg());
   auto a = folder_cfg(sync_type::auto_);
   a.target = "a";
@@ -187,6 +208,7 @@ BOOST_FIXTURE_TEST_CASE(two_datasources_in_one_volume_keep_to_their_targets, fix
   b.id = "other";
   b.path = other.path().string();
   b.target = "b";
+  b.max_delete_percent = 100;  // all of its items go: meant here
   node.add_datasource(a);
   node.add_datasource(b);
   BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
@@ -203,6 +225,7 @@ BOOST_FIXTURE_TEST_CASE(two_datasources_in_one_volume_keep_to_their_targets, fix
   for (auto& e : std::filesystem::directory_iterator{dst.path()})
     top.insert(e.path().filename().string());
   BOOST_CHECK(top == (std::set<std::string>{"a", "b"}));
+  BOOST_CHECK_EQUAL(read_file(dst / "b/keep.txt"), "kept");
 }
 
 // A 250-byte name gets a short temporary name (NAME_MAX is 255), and a source file named like
@@ -250,4 +273,141 @@ BOOST_FIXTURE_TEST_CASE(a_file_deleted_between_listing_and_copy_is_not_an_error,
     BOOST_CHECK(!std::filesystem::exists(d / "photos/gone.txt"));
     BOOST_CHECK_EQUAL(n.ctx->queue().size(actors::queue_name("backup", "photos")), 0u);
   }
+}
+
+// The deletion guard: an emptied source removes nothing; the datasource waits in error, its
+// last error saying how many removals it holds and how to confirm; a confirmation of fewer is
+// refused; the right count releases them.
+BOOST_FIXTURE_TEST_CASE(an_emptied_source_removes_nothing_until_a_person_confirms, fixture) {
+  make_tree();
+  node.add_volume(volume_cfg());
+  node.add_datasource(folder_cfg(sync_type::auto_));
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
+  auto first = snapshot(src.path());
+  for (auto& e : std::filesystem::directory_iterator{src.path()}) std::filesystem::remove_all(e);
+  node.sync_now("photos");
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 2), "error");
+  auto st = node.status(node.datasources.at("photos"));
+  BOOST_CHECK_MESSAGE(st.last_error.find("10 removal(s) held back") != std::string::npos &&
+                          st.last_error.find("the source folder is empty") != std::string::npos &&
+                          st.last_error.find("\"confirm_deletes\": 10") != std::string::npos,
+                      st.last_error);
+  check_equal(first);
+  BOOST_CHECK(pending_removals() == std::make_pair(uint64_t{10}, uint64_t{0}));
+  // In error, it does not try again by itself.
+  BOOST_CHECK_EQUAL(st.counters.at("next_run_ms"), 0);
+  // Fewer than held: nothing happens.
+  BOOST_CHECK_NE(confirm(9).find("holds back 10 removals"), std::string::npos);
+  BOOST_CHECK_EQUAL(node.status(node.datasources.at("photos")).counters.at("run"), 2);
+  BOOST_CHECK_EQUAL(confirm(10), "");
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 3), "synced");
+  check_equal({});
+  BOOST_CHECK(pending_removals() == std::make_pair(uint64_t{0}, uint64_t{0}));
+  // Nothing is held now: a confirmation has nothing to confirm.
+  BOOST_CHECK_NE(confirm(1).find("holds back no removals"), std::string::npos);
+}
+
+// Too many removals at once are held; adds and changes of the same run go through; a source
+// put right makes the next ordinary run succeed without any confirmation.
+BOOST_FIXTURE_TEST_CASE(removals_over_max_delete_are_held_and_a_fixed_source_releases_the_hold,
+                        fixture) {
+  make_tree();
+  node.add_volume(volume_cfg());
+  auto cfg = folder_cfg(sync_type::auto_);
+  cfg.max_delete = 2;
+  node.add_datasource(cfg);
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
+  auto first = snapshot(src.path());
+  mutate();  // removes top.txt, gone/ and gone/later.txt: 3 > 2; changes and adds
+  node.sync_now("photos");
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 2), "error");
+  auto st = node.status(node.datasources.at("photos"));
+  BOOST_CHECK_MESSAGE(st.last_error.find("more than max_delete = 2") != std::string::npos,
+                      st.last_error);
+  auto got = snapshot(dst / "photos");
+  BOOST_CHECK_EQUAL(got.at("top.txt").content, first.at("top.txt").content);
+  BOOST_CHECK(got.count("gone/later.txt") == 1);
+  BOOST_CHECK_EQUAL(got.at("a/two.txt").content, std::string(7000, 'y'));
+  BOOST_CHECK_EQUAL(got.at("new/fresh.txt").content, "fresh");
+  // The user meant to keep them after all.
+  write_file(src / "top.txt", "top", 1600000003);
+  write_file(src / "gone/later.txt", "later", 1600000004);
+  node.sync_now("photos");
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 3), "synced");
+  check_equal(snapshot(src.path()));
+  BOOST_CHECK(pending_removals() == std::make_pair(uint64_t{0}, uint64_t{0}));
+}
+
+// A renamed (missing) source folder is an error of the run: nothing removed, and it comes back.
+BOOST_FIXTURE_TEST_CASE(a_renamed_source_folder_removes_nothing, fixture) {
+  make_tree();
+  node.add_volume(volume_cfg());
+  node.add_datasource(folder_cfg(sync_type::auto_));
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
+  auto first = snapshot(src.path());
+  auto moved = src.path().string() + ".moved";
+  std::filesystem::rename(src.path(), moved);
+  node.sync_now("photos");
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 2), "error");
+  check_equal(first);
+  BOOST_CHECK_EQUAL(pending_removals().first, 0u);
+  std::filesystem::rename(moved, src.path());
+  node.sync_now("photos");
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 3), "synced");
+  check_equal(first);
+}
+
+// A source folder now on another filesystem than at its first run (a disk not mounted, its
+// mount point's folder in its place) holds even a single removal.
+BOOST_FIXTURE_TEST_CASE(a_source_on_another_filesystem_holds_its_removals, fixture) {
+  make_tree();
+  node.add_volume(volume_cfg());
+  auto cfg = folder_cfg(sync_type::auto_);
+  // As if its first run had seen another filesystem.
+  actors::datasource_record rec;
+  rec.config = cfg;
+  rec.source_fs = "uuid:not-this-one";
+  BOOST_REQUIRE(!actors::save(node.ctx->db(), rec));
+  node.add_datasource(cfg);
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
+  std::filesystem::remove(src / "top.txt");
+  node.sync_now("photos");
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 2), "error");
+  auto st = node.status(node.datasources.at("photos"));
+  BOOST_CHECK_MESSAGE(st.last_error.find("on another filesystem") != std::string::npos &&
+                          st.last_error.find("uuid:not-this-one") != std::string::npos,
+                      st.last_error);
+  BOOST_CHECK(std::filesystem::exists(dst / "photos/top.txt"));
+  // The identity of a folder's filesystem is stable, and the same for its subfolders.
+  auto here = connectors::filesystem_identity(src.path().string());
+  BOOST_CHECK(!here.empty());
+  BOOST_CHECK_EQUAL(here, connectors::filesystem_identity((src / "a").string()));
+  BOOST_CHECK_EQUAL(connectors::filesystem_identity((src / "missing").string()), "");
+}
+
+// A changed file deleted before its copy: the old copy stays through that run (a source that
+// vanished as a whole must not be mirrored item by item); the next run's merge removes it.
+BOOST_FIXTURE_TEST_CASE(a_changed_file_deleted_before_its_copy_is_removed_by_the_next_run,
+                        fixture) {
+  write_file(src / "keep.txt", "k", 1600000000);
+  write_file(src / "also.txt", "a", 1600000000);
+  write_file(src / "gone.txt", "g", 1600000001);
+  auto v = node.add_volume(volume_cfg());
+  node.add_datasource(folder_cfg(sync_type::auto_));
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
+  BOOST_CHECK(node.ask(v, actors::pause_atom::value));
+  write_file(src / "gone.txt", "changed", 1600000100);
+  node.sync_now("photos");
+  BOOST_REQUIRE(eventually([&] {
+    return node.ctx->queue().size(actors::queue_name("backup", "photos")) == 1;
+  }));
+  std::filesystem::remove(src / "gone.txt");
+  BOOST_CHECK(node.ask(v, actors::resume_atom::value));
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 2), "synced");
+  BOOST_CHECK_EQUAL(read_file(dst / "photos/gone.txt"), "g");
+  BOOST_CHECK(pending_removals() == std::make_pair(uint64_t{1}, uint64_t{0}));
+  node.sync_now("photos");
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 3), "synced");
+  check_equal(snapshot(src.path()));
+  BOOST_CHECK(pending_removals() == std::make_pair(uint64_t{0}, uint64_t{0}));
 }

@@ -439,6 +439,41 @@ BOOST_AUTO_TEST_CASE(targets_are_refused_when_they_overlap_and_move_on_patch) {
   BOOST_CHECK_EQUAL(ed.del(ws + "/tgt-a", "").status, 200);
 }
 
+// The deletion guard through the API: a PATCH to an empty folder removes nothing; the view
+// shows the held count; a person confirms it with @sendToSpyder {"confirm_deletes": N}.
+BOOST_AUTO_TEST_CASE(a_patch_to_an_empty_folder_holds_removals_until_confirmed) {
+  temp_dir src{"dsapi-guard"};
+  temp_dir empty{"dsapi-guard-empty"};
+  write_file(src / "one.txt", "1");
+  write_file(src / "two.txt", "2");
+  write_file(src / "three.txt", "3");
+  auto ed = as(w().editor);
+  BOOST_REQUIRE_EQUAL(ed.post(ws, folder_body("guard", src.path(), "vol-misc", "auto")).status, 201);
+  BOOST_REQUIRE(eventually([] { return run_succeeded("guard", 1); }));
+  auto patched = ed.call("PATCH", ws + "/guard", R"({"path":")" + empty.path().string() + "\"}");
+  BOOST_REQUIRE_MESSAGE(patched.status == 200, patched.body);
+  BOOST_REQUIRE_EQUAL(ed.post(ws + "/guard/@sendToSpyder", "").status, 202);
+  BOOST_REQUIRE(eventually([] { return run_status("guard", 2) == "failed"; }));
+  auto view = parse_json(ed.get(ws + "/guard").body);
+  BOOST_CHECK_EQUAL(view->doc["held_removals"].GetUint64(), 3u);
+  BOOST_CHECK_EQUAL(view->doc["status"].GetString(), std::string{"error"});
+  std::string why = view->doc["last_error"].GetString();
+  BOOST_CHECK_MESSAGE(why.find("3 removal(s) held back") != std::string::npos, why);
+  for (auto name : {"one.txt", "two.txt", "three.txt"})
+    BOOST_CHECK(fs::exists(w().dir / "vol-misc" / "guard" / name));
+  auto fewer = ed.post(ws + "/guard/@sendToSpyder", R"({"confirm_deletes":2})");
+  BOOST_CHECK_EQUAL(fewer.status, 409);
+  BOOST_CHECK_EQUAL(ed.post(ws + "/guard/@sendToSpyder", R"({"confirm_deletes":"x"})").status, 400);
+  BOOST_CHECK_EQUAL(ed.post(ws + "/guard/@sendToSpyder", R"({"confirm":3})").status, 400);
+  auto confirmed = ed.post(ws + "/guard/@sendToSpyder", R"({"confirm_deletes":3})");
+  BOOST_REQUIRE_MESSAGE(confirmed.status == 202, confirmed.body);
+  BOOST_REQUIRE(eventually([] { return run_succeeded("guard", 3); }));
+  for (auto name : {"one.txt", "two.txt", "three.txt"})
+    BOOST_CHECK(!fs::exists(w().dir / "vol-misc" / "guard" / name));
+  BOOST_CHECK_EQUAL(parse_json(ed.get(ws + "/guard").body)->doc["held_removals"].GetUint64(), 0u);
+  BOOST_CHECK_EQUAL(ed.del(ws + "/guard", "").status, 200);
+}
+
 BOOST_AUTO_TEST_CASE(send_to_compute_pushes_one_item_again) {
   temp_dir src{"dsapi-compute"};
   write_file(src / "docs/report.txt", "report");
