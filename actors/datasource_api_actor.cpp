@@ -1335,6 +1335,9 @@ void op_create(self_ptr self, const call& c) {
     return answer(self, c, fail(400, "a datasource needs a type (\"folder\" or \"synthetic\")"));
   if (auto p = apply_config(d, cfg); !p.empty()) return answer(self, c, fail(400, p));
   if (auto p = config_problem(cfg); !p.empty()) return answer(self, c, fail(400, p));
+  if (cfg.type == "folder")
+    if (auto p = allowed_root_problem(cfg.path, s.settings.allowed_roots); !p.empty())
+      return answer(self, c, fail(403, p));
   if (auto* status = body_param(d, "status")) {
     if (!status->IsString() || (str(*status) != "paused" && str(*status) != "created"))
       return answer(self, c, fail(400, "a datasource is created \"created\" or \"paused\""));
@@ -1429,6 +1432,11 @@ void op_change(self_ptr self, const call& c) {
   auto rec = l.rec;
   if (auto p = apply_config(d, rec.config); !p.empty()) return answer(self, c, fail(400, p));
   if (auto p = config_problem(rec.config); !p.empty()) return answer(self, c, fail(400, p));
+  // A datasource made before the roots were set keeps its folder; a new folder must be allowed.
+  if (rec.config.type == "folder" &&
+      (rec.config.path != l.rec.config.path || l.rec.config.type != "folder"))
+    if (auto p = allowed_root_problem(rec.config.path, st.svc->settings.allowed_roots); !p.empty())
+      return answer(self, c, fail(403, p));
   if (st.busy.count(c.id) != 0)
     return answer(self, c, fail(409, "datasource " + c.id + " is being changed; retry"));
   // A person acted: a datasource in error gets another chance with its new configuration.

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
@@ -46,6 +47,9 @@ struct datasource_api_init {
   size_t max_scan_rows = 100000;
   /// Jobs waiting for the pool beyond this are refused with 503.
   size_t max_queued_jobs = 4096;
+  /// `[datasources] allowed_roots`: where folder datasources made here may read (see
+  /// `allowed_root_problem`); empty: nowhere.
+  std::vector<std::string> allowed_roots;
   /// How long a request to the supervisor or a datasource actor may take.
   std::chrono::seconds actor_timeout{30};
 };

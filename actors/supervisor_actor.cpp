@@ -289,8 +289,19 @@ void finish_delete(self_ptr self, const std::string& key) {
          [ctx, id, volumes]() -> caf::error {
            // A stale writer may not touch these rows again.
            ctx->claim_writer(id);
-           for (auto& v : volumes)
+           for (auto& v : volumes) {
+             // Temporary files its transfers left in its targets would never be resumed.
+             if (auto target = ctx->target(id, v)) {
+               auto removed = (*target)->remove_temporaries();
+               if (!removed)
+                 spdlog::warn("deleting datasource {}: temporary files in volume {}: {}", id, v,
+                              render(removed.error()));
+               else if (*removed > 0)
+                 spdlog::info("deleting datasource {}: {} temporary file(s) removed from volume {}",
+                              id, *removed, v);
+             }
              if (auto err = ctx->forget_link(id, v)) return err;
+           }
            if (auto err = ctx->runs().prune(id, 0)) return err;
            return ctx->db().erase_meta(datasource_key(id));
          },

@@ -94,18 +94,20 @@ std::filesystem::path real_path(const std::string& p) {
   return ec ? abs.lexically_normal() : real;
 }
 
+// Whether `inner` is `outer` or lies inside it (segment by segment).
+bool path_contains(const std::filesystem::path& outer, const std::filesystem::path& inner) {
+  auto o = outer.begin();
+  auto i = inner.begin();
+  for (; o != outer.end(); ++o, ++i) {
+    if (o->empty()) continue;  // a trailing separator
+    if (i == inner.end() || *o != *i) return false;
+  }
+  return true;
+}
+
 // Whether `a` and `b` are the same directory or one is inside the other.
 bool paths_overlap(const std::filesystem::path& a, const std::filesystem::path& b) {
-  auto contains = [](const std::filesystem::path& outer, const std::filesystem::path& inner) {
-    auto o = outer.begin();
-    auto i = inner.begin();
-    for (; o != outer.end(); ++o, ++i) {
-      if (o->empty()) continue;  // a trailing separator
-      if (i == inner.end() || *o != *i) return false;
-    }
-    return true;
-  };
-  return contains(a, b) || contains(b, a);
+  return path_contains(a, b) || path_contains(b, a);
 }
 
 std::string overlap_message(const datasource_config& c, const std::filesystem::path& source,
@@ -138,6 +140,20 @@ std::string source_overlap(const datasource_config& c, const std::vector<volume_
       return overlap_message(c, source, "the data directory " + data_dir, data);
   }
   return {};
+}
+
+std::string allowed_root_problem(const std::string& path, const std::vector<std::string>& roots) {
+  if (roots.empty())
+    return "folder datasources cannot be made through the API on this node: its setting "
+           "[datasources] allowed_roots names no directory";
+  auto real = real_path(path);
+  std::string shown;
+  for (auto& r : roots) {
+    if (path_contains(real_path(r), real)) return {};
+    shown += (shown.empty() ? "" : ", ") + r;
+  }
+  return "path " + path + " (" + real.string() + ") is outside every directory of the setting "
+         "[datasources] allowed_roots (" + shown + ")";
 }
 
 }  // namespace syncline::actors

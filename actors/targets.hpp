@@ -43,4 +43,9 @@ std::string target_conflict(const datasource_config& candidate,
 std::string source_overlap(const datasource_config& c, const std::vector<volume_config>& volumes,
                            const std::string& data_dir);
 
+/// Why a folder datasource made through the API may not read `path`: `roots` is empty (the
+/// node allows none), or the real path of `path` lies outside the real path of every root.
+/// Empty when it may. Names the setting, `[datasources] allowed_roots`. Stats a few paths.
+std::string allowed_root_problem(const std::string& path, const std::vector<std::string>& roots);
+
 }  // namespace syncline::actors

@@ -1,5 +1,7 @@
 #include "connectors/local_volume.hpp"
 
+#include <filesystem>
+
 #include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
@@ -450,6 +452,25 @@ caf::expected<std::optional<item_info>> local_volume::stat(std::string_view refe
   if (!parts.directory && is_temporary_name(ref.substr(0, ref.size() - parts.name.size()), parts.name))
     return std::optional<item_info>{};  // a transfer's file, not an item
   return detail::stat_item(options_.root, ref);
+}
+
+caf::expected<uint64_t> local_volume::remove_temporaries() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path root{options_.root};
+  uint64_t removed = 0;
+  fs::recursive_directory_iterator it{root, fs::directory_options::skip_permission_denied, ec};
+  if (ec) return make_error(connector_errc::io_error, "walk " + options_.root + ": " + ec.message());
+  for (; it != fs::recursive_directory_iterator{}; it.increment(ec)) {
+    if (ec) return make_error(connector_errc::io_error, "walk " + options_.root + ": " + ec.message());
+    if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+    auto parent = it->path().parent_path().lexically_relative(root).string();
+    parent = parent == "." ? std::string{} : parent + "/";
+    if (!is_temporary_name(parent, it->path().filename().string())) continue;
+    if (fs::remove(it->path(), ec)) ++removed;
+    if (ec) return make_error(connector_errc::io_error, "remove " + it->path().string() + ": " + ec.message());
+  }
+  return removed;
 }
 
 caf::expected<std::unique_ptr<listing>> local_volume::list() {

@@ -54,6 +54,8 @@ class local_volume final : public volume {
   [[nodiscard]] caf::expected<std::unique_ptr<item_reader>> open_reader(std::string_view reference,
                                                                         uint64_t offset) override;
   [[nodiscard]] caf::error sync() override;
+  /// Walks the tree without following symlinks.
+  [[nodiscard]] caf::expected<uint64_t> remove_temporaries() override;
 
  private:
   explicit local_volume(local_volume_options options);

@@ -76,6 +76,9 @@ class volume : public std::enable_shared_from_this<volume> {
   /// Opens a file for reading (verification, or serving it to other sites).
   [[nodiscard]] virtual caf::expected<std::unique_ptr<item_reader>> open_reader(
       std::string_view reference, uint64_t offset) = 0;
+  /// Removes every temporary file of ours below the root (`is_temporary_name`), left by
+  /// transfers that will never resume (their datasource was deleted); returns how many.
+  [[nodiscard]] virtual caf::expected<uint64_t> remove_temporaries() { return uint64_t{0}; }
   /// Makes every change so far durable (one `syncfs` of the volume's filesystem).
   [[nodiscard]] virtual caf::error sync() = 0;
 };

@@ -92,6 +92,28 @@ std::string read_string(const toml::node& v, std::string& out) {
   return {};
 }
 
+std::string read_strings(const toml::node& v, std::vector<std::string>& out) {
+  auto* arr = v.as_array();
+  if (arr == nullptr) return wrong_type("an array of strings", v);
+  std::vector<std::string> items;
+  for (auto& e : *arr) {
+    auto* str = e.as_string();
+    if (str == nullptr) return "expected an array of strings, found " + type_name(e);
+    items.push_back(str->get());
+  }
+  out = std::move(items);
+  return {};
+}
+
+// An array of strings; a single string (as `--set` gives it) is an array of one.
+std::string read_string_list(const toml::node& v, std::vector<std::string>& out) {
+  if (auto* one = v.as_string()) {
+    out = {one->get()};
+    return {};
+  }
+  return read_strings(v, out);
+}
+
 std::string read_bool(const toml::node& v, bool& out) {
   auto* b = v.as_boolean();
   if (b == nullptr) return wrong_type("a boolean (true or false)", v);
@@ -319,6 +341,24 @@ const std::vector<setting>& settings() {
          c.auth.admin_password_file = s;
          return std::string{};
        }},
+      {"datasources", "allowed_roots", value_kind::string,
+       "absolute directories under which folder datasources made through the API may read; "
+       "empty: the API may not make folder datasources",
+       [](const node_config& c) {
+         std::string out;
+         for (auto& r : c.datasources_settings.allowed_roots)
+           out += (out.empty() ? "" : ", ") + quote_toml(r);
+         return "[" + out + "]";
+       },
+       [](const toml::node& v, node_config& c) {
+         std::vector<std::string> roots;
+         if (auto p = read_string_list(v, roots); !p.empty()) return p;
+         for (auto& r : roots)
+           if (r.empty() || r.front() != '/')
+             return "must be absolute directories, got " + quote_toml(r);
+         c.datasources_settings.allowed_roots = std::move(roots);
+         return std::string{};
+       }},
       {"api", "max_ids", value_kind::integer,
        "most ids (or elements) one API request may name",
        [](const node_config& c) { return std::to_string(c.api.max_ids); },
@@ -498,19 +538,6 @@ std::string read_path(const toml::node& v, std::string& out) {
   if (auto p = read_string(v, s); !p.empty()) return p;
   if (s.empty()) return "must not be empty";
   out = std::move(s);
-  return {};
-}
-
-std::string read_strings(const toml::node& v, std::vector<std::string>& out) {
-  auto* arr = v.as_array();
-  if (arr == nullptr) return wrong_type("an array of strings", v);
-  std::vector<std::string> items;
-  for (auto& e : *arr) {
-    auto* str = e.as_string();
-    if (str == nullptr) return "expected an array of strings, found " + type_name(e);
-    items.push_back(str->get());
-  }
-  out = std::move(items);
   return {};
 }
 

@@ -108,6 +108,14 @@ struct api_settings {
   uint32_t io_threads = 2;
 };
 
+/// `[datasources]`
+struct datasources_section {
+  /// Absolute directories under which a folder datasource made through the API may read (real
+  /// paths compared). Empty: the API may not make folder datasources. The configuration
+  /// file's datasources are the operator's and are not restricted.
+  std::vector<std::string> allowed_roots;
+};
+
 /// Every setting of a node. A default-constructed value holds the defaults; `load_config`
 /// returns only values that passed validation.
 struct node_config {
@@ -118,6 +126,7 @@ struct node_config {
   storage_settings storage;
   auth_settings auth;
   api_settings api;
+  datasources_section datasources_settings;
   /// `[runtime]`: the actor runtime's tunables.
   actors::runtime_settings runtime;
   /// `[[volume]]` tables, in file order; ids are unique.

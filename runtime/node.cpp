@@ -225,6 +225,13 @@ caf::expected<record_sets> reconcile_records(storage::database& db, const node_c
         for (auto& v : moved_volumes(before, r.config)) out.moved.emplace_back(r.config.id, v);
       }
       from_api.insert(r.config.id);
+      if (r.config.type == "folder")
+        if (auto p = actors::allowed_root_problem(r.config.path,
+                                                  cfg.datasources_settings.allowed_roots);
+            !p.empty())
+          spdlog::warn("datasource {} was made through the API before its folder had to be "
+                       "allowed, and keeps running: {}",
+                       r.config.id, p);
       notes.push_back(fmt::format("datasource {} ({}/{}/{}, created through the API): {}",
                                   r.config.id, r.config.container, r.config.account,
                                   r.config.workspace, actors::to_string(r.status)));
@@ -447,6 +454,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   dsapi.pool = p->api_pool.get();
   dsapi.users = p->users.get();
   dsapi.credentials = p->credentials.get();
+  dsapi.allowed_roots = cfg.datasources_settings.allowed_roots;
   p->datasource_api = actors::spawn_datasource_api(*p->system, std::move(dsapi));
   caf::anon_send(p->directory, actors::register_atom::value,
                  actors::directory_entry{"datasource_api", "datasource_api",

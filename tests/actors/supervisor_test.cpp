@@ -179,6 +179,8 @@ BOOST_FIXTURE_TEST_CASE(datasources_are_added_changed_and_deleted_at_run_time, f
   // A resume point left by an interrupted transfer of it.
   auto checkpoint = actors::checkpoint_key(actors::queue_name("backup", "extra"), "big.bin");
   BOOST_REQUIRE(!node.ctx->db().put_meta(checkpoint, "1048576"));
+  auto leftover = dst / "extra" / connectors::temporary_name("big.bin");
+  write_file(leftover, std::string(1024, 'p'), 1600000200);
   BOOST_CHECK(node.ask(supervisor, caf::delete_atom::value, std::string{"extra"}));
   node.datasources.erase("extra");
   BOOST_CHECK(!find("datasource/extra"));
@@ -190,6 +192,7 @@ BOOST_FIXTURE_TEST_CASE(datasources_are_added_changed_and_deleted_at_run_time, f
   BOOST_REQUIRE(stored);
   BOOST_CHECK(!*stored);
   BOOST_CHECK(std::filesystem::exists(dst / "extra/n.log"));
+  BOOST_CHECK(!std::filesystem::exists(leftover));  // its temporary files go
   auto left = node.ctx->db().get_meta(checkpoint);
   BOOST_REQUIRE(left);
   BOOST_CHECK(!*left);

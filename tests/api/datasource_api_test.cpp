@@ -44,6 +44,8 @@ syncline::runtime::node_config node_config(const temp_dir& dir) {
   cfg.http.listen = {"127.0.0.1", 0};
   cfg.auth.admin_user = "root";
   cfg.auth.admin_password_file = pw;
+  // API folder datasources may read below the temporary directory, where the tests' are.
+  cfg.datasources_settings.allowed_roots = {fs::temp_directory_path().string()};
   for (auto* v : volumes) {
     fs::create_directories(dir / v);
     syncline::actors::volume_config vc;
@@ -678,6 +680,8 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_and_changes_nothing) {
   expect(400, "POST", ws, R"({"id":"bad","type":"tape","path":"/x","volumes":["vol-misc"]})", "type");
   expect(400, "POST", ws, R"({"type":"folder","path":")" + src.path().string() + R"(","volumes":["vol-misc"]})", "id");
   expect(400, "POST", ws, R"({"id":"bad","type":"folder","path":"relative/dir","volumes":["vol-misc"]})", "absolute");
+  // A folder outside [datasources] allowed_roots: 403 naming the setting.
+  expect(403, "POST", ws, R"({"id":"bad","type":"folder","path":"/etc","volumes":["vol-misc"]})", "allowed_roots");
   expect(400, "POST", ws, R"({"id":"bad","type":"folder","path":"/tmp/../etc","volumes":["vol-misc"]})", "..");
   expect(400, "POST", ws, R"({"id":"bad","type":"folder","path":"/nonexistent/dir","volumes":["vol-misc"]})", "not a directory");
   expect(400, "POST", ws, good("").substr(0, good("").size() - 1) + R"(,"volumes":["no-such-volume"]})", "no-such-volume");
@@ -756,10 +760,22 @@ BOOST_AUTO_TEST_CASE(datasources_made_through_the_api_survive_a_restart) {
     }));
     (*n)->stop();
   }
+  // Started again without allowed roots: the datasource made before keeps running (the node
+  // warns), but no folder datasource can be made or moved through the API.
+  cfg.datasources_settings.allowed_roots.clear();
   auto n = syncline::runtime::node::start(cfg);
   BOOST_REQUIRE_MESSAGE(n, (n ? std::string{"ok"} : syncline::storage::render(n.error())));
   api_client c{(*n)->http_address().port};
   c.set_token(c.sign_in("root", "root-secret-1"));
+  auto refused = c.put("/api/c1/a1/workspaces/w1/another",
+                       R"({"type":"folder","path":")" + src.path().string() +
+                           R"(","volumes":["vol-misc"]})");
+  BOOST_CHECK_EQUAL(refused.status, 403);
+  BOOST_CHECK_MESSAGE(member(refused.body, "message").find("allowed_roots") != std::string::npos,
+                      refused.body);
+  auto moved = c.call("PATCH", target, R"({"path":"/etc"})");
+  BOOST_CHECK_EQUAL(moved.status, 403);
+  BOOST_CHECK_EQUAL(c.call("PATCH", target, R"({"sync_priority":2})").status, 200);
   auto got = c.get(target);
   BOOST_REQUIRE_EQUAL(got.status, 200);
   BOOST_CHECK_EQUAL(member(got.body, "owner"), "root");

@@ -94,6 +94,7 @@ BOOST_AUTO_TEST_CASE(every_setting_is_described_with_its_default) {
                                     "auth.token_cache_ms",
                                     "auth.admin_user",
                                     "auth.admin_password_file",
+                                    "datasources.allowed_roots",
                                     "api.max_ids",
                                     "api.io_threads",
                                     "runtime.io_threads",
@@ -111,14 +112,27 @@ BOOST_AUTO_TEST_CASE(every_setting_is_described_with_its_default) {
   BOOST_CHECK_EQUAL_COLLECTIONS(fixed.begin(), fixed.end(), expected.begin(), expected.end());
   for (auto want : {"volume.<id>.path", "volume.<id>.syncAmountReception",
                     "datasource.<id>.sync_type", "datasource.<id>.volumes",
-                    "datasource.<id>.sync_priority", "datasource.<id>.exclude"})
+                    "datasource.<id>.sync_priority", "datasource.<id>.exclude",
+                    "datasource.<id>.target", "datasource.<id>.targets",
+                    "datasource.<id>.max_delete", "datasource.<id>.max_delete_percent"})
     BOOST_CHECK_MESSAGE(std::find(keys.begin(), keys.end(), want) != keys.end(), want);
   for (auto& s : all) {
     if (s.key == "scheduler.threads") BOOST_CHECK_EQUAL(s.default_value, "2");
     if (s.key == "http.listen")
       BOOST_CHECK(s.default_value.find("127.0.0.1:8460") != std::string::npos);
     if (s.key == "storage.sync_writes") BOOST_CHECK_EQUAL(s.default_value, "false");
+    if (s.key == "datasources.allowed_roots") BOOST_CHECK_EQUAL(s.default_value, "[]");
   }
+  // Set from the file, or from the command line (one root, or an array).
+  auto cfg = parse_config("[datasources]\nallowed_roots = [\"/srv/a\", \"/srv/b\"]\n", "x.toml");
+  if (!cfg) BOOST_FAIL(render(cfg.error()));
+  BOOST_CHECK_EQUAL(cfg->datasources_settings.allowed_roots.size(), 2u);
+  auto one = parse_set_argument("datasources.allowed_roots=/srv/c");
+  BOOST_REQUIRE(one);
+  BOOST_REQUIRE(!apply_override(*cfg, *one));
+  BOOST_REQUIRE_EQUAL(cfg->datasources_settings.allowed_roots.size(), 1u);
+  BOOST_CHECK_EQUAL(cfg->datasources_settings.allowed_roots[0], "/srv/c");
+  BOOST_CHECK(!parse_config("[datasources]\nallowed_roots = [\"relative\"]\n", "x.toml"));
 }
 
 BOOST_AUTO_TEST_CASE(file_sets_every_value) {
