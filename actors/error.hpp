@@ -23,6 +23,9 @@ enum class actors_errc : uint8_t {
   bad_request,
   /// The actor is shutting down.
   shutting_down,
+  /// An I/O job threw an exception (its text is the context); the actor that asked for it is
+  /// restarted when it cannot take the error as the job's result.
+  job_failed,
 };
 
 const char* to_string(actors_errc x) noexcept;

@@ -59,6 +59,7 @@ failure_class classify(const caf::error& err) noexcept {
       case actors_errc::paused:
       case actors_errc::cancelled:
       case actors_errc::shutting_down:
+      case actors_errc::job_failed:  // like an exception in an actor: try again
         return failure_class::retry;
       default:
         return failure_class::no_retry;

@@ -1,5 +1,9 @@
 #include "actors/io_pool.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include "actors/error.hpp"
+
 namespace syncline::actors {
 
 io_pool::io_pool(size_t threads) {
@@ -53,9 +57,24 @@ void io_pool::work() {
       jobs_.pop_front();
       ++busy_;
     }
-    job();
+    // A job that throws (run_io's catch their own) costs its own work, never the node.
+    try {
+      job();
+    } catch (...) {
+      spdlog::error("an I/O job failed: {}", render(detail::job_exception(std::current_exception())));
+    }
     std::lock_guard<std::mutex> guard{mtx_};
     --busy_;
+  }
+}
+
+caf::error detail::job_exception(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(std::move(e));
+  } catch (const std::exception& x) {
+    return make_error(actors_errc::job_failed, std::string{"an I/O job threw: "} + x.what());
+  } catch (...) {
+    return make_error(actors_errc::job_failed, "an I/O job threw an exception of unknown type");
   }
 }
 

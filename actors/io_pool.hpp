@@ -4,15 +4,22 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <caf/actor_cast.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/expected.hpp>
+#include <caf/message_id.hpp>
+#include <caf/system_messages.hpp>
 #include <caf/send.hpp>
 
 namespace syncline::actors {
@@ -59,17 +66,41 @@ struct io_continuation {
 
 using io_done_atom = caf::atom_constant<caf::atom("io_done")>;
 
+namespace detail {
+template <class T>
+struct holds_error : std::is_same<T, caf::error> {};
+template <class T>
+struct holds_error<caf::expected<T>> : std::true_type {};
+caf::error job_exception(std::exception_ptr e);
+}  // namespace detail
+
 /// Runs `work()` on `pool`, then `then(result)` inside the actor `self` (as a message
 /// `(io_done_atom, io_continuation)`, which every actor using this answers by calling `fn`).
 /// If the actor has exited meanwhile, `then` never runs. `work` must not touch the actor's
 /// state; `then` may. `work` returns something movable (wrap move-only results in shared_ptr
-/// or return them by value: they are moved into `then`).
+/// or return them by value: they are moved into `then`). An exception thrown by `work` becomes
+/// the error `actors_errc::job_failed`: the result itself when `work` returns `caf::error` or
+/// `caf::expected`, else the reason the actor exits with (its supervisor restarts it).
 template <class Self, class Work, class Then>
 void run_io(Self* self, io_pool& pool, Work work, Then then) {
   pool.submit([hdl = caf::actor_cast<caf::actor>(self), work = std::move(work),
                then = std::move(then)]() mutable {
     using result_type = decltype(work());
-    auto result = std::make_shared<result_type>(work());
+    std::shared_ptr<result_type> result;
+    try {
+      result = std::make_shared<result_type>(work());
+    } catch (...) {
+      auto err = detail::job_exception(std::current_exception());
+      if constexpr (detail::holds_error<result_type>::value) {
+        result = std::make_shared<result_type>(std::move(err));
+      } else {
+        // anon_send_exit takes only an exit_reason in CAF 0.17: the same, with our error.
+        if (hdl)
+          hdl->enqueue(nullptr, caf::make_message_id(),
+                       caf::make_message(caf::exit_msg{hdl->address(), std::move(err)}), nullptr);
+        return;
+      }
+    }
     caf::anon_send(hdl, io_done_atom::value,
                    io_continuation{[then = std::move(then), result]() mutable {
                      then(std::move(*result));
