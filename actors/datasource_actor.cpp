@@ -113,6 +113,8 @@ struct datasource_state {
   int64_t progress_last_ms = 0;
   uint64_t progress_last_done = 0;
 
+  bool started = false;  // start-up has read the last run and settled the status
+  std::vector<std::function<void()>> after_start;  // requests that came before
   bool io_busy = false;
   std::deque<std::function<void()>> io_waiting;
   std::vector<caf::typed_response_promise<uint64_t>> sync_waiters;
@@ -598,7 +600,15 @@ void step(self_ptr self) {
 
 void start_run(self_ptr self, std::string trigger, bool unpark) {
   auto& st = self->state;
-  if (!set_status(self, datasource_status::syncing)) return;
+  if (!set_status(self, datasource_status::syncing)) {
+    // Whoever asked for this run hears why there is none (a dropped promise answers nothing).
+    auto err = make_error(actors_errc::forbidden_transition,
+                          "datasource " + id_of(self) + " cannot start a run from status " +
+                              to_string(st.rec.status));
+    for (auto& w : st.sync_waiters) w.deliver(err);
+    st.sync_waiters.clear();
+    return;
+  }
   st.unpark = unpark;
   st.run_error.clear();
   ++st.schedule_epoch;
@@ -1198,6 +1208,48 @@ bool resume_datasource(self_ptr self) {
 
 // --- start-up -------------------------------------------------------------------------------
 
+// Runs `fn` now, or once start-up has read the last run (a request that came earlier would
+// see the stored status, not the one start-up settles on).
+void after_start_up(self_ptr self, std::function<void()> fn) {
+  auto& st = self->state;
+  if (st.started)
+    fn();
+  else
+    st.after_start.push_back(std::move(fn));
+}
+
+// Collect now (`confirm`: a person confirms that many held removals). Answers `rp` in every
+// case: the run's number once it started, or why not.
+void sync_now(self_ptr self, std::optional<uint64_t> confirm,
+              caf::typed_response_promise<uint64_t> rp) {
+  auto& s = self->state;
+  auto refuse = [&](actors_errc code, const std::string& why) {
+    rp.deliver(make_error(code, "datasource " + id_of(self) + " " + why));
+  };
+  if (confirm) {
+    if (s.rec.held_removals == 0) return refuse(actors_errc::forbidden_transition,
+                                                "holds back no removals");
+    if (*confirm < s.rec.held_removals)
+      return refuse(actors_errc::forbidden_transition,
+                    "holds back " + std::to_string(s.rec.held_removals) +
+                        " removals, more than the " + std::to_string(*confirm) +
+                        " confirmed: nothing is released");
+  }
+  if (s.rec.health == sync_health::disabled) return refuse(actors_errc::paused, "is disabled");
+  if (s.rec.status == datasource_status::paused) return refuse(actors_errc::paused, "is paused");
+  if (run_active(self) && s.rec.status == datasource_status::syncing) {
+    if (confirm)
+      return refuse(actors_errc::forbidden_transition, "is running; confirm when it ends");
+    rp.deliver(s.run->number);
+    return;
+  }
+  if (confirm) s.rec.confirmed_removals = *confirm;
+  s.sync_waiters.push_back(rp);
+  start_run(self,
+            confirm ? "manual, " + std::to_string(*confirm) + " removals confirmed" : "manual",
+            true);
+}
+
 void start_up(self_ptr self) {
   enqueue_job(self, [self] {
     auto* ctx = self->state.ctx;
@@ -1206,8 +1258,16 @@ void start_up(self_ptr self) {
     run_io(self, ctx->pool(), [ctx, id]() -> result { return ctx->runs().last(id); },
            [self](result last) {
              auto& s = self->state;
+             auto started = [self] {
+               auto& cur = self->state;
+               cur.started = true;
+               auto waiting = std::move(cur.after_start);
+               cur.after_start.clear();
+               for (auto& fn : waiting) fn();
+             };
              if (!last) {
                fail_run(self, last.error());
+               started();
                job_done(self);
                return;
              }
@@ -1240,6 +1300,7 @@ void start_up(self_ptr self) {
                }
              }
              save_record(self);
+             started();
              job_done(self);
            });
   });
@@ -1272,40 +1333,13 @@ datasource_actor::behavior_type datasource(datasource_actor::stateful_pointer<da
               .then([](bool) {}, [](caf::error&) {});
       },
       [=](sync_now_atom) -> caf::result<uint64_t> {
-        auto& s = self->state;
-        if (s.rec.health == sync_health::disabled)
-          return make_error(actors_errc::paused, "datasource " + id_of(self) + " is disabled");
-        if (s.rec.status == datasource_status::paused)
-          return make_error(actors_errc::paused, "datasource " + id_of(self) + " is paused");
-        if (run_active(self) && s.rec.status == datasource_status::syncing)
-          return s.run->number;
         auto rp = self->make_response_promise<uint64_t>();
-        s.sync_waiters.push_back(rp);
-        start_run(self, "manual", true);
+        after_start_up(self, [=] { sync_now(self, std::nullopt, rp); });
         return rp;
       },
       [=](sync_now_atom, uint64_t confirm) -> caf::result<uint64_t> {
-        // A person confirms the removals the guard held back: at least as many as are held.
-        auto& s = self->state;
-        if (s.rec.held_removals == 0)
-          return make_error(actors_errc::forbidden_transition,
-                            "datasource " + id_of(self) + " holds back no removals");
-        if (confirm < s.rec.held_removals)
-          return make_error(actors_errc::forbidden_transition,
-                            "datasource " + id_of(self) + " holds back " +
-                                std::to_string(s.rec.held_removals) + " removals, more than the " +
-                                std::to_string(confirm) + " confirmed: nothing is released");
-        if (s.rec.health == sync_health::disabled)
-          return make_error(actors_errc::paused, "datasource " + id_of(self) + " is disabled");
-        if (s.rec.status == datasource_status::paused)
-          return make_error(actors_errc::paused, "datasource " + id_of(self) + " is paused");
-        if (run_active(self) && s.rec.status == datasource_status::syncing)
-          return make_error(actors_errc::forbidden_transition,
-                            "datasource " + id_of(self) + " is running; confirm when it ends");
-        s.rec.confirmed_removals = confirm;
         auto rp = self->make_response_promise<uint64_t>();
-        s.sync_waiters.push_back(rp);
-        start_run(self, "manual, " + std::to_string(confirm) + " removals confirmed", true);
+        after_start_up(self, [=] { sync_now(self, confirm, rp); });
         return rp;
       },
       [=](pause_atom) -> bool { return pause_datasource(self); },
