@@ -132,18 +132,6 @@ std::string targets_problem_of(self_ptr self, const datasource_config& c) {
   return target_conflict(c, others);
 }
 
-// The volumes whose target moved between `before` and `after` (both feed them): the links to
-// forget, since their rows describe copies in the old target.
-std::vector<std::string> moved_targets(const datasource_config& before,
-                                       const datasource_config& after) {
-  std::vector<std::string> out;
-  for (auto& v : after.volumes)
-    if (std::find(before.volumes.begin(), before.volumes.end(), v) != before.volumes.end() &&
-        target_of(before, v) != target_of(after, v))
-      out.push_back(v);
-  return out;
-}
-
 void start_datasource(self_ptr self, const datasource_record& rec);
 
 // Starts `rec`, the new configuration of a datasource whose actor is down, after forgetting

@@ -22,6 +22,16 @@ std::map<std::string, std::string> targets_of(const datasource_config& c) {
   return out;
 }
 
+std::vector<std::string> moved_targets(const datasource_config& before,
+                                       const datasource_config& after) {
+  std::vector<std::string> out;
+  for (auto& v : after.volumes)
+    if (std::find(before.volumes.begin(), before.volumes.end(), v) != before.volumes.end() &&
+        target_of(before, v) != target_of(after, v))
+      out.push_back(v);
+  return out;
+}
+
 bool targets_overlap(std::string_view a, std::string_view b) noexcept {
   if (a.size() > b.size()) std::swap(a, b);
   if (a.empty() || a == b) return true;

@@ -17,6 +17,12 @@ std::string target_of(const datasource_config& c, const std::string& volume);
 /// `target_of` for every volume `c` feeds.
 std::map<std::string, std::string> targets_of(const datasource_config& c);
 
+/// The volumes fed both `before` and `after` (two configurations of one datasource) whose
+/// target differs between them: the links to forget, since their rows describe copies in the
+/// old target.
+std::vector<std::string> moved_targets(const datasource_config& before,
+                                       const datasource_config& after);
+
 /// Whether two targets of one volume share files: equal, or one inside the other (segment by
 /// segment: `a` contains `a/b` but not `ab`; `""` contains everything).
 bool targets_overlap(std::string_view a, std::string_view b) noexcept;

@@ -1,6 +1,5 @@
 #include "runtime/node.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -145,16 +144,6 @@ struct record_sets {
   std::vector<std::pair<std::string, std::string>> moved;  // (datasource, volume)
 };
 
-std::vector<std::string> moved_volumes(const actors::datasource_config& before,
-                                       const actors::datasource_config& after) {
-  std::vector<std::string> out;
-  for (auto& v : after.volumes)
-    if (std::find(before.volumes.begin(), before.volumes.end(), v) != before.volumes.end() &&
-        actors::target_of(before, v) != actors::target_of(after, v))
-      out.push_back(v);
-  return out;
-}
-
 caf::expected<record_sets> reconcile_records(storage::database& db, const node_config& cfg) {
   auto now = storage::epoch_ms();
   auto stored_volumes = actors::load_volumes(db);
@@ -197,7 +186,7 @@ caf::expected<record_sets> reconcile_records(storage::database& db, const node_c
       rec.last_error.clear();
     }
     if (found)
-      for (auto& v : moved_volumes(rec.config, c)) out.moved.emplace_back(c.id, v);
+      for (auto& v : actors::moved_targets(rec.config, c)) out.moved.emplace_back(c.id, v);
     rec.config = c;
     std::string feeds;
     for (auto& v : c.volumes)
@@ -222,7 +211,7 @@ caf::expected<record_sets> reconcile_records(storage::database& db, const node_c
         if (auto problem = actors::target_problem(r.config); !problem.empty())
           return make_error(runtime_errc::invalid_config, "--set datasource." + r.config.id +
                                                               ".target: " + problem);
-        for (auto& v : moved_volumes(before, r.config)) out.moved.emplace_back(r.config.id, v);
+        for (auto& v : actors::moved_targets(before, r.config)) out.moved.emplace_back(r.config.id, v);
       }
       from_api.insert(r.config.id);
       if (r.config.type == "folder")
