@@ -5,7 +5,7 @@
 
 #include <caf/expected.hpp>
 
-#include "actors/config.hpp"
+#include "actors/sync_config.hpp"
 
 namespace syncline::connectors {
 class source;

@@ -22,6 +22,7 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/datasource_schema.hpp"
 #include "actors/error.hpp"
 #include "actors/io_pool.hpp"
 #include "actors/node_context.hpp"
@@ -43,7 +44,6 @@ using storage::user_class;
 using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 constexpr const char* access_prefix = "ds-access/";
-constexpr size_t max_part_bytes = 128;
 constexpr size_t max_credentials_bytes = 64 * 1024;
 
 // --- who may see and change a datasource ----------------------------------------------------
@@ -198,20 +198,6 @@ struct call {
   user_class cls = user_class::guest;
 };
 
-// What is wrong with a container, account or workspace name, or "".
-std::string part_problem(const char* what, std::string_view s) {
-  std::string w{what};
-  if (s.empty()) return w + " is empty";
-  if (s.size() > max_part_bytes)
-    return w + " is longer than " + std::to_string(max_part_bytes) + " bytes";
-  if (s == "." || s == "..") return w + " may not be '.' or '..'";
-  for (unsigned char c : s)
-    if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
-      return w + " holds a control character, a slash or a backslash";
-  if (printable(s) != s) return w + " is not valid UTF-8";
-  return {};
-}
-
 std::string resource_problem(std::string_view r) {
   if (r.empty()) return "the resource is empty";
   if (r.size() > 4096) return "the resource is longer than 4096 bytes";
@@ -239,7 +225,7 @@ std::optional<api_response> parse_call(call& c) {
   for (auto [name, value] : {std::pair<const char*, const std::string*>{"the container", &c.container},
                              {"the account", &c.account},
                              {"the workspace", &c.workspace}})
-    if (auto p = part_problem(name, *value); !p.empty()) return fail(400, p);
+    if (auto p = part_problem(*value); !p.empty()) return fail(400, std::string{name} + " " + p);
   std::string_view rest{req.path_ids[3]};
   if (!rest.empty() && rest.back() == '/' && rest.find('/') == rest.size() - 1)
     rest.remove_suffix(1);  // `{datasource}/`
@@ -371,193 +357,43 @@ bool parse_uint(std::string_view s, uint64_t& out) {
   return true;
 }
 
-// --- configuration from JSON ----------------------------------------------------------------
+// --- configuration from JSON: the fields of actors/datasource_schema.hpp ----------------------
 
-std::string read_strings(const rapidjson::Value& v, const char* key, std::vector<std::string>& out) {
-  if (!v.IsArray()) return std::string{key} + " must be an array of strings";
-  std::vector<std::string> items;
-  for (auto& x : v.GetArray()) {
-    if (!x.IsString()) return std::string{key} + " must be an array of strings";
-    items.push_back(str(x));
+config_value to_value(const rapidjson::Value& v) {
+  if (v.IsString()) return config_value::of(str(v));
+  if (v.IsBool()) return config_value::of(v.GetBool());
+  if (v.IsInt64()) return config_value::of(v.GetInt64());
+  if (v.IsUint64()) return config_value::of(v.GetUint64());
+  if (v.IsNumber()) return config_value::of(v.GetDouble());
+  if (v.IsArray()) {
+    config_value out;
+    out.type = config_value::kind::array;
+    for (auto& e : v.GetArray()) out.items.push_back(to_value(e));
+    return out;
   }
-  out = std::move(items);
-  return {};
-}
-
-std::string read_globs(const rapidjson::Value& v, const char* key, std::vector<std::string>& out) {
-  std::vector<std::string> items;
-  if (auto p = read_strings(v, key, items); !p.empty()) return p;
-  auto compiled = connectors::glob_set::compile(items);
-  if (!compiled) return std::string{key} + ": " + error_message(compiled.error());
-  out = std::move(items);
-  return {};
-}
-
-std::string read_int(const rapidjson::Value& v, const char* key, int64_t lo, int64_t hi,
-                     int64_t& out) {
-  if (!v.IsInt64() || v.GetInt64() < lo || v.GetInt64() > hi)
-    return std::string{key} + " must be an integer from " + std::to_string(lo) + " to " +
-           std::to_string(hi);
-  out = v.GetInt64();
-  return {};
-}
-
-std::string read_uint(const rapidjson::Value& v, const char* key, uint64_t hi, uint64_t& out) {
-  if (!v.IsUint64() || v.GetUint64() > hi)
-    return std::string{key} + " must be an integer from 0 to " + std::to_string(hi);
-  out = v.GetUint64();
-  return {};
-}
-
-std::string path_problem(std::string_view p) {
-  if (p.empty()) return "path is empty";
-  if (p.front() != '/') return "path must be absolute";
-  if (p.find('\0') != std::string_view::npos) return "path holds a NUL byte";
-  size_t pos = 1;
-  while (pos <= p.size()) {
-    auto end = p.find('/', pos);
-    auto seg = p.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
-    if (seg == "..") return "path may not hold '..' segments";
-    if (end == std::string_view::npos) break;
-    pos = end + 1;
+  if (v.IsObject()) {
+    std::vector<std::pair<std::string, config_value>> members;
+    for (auto& m : v.GetObject()) members.emplace_back(str(m.name), to_value(m.value));
+    return config_value::table_of(std::move(members));
   }
-  return {};
+  config_value out;
+  out.type = config_value::kind::other;
+  out.string = "null";
+  return out;
 }
 
-// Keys a request may set, as [[datasource]] in the configuration file names them.
-// Applies `obj`'s configuration keys to `c`; returns what is wrong, or "". `status` and, on
-// create, `id`, `container`, `account`, `workspace` are handled by the caller.
+// Applies the configuration keys of `obj` to `c`; returns what is wrong, or "". `status` and
+// the identity fields (`id`, `container`, `account`, `workspace`) are the caller's.
 std::string apply_config(const rapidjson::Value& obj, datasource_config& c) {
   for (auto& m : obj.GetObject()) {
-    std::string key = str(m.name);
-    auto& v = m.value;
-    std::string p;
-    int64_t i = 0;
-    if (key == "id" || key == "container" || key == "account" || key == "workspace" ||
-        key == "status") {
-      continue;
-    } else if (key == "name") {
-      if (!v.IsString() || v.GetStringLength() > 256) p = "name must be a string of at most 256 bytes";
-      else c.name = str(v);
-    } else if (key == "type") {
-      if (!v.IsString() || (str(v) != "folder" && str(v) != "synthetic"))
-        p = "type must be \"folder\" or \"synthetic\"";
-      else c.type = str(v);
-    } else if (key == "path") {
-      if (!v.IsString()) p = "path must be a string";
-      else if (p = path_problem(str(v)); p.empty()) c.path = std::filesystem::path{str(v)}.lexically_normal().string();
-    } else if (key == "volumes") {
-      std::vector<std::string> vols;
-      p = read_strings(v, "volumes", vols);
-      if (p.empty() && vols.empty()) p = "volumes must name at least one volume";
-      for (auto& vol : vols)
-        if (p.empty())
-          if (auto q = id_problem(vol); !q.empty()) p = "volume id " + q;
-      if (p.empty()) c.volumes = std::move(vols);
-    } else if (key == "target") {
-      if (!v.IsString()) p = "target must be a string (a directory relative to each volume)";
-      else c.target = str(v);
-    } else if (key == "targets") {
-      std::map<std::string, std::string> targets;
-      if (!v.IsObject()) {
-        p = "targets must be an object {\"<volume>\": \"<directory>\"}";
-      } else {
-        for (auto& t : v.GetObject()) {
-          if (!t.value.IsString()) {
-            p = "targets." + str(t.name) + " must be a string";
-            break;
-          }
-          targets[str(t.name)] = str(t.value);
-        }
-      }
-      if (p.empty()) c.targets = std::move(targets);
-    } else if (key == "sync_type") {
-      auto t = v.IsString() ? sync_type_from_string(str(v)) : std::nullopt;
-      if (!t) p = "sync_type must be \"auto\", \"one\" or \"arch\"";
-      else c.sync = *t;
-    } else if (key == "include") {
-      p = read_globs(v, "include", c.include);
-    } else if (key == "exclude") {
-      p = read_globs(v, "exclude", c.exclude);
-    } else if (key == "sync_priority") {
-      p = read_int(v, "sync_priority", INT32_MIN, INT32_MAX, i);
-      if (p.empty()) c.sync_priority = static_cast<int32_t>(i);
-    } else if (key == "compare_hash") {
-      if (!v.IsBool()) p = "compare_hash must be true or false";
-      else c.compare_hash = v.GetBool();
-    } else if (key == "schedule" || key == "schedule_min_s" || key == "schedule_max_s") {
-      auto set = [&](const rapidjson::Value& x, const char* name, int64_t& out) {
-        return read_int(x, name, 1, 30 * 86400, out);
-      };
-      if (key == "schedule_min_s") {
-        p = set(v, "schedule_min_s", c.schedule_min_s);
-      } else if (key == "schedule_max_s") {
-        p = set(v, "schedule_max_s", c.schedule_max_s);
-      } else if (!v.IsObject()) {
-        p = "schedule must be an object {\"min_s\": n, \"max_s\": n}";
-      } else {
-        for (auto& s : v.GetObject()) {
-          auto k = str(s.name);
-          if (k == "min_s") p = set(s.value, "schedule.min_s", c.schedule_min_s);
-          else if (k == "max_s") p = set(s.value, "schedule.max_s", c.schedule_max_s);
-          else p = "unknown key schedule." + k + " (min_s, max_s)";
-          if (!p.empty()) break;
-        }
-      }
-    } else if (key == "priority_rules") {
-      std::vector<priority_rule> rules;
-      if (!v.IsArray()) p = "priority_rules must be an array of {glob, priority}";
-      for (size_t n = 0; p.empty() && n < v.Size(); ++n) {
-        auto& r = v[static_cast<rapidjson::SizeType>(n)];
-        if (!r.IsObject() || !r.HasMember("glob") || !r["glob"].IsString() ||
-            !r.HasMember("priority") || !r["priority"].IsInt()) {
-          p = "priority_rules must be an array of {glob: string, priority: integer}";
-          break;
-        }
-        auto g = connectors::glob_set::compile({str(r["glob"])});
-        if (!g) p = "priority_rules: " + error_message(g.error());
-        else rules.push_back({str(r["glob"]), r["priority"].GetInt()});
-      }
-      if (p.empty()) c.priority_rules = std::move(rules);
-    } else if (key == "max_delete") {
-      p = read_uint(v, "max_delete", UINT64_MAX, c.max_delete);
-    } else if (key == "max_delete_percent") {
-      uint64_t percent = 0;
-      p = read_uint(v, "max_delete_percent", 100, percent);
-      if (p.empty()) c.max_delete_percent = static_cast<uint32_t>(percent);
-    } else if (key == "seed") {
-      p = read_uint(v, "seed", UINT64_MAX, c.seed);
-    } else if (key == "count") {
-      p = read_uint(v, "count", 100000000, c.count);
-    } else if (key == "directories") {
-      p = read_uint(v, "directories", 1000000, c.directories);
-    } else if (key == "min_size") {
-      p = read_uint(v, "min_size", uint64_t{1} << 40, c.min_size);
-    } else if (key == "max_size") {
-      p = read_uint(v, "max_size", uint64_t{1} << 40, c.max_size);
-    } else if (key == "change_rate") {
-      if (!v.IsNumber() || v.GetDouble() < 0 || v.GetDouble() > 1)
-        p = "change_rate must be a number from 0 to 1";
-      else c.change_rate = v.GetDouble();
-    } else {
-      p = "unknown key " + key;
-    }
-    if (!p.empty()) return p;
+    auto key = str(m.name);
+    if (key == "status") continue;
+    auto* f = find_datasource_field(key);
+    if (f == nullptr)
+      return "unknown key " + key + " (keys: " + datasource_field_names() + ")";
+    if (f->identity) continue;
+    if (auto p = f->read(to_value(m.value), c); !p.empty()) return key + ": " + p;
   }
-  return {};
-}
-
-// Checks a whole configuration (after create or change); returns what is wrong, or "".
-std::string config_problem(const datasource_config& c) {
-  if (c.volumes.empty()) return "volumes must name at least one volume";
-  if (c.type == "folder") {
-    if (c.path.empty()) return "a folder datasource needs a path";
-    std::error_code ec;
-    if (!std::filesystem::is_directory(c.path, ec)) return "path " + c.path + " is not a directory";
-  }
-  if (auto p = target_problem(c); !p.empty()) return p;
-  if (c.schedule_min_s > c.schedule_max_s) return "the schedule's min_s is more than its max_s";
-  if (c.type == "synthetic" && c.min_size > c.max_size) return "min_size is more than max_size";
   return {};
 }
 
@@ -568,10 +404,39 @@ void write_string(json_writer& w, std::string_view s) {
   w.String(p.c_str(), static_cast<rapidjson::SizeType>(p.size()));
 }
 
-void write_strings(json_writer& w, const std::vector<std::string>& v) {
-  w.StartArray();
-  for (auto& s : v) write_string(w, s);
-  w.EndArray();
+void write_value(json_writer& w, const config_value& v) {
+  using kind = config_value::kind;
+  switch (v.type) {
+    case kind::boolean:
+      w.Bool(v.boolean);
+      return;
+    case kind::integer:
+      w.Int64(v.integer);
+      return;
+    case kind::big_integer:
+      w.Uint64(v.big);
+      return;
+    case kind::floating:
+      w.Double(v.floating);
+      return;
+    case kind::string:
+    case kind::other:
+      write_string(w, v.string);
+      return;
+    case kind::array:
+      w.StartArray();
+      for (auto& e : v.items) write_value(w, e);
+      w.EndArray();
+      return;
+    case kind::table:
+      w.StartObject();
+      for (auto& [k, e] : v.members) {
+        w.Key(k.c_str(), static_cast<rapidjson::SizeType>(k.size()));
+        write_value(w, e);
+      }
+      w.EndObject();
+      return;
+  }
 }
 
 void write_run(json_writer& w, const storage::run_record& r) {
@@ -630,77 +495,13 @@ std::string view_json(const datasource_record& rec, const std::optional<access_r
   rapidjson::StringBuffer buf;
   json_writer w{buf};
   w.StartObject();
-  w.Key("id");
-  write_string(w, c.id);
-  w.Key("name");
-  write_string(w, c.name.empty() ? c.id : c.name);
-  w.Key("container");
-  write_string(w, c.container);
-  w.Key("account");
-  write_string(w, c.account);
-  w.Key("workspace");
-  write_string(w, c.workspace);
-  w.Key("type");
-  write_string(w, c.type);
-  if (c.type == "folder") {
-    w.Key("path");
-    write_string(w, c.path);
+  for (auto& f : datasource_fields()) {
+    if (f.shown != nullptr && !f.shown(c)) continue;
+    w.Key(f.key.data(), static_cast<rapidjson::SizeType>(f.key.size()));
+    write_value(w, f.value(c));
   }
-  w.Key("volumes");
-  write_strings(w, c.volumes);
-  w.Key("target");
-  write_string(w, c.target ? *c.target : c.id);
-  w.Key("targets");
-  w.StartObject();
-  for (auto& [volume, path] : targets_of(c)) {
-    w.Key(volume.c_str(), static_cast<rapidjson::SizeType>(volume.size()));
-    write_string(w, path);
-  }
-  w.EndObject();
-  w.Key("sync_type");
-  w.String(to_string(c.sync));
-  w.Key("include");
-  write_strings(w, c.include);
-  w.Key("exclude");
-  write_strings(w, c.exclude);
-  w.Key("sync_priority");
-  w.Int(c.sync_priority);
-  w.Key("priority_rules");
-  w.StartArray();
-  for (auto& r : c.priority_rules) {
-    w.StartObject();
-    w.Key("glob");
-    write_string(w, r.glob);
-    w.Key("priority");
-    w.Int(r.priority);
-    w.EndObject();
-  }
-  w.EndArray();
-  w.Key("compare_hash");
-  w.Bool(c.compare_hash);
-  w.Key("max_delete");
-  w.Uint64(c.max_delete);
-  w.Key("max_delete_percent");
-  w.Uint(c.max_delete_percent);
   w.Key("held_removals");
   w.Uint64(rec.held_removals);
-  w.Key("schedule");
-  w.StartObject();
-  w.Key("min_s");
-  w.Int64(c.schedule_min_s);
-  w.Key("max_s");
-  w.Int64(c.schedule_max_s);
-  w.EndObject();
-  if (c.type == "synthetic") {
-    for (auto [k, v] : {std::pair<const char*, uint64_t>{"seed", c.seed}, {"count", c.count},
-                        {"directories", c.directories}, {"min_size", c.min_size},
-                        {"max_size", c.max_size}}) {
-      w.Key(k);
-      w.Uint64(v);
-    }
-    w.Key("change_rate");
-    w.Double(c.change_rate);
-  }
   std::string invitation;
   if (access) {
     auto m = access->members.find(user);
@@ -1334,7 +1135,7 @@ void op_create(self_ptr self, const call& c) {
   if (!d.HasMember("type"))
     return answer(self, c, fail(400, "a datasource needs a type (\"folder\" or \"synthetic\")"));
   if (auto p = apply_config(d, cfg); !p.empty()) return answer(self, c, fail(400, p));
-  if (auto p = config_problem(cfg); !p.empty()) return answer(self, c, fail(400, p));
+  if (auto p = datasource_problem(cfg); !p.empty()) return answer(self, c, fail(400, p));
   if (cfg.type == "folder")
     if (auto p = allowed_root_problem(cfg.path, s.settings.allowed_roots); !p.empty())
       return answer(self, c, fail(403, p));
@@ -1431,7 +1232,7 @@ void op_change(self_ptr self, const call& c) {
                                 " is declared in the node's configuration file: change it there"));
   auto rec = l.rec;
   if (auto p = apply_config(d, rec.config); !p.empty()) return answer(self, c, fail(400, p));
-  if (auto p = config_problem(rec.config); !p.empty()) return answer(self, c, fail(400, p));
+  if (auto p = datasource_problem(rec.config); !p.empty()) return answer(self, c, fail(400, p));
   // A datasource made before the roots were set keeps its folder; a new folder must be allowed.
   if (rec.config.type == "folder" &&
       (rec.config.path != l.rec.config.path || l.rec.config.type != "folder"))

@@ -9,7 +9,7 @@
 #include <random>
 #include <string>
 
-#include "actors/config.hpp"
+#include "actors/sync_config.hpp"
 #include "actors/io_pool.hpp"
 #include "storage/database.hpp"
 #include "storage/datastore.hpp"

@@ -9,7 +9,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
-#include "actors/config.hpp"
+#include "actors/sync_config.hpp"
 #include "actors/state_machines.hpp"
 
 namespace syncline::storage {

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/config.hpp"
+#include "actors/sync_config.hpp"
 
 namespace syncline::actors {
 

@@ -12,6 +12,7 @@
 #include <rapidjson/writer.h>
 
 #include "actors/error.hpp"
+#include "actors/text.hpp"
 #include "storage/element_json.hpp"
 #include "storage/error.hpp"
 #include "storage/transfer_queue.hpp"
@@ -24,33 +25,6 @@ using storage::storage_errc;
 
 // Iterative: a hostile nesting cannot exhaust the stack while parsing.
 constexpr unsigned parse_flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-
-// Length of the valid UTF-8 sequence at s[i], or 0 (RFC 3629).
-size_t utf8_sequence(std::string_view s, size_t i) noexcept {
-  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  if (c < 0x80) return 1;
-  size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (size_t k = 2; k < n; ++k)
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  return n;
-}
 
 // Nesting of objects and arrays, counted outside strings, without building anything: checked
 // before RapidJSON builds a document that recursive code (the writer) would walk.
@@ -108,39 +82,7 @@ std::string member_text(const rapidjson::Value& v) {
   return to_text(v);
 }
 
-void escape_label(std::string& out, std::string_view s) {
-  for (char c : s) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-}
-
 }  // namespace
-
-std::string printable(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size());
-  for (size_t i = 0; i < bytes.size();) {
-    if (auto n = utf8_sequence(bytes, i); n > 0) {
-      out.append(bytes.substr(i, n));
-      i += n;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
-
-std::string json_string(std::string_view s) {
-  std::string out;
-  storage::append_json_string(out, printable(s));
-  return out;
-}
 
 std::string error_json(std::string_view code, std::string_view message) {
   return "{\"error\":" + json_string(code) + ",\"message\":" + json_string(message) + "}";
@@ -416,7 +358,7 @@ struct prom {
         first = false;
         out += k;
         out += "=\"";
-        escape_label(out, v);
+        out += prometheus_label(v);
         out += '"';
       }
       out += '}';

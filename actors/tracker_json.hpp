@@ -13,6 +13,7 @@
 #include <caf/expected.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/text.hpp"
 #include "storage/element_query.hpp"
 
 namespace syncline::storage {
@@ -26,9 +27,6 @@ std::string error_json(std::string_view code, std::string_view message);
 
 /// What a client should read of `err`: its context text when it has one, else its rendering.
 std::string error_message(const caf::error& err);
-
-/// `s` as a JSON string literal (invalid UTF-8 replaced by U+FFFD).
-std::string json_string(std::string_view s);
 
 /// The ids of a request body.
 struct id_list {
@@ -71,9 +69,6 @@ struct credentials {
 /// package's text: `"90s"`, `"2 hours"`, `"1d"`, `"1.5h"`; a bare number in text is
 /// milliseconds, as there. Nullopt when unreadable.
 std::optional<int64_t> parse_duration_ms(std::string_view text, bool number);
-
-/// Bytes made printable for JSON: invalid UTF-8 replaced.
-std::string printable(std::string_view bytes);
 
 /// The status tree as JSON (`/api/actors`).
 std::string status_json(const actor_status& tree);

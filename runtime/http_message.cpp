@@ -6,6 +6,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "actors/text.hpp"
+
 namespace syncline::runtime {
 
 namespace {
@@ -17,50 +19,6 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
         std::tolower(static_cast<unsigned char>(b[i])))
       return false;
   return true;
-}
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not one (RFC 3629:
-// no overlong forms, no surrogates, nothing above U+10FFFF).
-size_t utf8_sequence(std::string_view s, size_t i) noexcept {
-  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  if (c < 0x80) return 1;
-  size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (size_t k = 2; k < n; ++k)
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  return n;
-}
-
-// Messages quote request paths and other client bytes; JSON must stay valid UTF-8.
-std::string valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    if (auto n = utf8_sequence(s, i); n > 0) {
-      out.append(s.substr(i, n));
-      i += n;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
 }
 
 int hex_value(char c) noexcept {
@@ -77,15 +35,6 @@ std::string_view trim(std::string_view s) noexcept {
 }
 
 }  // namespace
-
-bool is_valid_utf8(std::string_view s) noexcept {
-  for (size_t i = 0; i < s.size();) {
-    auto n = utf8_sequence(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
 
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
   std::string out;
@@ -174,8 +123,8 @@ http_response http_response::json(unsigned status, std::string body) {
 
 http_response http_response::error(unsigned status, std::string_view code,
                                    std::string_view message) {
-  auto c = valid_utf8(code);
-  auto m = valid_utf8(message);
+  auto c = actors::printable(code);
+  auto m = actors::printable(message);
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
   w.StartObject();

@@ -62,9 +62,6 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
 /// Nullopt when any escape is malformed.
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_form(std::string_view s);
 
-/// Whether `s` is valid UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF).
-bool is_valid_utf8(std::string_view s) noexcept;
-
 /// A response for `http_reply::send`. The server adds `Content-Length`, `Server` and
 /// `Connection` itself.
 struct http_response {

@@ -2,23 +2,12 @@
 
 #include <cstdio>
 
+#include "actors/text.hpp"
+
 namespace syncline::runtime {
 
 namespace {
 
-// Label values quote `\`, `"` and newlines (Prometheus text format 0.0.4).
-std::string escape_label(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
 
 std::string format_double(double x) {
   char buf[32];
@@ -62,7 +51,7 @@ std::string http_metrics::prometheus() const {
     for (size_t c = 0; c < s->by_class.size(); ++c) {
       auto n = s->by_class[c].load(std::memory_order_relaxed);
       if (n == 0) continue;
-      out += "syncline_http_requests_total{route=\"" + escape_label(s->label) + "\",code=\"" +
+      out += "syncline_http_requests_total{route=\"" + actors::prometheus_label(s->label) + "\",code=\"" +
              classes[c] + "\"} " + std::to_string(n) + "\n";
     }
   }
@@ -71,7 +60,7 @@ std::string http_metrics::prometheus() const {
   for (auto& s : series_) {
     auto count = s->count.load(std::memory_order_relaxed);
     if (count == 0) continue;
-    auto label = escape_label(s->label);
+    auto label = actors::prometheus_label(s->label);
     uint64_t cumulative = 0;
     for (size_t b = 0; b < bucket_bounds.size(); ++b) {
       cumulative += s->buckets[b].load(std::memory_order_relaxed);

@@ -8,7 +8,7 @@
 
 #include <caf/expected.hpp>
 
-#include "runtime/config.hpp"
+#include "runtime/node_config.hpp"
 #include "runtime/http_metrics.hpp"
 #include "runtime/http_router.hpp"
 

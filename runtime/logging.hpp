@@ -3,7 +3,7 @@
 
 #include <caf/error.hpp>
 
-#include "runtime/config.hpp"
+#include "runtime/node_config.hpp"
 
 namespace syncline::runtime {
 

@@ -8,7 +8,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
-#include "runtime/config.hpp"
+#include "runtime/node_config.hpp"
 
 namespace syncline::runtime {
 

@@ -7,7 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include "runtime/config.hpp"
+#include "runtime/node_config.hpp"
 #include "runtime/error.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/node.hpp"
@@ -21,7 +21,7 @@ using namespace syncline;
 constexpr int exit_failure = 1;
 constexpr int exit_usage = 2;
 
-// The settings table of runtime/config.cpp, so `node --help` lists every key with its default
+// The settings table of runtime/node_config.cpp, so `node --help` lists every key with its default
 // without a second list to keep in step.
 std::string settings_footer() {
   std::ostringstream out;

@@ -17,7 +17,7 @@
 #include <rapidjson/document.h>
 #include <sys/stat.h>
 
-#include "runtime/config.hpp"
+#include "runtime/node_config.hpp"
 #include "runtime/node.hpp"
 #include "storage/error.hpp"
 #include "tests/support/http_client.hpp"

@@ -1,5 +1,5 @@
 #define BOOST_TEST_MODULE runtime_config
-#include "runtime/config.hpp"
+#include "runtime/node_config.hpp"
 
 #include <optional>
 #include <fstream>
@@ -514,4 +514,29 @@ BOOST_AUTO_TEST_CASE(targets_are_read_checked_and_set_for_api_datasources) {
   auto other_key = parse_set_argument("datasource.made-by-api.path=/x");
   BOOST_REQUIRE(other_key);
   BOOST_CHECK(apply_override(*cfg, *other_key));
+}
+
+// The file reads [[datasource]] through the one schema (actors/datasource_schema.hpp): the
+// API's limits hold here too, and a relative path is taken from the working directory.
+BOOST_AUTO_TEST_CASE(datasources_follow_the_one_schema) {
+  auto head = std::string{"[[volume]]\nid = \"v\"\npath = \"/x\"\n[[datasource]]\nid = \"d\"\n"
+                          "volumes = [\"v\"]\n"};
+  auto cfg = parse_config(head + "path = \"rel/dir\"\ncontainer = \"caf\xC3\xA9\"\n", "n.toml");
+  if (!cfg) BOOST_FAIL(render(cfg.error()));
+  BOOST_CHECK_EQUAL(cfg->datasources[0].path, (std::filesystem::current_path() / "rel/dir").string());
+  BOOST_CHECK_EQUAL(cfg->datasources[0].container, "caf\xC3\xA9");
+  for (auto [text, says] : std::vector<std::pair<std::string, std::string>>{
+           {"path = \"/y\"\ntype = \"synthetic\"\ncount = 100000001\n", "datasource.count: must be between 0 and 100000000"},
+           {"path = \"/y\"\nsync_priority = 2147483648\n", "datasource.sync_priority"},
+           {"path = \"/y\"\nname = \"" + std::string(257, 'n') + "\"\n", "datasource.name"},
+           {"path = \"/y/../z\"\n", "datasource.path: may not hold '..'"},
+           {"path = \"/y\"\nschedule = { min_s = 50, max_s = 40 }\n", "schedule_min_s is more than"},
+           {"path = \"/y\"\ncolour = \"red\"\n", "unknown key 'datasource.colour'"}}) {
+    auto bad = parse_config(head + text, "n.toml");
+    BOOST_REQUIRE_MESSAGE(!bad, text);
+    BOOST_CHECK_MESSAGE(render(bad.error()).find(says) != std::string::npos, render(bad.error()));
+  }
+  auto sched = parse_config(head + "path = \"/y\"\nschedule = { min_s = 5, max_s = 9 }\n", "n.toml");
+  BOOST_REQUIRE(sched);
+  BOOST_CHECK_EQUAL(sched->datasources[0].schedule_max_s, 9);
 }

@@ -8,6 +8,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "actors/text.hpp"
 #include "runtime/http_message.hpp"
 
 using namespace syncline::runtime;
@@ -128,8 +129,8 @@ BOOST_AUTO_TEST_CASE(queries_forms_and_cookies) {
   BOOST_CHECK(!r.cookie("tok"));
   BOOST_CHECK(!percent_decode("%"));
   BOOST_CHECK_EQUAL(percent_decode("a%00b").value_or("?"), std::string("a\0b", 3));
-  BOOST_CHECK(is_valid_utf8("caf\xC3\xA9"));
-  BOOST_CHECK(!is_valid_utf8("\xC0\xAF"));
+  BOOST_CHECK(syncline::actors::is_valid_utf8("caf\xC3\xA9"));
+  BOOST_CHECK(!syncline::actors::is_valid_utf8("\xC0\xAF"));
 }
 
 BOOST_AUTO_TEST_CASE(adding_again_replaces_the_handler) {

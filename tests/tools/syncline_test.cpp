@@ -16,7 +16,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "runtime/config.hpp"
+#include "runtime/node_config.hpp"
 #include "runtime/version.hpp"
 #include "storage/database.hpp"
 #include "storage/error.hpp"

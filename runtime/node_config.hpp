@@ -1,4 +1,4 @@
-// runtime/config.hpp: every setting of a node, read from a TOML file and command-line overrides.
+// runtime/node_config.hpp: every setting of a node, read from a TOML file and command-line overrides.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
-#include "actors/config.hpp"
+#include "actors/sync_config.hpp"
 
 namespace syncline::runtime {
 

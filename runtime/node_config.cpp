@@ -1,4 +1,4 @@
-#include "runtime/config.hpp"
+#include "runtime/node_config.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -14,6 +14,7 @@
 
 #include <toml++/toml.h>
 
+#include "actors/datasource_schema.hpp"
 #include "actors/error.hpp"
 #include "actors/sync_model.hpp"
 #include "actors/targets.hpp"
@@ -541,21 +542,6 @@ std::string read_path(const toml::node& v, std::string& out) {
   return {};
 }
 
-std::string read_globs(const toml::node& v, std::vector<std::string>& out) {
-  std::vector<std::string> items;
-  if (auto p = read_strings(v, items); !p.empty()) return p;
-  auto compiled = connectors::glob_set::compile(items);
-  if (!compiled) return actors::render(compiled.error());
-  out = std::move(items);
-  return {};
-}
-
-std::string show_strings(const std::vector<std::string>& v) {
-  std::string out = "[";
-  for (auto& x : v) out += (out.size() > 1 ? ", " : "") + quote_toml(x);
-  return out + "]";
-}
-
 template <size_t N>
 std::string read_word(const toml::node& v, const std::array<std::string_view, N>& words,
                       std::string& out) {
@@ -574,11 +560,9 @@ std::string read_word(const toml::node& v, const std::array<std::string_view, N>
 }
 
 constexpr std::array<std::string_view, 3> volume_types{"directory", "fault", "null"};
-constexpr std::array<std::string_view, 2> source_types{"folder", "synthetic"};
 constexpr std::array<std::string_view, 4> fault_operations{"open_writer", "write", "commit", "any"};
 
 using vc = actors::volume_config;
-using dc = actors::datasource_config;
 
 const std::vector<entity_field<vc>>& volume_fields() {
   static const std::vector<entity_field<vc>> table{
@@ -620,175 +604,6 @@ const std::vector<entity_field<vc>>& volume_fields() {
          if (auto compiled = connectors::glob_set::compile({g}); !compiled)
            return actors::render(compiled.error());
          c.fault_glob = std::move(g);
-         return std::string{};
-       }},
-  };
-  return table;
-}
-
-std::string read_rules(const toml::node& v, std::vector<actors::priority_rule>& out) {
-  auto* arr = v.as_array();
-  if (arr == nullptr) return wrong_type("an array of {glob, priority} tables", v);
-  std::vector<actors::priority_rule> rules;
-  for (auto& e : *arr) {
-    auto* t = e.as_table();
-    if (t == nullptr) return "expected {glob = \"...\", priority = N} tables, found " + type_name(e);
-    actors::priority_rule r;
-    bool has_glob = false;
-    for (auto&& [k, val] : *t) {
-      if (k.str() == "glob") {
-        if (auto p = read_string(val, r.glob); !p.empty()) return "glob: " + p;
-        if (auto compiled = connectors::glob_set::compile({r.glob}); !compiled)
-          return actors::render(compiled.error());
-        has_glob = true;
-      } else if (k.str() == "priority") {
-        if (auto p = read_signed(val, -1000000, 1000000, r.priority); !p.empty())
-          return "priority: " + p;
-      } else {
-        return "unknown key '" + std::string{k.str()} + "' in a rule (keys: glob, priority)";
-      }
-    }
-    if (!has_glob) return "a rule needs a glob";
-    rules.push_back(std::move(r));
-  }
-  out = std::move(rules);
-  return {};
-}
-
-const std::vector<entity_field<dc>>& datasource_fields() {
-  static const std::vector<entity_field<dc>> table{
-      {"id", value_kind::string, "the datasource's id: letters, digits, '.', '_', '-'",
-       [](const dc& c) { return quote_toml(c.id); },
-       [](const toml::node& v, dc& c) { return read_id(v, c.id); }},
-      {"name", value_kind::string, "a name for people",
-       [](const dc& c) { return quote_toml(c.name); },
-       [](const toml::node& v, dc& c) { return read_string(v, c.name); }},
-      {"container", value_kind::string, "the container of its API path",
-       [](const dc& c) { return quote_toml(c.container); },
-       [](const toml::node& v, dc& c) { return read_id(v, c.container); }},
-      {"account", value_kind::string, "the account of its API path",
-       [](const dc& c) { return quote_toml(c.account); },
-       [](const toml::node& v, dc& c) { return read_id(v, c.account); }},
-      {"workspace", value_kind::string, "the workspace of its API path",
-       [](const dc& c) { return quote_toml(c.workspace); },
-       [](const toml::node& v, dc& c) { return read_id(v, c.workspace); }},
-      {"type", value_kind::string, "folder (a local folder) or synthetic (generated items)",
-       [](const dc& c) { return quote_toml(c.type); },
-       [](const toml::node& v, dc& c) { return read_word(v, source_types, c.type); }},
-      {"path", value_kind::string, "type = folder: the folder to synchronize",
-       [](const dc& c) { return quote_toml(c.path); },
-       [](const toml::node& v, dc& c) { return read_path(v, c.path); }},
-      {"sync_type", value_kind::string,
-       "auto (mirror, deletions follow), one (collect once), arch (like auto, never deletes)",
-       [](const dc& c) { return quote_toml(actors::to_string(c.sync)); },
-       [](const toml::node& v, dc& c) {
-         std::string text;
-         if (auto p = read_string(v, text); !p.empty()) return p;
-         auto t = actors::sync_type_from_string(text);
-         if (!t) return "must be one of auto, one, arch, got " + quote_toml(text);
-         c.sync = *t;
-         return std::string{};
-       }},
-      {"volumes", value_kind::string, "ids of the volumes it feeds (at least one)",
-       [](const dc& c) { return show_strings(c.volumes); },
-       [](const toml::node& v, dc& c) { return read_strings(v, c.volumes); }},
-      {"target", value_kind::string,
-       "where its copies go in each volume: a relative directory; default its id; \"\" (the "
-       "volume's root) only when it is alone in the volume",
-       [](const dc& c) { return c.target ? quote_toml(*c.target) : std::string{"(its id)"}; },
-       [](const toml::node& v, dc& c) {
-         std::string text;
-         if (auto p = read_string(v, text); !p.empty()) return p;
-         c.target = std::move(text);
-         return std::string{};
-       }},
-      {"targets", value_kind::string,
-       "{ <volume> = \"dir\", ... }: a target per volume, overriding target there",
-       [](const dc& c) {
-         std::string out;
-         for (auto& [vol, path] : c.targets)
-           out += (out.empty() ? "" : ", ") + vol + " = " + quote_toml(path);
-         return "{ " + out + " }";
-       },
-       [](const toml::node& v, dc& c) {
-         auto* t = v.as_table();
-         if (t == nullptr) return wrong_type("a table { <volume> = \"dir\" }", v);
-         std::map<std::string, std::string> targets;
-         for (auto&& [k, val] : *t) {
-           std::string path;
-           if (auto p = read_string(val, path); !p.empty())
-             return std::string{k.str()} + ": " + p;
-           targets[std::string{k.str()}] = std::move(path);
-         }
-         c.targets = std::move(targets);
-         return std::string{};
-       }},
-      {"sync_priority", value_kind::integer, "higher first; 0 is normal, may be negative",
-       [](const dc& c) { return std::to_string(c.sync_priority); },
-       [](const toml::node& v, dc& c) {
-         return read_signed(v, -1000000, 1000000, c.sync_priority);
-       }},
-      {"priority_rules", value_kind::string,
-       "[{glob = \"**/*.exr\", priority = 5}, ...]: the first matching rule sets an item's priority",
-       [](const dc& c) { return std::to_string(c.priority_rules.size()) + " rule(s)"; },
-       [](const toml::node& v, dc& c) { return read_rules(v, c.priority_rules); }},
-      {"include", value_kind::string, "globs of the items to synchronize; empty: all",
-       [](const dc& c) { return show_strings(c.include); },
-       [](const toml::node& v, dc& c) { return read_globs(v, c.include); }},
-      {"exclude", value_kind::string, "globs of the items to leave out",
-       [](const dc& c) { return show_strings(c.exclude); },
-       [](const toml::node& v, dc& c) { return read_globs(v, c.exclude); }},
-      {"compare_hash", value_kind::boolean, "rescans compare content hashes when known",
-       [](const dc& c) { return std::string{c.compare_hash ? "true" : "false"}; },
-       [](const toml::node& v, dc& c) { return read_bool(v, c.compare_hash); }},
-      {"max_delete", value_kind::integer,
-       "auto: a run that would remove more items than this removes none until a person "
-       "confirms (0: no limit)",
-       [](const dc& c) { return std::to_string(c.max_delete); },
-       [](const toml::node& v, dc& c) {
-         return read_int(v, 0, std::numeric_limits<int64_t>::max(), c.max_delete);
-       }},
-      {"max_delete_percent", value_kind::integer,
-       "auto: ... or more than this percentage of a volume's items (100: no limit)",
-       [](const dc& c) { return std::to_string(c.max_delete_percent); },
-       [](const toml::node& v, dc& c) { return read_int(v, 0, 100, c.max_delete_percent); }},
-      {"schedule_min_s", value_kind::integer,
-       "auto/arch: the next run starts between schedule_min_s and schedule_max_s seconds later",
-       [](const dc& c) { return std::to_string(c.schedule_min_s); },
-       [](const toml::node& v, dc& c) { return read_signed(v, 1, 30 * 86400, c.schedule_min_s); }},
-      {"schedule_max_s", value_kind::integer, "see schedule_min_s",
-       [](const dc& c) { return std::to_string(c.schedule_max_s); },
-       [](const toml::node& v, dc& c) { return read_signed(v, 1, 30 * 86400, c.schedule_max_s); }},
-      {"seed", value_kind::integer, "type = synthetic: everything derives from it",
-       [](const dc& c) { return std::to_string(c.seed); },
-       [](const toml::node& v, dc& c) {
-         return read_int(v, 0, std::numeric_limits<int64_t>::max(), c.seed);
-       }},
-      {"count", value_kind::integer, "type = synthetic: number of files",
-       [](const dc& c) { return std::to_string(c.count); },
-       [](const toml::node& v, dc& c) { return read_int(v, 0, int64_t{1} << 40, c.count); }},
-      {"directories", value_kind::integer, "type = synthetic: directories the files spread over",
-       [](const dc& c) { return std::to_string(c.directories); },
-       [](const toml::node& v, dc& c) { return read_int(v, 0, int64_t{1} << 30, c.directories); }},
-      {"min_size", value_kind::integer, "type = synthetic: smallest file size",
-       [](const dc& c) { return std::to_string(c.min_size); },
-       [](const toml::node& v, dc& c) { return read_int(v, 0, int64_t{1} << 40, c.min_size); }},
-      {"max_size", value_kind::integer, "type = synthetic: largest file size",
-       [](const dc& c) { return std::to_string(c.max_size); },
-       [](const toml::node& v, dc& c) { return read_int(v, 0, int64_t{1} << 40, c.max_size); }},
-      {"change_rate", value_kind::string,
-       "type = synthetic: fraction of files that change from one run to the next, 0 to 1",
-       [](const dc& c) { return std::to_string(c.change_rate); },
-       [](const toml::node& v, dc& c) {
-         double x = 0;
-         if (auto* f = v.as_floating_point())
-           x = f->get();
-         else if (auto* i = v.as_integer())
-           x = static_cast<double>(i->get());
-         else
-           return wrong_type("a number", v);
-         if (!(x >= 0.0 && x <= 1.0)) return "must be between 0 and 1, got " + std::to_string(x);
-         c.change_rate = x;
          return std::string{};
        }},
   };
@@ -840,6 +655,104 @@ caf::error load_entities(std::string_view name, const toml::node& node,
   return caf::none;
 }
 
+// --- [[datasource]]: the fields of actors/datasource_schema.hpp ------------------------------
+
+actors::config_value to_value(const toml::node& n) {
+  using actors::config_value;
+  if (auto* s = n.as_string()) return config_value::of(s->get());
+  if (auto* i = n.as_integer()) return config_value::of(i->get());
+  if (auto* f = n.as_floating_point()) return config_value::of(f->get());
+  if (auto* b = n.as_boolean()) return config_value::of(b->get());
+  if (auto* a = n.as_array()) {
+    config_value v;
+    v.type = config_value::kind::array;
+    for (auto& e : *a) v.items.push_back(to_value(e));
+    return v;
+  }
+  if (auto* t = n.as_table()) {
+    std::vector<std::pair<std::string, config_value>> members;
+    for (auto&& [k, e] : *t) members.emplace_back(std::string{k.str()}, to_value(e));
+    return config_value::table_of(std::move(members));
+  }
+  config_value v;
+  v.type = config_value::kind::other;
+  v.string = type_name(n);
+  return v;
+}
+
+// Reads one key of a [[datasource]]; a relative `path` is taken from the working directory,
+// as every path of the file is.
+std::string read_datasource_key(const actors::datasource_field& f, const toml::node& node,
+                                actors::datasource_config& c) {
+  auto v = to_value(node);
+  if (f.key == "path" && v.type == actors::config_value::kind::string && !v.string.empty() &&
+      v.string.front() != '/') {
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(v.string, ec);
+    if (!ec) v.string = abs.string();
+  }
+  return f.read(v, c);
+}
+
+// A value as TOML writes it, for `--help`: `"x"`, `[1, 2]`, `{ a = 1 }`.
+std::string toml_text(const actors::config_value& v) {
+  using kind = actors::config_value::kind;
+  switch (v.type) {
+    case kind::boolean:
+      return v.boolean ? "true" : "false";
+    case kind::integer:
+      return std::to_string(v.integer);
+    case kind::big_integer:
+      return std::to_string(v.big);
+    case kind::floating: {
+      std::ostringstream out;
+      out << toml::value<double>{v.floating};
+      return out.str();
+    }
+    case kind::string:
+    case kind::other:
+      return quote_toml(v.string);
+    case kind::array: {
+      std::string out = "[";
+      for (auto& e : v.items) out += (out.size() > 1 ? ", " : "") + toml_text(e);
+      return out + "]";
+    }
+    case kind::table: {
+      std::string out;
+      for (auto& [k, e] : v.members) out += (out.empty() ? "" : ", ") + k + " = " + toml_text(e);
+      return "{ " + out + " }";
+    }
+  }
+  return {};
+}
+
+caf::error load_datasources(const toml::node& node, std::vector<actors::datasource_config>& out,
+                            std::vector<std::string>& where, std::string_view source_name) {
+  auto* arr = node.as_array();
+  if (arr == nullptr || !arr->is_array_of_tables())
+    return config_error(position(source_name, node.source()) + ": datasource: " +
+                        wrong_type("[[datasource]] tables", node));
+  for (auto& element : *arr) {
+    auto& tbl = *element.as_table();
+    actors::datasource_config item;
+    for (auto&& [key, value] : tbl) {
+      auto* f = actors::find_datasource_field(key.str());
+      if (f == nullptr)
+        return config_error(position(source_name, key.source()) + ": unknown key 'datasource." +
+                            std::string{key.str()} + "' (keys of [[datasource]]: " +
+                            actors::datasource_field_names() + ")");
+      if (auto problem = read_datasource_key(*f, value, item); !problem.empty())
+        return config_error(position(source_name, value.source()) + ": datasource." +
+                            std::string{f->key} + ": " + problem);
+    }
+    if (item.id.empty())
+      return config_error(position(source_name, tbl.source()) + ": datasource: missing key 'id'");
+    out.push_back(std::move(item));
+    where.push_back(position(source_name, tbl.source()));
+  }
+  return caf::none;
+}
+
 // Checks what no single value shows: unique ids, volumes that exist, what each type needs.
 // `vwhere`/`dwhere` give positions when known.
 caf::error check_entities(const node_config& cfg, const std::vector<std::string>& vwhere,
@@ -862,19 +775,11 @@ caf::error check_entities(const node_config& cfg, const std::vector<std::string>
     auto label = "datasource '" + d.id + "'";
     if (!ids.insert(d.id).second)
       return config_error(at(dwhere, i, label + ": another datasource has this id"));
-    if (d.volumes.empty())
-      return config_error(at(dwhere, i, label + ": volumes: name at least one volume"));
-    for (auto& v : d.volumes)
-      if (volume_ids.count(v) == 0)
-        return config_error(at(dwhere, i, label + ": volumes: no volume '" + v + "' is defined"));
-    if (d.type == "folder" && d.path.empty())
-      return config_error(at(dwhere, i, label + ": a folder datasource needs a path"));
-    if (auto problem = actors::target_problem(d); !problem.empty())
+    if (auto problem = actors::datasource_problem(d); !problem.empty())
       return config_error(at(dwhere, i, label + ": " + problem));
-    if (d.schedule_min_s > d.schedule_max_s)
-      return config_error(at(dwhere, i, label + ": schedule_min_s is more than schedule_max_s"));
-    if (d.min_size > d.max_size)
-      return config_error(at(dwhere, i, label + ": min_size is more than max_size"));
+    if (auto problem = actors::volume_problem(d, {volume_ids.begin(), volume_ids.end()});
+        !problem.empty())
+      return config_error(at(dwhere, i, label + ": " + problem));
   }
   if (auto conflict = actors::target_conflict(cfg.datasources); !conflict.empty())
     return config_error(conflict);
@@ -892,9 +797,7 @@ caf::error load_table(const toml::table& root, node_config& cfg, std::string_vie
       continue;
     }
     if (name.str() == "datasource") {
-      if (auto err = load_entities("datasource", node, datasource_fields(), cfg.datasources,
-                                   dwhere, source_name))
-        return err;
+      if (auto err = load_datasources(node, cfg.datasources, dwhere, source_name)) return err;
       continue;
     }
     bool known = false;
@@ -930,6 +833,43 @@ caf::error apply_entity_override(std::vector<T>& items, const std::vector<entity
   }
   return config_error(o.origin + ": no " + std::string{kind} + " '" + std::string{id} +
                       "' in the configuration");
+}
+
+// `--set datasource.<id>.<key>=value`. An id the configuration lacks is a datasource made
+// through the API: only its `target` and `targets` may be set (`node_config::target_overrides`).
+caf::error apply_datasource_override(node_config& cfg, std::string_view rest,
+                                     const toml::node& value, const config_override& o) {
+  auto dot = rest.rfind('.');
+  if (dot == std::string_view::npos || dot == 0)
+    return config_error(o.origin + ": expected datasource.<id>.<key>=value");
+  auto id = rest.substr(0, dot);
+  auto key = rest.substr(dot + 1);
+  auto* f = actors::find_datasource_field(key);
+  if (f == nullptr || f->key == "id")
+    return config_error(o.origin + ": unknown key '" + std::string{key} + "' of a datasource");
+  auto named = [&](const std::string& problem) {
+    return config_error(o.origin + ": datasource." + std::string{key} + ": " + problem);
+  };
+  for (auto& item : cfg.datasources) {
+    if (item.id != id) continue;
+    if (auto problem = read_datasource_key(*f, value, item); !problem.empty()) return named(problem);
+    return caf::none;
+  }
+  if (key != "target" && key != "targets")
+    return config_error(o.origin + ": no datasource '" + std::string{id} +
+                        "' in the configuration");
+  if (auto problem = actors::id_problem(id); !problem.empty())
+    return config_error(o.origin + ": datasource id " + problem);
+  auto& entry = cfg.target_overrides[std::string{id}];
+  entry.id = std::string{id};
+  if (auto problem = read_datasource_key(*f, value, entry); !problem.empty()) return named(problem);
+  if (auto* t = entry.target ? &*entry.target : nullptr)
+    if (auto p = connectors::target_problem(*t); !p.empty())
+      return config_error(o.origin + ": target '" + *t + "' " + p);
+  for (auto& [vol, path] : entry.targets)
+    if (auto p = connectors::target_problem(path); !p.empty())
+      return config_error(o.origin + ": targets." + vol + " '" + path + "' " + p);
+  return caf::none;
 }
 
 }  // namespace
@@ -1006,36 +946,11 @@ caf::error apply_override(node_config& cfg, const config_override& o) {
       }
     }
     node_config next = cfg;
-    if (section == "datasource") {
-      // The target of a datasource made through the API, which the configuration lacks.
-      auto dot2 = rest.rfind('.');
-      auto id = dot2 == std::string_view::npos ? rest : rest.substr(0, dot2);
-      auto key = dot2 == std::string_view::npos ? std::string_view{} : rest.substr(dot2 + 1);
-      bool known = false;
-      for (auto& d : next.datasources) known = known || d.id == id;
-      if (!known && !id.empty() && (key == "target" || key == "targets")) {
-        if (auto problem = actors::id_problem(id); !problem.empty())
-          return config_error(o.origin + ": datasource id " + problem);
-        auto& entry = next.target_overrides[std::string{id}];
-        entry.id = std::string{id};
-        if (auto problem = find_field(datasource_fields(), key)->apply(*value, entry);
-            !problem.empty())
-          return config_error(o.origin + ": datasource." + std::string{key} + ": " + problem);
-        if (auto* t = entry.target ? &*entry.target : nullptr)
-          if (auto p = connectors::target_problem(*t); !p.empty())
-            return config_error(o.origin + ": target '" + *t + "' " + p);
-        for (auto& [vol, path] : entry.targets)
-          if (auto p = connectors::target_problem(path); !p.empty())
-            return config_error(o.origin + ": targets." + vol + " '" + path + "' " + p);
-        cfg = std::move(next);
-        return caf::none;
-      }
-    }
-    auto err = section == "datasource"
-                   ? apply_entity_override(next.datasources, datasource_fields(), "datasource",
-                                           rest, *value, o)
-                   : apply_entity_override(next.volumes, volume_fields(), "volume", rest, *value,
-                                           o);
+    caf::error err;
+    if (section == "datasource")
+      err = apply_datasource_override(next, rest, *value, o);
+    else
+      err = apply_entity_override(next.volumes, volume_fields(), "volume", rest, *value, o);
     if (err) return err;
     if (auto bad = check_entities(next, {}, {})) {
       auto& ctx = bad.context();
@@ -1120,9 +1035,10 @@ std::vector<setting_description> describe_settings() {
     out.push_back({"volume.<id>." + std::string{f.key}, f.key == "id" ? "(required)" : f.show(v),
                    std::string{f.help}});
   actors::datasource_config d;
-  for (auto& f : datasource_fields())
+  for (auto& f : actors::datasource_fields())
     out.push_back({"datasource.<id>." + std::string{f.key},
-                   f.key == "id" ? "(required)" : f.show(d), std::string{f.help}});
+                   f.default_text.empty() ? toml_text(f.value(d)) : std::string{f.default_text},
+                   std::string{f.help}});
   return out;
 }
 

@@ -1,4 +1,4 @@
-// actors/config.hpp: what a datasource and a volume are configured with.
+// actors/sync_config.hpp: what a datasource and a volume are configured with, and the runtime's tunables.
 #pragma once
 
 #include <cstdint>
