@@ -161,7 +161,7 @@ void save_record(self_ptr self) {
     run_io(self, ctx->pool(),
            [ctx, rec, writer] {
              storage::write_batch batch{ctx->db()};
-             stage(batch, rec);
+             stage(ctx->datasources(), batch, rec);
              return ctx->write_as(rec.config.id, writer, batch);
            },
            [self](caf::error err) {
@@ -183,7 +183,7 @@ void save_run(self_ptr self) {
            [ctx, run, rec, writer] {
              storage::write_batch batch{ctx->db()};
              ctx->runs().stage(batch, run);
-             stage(batch, rec);
+             stage(ctx->datasources(), batch, rec);
              return ctx->write_as(rec.config.id, writer, batch);
            },
            [self](caf::error err) {
@@ -631,7 +631,7 @@ void start_run(self_ptr self, std::string trigger, bool unpark) {
              run.started_ms = ctx->now_ms();
              run.move_to(storage::run_status::started, run.started_ms);
              storage::write_batch batch{ctx->db()};
-             stage(batch, rec);
+             stage(ctx->datasources(), batch, rec);
              ctx->runs().stage(batch, run);
              if (auto err = ctx->write_as(id, writer, batch)) return err;
              return run;

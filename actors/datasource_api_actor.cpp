@@ -31,6 +31,7 @@
 #include "actors/tracker_json.hpp"
 #include "connectors/glob.hpp"
 #include "storage/credential_store.hpp"
+#include "storage/datasource_store.hpp"
 #include "storage/element_query.hpp"
 #include "storage/error.hpp"
 #include "storage/ulid.hpp"
@@ -43,70 +44,10 @@ namespace {
 using storage::user_class;
 using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-constexpr const char* access_prefix = "ds-access/";
 constexpr size_t max_credentials_bytes = 64 * 1024;
 
-// --- who may see and change a datasource ----------------------------------------------------
-
-// Who owns a datasource and whom it is shared with, in `meta` under `ds-access/<id>` as JSON.
-// Datasources of the configuration file have none until someone shares them (origin `config`).
-struct access_record {
-  std::string origin = "config";  // "api": created through the API (started on every start)
-  std::string owner;
-  int64_t created_ms = 0;
-  std::map<std::string, std::string> members;  // user -> "invited" | "accepted"
-};
-
-std::string encode_access(const access_record& a) {
-  rapidjson::StringBuffer buf;
-  json_writer w{buf};
-  w.StartObject();
-  w.Key("origin");
-  w.String(a.origin.c_str());
-  w.Key("owner");
-  w.String(a.owner.c_str(), static_cast<rapidjson::SizeType>(a.owner.size()));
-  w.Key("created_ms");
-  w.Int64(a.created_ms);
-  w.Key("members");
-  w.StartObject();
-  for (auto& [user, state] : a.members) {
-    w.Key(user.c_str(), static_cast<rapidjson::SizeType>(user.size()));
-    w.String(state.c_str());
-  }
-  w.EndObject();
-  w.EndObject();
-  return {buf.GetString(), buf.GetSize()};
-}
-
-std::optional<access_record> decode_access(std::string_view bytes) {
-  rapidjson::Document d;
-  d.Parse(bytes.data(), bytes.size());
-  if (d.HasParseError() || !d.IsObject()) return std::nullopt;
-  access_record a;
-  if (d.HasMember("origin") && d["origin"].IsString()) a.origin = d["origin"].GetString();
-  if (d.HasMember("owner") && d["owner"].IsString())
-    a.owner.assign(d["owner"].GetString(), d["owner"].GetStringLength());
-  if (d.HasMember("created_ms") && d["created_ms"].IsInt64()) a.created_ms = d["created_ms"].GetInt64();
-  if (d.HasMember("members") && d["members"].IsObject())
-    for (auto& m : d["members"].GetObject())
-      if (m.value.IsString())
-        a.members[std::string{m.name.GetString(), m.name.GetStringLength()}] = m.value.GetString();
-  return a;
-}
-
-std::string access_key(std::string_view id) { return access_prefix + std::string{id}; }
-
-caf::expected<std::optional<access_record>> load_access(const storage::database& db,
-                                                        std::string_view id) {
-  auto bytes = db.get_meta(access_key(id));
-  if (!bytes) return std::move(bytes.error());
-  if (!*bytes) return std::optional<access_record>{};
-  auto a = decode_access(**bytes);
-  if (!a)
-    return storage::make_error(storage::storage_errc::corruption,
-                               "access entry of datasource " + std::string{id} + " cannot be read");
-  return std::optional<access_record>{std::move(*a)};
-}
+// Who owns a datasource and whom it is shared with: kept by storage::datasource_store.
+using access_record = storage::datasource_access;
 
 // --- answers --------------------------------------------------------------------------------
 
@@ -139,12 +80,11 @@ api_response failure(const caf::error& err) {
   uint16_t status = 500;
   if (err.category() == actors_category) {
     if (is(err, actors_errc::bad_request)) {
-      // The supervisor refuses a second add of an id as a bad request; to the API it is the
-      // conflict a concurrent create meets.
-      status = error_message(err).find("exists already") != std::string::npos ? 409 : 400;
+      status = 400;
     } else if (is(err, actors_errc::unknown_id)) {
-      status = error_message(err).rfind("no volume", 0) == 0 ? 400 : 404;
-    } else if (is(err, actors_errc::paused) || is(err, actors_errc::forbidden_transition)) {
+      status = 404;
+    } else if (is(err, actors_errc::paused) || is(err, actors_errc::forbidden_transition) ||
+               is(err, actors_errc::already_exists)) {
       status = 409;
     } else if (is(err, actors_errc::shutting_down)) {
       status = 503;
@@ -155,6 +95,8 @@ api_response failure(const caf::error& err) {
       status = 400;
     else if (storage::is(err, storage_errc::not_found))
       status = 404;
+    else if (storage::is(err, storage_errc::already_exists))
+      status = 409;
     else if (storage::is(err, storage_errc::busy) || storage::is(err, storage_errc::closed))
       status = 503;
   } else if (err == caf::sec::request_timeout || err == caf::sec::request_receiver_down) {
@@ -582,8 +524,6 @@ struct services {
   storage::user_store* users = nullptr;
   storage::credential_store* credentials = nullptr;
   datasource_api_init settings;
-  // Read-modify-writes of access entries (share, accept) run on pool threads.
-  std::mutex access_mtx;
 };
 
 bool can_read(const call& c, const std::optional<access_record>& a) {
@@ -600,13 +540,13 @@ struct loaded {
 };
 
 std::variant<loaded, api_response> load_for(const services& s, const call& c) {
-  auto rec = load_datasource(s.ctx->db(), c.id);
+  auto rec = load_datasource(s.ctx->datasources(), c.id);
   if (!rec) return failure(rec.error());
   auto where = c.container + "/" + c.account + "/" + c.workspace;
   if (!*rec || (*rec)->config.container != c.container || (*rec)->config.account != c.account ||
       (*rec)->config.workspace != c.workspace)
     return fail(404, "no datasource " + c.id + " in workspace " + where);
-  auto access = load_access(s.ctx->db(), c.id);
+  auto access = s.ctx->datasources().access(c.id);
   if (!access) return failure(access.error());
   loaded out{std::move(**rec), std::move(*access)};
   auto& user = c.req->user;
@@ -677,22 +617,24 @@ api_response op_read(const services& s, const call& c) {
 }
 
 api_response op_list(const services& s, const call& c) {
-  auto all = load_datasources(s.ctx->db());
+  auto all = load_datasources(s.ctx->datasources());
   if (!all) return failure(all.error());
+  auto accesses = s.ctx->datasources().all_access();
+  if (!accesses) return failure(accesses.error());
   std::string body = "{\"datasources\":[";
   size_t n = 0;
   for (auto& rec : *all) {
     auto& cfg = rec.config;
     if (cfg.container != c.container || cfg.account != c.account || cfg.workspace != c.workspace)
       continue;
-    auto access = load_access(s.ctx->db(), cfg.id);
-    if (!access) return failure(access.error());
-    if (!can_read(c, *access)) continue;
+    std::optional<access_record> access;
+    if (auto a = accesses->find(cfg.id); a != accesses->end()) access = a->second;
+    if (!can_read(c, access)) continue;
     caf::error err;
     auto x = extras_of(s, rec, false, err);
     if (err) return failure(err);
     if (n++ > 0) body += ',';
-    body += view_json(rec, *access, c.req->user, c.cls, x);
+    body += view_json(rec, access, c.req->user, c.cls, x);
   }
   body += "],\"count\":" + std::to_string(n) + "}";
   return json_response(200, std::move(body));
@@ -914,10 +856,8 @@ api_response op_credentials(services& s, const call& c) {
 }
 
 api_response op_share(services& s, const call& c) {
-  std::lock_guard<std::mutex> guard{s.access_mtx};
   auto got = load_for(s, c);
   if (auto* refused = std::get_if<api_response>(&got)) return std::move(*refused);
-  auto& l = std::get<loaded>(got);
   rapidjson::Document d;
   if (auto bad = parse_body(*c.req, d)) return std::move(*bad);
   auto* u = body_param(d, "user");
@@ -932,28 +872,45 @@ api_response op_share(services& s, const call& c) {
       return fail(400, "no user " + user);
     return failure(found.error());
   }
-  auto access = l.access.value_or(access_record{});
-  if (user == access.owner) return fail(400, user + " owns datasource " + c.id);
-  auto& state = access.members[user];
-  if (state.empty()) state = "invited";
-  if (auto err = s.ctx->db().put_meta(access_key(c.id), encode_access(access))) return failure(err);
+  std::string state;
+  auto err = s.ctx->datasources().update_access(
+      c.id, [&](std::optional<access_record>& access, caf::error& refuse) {
+        if (!access) access.emplace();
+        if (user == access->owner) {
+          refuse = make_error(actors_errc::bad_request, user + " owns datasource " + c.id);
+          return false;
+        }
+        auto& member = access->members[user];
+        if (member.empty()) member = "invited";
+        state = member;
+        return true;
+      });
+  if (err) return failure(err);
   spdlog::info("datasource {}: shared with {} by {}", c.id, user, c.req->user);
   return json_response(200, "{\"datasource\":" + json_string(c.id) + ",\"user\":" +
                                 json_string(user) + ",\"invitation\":" + json_string(state) + "}");
 }
 
 api_response op_accept(services& s, const call& c) {
-  std::lock_guard<std::mutex> guard{s.access_mtx};
   auto got = load_for(s, c);
   if (auto* refused = std::get_if<api_response>(&got)) return std::move(*refused);
   auto& l = std::get<loaded>(got);
-  auto access = *l.access;  // load_for checked the invitation
-  access.members[c.req->user] = "accepted";
-  if (auto err = s.ctx->db().put_meta(access_key(c.id), encode_access(access))) return failure(err);
-  caf::error err;
-  auto x = extras_of(s, l.rec, false, err);
+  auto err = s.ctx->datasources().update_access(
+      c.id, [&](std::optional<access_record>& access, caf::error& refuse) {
+        if (!access || access->members.count(c.req->user) == 0) {
+          refuse = make_error(actors_errc::forbidden_transition,
+                              "datasource " + c.id + " has no invitation for you");
+          return false;
+        }
+        access->members[c.req->user] = "accepted";
+        l.access = access;
+        return true;
+      });
   if (err) return failure(err);
-  return json_response(200, view_json(l.rec, access, c.req->user, c.cls, x));
+  caf::error extras_err;
+  auto x = extras_of(s, l.rec, false, extras_err);
+  if (extras_err) return failure(extras_err);
+  return json_response(200, view_json(l.rec, l.access, c.req->user, c.cls, x));
 }
 
 api_response run_storage_op(services& s, const call& c) {
@@ -1146,20 +1103,16 @@ void op_create(self_ptr self, const call& c) {
   }
   if (st.busy.count(cfg.id) != 0)
     return answer(self, c, fail(409, "datasource " + cfg.id + " is being changed; retry"));
-  auto existing = load_datasource(s.ctx->db(), cfg.id);
-  if (!existing) return answer(self, c, failure(existing.error()));
-  if (*existing) return answer(self, c, fail(409, "datasource " + cfg.id + " exists already"));
   rec.created_ms = storage::epoch_ms();
   access_record access;
   access.origin = "api";
   access.owner = c.req->user;
   access.created_ms = rec.created_ms;
-  // The access entry first: a datasource whose record exists always has its owner.
-  if (auto err = s.ctx->db().put_meta(access_key(cfg.id), encode_access(access)))
-    return answer(self, c, failure(err));
+  // The supervisor stores the record and its access list in one batch, then starts it; an id
+  // that exists is refused there (already_exists, 409) under the store's lock.
   st.busy.insert(cfg.id);
   self->request(st.supervisor, caf::duration{s.settings.actor_timeout}, caf::add_atom::value,
-                encode(rec))
+                encode(rec), storage::datasource_store::encode(access))
       .then(
           [=](bool) {
             self->state.busy.erase(rec.config.id);
@@ -1172,14 +1125,7 @@ void op_create(self_ptr self, const call& c) {
             answer(self, c, std::move(r));
           },
           [=](caf::error& err) {
-            auto& s2 = self->state;
-            s2.busy.erase(rec.config.id);
-            // Unless the supervisor saved the record after all (a timeout), take back the owner.
-            auto now = load_datasource(s2.svc->ctx->db(), rec.config.id);
-            if (now && !*now) {
-              if (auto e = s2.svc->ctx->db().erase_meta(access_key(rec.config.id)))
-                spdlog::error("datasource {}: {}", rec.config.id, render(e));
-            }
+            self->state.busy.erase(rec.config.id);
             answer(self, c, failure(err));
           });
 }
@@ -1279,12 +1225,9 @@ void op_remove(self_ptr self, const call& c) {
                 c.id)
       .then(
           [=](bool) {
-            auto& s2 = self->state;
-            s2.busy.erase(c.id);
-            auto* svc = s2.svc.get();
-            caf::error err = svc->credentials->erase(c.id);
-            if (!err) err = svc->ctx->db().erase_meta(access_key(c.id));
-            if (err) return answer(self, c, failure(err));
+            // The supervisor erased its record, access list, credentials, runs, rows and
+            // queue items in one batch.
+            self->state.busy.erase(c.id);
             spdlog::info("datasource {} deleted by {}", c.id, c.req->user);
             answer(self, c, json_response(200, "{\"deleted\":" + json_string(c.id) + "}"));
           },
@@ -1441,14 +1384,12 @@ datasource_api_actor spawn_datasource_api(caf::actor_system& sys, datasource_api
   return sys.spawn<caf::detached>(datasource_api, std::move(init));
 }
 
-caf::expected<std::set<std::string>> api_datasource_ids(const storage::database& db) {
+caf::expected<std::set<std::string>> api_datasource_ids(const storage::datasource_store& store) {
+  auto all = store.all_access();
+  if (!all) return std::move(all.error());
   std::set<std::string> out;
-  auto err = db.scan_meta(access_prefix, [&](std::string_view key, std::string_view value) {
-    auto a = decode_access(value);
-    if (a && a->origin == "api") out.emplace(key.substr(std::string_view{access_prefix}.size()));
-    return true;
-  });
-  if (err) return err;
+  for (auto& [id, access] : *all)
+    if (access.origin == "api") out.insert(id);
   return out;
 }
 

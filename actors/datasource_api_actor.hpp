@@ -16,6 +16,7 @@
 
 namespace syncline::storage {
 class credential_store;
+class datasource_store;
 class database;
 class user_store;
 }  // namespace syncline::storage
@@ -63,6 +64,6 @@ datasource_api_actor spawn_datasource_api(caf::actor_system& sys, datasource_api
 /// The ids of the datasources created through the API (their records have an access entry of
 /// origin `api`): the node starts them on every start, beside the ones its configuration names.
 [[nodiscard]] caf::expected<std::set<std::string>> api_datasource_ids(
-    const storage::database& db);
+    const storage::datasource_store& store);
 
 }  // namespace syncline::actors

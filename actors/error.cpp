@@ -17,6 +17,7 @@ const char* to_string(actors_errc x) noexcept {
     case actors_errc::bad_request: return "bad_request";
     case actors_errc::shutting_down: return "shutting_down";
     case actors_errc::job_failed: return "job_failed";
+    case actors_errc::already_exists: return "already_exists";
   }
   return "unknown";
 }

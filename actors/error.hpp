@@ -26,6 +26,8 @@ enum class actors_errc : uint8_t {
   /// An I/O job threw an exception (its text is the context); the actor that asked for it is
   /// restarted when it cannot take the error as the job's result.
   job_failed,
+  /// Something with that id exists already (a second datasource of one id).
+  already_exists,
 };
 
 const char* to_string(actors_errc x) noexcept;

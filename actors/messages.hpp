@@ -202,14 +202,16 @@ using directory_actor = caf::typed_actor<
 
 /// The node's root: starts volumes and datasources, restarts crashed ones with backoff, parks
 /// the ones in `error`, pauses and resumes everything.
-///   add rec       start a new datasource (`rec`: actors::encode(datasource_record)); refused
-///                 when the id exists or a volume is unknown
+///   add rec acc   make and start a new datasource (`rec`: actors::encode(datasource_record),
+///                 `acc`: storage::datasource_store::encode(its access list)), both stored in
+///                 one batch; `already_exists` when the id exists, `bad_request` when a volume
+///                 is unknown or targets overlap
 ///   update rec    replace a datasource's configuration: its actor stops, then its successor
 ///                 starts from the new record (the writer fence keeps them apart)
 ///   delete id     stop a datasource and delete its record, rows, runs and queue items (the
 ///                 copies on the volumes stay)
 using supervisor_actor = caf::typed_actor<
-    caf::replies_to<caf::add_atom, std::string>::with<bool>,
+    caf::replies_to<caf::add_atom, std::string, std::string>::with<bool>,
     caf::replies_to<caf::update_atom, std::string>::with<bool>,
     caf::replies_to<caf::delete_atom, std::string>::with<bool>,
     caf::replies_to<pause_atom>::with<bool>,

@@ -2,7 +2,6 @@
 
 #include "actors/error.hpp"
 #include "actors/sync_model.hpp"
-#include "actors/transfer_actor.hpp"
 #include "connectors/source.hpp"
 #include "connectors/volume.hpp"
 #include "storage/ulid.hpp"
@@ -15,6 +14,7 @@ node_context::node_context(storage::database& db, std::unique_ptr<storage::trans
       rows_(db),
       runs_(db),
       queue_(std::move(queue)),
+      datasources_(db, rows_, *queue_, runs_),
       settings_(std::move(settings)),
       rng_(std::random_device{}()),
       pool_(settings_.io_threads) {}
@@ -78,21 +78,13 @@ caf::expected<std::shared_ptr<connectors::volume>> node_context::target(
   return *made;
 }
 
+storage::datasource_link node_context::link_of(const std::string& datasource,
+                                               const std::string& volume) {
+  return {datastore_scope(datasource, volume), queue_name(volume, datasource)};
+}
+
 caf::error node_context::forget_link(const std::string& datasource, const std::string& volume) {
-  if (auto err = rows().drop(datastore_scope(datasource, volume))) return err;
-  auto name = queue_name(volume, datasource);
-  auto dropped = queue().drop(name);
-  if (!dropped) return std::move(dropped.error());
-  // Its transfers' resume points go too: a later link of the same names must not resume
-  // from them.
-  storage::write_batch batch{db()};
-  if (auto err = db().scan_meta(checkpoint_key(name, ""),
-                                [&](std::string_view key, std::string_view) {
-                                  batch.erase(storage::column::meta, key);
-                                  return true;
-                                }))
-    return err;
-  return db().write(batch);
+  return datasources_.forget_link(link_of(datasource, volume));
 }
 
 uint64_t node_context::claim_writer(const std::string& datasource) {

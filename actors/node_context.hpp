@@ -12,6 +12,7 @@
 #include "actors/sync_config.hpp"
 #include "actors/io_pool.hpp"
 #include "storage/database.hpp"
+#include "storage/datasource_store.hpp"
 #include "storage/datastore.hpp"
 #include "storage/run_log.hpp"
 #include "storage/transfer_queue.hpp"
@@ -36,6 +37,8 @@ class node_context {
   storage::datastore& rows() noexcept { return rows_; }
   storage::run_log& runs() noexcept { return runs_; }
   storage::transfer_queue& queue() noexcept { return *queue_; }
+  /// Each datasource's record, access list and the rest of its state (the one owner).
+  storage::datasource_store& datasources() noexcept { return datasources_; }
   io_pool& pool() noexcept { return pool_; }
   const runtime_settings& settings() const noexcept { return settings_; }
 
@@ -66,8 +69,11 @@ class node_context {
   /// Forgets what the link (datasource, volume) knows: its datastore rows, its sub-queue and
   /// its transfers' resume points. The copies on the volume stay. For a deleted datasource, a
   /// volume it no longer feeds, or a target that moved (the new target is filled afresh).
-  /// Blocks: call it from I/O jobs, when no actor of the datasource runs.
+  /// Blocks: call it from I/O jobs, when no actor of the datasource runs. One batch.
   [[nodiscard]] caf::error forget_link(const std::string& datasource, const std::string& volume);
+
+  /// Where the state of the link (datasource, volume) is kept.
+  static storage::datasource_link link_of(const std::string& datasource, const std::string& volume);
 
   /// Wall-clock milliseconds (records and logs; timers use the actor clock).
   int64_t now_ms() const noexcept;
@@ -79,6 +85,7 @@ class node_context {
   storage::datastore rows_;
   storage::run_log runs_;
   std::unique_ptr<storage::transfer_queue> queue_;
+  storage::datasource_store datasources_;
   runtime_settings settings_;
   mutable std::mutex mtx_;
   std::map<std::string, std::shared_ptr<connectors::source>> sources_;

@@ -4,6 +4,7 @@
 
 #include "storage/codec.hpp"
 #include "storage/database.hpp"
+#include "storage/datasource_store.hpp"
 #include "storage/error.hpp"
 
 namespace syncline::actors {
@@ -14,7 +15,6 @@ namespace {
 // volume's root, where every datasource wrote then. Format 2 appends the targets.
 constexpr uint8_t datasource_format = 2;
 constexpr uint8_t volume_format = 1;
-constexpr const char* datasource_prefix = "datasource/";
 constexpr const char* volume_prefix = "volume/";
 
 using storage::codec::reader;
@@ -53,7 +53,6 @@ caf::error bad(const char* what) {
 
 }  // namespace
 
-std::string datasource_key(const std::string& id) { return datasource_prefix + id; }
 std::string volume_key(const std::string& id) { return volume_prefix + id; }
 
 std::string encode(const datasource_record& r) {
@@ -167,21 +166,22 @@ caf::expected<volume_record> decode_volume(std::string_view bytes) {
   return r;
 }
 
-void stage(storage::write_batch& batch, const datasource_record& r) {
-  batch.put(storage::column::meta, datasource_key(r.config.id), encode(r));
+void stage(const storage::datasource_store& store, storage::write_batch& batch,
+           const datasource_record& r) {
+  store.stage_record(batch, r.config.id, encode(r));
 }
 
-caf::error save(storage::database& db, const datasource_record& r) {
-  return db.put_meta(datasource_key(r.config.id), encode(r));
+caf::error save(storage::datasource_store& store, const datasource_record& r) {
+  return store.put_record(r.config.id, encode(r));
 }
 
 caf::error save(storage::database& db, const volume_record& r) {
   return db.put_meta(volume_key(r.config.id), encode(r));
 }
 
-caf::expected<std::optional<datasource_record>> load_datasource(const storage::database& db,
-                                                                const std::string& id) {
-  auto bytes = db.get_meta(datasource_key(id));
+caf::expected<std::optional<datasource_record>> load_datasource(
+    const storage::datasource_store& store, const std::string& id) {
+  auto bytes = store.record(id);
   if (!bytes) return std::move(bytes.error());
   if (!*bytes) return std::optional<datasource_record>{};
   auto r = decode_datasource(**bytes);
@@ -189,10 +189,11 @@ caf::expected<std::optional<datasource_record>> load_datasource(const storage::d
   return std::optional<datasource_record>{std::move(*r)};
 }
 
-caf::expected<std::vector<datasource_record>> load_datasources(const storage::database& db) {
+caf::expected<std::vector<datasource_record>> load_datasources(
+    const storage::datasource_store& store) {
   std::vector<datasource_record> out;
   caf::error failure;
-  auto err = db.scan_meta(datasource_prefix, [&](std::string_view, std::string_view value) {
+  auto err = store.scan_records([&](std::string_view, std::string_view value) {
     auto r = decode_datasource(value);
     if (!r) {
       failure = std::move(r.error());

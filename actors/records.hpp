@@ -14,6 +14,7 @@
 
 namespace syncline::storage {
 class database;
+class datasource_store;
 class write_batch;
 }  // namespace syncline::storage
 
@@ -47,8 +48,8 @@ struct volume_record {
   int64_t created_ms = 0;
 };
 
-/// Meta keys: `datasource/<id>`, `volume/<id>`.
-std::string datasource_key(const std::string& id);
+/// The meta key of a volume record, `volume/<id>`. A datasource's record is kept by
+/// storage::datasource_store with the rest of its state.
 std::string volume_key(const std::string& id);
 
 std::string encode(const datasource_record& r);
@@ -57,14 +58,15 @@ std::string encode(const volume_record& r);
 [[nodiscard]] caf::expected<volume_record> decode_volume(std::string_view bytes);
 
 /// Stages a record into a batch (to commit with the changes it accompanies) / writes it now.
-void stage(storage::write_batch& batch, const datasource_record& r);
-[[nodiscard]] caf::error save(storage::database& db, const datasource_record& r);
+void stage(const storage::datasource_store& store, storage::write_batch& batch,
+           const datasource_record& r);
+[[nodiscard]] caf::error save(storage::datasource_store& store, const datasource_record& r);
 [[nodiscard]] caf::error save(storage::database& db, const volume_record& r);
 
 [[nodiscard]] caf::expected<std::optional<datasource_record>> load_datasource(
-    const storage::database& db, const std::string& id);
+    const storage::datasource_store& store, const std::string& id);
 [[nodiscard]] caf::expected<std::vector<datasource_record>> load_datasources(
-    const storage::database& db);
+    const storage::datasource_store& store);
 [[nodiscard]] caf::expected<std::vector<volume_record>> load_volumes(const storage::database& db);
 
 }  // namespace syncline::actors

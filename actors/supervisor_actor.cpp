@@ -236,7 +236,7 @@ void restart(self_ptr self, const std::string& key) {
     return;
   }
   auto* ctx = st.ctx;
-  run_io(self, ctx->pool(), [ctx, id = c.id] { return load_datasource(ctx->db(), id); },
+  run_io(self, ctx->pool(), [ctx, id = c.id] { return load_datasource(ctx->datasources(), id); },
          [self, key](caf::expected<std::optional<datasource_record>> rec) {
            auto& s = self->state;
            auto j = s.children.find(key);
@@ -288,10 +288,12 @@ void finish_delete(self_ptr self, const std::string& key) {
                  spdlog::info("deleting datasource {}: {} temporary file(s) removed from volume {}",
                               id, *removed, v);
              }
-             if (auto err = ctx->forget_link(id, v)) return err;
            }
-           if (auto err = ctx->runs().prune(id, 0)) return err;
-           return ctx->db().erase_meta(datasource_key(id));
+           // Its record, access list, credentials, runs, rows, queue items and resume
+           // points: one batch, so a crash leaves it whole or gone.
+           std::vector<storage::datasource_link> links;
+           for (auto& v : volumes) links.push_back(node_context::link_of(id, v));
+           return ctx->datasources().erase(id, links);
          },
          [self, key](caf::error err) {
            auto& s = self->state;
@@ -405,20 +407,23 @@ supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<su
     self->quit(em.reason);
   });
   return {
-      [=](caf::add_atom, const std::string& encoded) -> caf::result<bool> {
+      [=](caf::add_atom, const std::string& encoded,
+          const std::string& encoded_access) -> caf::result<bool> {
         auto rec = decode_datasource(encoded);
         if (!rec) return std::move(rec.error());
+        auto access = storage::datasource_store::decode(encoded_access);
+        if (!access) return make_error(actors_errc::bad_request, "unreadable access list");
         auto& s = self->state;
         auto& id = rec->config.id;
         if (auto problem = id_problem(id); !problem.empty())
           return make_error(actors_errc::bad_request, "datasource id " + problem);
         if (s.children.count(key_of("datasource", id)) != 0)
-          return make_error(actors_errc::bad_request, "datasource " + id + " exists already");
+          return make_error(actors_errc::already_exists, "datasource " + id + " exists already");
         if (rec->config.volumes.empty())
           return make_error(actors_errc::bad_request, "datasource " + id + " feeds no volume");
         for (auto& v : rec->config.volumes)
           if (s.volume_records.count(v) == 0)
-            return make_error(actors_errc::unknown_id, "no volume " + v);
+            return make_error(actors_errc::bad_request, "no volume " + v);
         if (auto overlap = overlap_of(self, rec->config); !overlap.empty())
           return make_error(actors_errc::bad_request, overlap);
         if (auto problem = targets_problem_of(self, rec->config); !problem.empty())
@@ -426,7 +431,10 @@ supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<su
         auto rp = self->make_response_promise<bool>();
         auto* ctx = s.ctx;
         auto record = *rec;
-        run_io(self, ctx->pool(), [ctx, record] { return save(ctx->db(), record); },
+        run_io(self, ctx->pool(),
+               [ctx, record, access = *access] {
+                 return ctx->datasources().create(record.config.id, encode(record), access);
+               },
                [self, record, rp](caf::error err) mutable {
                  if (err) {
                    rp.deliver(err);
@@ -449,7 +457,7 @@ supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<su
           return make_error(actors_errc::unknown_id, "no datasource " + rec->config.id);
         for (auto& v : rec->config.volumes)
           if (s.volume_records.count(v) == 0)
-            return make_error(actors_errc::unknown_id, "no volume " + v);
+            return make_error(actors_errc::bad_request, "no volume " + v);
         if (auto overlap = overlap_of(self, rec->config); !overlap.empty())
           return make_error(actors_errc::bad_request, overlap);
         if (auto problem = targets_problem_of(self, rec->config); !problem.empty())
@@ -458,7 +466,7 @@ supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<su
         auto* ctx = s.ctx;
         auto record = *rec;
         auto key = i->first;
-        run_io(self, ctx->pool(), [ctx, record] { return save(ctx->db(), record); },
+        run_io(self, ctx->pool(), [ctx, record] { return save(ctx->datasources(), record); },
                [self, record, key, rp](caf::error err) mutable {
                  if (err) {
                    rp.deliver(err);

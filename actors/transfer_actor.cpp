@@ -181,7 +181,8 @@ job_result start_job(node_context* ctx, const std::string& datasource, const std
     return res;
   }
   // A file: continue from a resume point if there is one.
-  w.checkpoint = checkpoint_key(queue_name(volume_id, datasource), r.reference);
+  w.checkpoint =
+      storage::datasource_store::checkpoint_key(queue_name(volume_id, datasource), r.reference);
   uint64_t resume = read_checkpoint(ctx, w.checkpoint);
   w.has_checkpoint = resume > 0;
   item_info target;
@@ -377,10 +378,6 @@ void run_step(self_ptr self) {
 }
 
 }  // namespace
-
-std::string checkpoint_key(const std::string& queue, const std::string& reference) {
-  return "xfer/" + queue + "/" + reference;
-}
 
 transfer_actor::behavior_type transfer(transfer_actor::stateful_pointer<transfer_state> self,
                                        transfer_init init) {

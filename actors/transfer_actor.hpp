@@ -35,7 +35,4 @@ transfer_actor::behavior_type transfer(
 /// Spawns a transfer linked to `parent` (its volume): when the volume stops, so does it.
 transfer_actor spawn_transfer(caf::local_actor* parent, transfer_init init);
 
-/// The meta key of a transfer's resume point.
-std::string checkpoint_key(const std::string& queue, const std::string& reference);
-
 }  // namespace syncline::actors

@@ -144,13 +144,15 @@ struct record_sets {
   std::vector<std::pair<std::string, std::string>> moved;  // (datasource, volume)
 };
 
-caf::expected<record_sets> reconcile_records(storage::database& db, const node_config& cfg) {
+caf::expected<record_sets> reconcile_records(storage::database& db,
+                                             storage::datasource_store& store,
+                                             const node_config& cfg) {
   auto now = storage::epoch_ms();
   auto stored_volumes = actors::load_volumes(db);
   if (!stored_volumes) return std::move(stored_volumes.error());
-  auto stored_sources = actors::load_datasources(db);
+  auto stored_sources = actors::load_datasources(store);
   if (!stored_sources) return std::move(stored_sources.error());
-  auto made_by_api = actors::api_datasource_ids(db);
+  auto made_by_api = actors::api_datasource_ids(store);
   if (!made_by_api) return std::move(made_by_api.error());
   record_sets out;
   for (auto& c : cfg.volumes) {
@@ -265,7 +267,7 @@ caf::expected<record_sets> reconcile_records(storage::database& db, const node_c
     spdlog::info("volume {} ({} {})", rec.config.id, rec.config.type, rec.config.path);
   }
   for (auto& rec : out.datasources)
-    if (auto err = actors::save(db, rec)) return err;
+    if (auto err = actors::save(store, rec)) return err;
   for (auto& n : notes) spdlog::info("{}", n);
   return out;
 }
@@ -379,9 +381,6 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
                cfg.scheduler.threads);
 
   auto stored_schema = p->db->stored_schema_version();
-  auto records = reconcile_records(*p->db, cfg);
-  if (!records) return std::move(records.error());
-
   auto queue = storage::transfer_queue::open(*p->db);
   if (!queue) return std::move(queue.error());
   for (auto& [name, n] : (*queue)->sizes()) {
@@ -390,6 +389,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
                    parts->second, n);
   }
   p->ctx = std::make_unique<actors::node_context>(*p->db, std::move(*queue), cfg.runtime);
+  auto records = reconcile_records(*p->db, p->ctx->datasources(), cfg);
+  if (!records) return std::move(records.error());
   for (auto& [id, volume] : records->moved) {
     spdlog::warn("datasource {}: its target in volume {} moved; what it copied to the old target "
                  "stays there, and the new target is filled afresh",

@@ -447,6 +447,13 @@ void write_batch::erase(column c, std::string_view key) {
   (void)st;
 }
 
+void write_batch::erase_range(column c, std::string_view begin, std::string_view end) {
+  auto st = impl_->batch.DeleteRange(db_->internals().cf(c),
+                                     rocksdb::Slice{begin.data(), begin.size()},
+                                     rocksdb::Slice{end.data(), end.size()});
+  (void)st;
+}
+
 void write_batch::on_commit(std::function<void()> hook) { impl_->hooks.push_back(std::move(hook)); }
 
 size_t write_batch::count() const noexcept { return static_cast<size_t>(impl_->batch.Count()); }

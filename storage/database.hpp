@@ -59,6 +59,8 @@ class write_batch {
 
   void put(column c, std::string_view key, std::string_view value);
   void erase(column c, std::string_view key);
+  /// Erases every key in [begin, end) of column `c` (one range deletion).
+  void erase_range(column c, std::string_view begin, std::string_view end);
   void on_commit(std::function<void()> hook);
 
   /// Number of puts and erases staged.

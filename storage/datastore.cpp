@@ -137,14 +137,15 @@ caf::error datastore::put(std::string_view datasource, const datastore_row& row)
   return db_.write(batch);
 }
 
-caf::error datastore::drop(std::string_view datasource) const {
-  auto& r = db_.internals();
+void datastore::stage_drop(write_batch& batch, std::string_view datasource) const {
   auto begin = key_prefix(datasource);
-  auto end = codec::prefix_successor(begin);
-  rocksdb::WriteBatch b;
-  auto st = b.DeleteRange(r.cf(column::datastore), slice(begin), slice(*end));
-  if (st.ok()) st = r.db->Write(r.write_options, &b);
-  return to_error(st, "drop datastore rows");
+  batch.erase_range(column::datastore, begin, *codec::prefix_successor(begin));
+}
+
+caf::error datastore::drop(std::string_view datasource) const {
+  write_batch batch{db_};
+  stage_drop(batch, datasource);
+  return db_.write(batch);
 }
 
 struct datastore::cursor::impl {

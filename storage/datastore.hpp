@@ -120,6 +120,9 @@ class datastore {
   /// Counts rows of a datasource by pending action (a full scan of its rows).
   [[nodiscard]] caf::expected<datastore_counts> count(std::string_view datasource) const;
 
+  /// Stages the removal of every row of `datasource` (`drop` in a caller's batch).
+  void stage_drop(write_batch& batch, std::string_view datasource) const;
+
   /// The key prefix of a datasource's rows (exposed for tests of the key order).
   static std::string key_prefix(std::string_view datasource);
 

@@ -200,4 +200,9 @@ caf::error run_log::prune(std::string_view datasource, size_t keep) const {
   return to_error(st, "prune run records");
 }
 
+void run_log::stage_erase(write_batch& batch, std::string_view datasource) const {
+  auto begin = prefix_of(datasource);
+  batch.erase_range(column::runs, begin, *codec::prefix_successor(begin));
+}
+
 }  // namespace syncline::storage

@@ -87,6 +87,8 @@ class run_log {
                                                             uint64_t before = 0) const;
   /// Deletes every run of a datasource but the newest `keep`.
   [[nodiscard]] caf::error prune(std::string_view datasource, size_t keep) const;
+  /// Stages the removal of every run of `datasource` (a deleted datasource).
+  void stage_erase(write_batch& batch, std::string_view datasource) const;
 
  private:
   database& db_;

@@ -334,6 +334,21 @@ caf::expected<uint64_t> transfer_queue::drop(std::string_view volume) {
   return removed;
 }
 
+void transfer_queue::stage_drop(write_batch& batch, std::string_view volume) {
+  volume_state* v = nullptr;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    v = &vol(volume);
+  }
+  batch.erase_range(column::queue, v->prefix, *codec::prefix_successor(v->prefix));
+  batch.on_commit([this, v] {
+    std::lock_guard<std::mutex> guard{mtx_};
+    v->count = 0;
+    v->leases.clear();
+    v->cursor = v->prefix;
+  });
+}
+
 caf::error transfer_queue::remove(const queue_ticket& ticket) {
   auto key = key_of(ticket);
   std::lock_guard<std::mutex> guard{mtx_};

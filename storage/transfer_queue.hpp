@@ -77,6 +77,10 @@ class transfer_queue {
   /// Removes every item of `volume` (a queue whose owner is deleted), leased or not: holders of
   /// leases find their acks refused. Returns how many were removed. One range deletion.
   [[nodiscard]] caf::expected<uint64_t> drop(std::string_view volume);
+  /// `drop` staged into a caller's batch: the items go when the batch commits, and the
+  /// in-memory view (count, leases, cursor) is reset then. Nothing may push to `volume`
+  /// between staging and commit (its owner is stopped).
+  void stage_drop(write_batch& batch, std::string_view volume);
 
   /// Removes an item that is not leased (a cancelled transfer). `not_found` if absent.
   [[nodiscard]] caf::error remove(const queue_ticket& ticket);

@@ -140,7 +140,7 @@ class harness {
   actors::datasource_actor add_datasource(actors::datasource_config c,
                                           std::shared_ptr<connectors::source> src = nullptr) {
     // A restart keeps the stored record (status, schedule), as the node does.
-    auto stored = actors::load_datasource(*db_, c.id);
+    auto stored = actors::load_datasource(ctx->datasources(), c.id);
     BOOST_REQUIRE(stored);
     actors::datasource_record rec;
     if (*stored) rec = **stored;

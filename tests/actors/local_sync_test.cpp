@@ -367,7 +367,7 @@ BOOST_FIXTURE_TEST_CASE(a_source_on_another_filesystem_holds_its_removals, fixtu
   actors::datasource_record rec;
   rec.config = cfg;
   rec.source_fs = "uuid:not-this-one";
-  BOOST_REQUIRE(!actors::save(node.ctx->db(), rec));
+  BOOST_REQUIRE(!actors::save(node.ctx->datasources(), rec));
   node.add_datasource(cfg);
   BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
   std::filesystem::remove(src / "top.txt");

@@ -5,6 +5,7 @@
 #include "actors/transfer_actor.hpp"
 #include "connectors/error.hpp"
 #include "connectors/volume.hpp"
+#include "storage/datasource_store.hpp"
 #include "storage/error.hpp"
 #include "tests/actors/harness.hpp"
 
@@ -12,6 +13,14 @@ using namespace syncline;
 using namespace syncline::test;
 
 namespace {
+
+// The access list the API gives a datasource it makes.
+std::string api_access() {
+  storage::datasource_access a;
+  a.origin = "api";
+  a.owner = "ed";
+  return storage::datasource_store::encode(a);
+}
 
 struct fixture {
   temp_dir src{"sup-src"};
@@ -153,14 +162,14 @@ BOOST_FIXTURE_TEST_CASE(datasources_are_added_changed_and_deleted_at_run_time, f
   rec.config.path = more.path().string();
   rec.config.volumes = {"backup"};
   rec.config.schedule_min_s = rec.config.schedule_max_s = 3600;
-  BOOST_CHECK(node.ask(supervisor, caf::add_atom::value, actors::encode(rec)));
+  BOOST_CHECK(node.ask(supervisor, caf::add_atom::value, actors::encode(rec), api_access()));
   BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "extra/m.txt"); }));
   // The same id twice is refused.
   bool refused = false;
   (*node.self)
       ->request(supervisor, caf::duration{std::chrono::seconds{10}}, caf::add_atom::value,
-                actors::encode(rec))
-      .receive([&](bool) {}, [&](caf::error& e) { refused = is(e, actors::actors_errc::bad_request); });
+                actors::encode(rec), api_access())
+      .receive([&](bool) {}, [&](caf::error& e) { refused = is(e, actors::actors_errc::already_exists); });
   BOOST_CHECK(refused);
   // A new configuration: only *.log files now. The old incarnation is replaced.
   auto before = find("datasource/extra");
@@ -177,7 +186,7 @@ BOOST_FIXTURE_TEST_CASE(datasources_are_added_changed_and_deleted_at_run_time, f
   BOOST_REQUIRE(eventually([&] { return std::filesystem::exists(dst / "extra/n.log"); }));
   // Deleted: its rows, queue and record are gone; its copies on the volume stay.
   // A resume point left by an interrupted transfer of it.
-  auto checkpoint = actors::checkpoint_key(actors::queue_name("backup", "extra"), "big.bin");
+  auto checkpoint = syncline::storage::datasource_store::checkpoint_key(actors::queue_name("backup", "extra"), "big.bin");
   BOOST_REQUIRE(!node.ctx->db().put_meta(checkpoint, "1048576"));
   auto leftover = dst / "extra" / connectors::temporary_name("big.bin");
   write_file(leftover, std::string(1024, 'p'), 1600000200);
@@ -188,7 +197,7 @@ BOOST_FIXTURE_TEST_CASE(datasources_are_added_changed_and_deleted_at_run_time, f
   BOOST_REQUIRE(rows);
   BOOST_CHECK_EQUAL(rows->rows, 0u);
   BOOST_CHECK_EQUAL(node.ctx->queue().size(actors::queue_name("backup", "extra")), 0u);
-  auto stored = actors::load_datasource(node.ctx->db(), "extra");
+  auto stored = actors::load_datasource(node.ctx->datasources(), "extra");
   BOOST_REQUIRE(stored);
   BOOST_CHECK(!*stored);
   BOOST_CHECK(std::filesystem::exists(dst / "extra/n.log"));
@@ -210,7 +219,7 @@ BOOST_FIXTURE_TEST_CASE(a_source_around_a_volume_is_refused_naming_both_paths, f
   std::string why;
   (*node.self)
       ->request(supervisor, caf::duration{std::chrono::seconds{10}}, caf::add_atom::value,
-                actors::encode(rec))
+                actors::encode(rec), api_access())
       .receive([&](bool) {}, [&](caf::error& e) {
         BOOST_CHECK(is(e, actors::actors_errc::bad_request));
         why = actors::render(e);
@@ -218,7 +227,7 @@ BOOST_FIXTURE_TEST_CASE(a_source_around_a_volume_is_refused_naming_both_paths, f
   BOOST_CHECK_NE(why.find("volume 'backup'"), std::string::npos);
   BOOST_CHECK_NE(why.find(rec.config.path), std::string::npos);
   BOOST_CHECK(!find("datasource/around"));
-  auto stored = actors::load_datasource(node.ctx->db(), "around");
+  auto stored = actors::load_datasource(node.ctx->datasources(), "around");
   BOOST_REQUIRE(stored);
   BOOST_CHECK(!*stored);
 }

@@ -14,6 +14,7 @@
 
 #include "actors/records.hpp"
 #include "storage/database.hpp"
+#include "storage/datasource_store.hpp"
 #include "storage/error.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/temp_dir.hpp"
@@ -149,8 +150,10 @@ BOOST_AUTO_TEST_CASE(a_v1_data_directory_is_upgraded_and_shared_volumes_need_tar
   BOOST_REQUIRE(db);
   for (auto [id, want] : {std::pair<const char*, const char*>{"alone", ""}, {"a", "from-a"},
                           {"b", "from-b"}}) {
-    auto rec = syncline::actors::load_datasource(**db, id);
-    BOOST_REQUIRE(rec && *rec);
-    BOOST_CHECK((*rec)->config.target == std::optional<std::string>{want});
+    auto bytes = (*db)->get_meta(syncline::storage::datasource_store::record_key(id));
+    BOOST_REQUIRE(bytes && *bytes);
+    auto rec = syncline::actors::decode_datasource(**bytes);
+    BOOST_REQUIRE(rec);
+    BOOST_CHECK(rec->config.target == std::optional<std::string>{want});
   }
 }
