@@ -196,24 +196,18 @@ void save_run(self_ptr self) {
 
 // Moves the datasource's status, refusing (and logging) what the table forbids.
 bool set_status(self_ptr self, datasource_status to) {
-  auto& rec = self->state.rec;
-  if (rec.status == to) return true;
-  if (auto err = check(rec.status, to)) {
+  if (auto err = move_status(self->state.rec, to)) {
     spdlog::warn("datasource {}: {}", id_of(self), render(err));
     return false;
   }
-  rec.status = to;
   return true;
 }
 
 bool set_health(self_ptr self, sync_health to) {
-  auto& rec = self->state.rec;
-  if (rec.health == to) return true;
-  if (auto err = check(rec.health, to)) {
+  if (auto err = move_health(self->state.rec, to)) {
     spdlog::warn("datasource {}: {}", id_of(self), render(err));
     return false;
   }
-  rec.health = to;
   return true;
 }
 
@@ -1282,15 +1276,14 @@ void start_up(self_ptr self) {
                // they would transfer what is queued for us.
                tell_volumes(self, true);
              } else if (unfinished) {
-               if (rec.status != datasource_status::syncing) {
-                 if (!set_status(self, datasource_status::syncing))
-                   rec.status = datasource_status::syncing;
-               }
+               if (move_status(rec, datasource_status::syncing))
+                 restore_status(rec, datasource_status::syncing);
                resume_run(self);
              } else {
                if (rec.status == datasource_status::syncing ||
                    rec.status == datasource_status::resuming)
-                 rec.status = s.run ? datasource_status::synced : datasource_status::pending;
+                 restore_status(rec, s.run ? datasource_status::synced
+                                           : datasource_status::pending);
                bool never_ran = !s.run;
                if (rec.status != datasource_status::error) {
                  if (never_ran)

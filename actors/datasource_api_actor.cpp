@@ -1099,7 +1099,9 @@ void op_create(self_ptr self, const call& c) {
   if (auto* status = body_param(d, "status")) {
     if (!status->IsString() || (str(*status) != "paused" && str(*status) != "created"))
       return answer(self, c, fail(400, "a datasource is created \"created\" or \"paused\""));
-    if (str(*status) == "paused") rec.status = datasource_status::paused;
+    if (str(*status) == "paused")
+      if (auto err = move_status(rec, datasource_status::paused))
+        return answer(self, c, failure(err));
   }
   if (st.busy.count(cfg.id) != 0)
     return answer(self, c, fail(409, "datasource " + cfg.id + " is being changed; retry"));
@@ -1187,11 +1189,7 @@ void op_change(self_ptr self, const call& c) {
   if (st.busy.count(c.id) != 0)
     return answer(self, c, fail(409, "datasource " + c.id + " is being changed; retry"));
   // A person acted: a datasource in error gets another chance with its new configuration.
-  if (rec.status == datasource_status::error) {
-    rec.status = datasource_status::pending;
-    rec.run_failures = 0;
-    rec.last_error.clear();
-  }
+  person_acted(rec);
   st.busy.insert(c.id);
   auto access = l.access;
   self->request(st.supervisor, caf::duration{s.settings.actor_timeout}, caf::update_atom::value,

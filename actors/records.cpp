@@ -166,6 +166,30 @@ caf::expected<volume_record> decode_volume(std::string_view bytes) {
   return r;
 }
 
+caf::error move_status(datasource_record& r, datasource_status to) {
+  if (r.status == to) return caf::none;
+  if (auto err = check(r.status, to)) return err;
+  r.status = to;
+  return caf::none;
+}
+
+caf::error move_health(datasource_record& r, sync_health to) {
+  if (r.health == to) return caf::none;
+  if (auto err = check(r.health, to)) return err;
+  r.health = to;
+  return caf::none;
+}
+
+bool person_acted(datasource_record& r) {
+  if (r.status != datasource_status::error) return false;
+  if (move_status(r, datasource_status::pending)) return false;
+  r.run_failures = 0;
+  r.last_error.clear();
+  return true;
+}
+
+void restore_status(datasource_record& r, datasource_status to) { r.status = to; }
+
 void stage(const storage::datasource_store& store, storage::write_batch& batch,
            const datasource_record& r) {
   store.stage_record(batch, r.config.id, encode(r));

@@ -48,6 +48,23 @@ struct volume_record {
   int64_t created_ms = 0;
 };
 
+/// The one way a record's status or health changes: through the tables of
+/// actors/state_machines.hpp. `none` when the table allows the move (or the record is there
+/// already); else `forbidden_transition` naming both states, and the record is unchanged.
+[[nodiscard]] caf::error move_status(datasource_record& r, datasource_status to);
+[[nodiscard]] caf::error move_health(datasource_record& r, sync_health to);
+
+/// A person acted on the datasource (a new configuration, sync now, new credentials): one in
+/// `error` gets another chance. It moves to `pending` (the table's edge for this) and forgets
+/// its failed runs and its error. Other statuses are left alone. Returns whether it moved.
+bool person_acted(datasource_record& r);
+
+/// The status a datasource resumes in when its actor starts from a stored record: the record
+/// is what an earlier incarnation (perhaps killed mid-run) wrote, not a state this one was in,
+/// so the table does not apply. `syncing` when its last run is unfinished, else `synced` or
+/// `pending` in place of a `syncing` or `resuming` left behind. The only move outside the table.
+void restore_status(datasource_record& r, datasource_status to);
+
 /// The meta key of a volume record, `volume/<id>`. A datasource's record is kept by
 /// storage::datasource_store with the rest of its state.
 std::string volume_key(const std::string& id);

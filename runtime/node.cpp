@@ -182,11 +182,8 @@ caf::expected<record_sets> reconcile_records(storage::database& db,
       return actors::encode(only_config);
     };
     bool changed = found && plain(c) != plain(rec.config);
-    if (changed && rec.status == actors::datasource_status::error) {
-      rec.status = actors::datasource_status::pending;
-      rec.run_failures = 0;
-      rec.last_error.clear();
-    }
+    // A person edited the file: a datasource in error gets another chance.
+    if (changed) actors::person_acted(rec);
     if (found)
       for (auto& v : actors::moved_targets(rec.config, c)) out.moved.emplace_back(c.id, v);
     rec.config = c;

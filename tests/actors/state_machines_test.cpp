@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "actors/error.hpp"
+#include "actors/records.hpp"
 #include "actors/state_machines.hpp"
 
 using namespace syncline::actors;
@@ -97,4 +98,33 @@ BOOST_AUTO_TEST_CASE(wire_spellings_round_trip) {
   for (auto s : all_sync_healths) BOOST_CHECK(sync_health_from_string(to_string(s)) == s);
   BOOST_CHECK(!datasource_status_from_string("Syncing"));
   BOOST_CHECK_EQUAL(std::string{to_string(run_status::in_progress)}, "in_progress");
+}
+
+// A record's status and health move only through the tables; a person acting gives a
+// datasource in error another chance, and touches nothing else.
+BOOST_AUTO_TEST_CASE(records_move_through_the_tables) {
+  datasource_record r;
+  r.status = datasource_status::synced;
+  BOOST_CHECK(!move_status(r, datasource_status::syncing));
+  BOOST_CHECK(r.status == datasource_status::syncing);
+  auto refused = move_status(r, datasource_status::resuming);
+  BOOST_CHECK(is(refused, actors_errc::forbidden_transition));
+  BOOST_CHECK(r.status == datasource_status::syncing);
+  BOOST_CHECK(!move_status(r, datasource_status::syncing));  // staying is no move
+  r.health = sync_health::disabled;
+  BOOST_CHECK(move_health(r, sync_health::healthy));
+  BOOST_CHECK(r.health == sync_health::disabled);
+  BOOST_CHECK(!move_health(r, sync_health::pending));
+  // A person acted.
+  r.status = datasource_status::synced;
+  r.last_error = "kept";
+  BOOST_CHECK(!person_acted(r));
+  BOOST_CHECK(r.status == datasource_status::synced);
+  BOOST_CHECK_EQUAL(r.last_error, "kept");
+  BOOST_CHECK(!move_status(r, datasource_status::error));
+  r.run_failures = 3;
+  BOOST_CHECK(person_acted(r));
+  BOOST_CHECK(r.status == datasource_status::pending);
+  BOOST_CHECK_EQUAL(r.run_failures, 0u);
+  BOOST_CHECK(r.last_error.empty());
 }
