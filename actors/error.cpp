@@ -18,6 +18,7 @@ const char* to_string(actors_errc x) noexcept {
     case actors_errc::shutting_down: return "shutting_down";
     case actors_errc::job_failed: return "job_failed";
     case actors_errc::already_exists: return "already_exists";
+    case actors_errc::unauthenticated: return "unauthenticated";
   }
   return "unknown";
 }

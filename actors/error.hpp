@@ -28,6 +28,9 @@ enum class actors_errc : uint8_t {
   job_failed,
   /// Something with that id exists already (a second datasource of one id).
   already_exists,
+  /// A request carries no valid credentials (no token where one is needed, a token that is
+  /// invalid, expired or revoked, a malformed Authorization header).
+  unauthenticated,
 };
 
 const char* to_string(actors_errc x) noexcept;

@@ -49,6 +49,7 @@ using progress_atom = caf::atom_constant<caf::atom("progress")>;
 using recompute_atom = caf::atom_constant<caf::atom("recompute")>;
 using api_atom = caf::atom_constant<caf::atom("api")>;
 using purge_atom = caf::atom_constant<caf::atom("purge")>;
+using auth_atom = caf::atom_constant<caf::atom("auth")>;
 
 /// What every actor answers to a (high-priority) status request.
 struct actor_status {
@@ -224,7 +225,6 @@ using supervisor_actor = caf::typed_actor<
 enum class api_op : uint8_t {
   create, read, update, upsert, remove, search, search_one, search_mongo, graph, comment,
   publish, version, lock, unlock, sign_in, sign_out, verify, create_token,
-  actors, queue, metrics,
   datasource,  ///< every route under `/api/{container}/{account}/workspaces/` (seed 000)
 };
 
@@ -254,8 +254,7 @@ struct api_request {
   /// read and graph: ids given in the path (`read/a,b`), percent-decoded; see `ids_in_path`.
   std::vector<std::string> path_ids;
   bool ids_in_path = false;
-  /// search, search_one: the query; version: the element id; graph: the depth as written;
-  /// queue: the `limit` query parameter.
+  /// search, search_one: the query; version: the element id; graph: the depth as written.
   std::string arg;
   /// From `Authorization: Bearer <token>` or else the `token` cookie; empty: none given.
   std::string token;
@@ -278,9 +277,14 @@ struct api_request {
 /// The tracker (actors/tracker_actor.hpp).
 ///   api r     answer `r` through `r.respond`
 ///   purge     delete expired tokens (the tracker sends it to itself every few minutes)
-///   status    actor_status (ask with high priority)
+///   status    actor_status (ask with high priority); its counters are the tracker's
+///             (requests, refused, failed, token_cache_hits, pool_jobs, ...)
+///   auth token bad   who presents `token` (empty: none; `bad`: a malformed Authorization
+///             header): (user name, storage::user_class value, anonymous); `unauthenticated`
+///             when nobody may be
 using tracker_actor = caf::typed_actor<
     caf::reacts_to<api_atom, api_request>,
+    caf::replies_to<auth_atom, std::string, bool>::with<std::string, uint8_t, bool>,
     caf::reacts_to<purge_atom>,
     caf::replies_to<status_atom>::with<actor_status>,
     io_done_handler>;

@@ -26,7 +26,6 @@
 #include "storage/element_query.hpp"
 #include "storage/element_store.hpp"
 #include "storage/error.hpp"
-#include "storage/transfer_queue.hpp"
 #include "storage/ulid.hpp"
 #include "storage/user_store.hpp"
 
@@ -101,7 +100,6 @@ api_response storage_failure(const caf::error& err) {
 struct services {
   storage::element_store* elements = nullptr;
   storage::user_store* users = nullptr;
-  storage::transfer_queue* queue = nullptr;
   tracker_settings settings;
   std::optional<user_class> anonymous;
 
@@ -965,53 +963,6 @@ api_response op_create_token(const services& s, const api_request& req, const pr
   return json_response(200, json_string(token->token));
 }
 
-api_response op_queue(const services& s, const api_request& req) {
-  size_t limit = 10;
-  if (!req.arg.empty()) {
-    char* end = nullptr;
-    auto n = std::strtoll(req.arg.c_str(), &end, 10);
-    if (end == nullptr || *end != '\0' || n < 0)
-      return bad_request("limit must be a non-negative number");
-    limit = std::min<size_t>(static_cast<size_t>(n), s.settings.max_queue_peek);
-  }
-  std::string body = "{\"queues\":[";
-  uint64_t total = 0;
-  if (s.queue != nullptr) {
-    bool first = true;
-    for (auto& [name, count] : s.queue->sizes()) {
-      total += count;
-      if (!first) body += ',';
-      first = false;
-      auto sep = name.find('\x1f');
-      body += "{\"name\":" + json_string(name);
-      body += ",\"volume\":" + json_string(name.substr(0, sep));
-      body += ",\"datasource\":" +
-              json_string(sep == std::string::npos ? std::string{} : name.substr(sep + 1));
-      body += ",\"size\":" + std::to_string(count);
-      body += ",\"leased\":" + std::to_string(s.queue->leased(name));
-      body += ",\"head\":[";
-      if (limit > 0) {
-        auto items = s.queue->peek(name, limit);
-        if (!items) return storage_failure(items.error());
-        for (size_t i = 0; i < items->size(); ++i) {
-          auto& it = (*items)[i];
-          if (i > 0) body += ',';
-          body += "{\"ticket\":" + json_string(it.ticket.to_string());
-          body += ",\"priority\":" + std::to_string(it.ticket.priority);
-          body += ",\"seq\":" + std::to_string(it.ticket.seq);
-          body += ",\"leased\":";
-          body += it.leased ? "true" : "false";
-          body += ",\"item\":" + json_string(printable(it.payload));
-          body += '}';
-        }
-      }
-      body += "]}";
-    }
-  }
-  body += "],\"total\":" + std::to_string(total) + '}';
-  return json_response(200, std::move(body));
-}
-
 // --- the actor ----------------------------------------------------------------------------
 
 struct token_cache_entry {
@@ -1026,7 +977,6 @@ struct tracker_state {
   // Shared with the pool jobs in flight, which may outlive the actor by a little.
   std::shared_ptr<services> svc = std::make_shared<services>();
   io_pool* pool = nullptr;
-  directory_actor directory;
   datasource_api_actor datasources;
   std::unordered_map<std::string, token_cache_entry> cache;
   // User changes running on the pool: while any is, tokens are verified against the database
@@ -1047,12 +997,14 @@ namespace {
 // Shared, so a cached principal costs no copy per request.
 using principal_ptr = std::shared_ptr<const principal>;
 
-std::variant<principal_ptr, api_response> authenticate(tracker_state& st, const api_request& req) {
+caf::expected<principal_ptr> authenticate(tracker_state& st, const std::string& token,
+                                          bool bad_authorization) {
   auto& s = *st.svc;
-  if (req.bad_authorization)
-    return error_response(401, "unauthorized", "the Authorization header must be: Bearer <token>");
-  if (req.token.empty()) {
-    if (!s.anonymous) return error_response(401, "unauthorized", "authentication required");
+  if (bad_authorization)
+    return make_error(actors_errc::unauthenticated,
+                      "the Authorization header must be: Bearer <token>");
+  if (token.empty()) {
+    if (!s.anonymous) return make_error(actors_errc::unauthenticated, "authentication required");
     auto p = std::make_shared<principal>();
     p->name = "anonymous";
     p->cls = *s.anonymous;
@@ -1062,7 +1014,7 @@ std::variant<principal_ptr, api_response> authenticate(tracker_state& st, const 
   auto now = std::chrono::steady_clock::now();
   bool use_cache = st.user_changes == 0;
   if (use_cache) {
-    auto i = st.cache.find(req.token);
+    auto i = st.cache.find(token);
     if (i != st.cache.end()) {
       if (now - i->second.at < s.settings.token_cache_ttl) {
         ++st.cache_hits;
@@ -1071,12 +1023,12 @@ std::variant<principal_ptr, api_response> authenticate(tracker_state& st, const 
       st.cache.erase(i);
     }
   }
-  auto user = s.users->verify_token(req.token, storage::epoch_ms());
+  auto user = s.users->verify_token(token, storage::epoch_ms());
   if (!user) {
     if (storage::is(user.error(), storage::storage_errc::not_found) ||
         storage::is(user.error(), storage::storage_errc::invalid_argument))
-      return error_response(401, "unauthorized", "invalid, expired or revoked token");
-    return storage_failure(user.error());
+      return make_error(actors_errc::unauthenticated, "invalid, expired or revoked token");
+    return std::move(user.error());
   }
   auto made = std::make_shared<principal>();
   made->name = user->username;
@@ -1085,7 +1037,7 @@ std::variant<principal_ptr, api_response> authenticate(tracker_state& st, const 
   principal_ptr p = std::move(made);
   if (use_cache) {
     if (st.cache.size() >= 100000) st.cache.clear();
-    st.cache.emplace(req.token, token_cache_entry{p, now});
+    st.cache.emplace(token, token_cache_entry{p, now});
   }
   return p;
 }
@@ -1137,11 +1089,8 @@ api_response run_op(const services& s, const api_request& req, const principal& 
     case api_op::unlock: return op_lock_or_unlock(s, req, who, false);
     case api_op::sign_in: return op_sign_in(s, req);
     case api_op::create_token: return op_create_token(s, req, who);
-    case api_op::queue: return op_queue(s, req);
     case api_op::verify:
     case api_op::sign_out:
-    case api_op::actors:
-    case api_op::metrics:
     case api_op::datasource:
       break;
   }
@@ -1198,9 +1147,6 @@ uint8_t required_class(api_op op) noexcept {
     case api_op::sign_in:
     case api_op::sign_out:
     case api_op::create_token:
-    case api_op::actors:
-    case api_op::queue:
-    case api_op::metrics:
     case api_op::datasource:  // the datasource API decides per datasource (owner, invited)
       return static_cast<uint8_t>(user_class::guest);
     case api_op::create:
@@ -1225,11 +1171,9 @@ tracker_actor::behavior_type tracker(tracker_actor::stateful_pointer<tracker_sta
   auto& st = self->state;
   st.svc->elements = init.elements;
   st.svc->users = init.users;
-  st.svc->queue = init.queue;
   st.svc->settings = init.settings;
   st.svc->anonymous = storage::user_class_from_string(init.settings.anonymous_class);
   st.pool = init.pool;
-  st.directory = init.directory;
   st.datasources = init.datasources;
   self->delayed_send(self, std::chrono::minutes{1}, purge_atom::value);
   return {
@@ -1252,9 +1196,13 @@ tracker_actor::behavior_type tracker(tracker_actor::stateful_pointer<tracker_sta
               [=](bool) { --self->state.in_pool; });
           return;
         }
-        auto auth = authenticate(s, req);
-        if (auto* refused = std::get_if<api_response>(&auth)) return answer(s, req, std::move(*refused));
-        auto who_ptr = std::get<principal_ptr>(std::move(auth));
+        auto auth = authenticate(s, req.token, req.bad_authorization);
+        if (!auth) {
+          if (is(auth.error(), actors_errc::unauthenticated))
+            return answer(s, req, error_response(401, "unauthorized", error_message(auth.error())));
+          return answer(s, req, storage_failure(auth.error()));
+        }
+        auto who_ptr = std::move(*auth);
         const principal& who = *who_ptr;
         if (static_cast<uint8_t>(who.cls) < required_class(req.op))
           return answer(s, req,
@@ -1281,34 +1229,6 @@ tracker_actor::behavior_type tracker(tracker_actor::stateful_pointer<tracker_sta
             auto r = json_response(200, "{\"signed_out\":true}");
             r.headers.emplace_back("Set-Cookie", "token=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict");
             return answer(s, req, std::move(r));
-          }
-          case api_op::actors:
-          case api_op::metrics: {
-            if (!s.directory)
-              return answer(s, req, error_response(503, "unavailable", "no directory"));
-            auto shared = std::make_shared<api_request>(std::move(req));
-            self->request<caf::message_priority::high>(s.directory, caf::duration{std::chrono::seconds{10}},
-                                                       tree_atom::value)
-                .then(
-                    [=](actor_status& tree) {
-                      auto& state = self->state;
-                      if (shared->op == api_op::actors)
-                        return answer(state, *shared, json_response(200, status_json(tree)));
-                      api_response r;
-                      r.content_type = "text/plain; version=0.0.4";
-                      r.body = prometheus_text(tree, state.svc->queue,
-                                               {{"requests", state.requests},
-                                                {"refused", state.refused},
-                                                {"failed", state.failed},
-                                                {"token_cache_hits", state.cache_hits},
-                                                {"pool_jobs", state.in_pool}});
-                      answer(state, *shared, std::move(r));
-                    },
-                    [=](caf::error& err) {
-                      answer(self->state, *shared,
-                             error_response(503, "unavailable", "the directory did not answer: " + render(err)));
-                    });
-            return;
           }
           default:
             break;
@@ -1343,6 +1263,17 @@ tracker_actor::behavior_type tracker(tracker_actor::stateful_pointer<tracker_sta
                 state.cache.clear();
               }
             });
+      },
+      [=](auth_atom, const std::string& token,
+          bool bad_authorization) -> caf::result<std::string, uint8_t, bool> {
+        auto& s = self->state;
+        ++s.requests;
+        auto who = authenticate(s, token, bad_authorization);
+        if (!who) {
+          ++s.refused;
+          return std::move(who.error());
+        }
+        return {(*who)->name, static_cast<uint8_t>((*who)->cls), (*who)->anonymous};
       },
       [=](purge_atom) {
         // Expired tokens and orphaned password hashes go away every few minutes.

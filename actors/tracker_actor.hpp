@@ -41,20 +41,14 @@ struct tracker_settings {
   size_t inline_body_bytes = 256 * 1024;
   /// Requests waiting for the I/O pool beyond this are refused with 503.
   size_t max_queued_jobs = 4096;
-  /// Most items `/api/queue` shows per sub-queue.
-  size_t max_queue_peek = 100;
 };
 
 /// What the tracker needs; everything outlives the tracker actor (the node owns it).
 struct tracker_init {
   storage::element_store* elements = nullptr;
   storage::user_store* users = nullptr;
-  /// For `/api/queue` and `/metrics`; may be null.
-  storage::transfer_queue* queue = nullptr;
   /// Where slow calls run: searches (full scans), sign-in (argon2id), user changes, big bodies.
   io_pool* pool = nullptr;
-  /// For `/api/actors` and `/metrics`; may be invalid.
-  directory_actor directory;
   /// Where authenticated datasource requests (`api_op::datasource`) go; may be invalid (503).
   datasource_api_actor datasources;
   tracker_settings settings;

@@ -70,12 +70,4 @@ struct credentials {
 /// milliseconds, as there. Nullopt when unreadable.
 std::optional<int64_t> parse_duration_ms(std::string_view text, bool number);
 
-/// The status tree as JSON (`/api/actors`).
-std::string status_json(const actor_status& tree);
-
-/// Prometheus text for the node: per actor its mailbox and counters, queue depths, and the
-/// tracker's own counters.
-std::string prometheus_text(const actor_status& tree, const storage::transfer_queue* queue,
-                            const std::vector<std::pair<std::string, uint64_t>>& tracker);
-
 }  // namespace syncline::actors

@@ -22,24 +22,10 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) noexcept {
   return true;
 }
 
-// The token of `Authorization: Bearer <token>`, else of the `token` cookie. damas-core's shell
-// client sends `Bearer ` with nothing after it when it has no token, and its JavaScript one may
-// send `Bearer null`: both mean none.
 void read_token(const http_request& req, actors::api_request& out) {
-  if (auto* auth = req.header("authorization")) {
-    std::string_view v{*auth};
-    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-    if (starts_with_nocase(v, "bearer") && (v.size() == 6 || v[6] == ' ')) {
-      auto token = v.substr(std::min<size_t>(v.size(), 7));
-      while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-      if (!token.empty() && token != "null" && token != "undefined") out.token = std::string{token};
-      if (!out.token.empty()) return;
-    } else if (!v.empty()) {
-      out.bad_authorization = true;
-      return;
-    }
-  }
-  if (auto c = req.cookie("token"); c && !c->empty()) out.token = std::move(*c);
+  auto who = read_credentials(req);
+  out.token = std::move(who.token);
+  out.bad_authorization = who.bad;
 }
 
 // `a,b%2Cc` -> `a`, `b,c`: commas separate ids before decoding, so an id may hold `%2C`.
@@ -64,11 +50,10 @@ http_response to_http(actors::api_response r) {
   return out;
 }
 
-enum class extra : uint8_t { none, path_ids, arg_rest, graph, queue_limit, datasource };
+enum class extra : uint8_t { none, path_ids, arg_rest, graph, datasource };
 
-http_handler make_handler(actors::tracker_actor tracker, api_op op, extra what,
-                          std::shared_ptr<http_metrics> metrics = nullptr) {
-  return [tracker, op, what, metrics](http_request req, http_reply reply) {
+http_handler make_handler(actors::tracker_actor tracker, api_op op, extra what) {
+  return [tracker, op, what](http_request req, http_reply reply) {
     actors::api_request call;
     call.op = op;
     read_token(req, call);
@@ -94,9 +79,6 @@ http_handler make_handler(actors::tracker_actor tracker, api_op op, extra what,
       case extra::arg_rest:
         if (!req.params.empty()) call.arg = req.params.back().value;
         break;
-      case extra::queue_limit:
-        if (auto limit = req.query_param("limit")) call.arg = std::move(*limit);
-        break;
       case extra::datasource: {
         for (auto* name : {"container", "account", "workspace", "rest"}) {
           auto* p = req.param(name);
@@ -114,8 +96,7 @@ http_handler make_handler(actors::tracker_actor tracker, api_op op, extra what,
     }
     call.body = std::move(req.body);
     call.remote = std::move(req.remote);
-    call.respond = [reply = std::move(reply), metrics](actors::api_response r) {
-      if (metrics && r.status == 200) r.body += metrics->prometheus();
+    call.respond = [reply = std::move(reply)](actors::api_response r) {
       reply.send(to_http(std::move(r)));
     };
     caf::anon_send(tracker, actors::api_atom::value, std::move(call));
@@ -124,8 +105,26 @@ http_handler make_handler(actors::tracker_actor tracker, api_op op, extra what,
 
 }  // namespace
 
-void add_api_routes(http_router& router, actors::tracker_actor tracker,
-                    std::shared_ptr<http_metrics> metrics) {
+request_credentials read_credentials(const http_request& req) {
+  request_credentials out;
+  if (auto* auth = req.header("authorization")) {
+    std::string_view v{*auth};
+    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+    if (starts_with_nocase(v, "bearer") && (v.size() == 6 || v[6] == ' ')) {
+      auto token = v.substr(std::min<size_t>(v.size(), 7));
+      while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+      if (!token.empty() && token != "null" && token != "undefined") out.token = std::string{token};
+      if (!out.token.empty()) return out;
+    } else if (!v.empty()) {
+      out.bad = true;
+      return out;
+    }
+  }
+  if (auto c = req.cookie("token"); c && !c->empty()) out.token = std::move(*c);
+  return out;
+}
+
+void add_api_routes(http_router& router, actors::tracker_actor tracker) {
   auto add = [&](std::initializer_list<const char*> methods, const char* pattern, api_op op,
                  extra what = extra::none) {
     for (auto* m : methods) router.add(m, pattern, make_handler(tracker, op, what));
@@ -151,9 +150,6 @@ void add_api_routes(http_router& router, actors::tracker_actor tracker,
   for (auto* p : {"/api/signOut", "/api/signout"}) add({"POST", "GET"}, p, api_op::sign_out);
   add({"GET"}, "/api/verify", api_op::verify);
   add({"POST"}, "/api/createToken", api_op::create_token);
-  add({"GET"}, "/api/actors", api_op::actors);
-  add({"GET"}, "/api/queue", api_op::queue, extra::queue_limit);
-  router.add("GET", "/metrics", make_handler(tracker, api_op::metrics, extra::none, metrics));
   // Seed 000's datasources. Every tracker route above starts with a literal second segment, so
   // it is more specific than `:container` and wins: a container cannot be named like one of
   // them (`read`, `create`, ...), and these routes never take a tracker path.

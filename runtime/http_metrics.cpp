@@ -2,12 +2,11 @@
 
 #include <cstdio>
 
-#include "actors/text.hpp"
+#include "runtime/prometheus.hpp"
 
 namespace syncline::runtime {
 
 namespace {
-
 
 std::string format_double(double x) {
   char buf[32];
@@ -42,39 +41,35 @@ void http_metrics::observe(size_t route, unsigned status, std::chrono::nanosecon
 }
 
 std::string http_metrics::prometheus() const {
-  std::string out;
-  if (!bound_.load(std::memory_order_acquire)) return out;
-  out += "# HELP syncline_http_requests_total HTTP requests answered, by route and status class.\n";
-  out += "# TYPE syncline_http_requests_total counter\n";
+  if (!bound_.load(std::memory_order_acquire)) return {};
+  prometheus_writer p;
+  p.type("syncline_http_requests_total", "counter",
+         "HTTP requests answered, by route and status class.");
   static const char* classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
   for (auto& s : series_) {
     for (size_t c = 0; c < s->by_class.size(); ++c) {
       auto n = s->by_class[c].load(std::memory_order_relaxed);
       if (n == 0) continue;
-      out += "syncline_http_requests_total{route=\"" + actors::prometheus_label(s->label) + "\",code=\"" +
-             classes[c] + "\"} " + std::to_string(n) + "\n";
+      p.sample_text("syncline_http_requests_total", {{"route", s->label}, {"code", classes[c]}},
+                    std::to_string(n));
     }
   }
-  out += "# HELP syncline_http_request_duration_seconds Time from a request read to its answer.\n";
-  out += "# TYPE syncline_http_request_duration_seconds histogram\n";
+  const std::string hist = "syncline_http_request_duration_seconds";
+  p.type(hist, "histogram", "Time from a request read to its answer.");
   for (auto& s : series_) {
     auto count = s->count.load(std::memory_order_relaxed);
     if (count == 0) continue;
-    auto label = actors::prometheus_label(s->label);
     uint64_t cumulative = 0;
     for (size_t b = 0; b < bucket_bounds.size(); ++b) {
       cumulative += s->buckets[b].load(std::memory_order_relaxed);
-      out += "syncline_http_request_duration_seconds_bucket{route=\"" + label + "\",le=\"" +
-             (b + 1 == bucket_bounds.size() ? std::string{"+Inf"} : format_double(bucket_bounds[b])) +
-             "\"} " + std::to_string(cumulative) + "\n";
+      auto le = b + 1 == bucket_bounds.size() ? std::string{"+Inf"} : format_double(bucket_bounds[b]);
+      p.sample_text(hist + "_bucket", {{"route", s->label}, {"le", le}}, std::to_string(cumulative));
     }
-    out += "syncline_http_request_duration_seconds_sum{route=\"" + label + "\"} " +
-           format_double(static_cast<double>(s->sum_ns.load(std::memory_order_relaxed)) / 1e9) +
-           "\n";
-    out += "syncline_http_request_duration_seconds_count{route=\"" + label + "\"} " +
-           std::to_string(count) + "\n";
+    p.sample_text(hist + "_sum", {{"route", s->label}},
+                  format_double(static_cast<double>(s->sum_ns.load(std::memory_order_relaxed)) / 1e9));
+    p.sample_text(hist + "_count", {{"route", s->label}}, std::to_string(count));
   }
-  return out;
+  return p.take();
 }
 
 }  // namespace syncline::runtime

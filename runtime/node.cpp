@@ -33,6 +33,7 @@
 #include "actors/targets.hpp"
 #include "actors/tracker_actor.hpp"
 #include "runtime/api_routes.hpp"
+#include "runtime/node_routes.hpp"
 #include "runtime/error.hpp"
 #include "runtime/http_server.hpp"
 #include "runtime/logging.hpp"
@@ -68,12 +69,14 @@ std::string health_body(const std::string& node_id, std::chrono::steady_clock::t
 }
 
 http_router make_routes(const std::string& node_id, std::chrono::steady_clock::time_point since,
-                        actors::tracker_actor tracker, std::shared_ptr<http_metrics> metrics) {
+                        actors::tracker_actor tracker, caf::actor_system& sys,
+                        node_routes_init node) {
   http_router router;
   router.add("GET", "/health", [node_id, since](http_request, http_reply reply) {
     reply.send(http_response::json(200, health_body(node_id, since)));
   });
-  add_api_routes(router, std::move(tracker), std::move(metrics));
+  add_node_routes(router, sys, std::move(node));
+  add_api_routes(router, std::move(tracker));
   return router;
 }
 
@@ -451,9 +454,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   tracker.datasources = p->datasource_api;
   tracker.elements = p->elements.get();
   tracker.users = p->users.get();
-  tracker.queue = &p->ctx->queue();
   tracker.pool = p->api_pool.get();
-  tracker.directory = p->directory;
   tracker.settings.anonymous_class = cfg.auth.anonymous_class;
   tracker.settings.token_ttl = std::chrono::seconds{cfg.auth.token_ttl_s};
   tracker.settings.max_token_ttl = std::chrono::seconds{cfg.auth.max_token_ttl_s};
@@ -484,8 +485,14 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   http_opts.read_timeout = std::chrono::seconds{cfg.http.read_timeout_s};
   http_opts.server_name = std::string{"syncline/"} + version();
   http_opts.metrics = metrics;
-  auto http = http_server::start(std::move(http_opts),
-                                 make_routes(p->node_id, started, p->tracker, metrics));
+  node_routes_init node_routes;
+  node_routes.tracker = p->tracker;
+  node_routes.directory = p->directory;
+  node_routes.queue = &p->ctx->queue();
+  node_routes.metrics = metrics;
+  auto http = http_server::start(
+      std::move(http_opts),
+      make_routes(p->node_id, started, p->tracker, *p->system, std::move(node_routes)));
   if (!http) return std::move(http.error());
   p->http = std::move(*http);
   p->http_address = p->http->local_address();

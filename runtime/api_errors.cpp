@@ -1,0 +1,67 @@
+#include "runtime/api_errors.hpp"
+
+#include <caf/sec.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/error.hpp"
+#include "actors/tracker_json.hpp"
+#include "storage/error.hpp"
+
+namespace syncline::runtime {
+
+namespace {
+
+const char* code_for(unsigned status) noexcept {
+  switch (status) {
+    case 400: return "bad_request";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 409: return "conflict";
+    case 503: return "unavailable";
+    default: return "internal_error";
+  }
+}
+
+}  // namespace
+
+unsigned http_status_of(const caf::error& err) noexcept {
+  using actors::actors_errc;
+  using storage::storage_errc;
+  if (err.category() == actors::actors_category) {
+    switch (static_cast<actors_errc>(err.code())) {
+      case actors_errc::bad_request: return 400;
+      case actors_errc::unauthenticated: return 401;
+      case actors_errc::unknown_id: return 404;
+      case actors_errc::paused:
+      case actors_errc::forbidden_transition:
+      case actors_errc::already_exists: return 409;
+      case actors_errc::shutting_down: return 503;
+      default: return 500;
+    }
+  }
+  if (err.category() == storage::storage_category) {
+    switch (static_cast<storage_errc>(err.code())) {
+      case storage_errc::invalid_argument:
+      case storage_errc::invalid_json:
+      case storage_errc::invalid_element: return 400;
+      case storage_errc::not_found: return 404;
+      case storage_errc::already_exists:
+      case storage_errc::locked_by_other: return 409;
+      case storage_errc::busy:
+      case storage_errc::closed: return 503;
+      default: return 500;
+    }
+  }
+  if (err == caf::sec::request_timeout || err == caf::sec::request_receiver_down) return 503;
+  return 500;
+}
+
+http_response error_response(const caf::error& err) {
+  auto status = http_status_of(err);
+  if (status == 500) spdlog::error("API: {}", actors::render(err));
+  return http_response::error(status, code_for(status), actors::error_message(err));
+}
+
+}  // namespace syncline::runtime

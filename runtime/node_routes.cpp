@@ -1,0 +1,250 @@
+#include "runtime/node_routes.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <utility>
+
+#include <caf/event_based_actor.hpp>
+
+#include "actors/error.hpp"
+#include "actors/text.hpp"
+#include "runtime/api_errors.hpp"
+#include "runtime/api_routes.hpp"
+#include "runtime/prometheus.hpp"
+#include "storage/transfer_queue.hpp"
+
+namespace syncline::runtime {
+
+namespace {
+
+using actors::actor_status;
+using actors::json_string;
+
+constexpr auto ask_timeout = std::chrono::seconds{10};
+
+// --- renderings -----------------------------------------------------------------------------
+
+void status_into(std::string& out, const actor_status& s) {
+  out += "{\"id\":" + json_string(s.id);
+  out += ",\"kind\":" + json_string(s.kind);
+  out += ",\"state\":" + json_string(s.state);
+  out += ",\"mailbox\":" + std::to_string(s.mailbox);
+  out += ",\"counters\":{";
+  bool first = true;
+  for (auto& [k, v] : s.counters) {
+    if (!first) out += ',';
+    first = false;
+    out += json_string(k) + ":" + std::to_string(v);
+  }
+  out += "},\"current\":" + json_string(s.current);
+  out += ",\"last_error\":" + json_string(s.last_error);
+  out += ",\"children\":[";
+  for (size_t i = 0; i < s.children.size(); ++i) {
+    if (i > 0) out += ',';
+    status_into(out, s.children[i]);
+  }
+  out += "]}";
+}
+
+void actor_metrics(prometheus_writer& p, const actor_status& s) {
+  if (s.kind != "node") {
+    p.type("syncline_actor_mailbox", "gauge", "Messages waiting in an actor's mailbox.");
+    p.sample("syncline_actor_mailbox", {{"actor", s.id}, {"kind", s.kind}},
+             static_cast<double>(s.mailbox));
+    p.type("syncline_actor_state", "gauge", "1 for each actor, labelled with its state.");
+    p.sample("syncline_actor_state", {{"actor", s.id}, {"kind", s.kind}, {"state", s.state}}, 1);
+    p.type("syncline_actor_error", "gauge", "1 when the actor reports a last error.");
+    p.sample("syncline_actor_error", {{"actor", s.id}, {"kind", s.kind}},
+             s.last_error.empty() ? 0 : 1);
+    for (auto& [k, v] : s.counters) {
+      p.type("syncline_actor_counter", "gauge", "Every counter an actor reports in its status.");
+      p.sample("syncline_actor_counter", {{"actor", s.id}, {"kind", s.kind}, {"counter", k}},
+               static_cast<double>(v));
+    }
+    auto counter = [&](const char* key) -> double {
+      auto i = s.counters.find(key);
+      return i == s.counters.end() ? 0.0 : static_cast<double>(i->second);
+    };
+    if (s.kind == "datasource") {
+      p.type("syncline_runs", "gauge", "Runs a datasource has started (its current run number).");
+      p.sample("syncline_runs", {{"datasource", s.id}}, counter("run"));
+      p.type("syncline_run_failed_items", "gauge", "Items of the current run that failed.");
+      p.sample("syncline_run_failed_items", {{"datasource", s.id}}, counter("failed"));
+    } else if (s.kind == "volume") {
+      p.type("syncline_transfers_done_total", "counter", "Transfers a volume completed.");
+      p.sample("syncline_transfers_done_total", {{"volume", s.id}}, counter("done"));
+      p.type("syncline_transfers_failed_total", "counter", "Transfers a volume saw fail.");
+      p.sample("syncline_transfers_failed_total", {{"volume", s.id}}, counter("failed"));
+      p.type("syncline_transfer_bytes_total", "counter", "Bytes a volume's transfers wrote.");
+      p.sample("syncline_transfer_bytes_total", {{"volume", s.id}}, counter("bytes"));
+      p.type("syncline_transfers_running", "gauge", "Transfers running now.");
+      p.sample("syncline_transfers_running", {{"volume", s.id}}, counter("running"));
+    }
+  }
+  for (auto& c : s.children) actor_metrics(p, c);
+}
+
+// (volume, datasource) of a sub-queue name.
+std::pair<std::string, std::string> queue_parts(const std::string& name) {
+  auto sep = name.find('\x1f');
+  return {name.substr(0, sep), sep == std::string::npos ? std::string{} : name.substr(sep + 1)};
+}
+
+std::string metrics_text(const actor_status& tree, const storage::transfer_queue* queue,
+                         const actor_status& tracker) {
+  prometheus_writer p;
+  actor_metrics(p, tree);
+  p.type("syncline_queue_depth", "gauge", "Pending transfers per sub-queue (volume, datasource).");
+  p.type("syncline_queue_leased", "gauge", "Transfers of a sub-queue being worked on.");
+  uint64_t total = 0;
+  if (queue != nullptr) {
+    for (auto& [name, count] : queue->sizes()) {
+      auto [volume, datasource] = queue_parts(name);
+      p.sample("syncline_queue_depth", {{"volume", volume}, {"datasource", datasource}},
+               static_cast<double>(count));
+      p.sample("syncline_queue_leased", {{"volume", volume}, {"datasource", datasource}},
+               static_cast<double>(queue->leased(name)));
+      total += count;
+    }
+  }
+  p.type("syncline_queue_depth_total", "gauge", "Pending transfers in all.");
+  p.sample("syncline_queue_depth_total", {}, static_cast<double>(total));
+  for (auto* name : {"requests", "refused", "failed", "token_cache_hits", "pool_jobs"}) {
+    auto metric = std::string{"syncline_tracker_"} + name;
+    auto i = tracker.counters.find(name);
+    p.type(metric, std::string_view{name} == "pool_jobs" ? "gauge" : "counter",
+           "The tracker's own counter.");
+    p.sample(metric, {}, i == tracker.counters.end() ? 0.0 : static_cast<double>(i->second));
+  }
+  return p.take();
+}
+
+// `/api/queue`: per sub-queue its size, leases and first `limit` items.
+http_response queue_answer(const storage::transfer_queue* queue, size_t limit) {
+  std::string body = "{\"queues\":[";
+  uint64_t total = 0;
+  if (queue != nullptr) {
+    bool first = true;
+    for (auto& [name, count] : queue->sizes()) {
+      total += count;
+      if (!first) body += ',';
+      first = false;
+      auto [volume, datasource] = queue_parts(name);
+      body += "{\"name\":" + json_string(name);
+      body += ",\"volume\":" + json_string(volume);
+      body += ",\"datasource\":" + json_string(datasource);
+      body += ",\"size\":" + std::to_string(count);
+      body += ",\"leased\":" + std::to_string(queue->leased(name));
+      body += ",\"head\":[";
+      if (limit > 0) {
+        auto items = queue->peek(name, limit);
+        if (!items) return error_response(items.error());
+        for (size_t i = 0; i < items->size(); ++i) {
+          auto& it = (*items)[i];
+          if (i > 0) body += ',';
+          body += "{\"ticket\":" + json_string(it.ticket.to_string());
+          body += ",\"priority\":" + std::to_string(it.ticket.priority);
+          body += ",\"seq\":" + std::to_string(it.ticket.seq);
+          body += ",\"leased\":";
+          body += it.leased ? "true" : "false";
+          body += ",\"item\":" + json_string(it.payload);
+          body += '}';
+        }
+      }
+      body += "]}";
+    }
+  }
+  body += "],\"total\":" + std::to_string(total) + "}";
+  return http_response::json(200, std::move(body));
+}
+
+// --- the routes -----------------------------------------------------------------------------
+
+using authenticated = std::function<void(caf::event_based_actor* self, http_reply reply)>;
+
+// Asks the tracker who sent `req`, then runs `then` inside a short-lived actor (so it can ask
+// others in turn) or answers the refusal. Every class may call the node's routes.
+void authenticate_then(caf::actor_system& sys, actors::tracker_actor tracker,
+                       const http_request& req, http_reply reply, authenticated then) {
+  struct job {
+    actors::tracker_actor tracker;
+    request_credentials who;
+    http_reply reply;
+    authenticated then;
+  };
+  // The job travels as the actor's argument: CAF 0.17 dereferences a null tuple when a
+  // function actor takes no argument besides `self` (UBSan reports it).
+  auto made = std::make_shared<job>(job{std::move(tracker), read_credentials(req), std::move(reply),
+                                     std::move(then)});
+  sys.spawn(
+      [](caf::event_based_actor* self, std::shared_ptr<job> j) {
+        self->request(j->tracker, ask_timeout, actors::auth_atom::value, j->who.token, j->who.bad)
+            .then([self, j](const std::string&, uint8_t, bool) { j->then(self, j->reply); },
+                  [j](caf::error& err) { j->reply.send(error_response(err)); });
+      },
+      std::move(made));
+}
+
+}  // namespace
+
+void add_node_routes(http_router& router, caf::actor_system& sys, node_routes_init init) {
+  auto shared = std::make_shared<node_routes_init>(std::move(init));
+  auto* system = &sys;
+  router.add("GET", "/api/actors", [shared, system](http_request req, http_reply reply) {
+    authenticate_then(*system, shared->tracker, req, std::move(reply),
+                      [shared](caf::event_based_actor* self, http_reply r) {
+                        self->request<caf::message_priority::high>(shared->directory, ask_timeout,
+                                                                   actors::tree_atom::value)
+                            .then(
+                                [r](actor_status& tree) {
+                                  std::string body;
+                                  status_into(body, tree);
+                                  r.send(http_response::json(200, std::move(body)));
+                                },
+                                [r](caf::error& err) { r.send(error_response(err)); });
+                      });
+  });
+  router.add("GET", "/api/queue", [shared, system](http_request req, http_reply reply) {
+    size_t limit = 10;
+    if (auto text = req.query_param("limit"); text && !text->empty()) {
+      char* end = nullptr;
+      auto n = std::strtoll(text->c_str(), &end, 10);
+      if (end == nullptr || *end != '\0' || n < 0) {
+        reply.send(http_response::error(400, "bad_request", "limit must be a non-negative number"));
+        return;
+      }
+      limit = std::min<size_t>(static_cast<size_t>(n), shared->max_queue_peek);
+    }
+    authenticate_then(*system, shared->tracker, req, std::move(reply),
+                      [shared, limit](caf::event_based_actor*, http_reply r) {
+                        r.send(queue_answer(shared->queue, limit));
+                      });
+  });
+  router.add("GET", "/metrics", [shared, system](http_request req, http_reply reply) {
+    authenticate_then(
+        *system, shared->tracker, req, std::move(reply),
+        [shared](caf::event_based_actor* self, http_reply r) {
+          self->request<caf::message_priority::high>(shared->directory, ask_timeout,
+                                                     actors::tree_atom::value)
+              .then(
+                  [self, shared, r](actor_status& tree) {
+                    self->request<caf::message_priority::high>(shared->tracker, ask_timeout,
+                                                               actors::status_atom::value)
+                        .then(
+                            [shared, r, tree](actor_status& tracker) {
+                              http_response out;
+                              out.content_type = "text/plain; version=0.0.4";
+                              out.body = metrics_text(tree, shared->queue, tracker);
+                              if (shared->metrics) out.body += shared->metrics->prometheus();
+                              r.send(std::move(out));
+                            },
+                            [r](caf::error& err) { r.send(error_response(err)); });
+                  },
+                  [r](caf::error& err) { r.send(error_response(err)); });
+        });
+  });
+}
+
+}  // namespace syncline::runtime

@@ -1,0 +1,39 @@
+// runtime/node_routes.hpp: the node's own routes: what its actors are doing (`/api/actors`),
+// what waits to be transferred (`/api/queue`) and the Prometheus metrics (`/metrics`).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include <caf/actor_system.hpp>
+
+#include "actors/messages.hpp"
+#include "runtime/http_metrics.hpp"
+#include "runtime/http_router.hpp"
+
+namespace syncline::storage {
+class transfer_queue;
+}
+
+namespace syncline::runtime {
+
+struct node_routes_init {
+  /// Authenticates every request (`auth`) and reports its own counters (`status`).
+  actors::tracker_actor tracker;
+  /// The status tree of every actor.
+  actors::directory_actor directory;
+  /// For `/api/queue` and the queue gauges of `/metrics`; may be null.
+  storage::transfer_queue* queue = nullptr;
+  /// The HTTP server's own counters, appended to `/metrics`; may be null.
+  std::shared_ptr<http_metrics> metrics;
+  /// Most items `/api/queue` shows per sub-queue.
+  size_t max_queue_peek = 100;
+};
+
+/// Adds `GET /api/actors`, `GET /api/queue?limit=N` and `GET /metrics` to `router`. Each needs
+/// a token of any class (or anonymous access); the handler asks the tracker who it is, then
+/// asks the directory (with high priority) or reads the queue, and renders the answer here:
+/// the actors speak only their domain protocols.
+void add_node_routes(http_router& router, caf::actor_system& sys, node_routes_init init);
+
+}  // namespace syncline::runtime
