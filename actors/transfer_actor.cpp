@@ -117,6 +117,14 @@ uint64_t read_checkpoint(node_context* ctx, const std::string& key) {
   return r.ec == std::errc{} ? offset : 0;
 }
 
+void drop_checkpoint(node_context* ctx, copy_work& w) {
+  if (!w.has_checkpoint) return;
+  // A stale resume point only makes a later copy re-check a prefix: not worth failing for.
+  if (auto err = ctx->db().erase_meta(w.checkpoint))
+    spdlog::warn("cannot drop resume point {}: {}", w.checkpoint, render(err));
+  w.has_checkpoint = false;
+}
+
 // The first job: read the row, do small actions at once, open the copy of a file.
 job_result start_job(node_context* ctx, const std::string& datasource, const std::string& volume_id,
                      const storage::queue_item& item, bool verify, copy_work& w) {
@@ -200,6 +208,13 @@ job_result start_job(node_context* ctx, const std::string& datasource, const std
   auto offset = w.writer->offset();
   auto reader = w.source->open(r.reference, offset);
   if (!reader) {
+    // Gone from the source: a partial copy of it (from an earlier attempt, perhaps of a killed
+    // node) would never be finished or removed by anyone. If the file comes back, its copy
+    // starts afresh.
+    if (connectors::is(reader.error(), connector_errc::not_found)) {
+      w.writer->abort();
+      drop_checkpoint(ctx, w);
+    }
     res.error = std::move(reader.error());
     return res;
   }
@@ -221,14 +236,6 @@ job_result start_job(node_context* ctx, const std::string& datasource, const std
                  offset);
   res.finished = false;
   return res;
-}
-
-void drop_checkpoint(node_context* ctx, copy_work& w) {
-  if (!w.has_checkpoint) return;
-  // A stale resume point only makes a later copy re-check a prefix: not worth failing for.
-  if (auto err = ctx->db().erase_meta(w.checkpoint))
-    spdlog::warn("cannot drop resume point {}: {}", w.checkpoint, render(err));
-  w.has_checkpoint = false;
 }
 
 // A chunk of a file copy; at the end of the source, commits.

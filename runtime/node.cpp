@@ -193,10 +193,11 @@ caf::expected<record_sets> reconcile_records(storage::database& db,
     std::string feeds;
     for (auto& v : c.volumes)
       feeds += (feeds.empty() ? "" : ", ") + v + "/" + actors::target_of(c, v);
-    notes.push_back(fmt::format("datasource {} ({} {} -> {}, sync type {}): {}{}", c.id, c.type,
+    notes.push_back(fmt::format("datasource {} ({} {} -> {}, sync type {}): {}{}{}", c.id, c.type,
                                 c.type == "folder" ? c.path : std::to_string(c.count) + " items",
                                 feeds, actors::to_string(c.sync), actors::to_string(rec.status),
-                                found ? (changed ? ", configuration changed" : "") : " (new)"));
+                                found ? (changed ? ", configuration changed" : "") : " (new)",
+                                rec.last_error.empty() ? "" : " (last error: " + rec.last_error + ")"));
     out.datasources.push_back(std::move(rec));
   }
   for (auto r : *stored_sources) {

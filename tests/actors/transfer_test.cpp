@@ -6,6 +6,7 @@
 
 #include "connectors/local_source.hpp"
 #include "connectors/local_volume.hpp"
+#include "storage/datasource_store.hpp"
 #include "storage/datastore.hpp"
 #include "tests/actors/harness.hpp"
 #include "tests/actors/tree_compare.hpp"
@@ -321,6 +322,47 @@ BOOST_AUTO_TEST_CASE(a_transfer_pauses_mid_file_and_resumes_after_a_restart_from
   // Only what followed the checkpoint was copied again.
   auto v = node.status(node.volumes.at("backup"));
   BOOST_CHECK_EQUAL(v.counters.at("bytes"), static_cast<int64_t>(size - (8u << 20)));
+}
+
+// A file deleted from the source while a partial copy of it waits (here: paused, then the node
+// restarted) leaves nothing behind: no temporary file, no resume point, and the run is no error.
+BOOST_AUTO_TEST_CASE(a_partial_copy_of_a_file_gone_from_the_source_is_removed) {
+  temp_dir src{"gone-src"}, dst{"gone-dst"};
+  std::string big(12u << 20, 'g');
+  write_file(src / "big.bin", big, 1600000000);
+  auto settings = harness::fast_settings();
+  settings.chunk_bytes = 1u << 20;
+  settings.checkpoint_bytes = 2u << 20;
+  harness node{settings};
+  auto local = connectors::local_source::make({src.path().string(), {}, {}});
+  BOOST_REQUIRE(local);
+  auto gate = std::make_shared<gated_source>(std::shared_ptr<connectors::source>{std::move(*local)},
+                                             5u << 20);
+  node.add_volume(directory(dst));
+  auto ds = node.add_datasource(folder("media", src), gate);
+  BOOST_REQUIRE(eventually([&] { return gate->someone_waits(); }));
+  BOOST_CHECK(node.ask(ds, actors::pause_atom::value));
+  BOOST_REQUIRE(eventually([&] {
+    auto v = node.status(node.volumes.at("backup"));
+    return !v.children.empty() && v.children.front().state == "paused";
+  }));
+  gate->open_gate();
+  BOOST_REQUIRE(eventually([&] { return !gate->someone_waits(); }));
+  auto temporary = dst / "media" / connectors::temporary_name("big.bin");
+  BOOST_REQUIRE(std::filesystem::exists(temporary));
+  node.restart(settings);
+  std::filesystem::remove(src / "big.bin");
+  node.add_volume(directory(dst));
+  auto ds2 = node.add_datasource(folder("media", src));
+  BOOST_CHECK(node.ask(ds2, actors::resume_atom::value));
+  BOOST_CHECK_EQUAL(node.wait_run("media", 1), "synced");
+  BOOST_CHECK(!std::filesystem::exists(dst / "media/big.bin"));
+  BOOST_CHECK(!std::filesystem::exists(temporary));
+  auto key = syncline::storage::datasource_store::checkpoint_key(
+      actors::queue_name("backup", "media"), "big.bin");
+  auto point = node.ctx->db().get_meta(key);
+  BOOST_REQUIRE(point);
+  BOOST_CHECK(!*point);
 }
 
 BOOST_AUTO_TEST_CASE(status_is_answered_in_the_middle_of_a_copy) {

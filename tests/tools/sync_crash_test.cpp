@@ -123,7 +123,11 @@ BOOST_AUTO_TEST_CASE(sigkill_at_random_moments_loses_nothing) {
   auto want = test::snapshot(src);
   auto diff = test::difference(want, got);
   BOOST_CHECK_MESSAGE(diff.empty(), diff);
-  BOOST_CHECK_EQUAL(temporaries, 0u);
+  std::string left;
+  for (auto& e : std::filesystem::recursive_directory_iterator{dst})
+    if (e.path().filename().string().find(".syncline-part") != std::string::npos)
+      left += " " + e.path().string();
+  BOOST_CHECK_MESSAGE(temporaries == 0u, temporaries << " temporary file(s) left:" << left);
 
   // The database owes nothing: no queue item, every row done and describing the source.
   auto db = storage::database::open({root / "data"});
