@@ -1311,8 +1311,6 @@ datasource_actor::behavior_type datasource(datasource_actor::stateful_pointer<da
   st.priority = compile_priority(st.rec.config);
   // From here on a previous incarnation's jobs can no longer write this datasource's rows.
   st.writer = st.ctx->claim_writer(st.rec.config.id);
-  st.ctx->set_source(st.rec.config.id, st.source);
-  st.ctx->set_targets(st.rec.config.id, targets_of(st.rec.config));
   start_up(self);
   return {
       [=](register_atom, const std::string& volume, const caf::actor& handle) {
@@ -1425,11 +1423,26 @@ datasource_actor::behavior_type datasource(datasource_actor::stateful_pointer<da
   };
 }
 
+namespace {
+
+// Its connector and targets are known before the actor exists: the actor's body runs later, on
+// a scheduler thread, and its volumes may start transfers of what it queued before a restart as
+// soon as they hear of it (a transfer finding no target failed without retry: the datasource
+// ended its run in error, a start-up race the SIGKILL test found under load).
+void announce_connectors(const datasource_init& init) {
+  init.ctx->set_source(init.record.config.id, init.source);
+  init.ctx->set_targets(init.record.config.id, targets_of(init.record.config));
+}
+
+}  // namespace
+
 datasource_actor spawn_datasource(caf::local_actor* parent, datasource_init init) {
+  announce_connectors(init);
   return parent->spawn(datasource, std::move(init));
 }
 
 datasource_actor spawn_datasource(caf::actor_system& sys, datasource_init init) {
+  announce_connectors(init);
   return sys.spawn(datasource, std::move(init));
 }
 
