@@ -28,18 +28,6 @@ struct entity_field {
   std::string (*apply)(const toml::node&, T&);
 };
 
-template <class T>
-std::string read_signed(const toml::node& v, int64_t lo, int64_t hi, T& out) {
-  auto* i = v.as_integer();
-  if (i == nullptr) return wrong_type("an integer", v);
-  int64_t x = i->get();
-  if (x < lo || x > hi)
-    return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
-           std::to_string(x);
-  out = static_cast<T>(x);
-  return {};
-}
-
 std::string read_id(const toml::node& v, std::string& out) {
   std::string s;
   if (auto p = read_string(v, s); !p.empty()) return p;
@@ -106,7 +94,7 @@ const std::vector<entity_field<vc>>& volume_fields() {
        [](const toml::node& v, vc& c) { return read_word(v, fault_operations, c.fault_operation); }},
       {"fault_errno", value_kind::integer, "type = fault: the errno injected (5 = EIO, 13 = EACCES)",
        [](const vc& c) { return std::to_string(c.fault_errno); },
-       [](const toml::node& v, vc& c) { return read_signed(v, 1, 133, c.fault_errno); }},
+       [](const toml::node& v, vc& c) { return read_int(v, 1, 133, c.fault_errno); }},
       {"fault_count", value_kind::integer, "type = fault: failures to inject; 0 = for ever",
        [](const vc& c) { return std::to_string(c.fault_count); },
        [](const toml::node& v, vc& c) { return read_int(v, 0, 1000000, c.fault_count); }},

@@ -83,9 +83,9 @@ inline std::string read_bool(const toml::node& v, bool& out) {
   return {};
 }
 
+// An integer in [lo, hi] into `out`, of any integer type that holds that range.
 template <class T>
 std::string read_int(const toml::node& v, int64_t lo, int64_t hi, T& out) {
-  static_assert(std::is_unsigned_v<T>);
   auto* i = v.as_integer();
   if (i == nullptr) return wrong_type("an integer", v);
   int64_t x = i->get();
