@@ -19,6 +19,9 @@ const char* to_string(actors_errc x) noexcept {
     case actors_errc::job_failed: return "job_failed";
     case actors_errc::already_exists: return "already_exists";
     case actors_errc::unauthenticated: return "unauthenticated";
+    case actors_errc::forbidden: return "forbidden";
+    case actors_errc::conflict: return "conflict";
+    case actors_errc::busy: return "busy";
   }
   return "unknown";
 }
@@ -30,6 +33,34 @@ caf::error make_error(actors_errc x, std::string context) {
 
 bool is(const caf::error& err, actors_errc code) noexcept {
   return err.category() == actors_category && err.code() == static_cast<uint8_t>(code);
+}
+
+bool caller_error(const caf::error& err) noexcept {
+  if (err.category() == actors_category) {
+    switch (static_cast<actors_errc>(err.code())) {
+      case actors_errc::forbidden_transition:
+      case actors_errc::paused:
+      case actors_errc::unknown_id:
+      case actors_errc::bad_request:
+      case actors_errc::already_exists:
+      case actors_errc::unauthenticated:
+      case actors_errc::forbidden:
+      case actors_errc::conflict:
+        return true;
+      default:
+        return false;
+    }
+  }
+  if (err.category() == storage::storage_category) {
+    using storage::storage_errc;
+    return storage::is(err, storage_errc::invalid_argument) ||
+           storage::is(err, storage_errc::invalid_json) ||
+           storage::is(err, storage_errc::invalid_element) ||
+           storage::is(err, storage_errc::not_found) ||
+           storage::is(err, storage_errc::already_exists) ||
+           storage::is(err, storage_errc::locked_by_other);
+  }
+  return false;
 }
 
 std::string render(const caf::error& err) {

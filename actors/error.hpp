@@ -31,6 +31,13 @@ enum class actors_errc : uint8_t {
   /// A request carries no valid credentials (no token where one is needed, a token that is
   /// invalid, expired or revoked, a malformed Authorization header).
   unauthenticated,
+  /// The caller is known but its class or role does not allow the request.
+  forbidden,
+  /// The request collides with the state of what it names (an element locked by someone
+  /// else, nothing left to create).
+  conflict,
+  /// Too much work is waiting; the caller may retry later.
+  busy,
 };
 
 const char* to_string(actors_errc x) noexcept;
@@ -40,6 +47,11 @@ constexpr caf::atom_value actors_category = caf::atom("actors");
 caf::error make_error(actors_errc x, std::string context = {});
 
 bool is(const caf::error& err, actors_errc code) noexcept;
+
+/// Whether `err` is the caller's doing (a malformed, unauthenticated, forbidden or colliding
+/// request, an unknown id) rather than a failure of the node: the counters `refused` and
+/// `failed` of the API actors tell them apart.
+bool caller_error(const caf::error& err) noexcept;
 
 /// Renders any syncline error (storage, connector, actors, runtime) or CAF error as
 /// `"<code>: <context>"`; the one renderer logs and status use.

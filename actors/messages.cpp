@@ -35,7 +35,6 @@ const char* to_string(api_op op) noexcept {
     case api_op::sign_out: return "signOut";
     case api_op::verify: return "verify";
     case api_op::create_token: return "createToken";
-    case api_op::datasource: return "datasource";
   }
   return "unknown";
 }

@@ -221,18 +221,60 @@ using supervisor_actor = caf::typed_actor<
     caf::reacts_to<restart_atom, std::string, uint64_t>,
     io_done_handler>;
 
-/// The tracker's operations: damas-core's routes, authentication, and the node's own routes.
+/// The tracker's operations: damas-core's routes and authentication.
 enum class api_op : uint8_t {
   create, read, update, upsert, remove, search, search_one, search_mongo, graph, comment,
   publish, version, lock, unlock, sign_in, sign_out, verify, create_token,
-  datasource,  ///< every route under `/api/{container}/{account}/workspaces/` (seed 000)
 };
 
 /// `"create"` ... as damas-core names the route (`remove` is `"delete"`, `sign_in` `"signIn"`).
 const char* to_string(api_op op) noexcept;
 
-/// An answer to an API request, in HTTP terms but without HTTP types (actors/ does not see
-/// runtime/).
+/// How a request that succeeded ended (damas-core answers 200, 201 and 207 for them).
+enum class answer_kind : uint8_t {
+  done,     ///< read, changed or deleted as asked
+  created,  ///< new elements or records exist
+  partial,  ///< some of the ids named exist, the others are `null` in the answer
+};
+
+/// The answer of an API actor (the tracker, the datasource API), in the API's own terms: the
+/// JSON document of damas-core's or seed 000's answer, or the error that refused the request.
+/// runtime/ turns it into HTTP (runtime/api_errors.hpp maps the error's code to a status).
+struct api_answer {
+  caf::error error;  ///< set: the request failed or was refused; `json` is unused
+  answer_kind kind = answer_kind::done;
+  std::string json;
+  /// signOut: the token the request presented is revoked (the HTTP layer forgets its cookie).
+  bool token_revoked = false;
+};
+
+/// Delivers the answer; callable once, from any thread, never blocks.
+using api_answer_sink = std::function<void(api_answer)>;
+
+/// One tracker request, as the route module read it from the route, the body and the
+/// credentials. Local only (it carries a continuation).
+struct tracker_command {
+  api_op op = api_op::read;
+  /// The request body as sent.
+  std::string body;
+  /// The body is `application/x-www-form-urlencoded` (else JSON).
+  bool form_body = false;
+  /// read and graph: ids given in the path (`read/a,b`), percent-decoded; see `ids_in_path`.
+  std::vector<std::string> path_ids;
+  bool ids_in_path = false;
+  /// search, search_one: the query; version: the element id; graph: the depth as written.
+  std::string arg;
+  /// The token presented; empty: none given.
+  std::string token;
+  /// Credentials were presented in a form that is not a token (refused as unauthenticated).
+  bool bad_credentials = false;
+  /// The peer, for logs.
+  std::string remote;
+  api_answer_sink respond;
+};
+
+/// An answer to a datasource request, in HTTP terms but without HTTP types (moving to
+/// api_answer with the datasource routes; issue 11).
 struct api_response {
   uint16_t status = 200;
   std::string content_type = "application/json";
@@ -243,31 +285,20 @@ struct api_response {
 /// Delivers the answer; callable once, from any thread, never blocks.
 using api_responder = std::function<void(api_response)>;
 
-/// One API request, as the HTTP layer extracted it from the route and headers. Local only (it
-/// carries a continuation).
+/// One datasource request (seed 000's routes under
+/// `/api/{container}/{account}/workspaces/{workspace}/`), authenticated by the route module.
+/// Local only (it carries a continuation).
 struct api_request {
-  api_op op = api_op::read;
   /// The request body as sent.
   std::string body;
-  /// The body is `application/x-www-form-urlencoded`.
-  bool form_body = false;
-  /// read and graph: ids given in the path (`read/a,b`), percent-decoded; see `ids_in_path`.
-  std::vector<std::string> path_ids;
-  bool ids_in_path = false;
-  /// search, search_one: the query; version: the element id; graph: the depth as written.
-  std::string arg;
-  /// From `Authorization: Bearer <token>` or else the `token` cookie; empty: none given.
-  std::string token;
-  /// An `Authorization` header was sent that is not `Bearer <token>` (refused with 401).
-  bool bad_authorization = false;
   /// The peer, for logs.
   std::string remote;
-  /// datasource: the HTTP method, the decoded query parameters in order, and in `path_ids`
-  /// the container, account, workspace and the rest of the path after the workspace.
+  /// The HTTP method, the decoded query parameters in order, and in `path_ids` the
+  /// container, account, workspace and the rest of the path after the workspace.
   std::string method;
   std::vector<std::pair<std::string, std::string>> query;
-  /// Set by the tracker once it has authenticated the request, before it hands a datasource
-  /// request on: the user's name (`anonymous` for anonymous access) and class (a
+  std::vector<std::string> path_ids;
+  /// Who asks: the user's name (`anonymous` for anonymous access) and class (a
   /// storage::user_class value).
   std::string user;
   uint8_t user_class = 0;
@@ -275,22 +306,22 @@ struct api_request {
 };
 
 /// The tracker (actors/tracker_actor.hpp).
-///   api r     answer `r` through `r.respond`
+///   api c     answer the command `c` through `c.respond`
 ///   purge     delete expired tokens (the tracker sends it to itself every few minutes)
 ///   status    actor_status (ask with high priority); its counters are the tracker's
 ///             (requests, refused, failed, token_cache_hits, pool_jobs, ...)
-///   auth token bad   who presents `token` (empty: none; `bad`: a malformed Authorization
-///             header): (user name, storage::user_class value, anonymous); `unauthenticated`
+///   auth token bad   who presents `token` (empty: none; `bad`: credentials that are not a
+///             token): (user name, storage::user_class value, anonymous); `unauthenticated`
 ///             when nobody may be
 using tracker_actor = caf::typed_actor<
-    caf::reacts_to<api_atom, api_request>,
+    caf::reacts_to<api_atom, tracker_command>,
     caf::replies_to<auth_atom, std::string, bool>::with<std::string, uint8_t, bool>,
     caf::reacts_to<purge_atom>,
     caf::replies_to<status_atom>::with<actor_status>,
     io_done_handler>;
 
-/// The datasource routes of seed 000 (actors/datasource_api_actor.hpp). The tracker hands it
-/// the requests it has authenticated (`api_op::datasource`).
+/// The datasource routes of seed 000 (actors/datasource_api_actor.hpp). The route module
+/// (runtime/api_routes.cpp) hands it the requests the tracker has authenticated.
 ///   api r     answer `r` through `r.respond`
 ///   status    actor_status (ask with high priority)
 using datasource_api_actor = caf::typed_actor<
@@ -304,6 +335,7 @@ void register_types(caf::actor_system_config& cfg);
 }  // namespace syncline::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(syncline::actors::api_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(syncline::actors::tracker_command)
 
 namespace syncline::storage {
 

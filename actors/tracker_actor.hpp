@@ -1,5 +1,5 @@
 // actors/tracker_actor.hpp: the tracker (seed 003): damas-core's API over the element store,
-// users and tokens, plus the node's introspection routes.
+// users and tokens, and who presents a token for every other route.
 #pragma once
 
 #include <chrono>
@@ -49,12 +49,10 @@ struct tracker_init {
   storage::user_store* users = nullptr;
   /// Where slow calls run: searches (full scans), sign-in (argon2id), user changes, big bodies.
   io_pool* pool = nullptr;
-  /// Where authenticated datasource requests (`api_op::datasource`) go; may be invalid (503).
-  datasource_api_actor datasources;
   tracker_settings settings;
 };
 
-/// The tracker. Answers each `api_request` through its `respond` continuation, from the
+/// The tracker. Answers each `tracker_command` through its `respond` continuation, from the
 /// tracker's own thread or from an I/O pool thread; never blocks the scheduler: it runs
 /// detached (a thread of its own), where point reads and small writes are done inline, and the
 /// slow calls go to the pool.

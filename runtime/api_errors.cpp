@@ -33,11 +33,14 @@ unsigned http_status_of(const caf::error& err) noexcept {
     switch (static_cast<actors_errc>(err.code())) {
       case actors_errc::bad_request: return 400;
       case actors_errc::unauthenticated: return 401;
+      case actors_errc::forbidden: return 403;
       case actors_errc::unknown_id: return 404;
       case actors_errc::paused:
       case actors_errc::forbidden_transition:
-      case actors_errc::already_exists: return 409;
-      case actors_errc::shutting_down: return 503;
+      case actors_errc::already_exists:
+      case actors_errc::conflict: return 409;
+      case actors_errc::shutting_down:
+      case actors_errc::busy: return 503;
       default: return 500;
     }
   }
@@ -62,6 +65,21 @@ http_response error_response(const caf::error& err) {
   auto status = http_status_of(err);
   if (status == 500) spdlog::error("API: {}", actors::render(err));
   return http_response::error(status, code_for(status), actors::error_message(err));
+}
+
+http_response to_http(actors::api_answer answer) {
+  http_response out;
+  if (answer.error) {
+    out = error_response(answer.error);
+  } else {
+    unsigned status = 200;
+    if (answer.kind == actors::answer_kind::created) status = 201;
+    if (answer.kind == actors::answer_kind::partial) status = 207;
+    out = http_response::json(status, std::move(answer.json));
+  }
+  if (answer.token_revoked)
+    out.headers.emplace_back("Set-Cookie", "token=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict");
+  return out;
 }
 
 }  // namespace syncline::runtime

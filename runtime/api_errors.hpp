@@ -3,13 +3,14 @@
 
 #include <caf/error.hpp>
 
+#include "actors/messages.hpp"
 #include "runtime/http_message.hpp"
 
 namespace syncline::runtime {
 
 /// The HTTP status an error stands for, by its code (never by its text): actors'
-/// `bad_request` 400, `unauthenticated` 401, `unknown_id` 404, `paused`,
-/// `forbidden_transition`, `already_exists` 409, `shutting_down` 503; storage's
+/// `bad_request` 400, `unauthenticated` 401, `forbidden` 403, `unknown_id` 404, `paused`,
+/// `forbidden_transition`, `already_exists`, `conflict` 409, `shutting_down`, `busy` 503; storage's
 /// `invalid_argument`, `invalid_json`, `invalid_element` 400, `not_found` 404,
 /// `already_exists`, `locked_by_other` 409, `busy`, `closed` 503; CAF's request timeout and
 /// receiver down 503; anything else 500.
@@ -18,5 +19,10 @@ unsigned http_status_of(const caf::error& err) noexcept;
 /// The API's error answer for `err`: its status, the code that goes with it (`bad_request`,
 /// `unauthorized`, ...) and the error's text. A 500 is logged.
 http_response error_response(const caf::error& err);
+
+/// The HTTP form of an API actor's answer: its error as above, else its JSON with 200
+/// (`done`), 201 (`created`) or 207 (`partial`); a revoked token also clears the `token`
+/// cookie.
+http_response to_http(actors::api_answer answer);
 
 }  // namespace syncline::runtime

@@ -1,17 +1,24 @@
+// runtime/api_routes.cpp: damas-core's routes read into tracker commands, seed 000's
+// datasource routes authenticated and handed on, and the answers written as HTTP.
 #include "runtime/api_routes.hpp"
 
 #include <cctype>
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include <caf/send.hpp>
 
+#include "runtime/api_errors.hpp"
+
 namespace syncline::runtime {
 
 namespace {
 
 using actors::api_op;
+
+constexpr auto ask_timeout = std::chrono::seconds{10};
 
 bool starts_with_nocase(std::string_view s, std::string_view prefix) noexcept {
   if (s.size() < prefix.size()) return false;
@@ -22,10 +29,10 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) noexcept {
   return true;
 }
 
-void read_token(const http_request& req, actors::api_request& out) {
+void read_token(const http_request& req, actors::tracker_command& out) {
   auto who = read_credentials(req);
   out.token = std::move(who.token);
-  out.bad_authorization = who.bad;
+  out.bad_credentials = who.bad;
 }
 
 // `a,b%2Cc` -> `a`, `b,c`: commas separate ids before decoding, so an id may hold `%2C`.
@@ -41,7 +48,7 @@ bool split_ids(std::string_view raw, std::vector<std::string>& out) {
   }
 }
 
-http_response to_http(actors::api_response r) {
+http_response datasource_http(actors::api_response r) {
   http_response out;
   out.status = r.status;
   out.content_type = std::move(r.content_type);
@@ -50,11 +57,11 @@ http_response to_http(actors::api_response r) {
   return out;
 }
 
-enum class extra : uint8_t { none, path_ids, arg_rest, graph, datasource };
+enum class extra : uint8_t { none, path_ids, arg_rest, graph };
 
-http_handler make_handler(actors::tracker_actor tracker, api_op op, extra what) {
+http_handler tracker_route(actors::tracker_actor tracker, api_op op, extra what) {
   return [tracker, op, what](http_request req, http_reply reply) {
-    actors::api_request call;
+    actors::tracker_command call;
     call.op = op;
     read_token(req, call);
     if (auto* ct = req.header("content-type"))
@@ -79,27 +86,48 @@ http_handler make_handler(actors::tracker_actor tracker, api_op op, extra what) 
       case extra::arg_rest:
         if (!req.params.empty()) call.arg = req.params.back().value;
         break;
-      case extra::datasource: {
-        for (auto* name : {"container", "account", "workspace", "rest"}) {
-          auto* p = req.param(name);
-          call.path_ids.push_back(p != nullptr ? p->value : std::string{});
-        }
-        auto query = parse_form(req.query);
-        if (!query) {
-          reply.send(http_response::error(400, "bad_request", "malformed query string"));
-          return;
-        }
-        call.query = std::move(*query);
-        call.method = req.method == "HEAD" ? "GET" : req.method;
-        break;
-      }
     }
     call.body = std::move(req.body);
     call.remote = std::move(req.remote);
-    call.respond = [reply = std::move(reply)](actors::api_response r) {
-      reply.send(to_http(std::move(r)));
+    call.respond = [reply = std::move(reply)](actors::api_answer a) {
+      reply.send(to_http(std::move(a)));
     };
     caf::anon_send(tracker, actors::api_atom::value, std::move(call));
+  };
+}
+
+// Seed 000's datasource routes: the parts of the path, the query and the body, authenticated
+// by the tracker, then handed to the datasource API.
+http_handler datasource_route(caf::actor_system& sys, actors::tracker_actor tracker,
+                              actors::datasource_api_actor datasources) {
+  return [&sys, tracker, datasources](http_request req, http_reply reply) {
+    if (!datasources) {
+      reply.send(http_response::error(503, "unavailable", "no datasource API"));
+      return;
+    }
+    auto call = std::make_shared<actors::api_request>();
+    for (auto* name : {"container", "account", "workspace", "rest"}) {
+      auto* p = req.param(name);
+      call->path_ids.push_back(p != nullptr ? p->value : std::string{});
+    }
+    auto query = parse_form(req.query);
+    if (!query) {
+      reply.send(http_response::error(400, "bad_request", "malformed query string"));
+      return;
+    }
+    call->query = std::move(*query);
+    call->method = req.method == "HEAD" ? "GET" : req.method;
+    call->body = req.body;
+    call->remote = req.remote;
+    authenticate_then(sys, tracker, req, std::move(reply),
+                      [call, datasources](caf::event_based_actor*, http_reply r, const caller& who) {
+                        call->user = who.name;
+                        call->user_class = who.cls;
+                        call->respond = [r](actors::api_response answer) {
+                          r.send(datasource_http(std::move(answer)));
+                        };
+                        caf::anon_send(datasources, actors::api_atom::value, std::move(*call));
+                      });
   };
 }
 
@@ -124,10 +152,35 @@ request_credentials read_credentials(const http_request& req) {
   return out;
 }
 
-void add_api_routes(http_router& router, actors::tracker_actor tracker) {
+void authenticate_then(caf::actor_system& sys, actors::tracker_actor tracker,
+                       const http_request& req, http_reply reply, authenticated then) {
+  struct job {
+    actors::tracker_actor tracker;
+    request_credentials who;
+    http_reply reply;
+    authenticated then;
+  };
+  // The job travels as the actor's argument: CAF 0.17 dereferences a null tuple when a
+  // function actor takes no argument besides `self` (UBSan reports it).
+  auto made = std::make_shared<job>(job{std::move(tracker), read_credentials(req), std::move(reply),
+                                        std::move(then)});
+  sys.spawn(
+      [](caf::event_based_actor* self, std::shared_ptr<job> j) {
+        self->request(j->tracker, ask_timeout, actors::auth_atom::value, j->who.token, j->who.bad)
+            .then(
+                [self, j](std::string& name, uint8_t cls, bool anonymous) {
+                  j->then(self, j->reply, caller{std::move(name), cls, anonymous});
+                },
+                [j](caf::error& err) { j->reply.send(error_response(err)); });
+      },
+      std::move(made));
+}
+
+void add_api_routes(http_router& router, caf::actor_system& sys, actors::tracker_actor tracker,
+                    actors::datasource_api_actor datasources) {
   auto add = [&](std::initializer_list<const char*> methods, const char* pattern, api_op op,
                  extra what = extra::none) {
-    for (auto* m : methods) router.add(m, pattern, make_handler(tracker, op, what));
+    for (auto* m : methods) router.add(m, pattern, tracker_route(tracker, op, what));
   };
   // Methods as damas-core registers them, plus the ones its clients actually use: the async
   // Python client posts updates and deletes; lock and unlock accept POST too.
@@ -153,9 +206,9 @@ void add_api_routes(http_router& router, actors::tracker_actor tracker) {
   // Seed 000's datasources. Every tracker route above starts with a literal second segment, so
   // it is more specific than `:container` and wins: a container cannot be named like one of
   // them (`read`, `create`, ...), and these routes never take a tracker path.
-  add({"GET", "POST", "PUT", "PATCH", "DELETE"},
-      "/api/:container/:account/workspaces/:workspace/*rest", api_op::datasource,
-      extra::datasource);
+  for (auto* m : {"GET", "POST", "PUT", "PATCH", "DELETE"})
+    router.add(m, "/api/:container/:account/workspaces/:workspace/*rest",
+               datasource_route(sys, tracker, datasources));
 }
 
 }  // namespace syncline::runtime

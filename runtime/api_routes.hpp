@@ -1,8 +1,13 @@
-// runtime/api_routes.hpp: the HTTP routes of the tracker (and, through it, the datasources).
+// runtime/api_routes.hpp: the HTTP routes of the tracker and of the datasources.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
 
 #include "actors/messages.hpp"
 #include "runtime/http_router.hpp"
@@ -19,14 +24,31 @@ struct request_credentials {
 };
 request_credentials read_credentials(const http_request& req);
 
-/// Adds to `router` every route the tracker answers (docs/api.md lists them):
+/// Who a request comes from, as the tracker established it.
+struct caller {
+  std::string name;  ///< the user's name; `anonymous` for anonymous access
+  uint8_t cls = 0;   ///< a storage::user_class value
+  bool anonymous = false;
+};
+
+/// What runs once a request is authenticated: inside a short-lived actor `self` (so it can ask
+/// others in turn), with the request's `reply`.
+using authenticated =
+    std::function<void(caf::event_based_actor* self, http_reply reply, const caller& who)>;
+
+/// Asks `tracker` who sent `req` (`auth`), then runs `then`, or answers the refusal (401, or
+/// 503 when the tracker does not answer in time).
+void authenticate_then(caf::actor_system& sys, actors::tracker_actor tracker,
+                       const http_request& req, http_reply reply, authenticated then);
+
+/// Adds to `router` every route of the tracker and of the datasources (docs/api.md lists them):
 /// damas-core's `/api/create/ read/ update/ upsert/ delete/ search/ search_one/ search_mongo/
-/// graph/ comment/ publish/ version/ lock/ unlock/` and `signIn verify signOut createToken`.
-/// Each handler extracts the route's parts and the token (`read_credentials`), sends one
-/// message to `tracker` and returns; the tracker answers the HTTP request itself.
-/// `/api/{container}/{account}/workspaces/{workspace}/...` goes to the tracker too
-/// (`api_op::datasource`), which authenticates it and hands it to the datasource API. The
-/// node's own routes are in runtime/node_routes.hpp.
-void add_api_routes(http_router& router, actors::tracker_actor tracker);
+/// graph/ comment/ publish/ version/ lock/ unlock/` and `signIn verify signOut createToken`,
+/// each read into a `tracker_command` for `tracker` and its `api_answer` written as HTTP
+/// (runtime/api_errors.hpp); and seed 000's
+/// `/api/{container}/{account}/workspaces/{workspace}/...`, authenticated by the tracker and
+/// handed to `datasources`. The node's own routes are in runtime/node_routes.hpp.
+void add_api_routes(http_router& router, caf::actor_system& sys, actors::tracker_actor tracker,
+                    actors::datasource_api_actor datasources);
 
 }  // namespace syncline::runtime

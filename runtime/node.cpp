@@ -69,14 +69,14 @@ std::string health_body(const std::string& node_id, std::chrono::steady_clock::t
 }
 
 http_router make_routes(const std::string& node_id, std::chrono::steady_clock::time_point since,
-                        actors::tracker_actor tracker, caf::actor_system& sys,
-                        node_routes_init node) {
+                        actors::tracker_actor tracker, actors::datasource_api_actor datasources,
+                        caf::actor_system& sys, node_routes_init node) {
   http_router router;
   router.add("GET", "/health", [node_id, since](http_request, http_reply reply) {
     reply.send(http_response::json(200, health_body(node_id, since)));
   });
   add_node_routes(router, sys, std::move(node));
-  add_api_routes(router, std::move(tracker));
+  add_api_routes(router, sys, std::move(tracker), std::move(datasources));
   return router;
 }
 
@@ -452,7 +452,6 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
                                          caf::actor_cast<caf::actor>(p->datasource_api)});
 
   actors::tracker_init tracker;
-  tracker.datasources = p->datasource_api;
   tracker.elements = p->elements.get();
   tracker.users = p->users.get();
   tracker.pool = p->api_pool.get();
@@ -493,7 +492,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   node_routes.metrics = metrics;
   auto http = http_server::start(
       std::move(http_opts),
-      make_routes(p->node_id, started, p->tracker, *p->system, std::move(node_routes)));
+      make_routes(p->node_id, started, p->tracker, p->datasource_api, *p->system, std::move(node_routes)));
   if (!http) return std::move(http.error());
   p->http = std::move(*http);
   p->http_address = p->http->local_address();

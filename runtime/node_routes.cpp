@@ -162,31 +162,6 @@ http_response queue_answer(const storage::transfer_queue* queue, size_t limit) {
 
 // --- the routes -----------------------------------------------------------------------------
 
-using authenticated = std::function<void(caf::event_based_actor* self, http_reply reply)>;
-
-// Asks the tracker who sent `req`, then runs `then` inside a short-lived actor (so it can ask
-// others in turn) or answers the refusal. Every class may call the node's routes.
-void authenticate_then(caf::actor_system& sys, actors::tracker_actor tracker,
-                       const http_request& req, http_reply reply, authenticated then) {
-  struct job {
-    actors::tracker_actor tracker;
-    request_credentials who;
-    http_reply reply;
-    authenticated then;
-  };
-  // The job travels as the actor's argument: CAF 0.17 dereferences a null tuple when a
-  // function actor takes no argument besides `self` (UBSan reports it).
-  auto made = std::make_shared<job>(job{std::move(tracker), read_credentials(req), std::move(reply),
-                                     std::move(then)});
-  sys.spawn(
-      [](caf::event_based_actor* self, std::shared_ptr<job> j) {
-        self->request(j->tracker, ask_timeout, actors::auth_atom::value, j->who.token, j->who.bad)
-            .then([self, j](const std::string&, uint8_t, bool) { j->then(self, j->reply); },
-                  [j](caf::error& err) { j->reply.send(error_response(err)); });
-      },
-      std::move(made));
-}
-
 }  // namespace
 
 void add_node_routes(http_router& router, caf::actor_system& sys, node_routes_init init) {
@@ -194,7 +169,7 @@ void add_node_routes(http_router& router, caf::actor_system& sys, node_routes_in
   auto* system = &sys;
   router.add("GET", "/api/actors", [shared, system](http_request req, http_reply reply) {
     authenticate_then(*system, shared->tracker, req, std::move(reply),
-                      [shared](caf::event_based_actor* self, http_reply r) {
+                      [shared](caf::event_based_actor* self, http_reply r, const caller&) {
                         self->request<caf::message_priority::high>(shared->directory, ask_timeout,
                                                                    actors::tree_atom::value)
                             .then(
@@ -218,14 +193,14 @@ void add_node_routes(http_router& router, caf::actor_system& sys, node_routes_in
       limit = std::min<size_t>(static_cast<size_t>(n), shared->max_queue_peek);
     }
     authenticate_then(*system, shared->tracker, req, std::move(reply),
-                      [shared, limit](caf::event_based_actor*, http_reply r) {
+                      [shared, limit](caf::event_based_actor*, http_reply r, const caller&) {
                         r.send(queue_answer(shared->queue, limit));
                       });
   });
   router.add("GET", "/metrics", [shared, system](http_request req, http_reply reply) {
     authenticate_then(
         *system, shared->tracker, req, std::move(reply),
-        [shared](caf::event_based_actor* self, http_reply r) {
+        [shared](caf::event_based_actor* self, http_reply r, const caller&) {
           self->request<caf::message_priority::high>(shared->directory, ask_timeout,
                                                      actors::tree_atom::value)
               .then(
