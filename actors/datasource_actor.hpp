@@ -40,7 +40,7 @@ struct datasource_init {
 datasource_actor::behavior_type datasource(
     datasource_actor::stateful_pointer<struct datasource_state> self, datasource_init init);
 
-/// Spawns a datasource actor (the state type stays private to datasource_actor.cpp).
+/// Spawns a datasource actor (the state type stays private to actors/: datasource_state.hpp).
 datasource_actor spawn_datasource(caf::local_actor* parent, datasource_init init);
 datasource_actor spawn_datasource(caf::actor_system& sys, datasource_init init);
 

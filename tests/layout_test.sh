@@ -48,8 +48,6 @@ fi
 # (issue 11); the list may only shrink, and a listed file may not grow.
 declare -A too_long=(
   [actors/datasource_api_actor.cpp]=1394
-  [actors/datasource_actor.cpp]=1449
-  [storage/element_query.cpp]=1525
 )
 for f in $(find storage connectors actors runtime tools -name '*.cpp' -o -name '*.hpp'); do
   n=$(wc -l < "$f")

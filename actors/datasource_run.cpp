@@ -1,0 +1,531 @@
+// actors/datasource_run.cpp: a datasource's run: start, querying (the source listed and merged
+// into the datastore one step at a time), the deletion guard, directory times, the end (success
+// or error) and failure.
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/datasource_state.hpp"
+#include "actors/error.hpp"
+#include "actors/node_context.hpp"
+#include "actors/scan_merge.hpp"
+#include "connectors/source.hpp"
+#include "connectors/volume.hpp"
+#include "storage/database.hpp"
+
+namespace syncline::actors::detail {
+
+namespace {
+
+using storage::datastore_row;
+using storage::pending_action;
+using storage::run_record;
+
+}  // namespace
+
+// The querying step's state; lives in the I/O jobs, one at a time.
+struct scan_work {
+  std::unique_ptr<connectors::listing> listing;
+  std::vector<std::unique_ptr<link_merger>> mergers;
+  std::vector<std::string> volumes;  // parallel to mergers
+  std::vector<connectors::item_info> items;
+  std::string position;
+  std::string filesystem;  // the source root's filesystem identity when the run began
+};
+
+namespace {
+
+struct step_result {
+  caf::error error;
+  bool more = false;
+  uint64_t listed = 0;
+  merge_stats stats;
+  std::vector<std::string> kicked;  // volumes that got new queue items
+  std::string position;
+};
+
+}  // namespace
+
+// --- the run ----------------------------------------------------------------------------------
+
+void kick(self_ptr self, const std::vector<std::string>& volumes) {
+  for (auto& v : volumes) {
+    auto i = self->state.volumes.find(v);
+    if (i != self->state.volumes.end()) self->send(i->second, kick_atom::value, id_of(self));
+  }
+}
+
+namespace {
+
+void finish_run(self_ptr self);
+
+}  // namespace
+
+void maybe_finish(self_ptr self) {
+  auto& st = self->state;
+  if (st.run && st.run->status == storage::run_status::in_progress && st.querying_done &&
+      !st.finishing && st.pending == 0)
+    finish_run(self);
+}
+
+void fail_run(self_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  auto cls = classify(err);
+  spdlog::error("datasource {} run {} failed ({}): {}", id_of(self),
+                st.run ? st.run->number : 0, to_string(cls), render(err));
+  st.scan.reset();
+  ++st.step_epoch;
+  if (st.run) {
+    st.run->error = render(err);
+    move_run(self, storage::run_status::failed);
+  }
+  st.rec.last_error = render(err);
+  ++st.rec.run_failures;
+  if (cls == failure_class::retry && st.rec.run_failures < st.ctx->settings().retry.max_attempts)
+    set_status(self, datasource_status::failed);
+  else
+    set_status(self, datasource_status::error);
+  set_health(self, sync_health::failed);
+  schedule_next(self);
+  save_run(self);
+  for (auto& w : st.sync_waiters) w.deliver(err);
+  st.sync_waiters.clear();
+  if (cls == failure_class::fatal) self->quit(err);
+}
+
+namespace {
+
+void begin_querying(self_ptr self) {
+  auto& st = self->state;
+  if (st.run) {
+    // A resumed run merges everything again: what the merge counts starts afresh (items
+    // already decided show up as pending, not as added again), and the bytes to move are what
+    // is done plus what the merge finds pending.
+    auto& c = st.run->counters;
+    c.listed = 0;
+    c.unchanged = 0;
+    c.bytes_total = c.bytes_done;
+  }
+  st.querying_done = false;
+  st.finishing = false;
+  st.pending = 0;
+  st.parked = 0;
+  st.held = 0;
+  st.rows_before = 0;
+  st.held_reason.clear();
+  st.scan_position.clear();
+  st.problems.clear();
+  auto epoch = ++st.step_epoch;
+  enqueue_job(self, [self, epoch] {
+    auto& s = self->state;
+    auto* ctx = s.ctx;
+    auto source = s.source;
+    auto id = id_of(self);
+    auto volumes = s.rec.config.volumes;
+    merge_options opts;
+    opts.type = s.rec.config.sync;
+    opts.compare_hash = s.rec.config.compare_hash;
+    opts.unpark = s.unpark;
+    opts.hold_removals = s.rec.config.sync == sync_type::auto_;
+    auto rules = s.priority;
+    opts.priority = [rules](std::string_view ref) { return (*rules)(ref); };
+    using result = std::pair<caf::error, std::shared_ptr<scan_work>>;
+    auto number = s.run ? s.run->number : 0;
+    run_io(self, ctx->pool(),
+           [ctx, source, id, volumes, opts, number]() -> result {
+             auto work = std::make_shared<scan_work>();
+             if (auto err = source->check()) return {err, nullptr};
+             work->filesystem = source->filesystem_identity();
+             source->on_run(number);
+             auto listing = source->list();
+             if (!listing) return {std::move(listing.error()), nullptr};
+             work->listing = std::move(*listing);
+             for (auto& v : volumes) {
+               work->mergers.push_back(
+                   std::make_unique<link_merger>(ctx->rows(), ctx->queue(), id, v, opts));
+               work->volumes.push_back(v);
+             }
+             return {caf::none, std::move(work)};
+           },
+           [self, epoch](result r) {
+             auto& cur = self->state;
+             if (r.first) {
+               fail_run(self, r.first);
+             } else if (epoch == cur.step_epoch) {
+               cur.filesystem = r.second->filesystem;
+               cur.scan = std::move(r.second);
+               self->send(self, step_atom::value, epoch);
+             }
+             job_done(self);
+           });
+  });
+}
+
+// The listing is merged: the run's transfers are all queued, but for held removals.
+void end_querying(self_ptr self) {
+  auto& st = self->state;
+  st.querying_done = true;
+  // Items this run waits for may have been queued before it, by an incarnation that ended
+  // before it told the volumes (its kick died with it): tell them now.
+  if (st.pending > 0) kick(self, st.rec.config.volumes);
+  move_run(self, storage::run_status::queued);
+  move_run(self, storage::run_status::in_progress);
+  save_run(self);
+  maybe_finish(self);
+}
+
+// Why this run's removals may not go ahead by themselves; "" when they may.
+std::string guard_reason(const datasource_state& st) {
+  auto& c = st.rec.config;
+  std::vector<std::string> why;
+  if (st.run && st.run->counters.listed == 0 && st.rows_before > 0)
+    why.push_back("the source folder is empty");
+  if (!st.rec.source_fs.empty() && !st.filesystem.empty() && st.rec.source_fs != st.filesystem)
+    why.push_back("the source folder is on another filesystem (" + st.filesystem +
+                  ") than at its first run (" + st.rec.source_fs + ")");
+  if (c.max_delete > 0 && st.held > c.max_delete)
+    why.push_back("more than max_delete = " + std::to_string(c.max_delete));
+  if (c.max_delete_percent < 100 && st.held * 100 > uint64_t{c.max_delete_percent} * st.rows_before)
+    why.push_back("more than max_delete_percent = " + std::to_string(c.max_delete_percent) +
+                  "% of the " + std::to_string(st.rows_before) + " items");
+  std::string out;
+  for (auto& w : why) out += (out.empty() ? "" : "; ") + w;
+  return out;
+}
+
+// The deletion guard, once the merge is done: the removals it found and held back are queued
+// if they look meant (or a person confirmed at least that many); else they stay in the
+// datastore, unqueued, and the run ends in error once its adds and changes are done.
+void guard_removals(self_ptr self) {
+  auto& st = self->state;
+  if (st.rec.source_fs.empty() && !st.filesystem.empty()) st.rec.source_fs = st.filesystem;
+  if (st.held == 0) {
+    st.rec.held_removals = 0;
+    st.rec.confirmed_removals = 0;
+    end_querying(self);
+    return;
+  }
+  auto reason = guard_reason(st);
+  bool confirmed = st.rec.confirmed_removals > 0 && st.held <= st.rec.confirmed_removals;
+  if (!reason.empty() && !confirmed) {
+    if (st.rec.confirmed_removals > 0)
+      reason += "; " + std::to_string(st.rec.confirmed_removals) + " were confirmed, fewer than " +
+                std::to_string(st.held) + " now";
+    st.held_reason = reason;
+    st.rec.held_removals = st.held;
+    st.rec.confirmed_removals = 0;
+    spdlog::warn("datasource {}: run {} holds back {} removal(s): {}", id_of(self),
+                 st.run->number, st.held, reason);
+    end_querying(self);
+    return;
+  }
+  if (!reason.empty())
+    spdlog::info("datasource {}: run {} releases {} removal(s) a person confirmed", id_of(self),
+                 st.run->number, st.held);
+  auto epoch = st.step_epoch;
+  enqueue_job(self, [self, epoch] {
+    auto& s = self->state;
+    auto* ctx = s.ctx;
+    auto id = id_of(self);
+    auto volumes = s.rec.config.volumes;
+    auto writer = s.writer;
+    auto rules = s.priority;
+    using result = std::pair<caf::error, uint64_t>;
+    run_io(self, ctx->pool(),
+           [ctx, id, volumes, writer, rules]() -> result {
+             storage::write_batch batch{ctx->db()};
+             uint64_t released = 0;
+             auto priority = [rules](std::string_view ref) { return (*rules)(ref); };
+             for (auto& v : volumes) {
+               auto n = release_removals(ctx->rows(), ctx->queue(), id, v, priority, batch);
+               if (!n) return {std::move(n.error()), 0};
+               released += *n;
+             }
+             return {ctx->write_as(id, writer, batch), released};
+           },
+           [self, epoch](result r) {
+             auto& cur = self->state;
+             if (r.first) {
+               fail_run(self, r.first);
+             } else if (epoch == cur.step_epoch) {
+               cur.pending += r.second;
+               cur.held = 0;
+               cur.rec.held_removals = 0;
+               cur.rec.confirmed_removals = 0;
+               end_querying(self);
+             }
+             job_done(self);
+           });
+  });
+}
+
+}  // namespace
+
+void step(self_ptr self) {
+  auto epoch = self->state.step_epoch;
+  enqueue_job(self, [self, epoch] {
+    auto& s = self->state;
+    if (epoch != s.step_epoch || !s.scan || !s.run) {
+      job_done(self);
+      return;
+    }
+    auto* ctx = s.ctx;
+    auto work = s.scan;
+    auto run = *s.run;
+    auto batch_size = ctx->settings().scan_batch;
+    auto writer = s.writer;
+    run_io(self, ctx->pool(),
+           [ctx, work, run, batch_size, writer]() mutable {
+             step_result r;
+             work->items.clear();
+             auto more = work->listing->next(work->items, batch_size);
+             if (!more) {
+               r.error = std::move(more.error());
+               return r;
+             }
+             r.more = *more;
+             r.listed = work->items.size();
+             storage::write_batch batch{ctx->db()};
+             for (size_t i = 0; i < work->mergers.size(); ++i) {
+               merge_stats link;
+               if (auto err = work->mergers[i]->merge(work->items, !r.more, batch, link)) {
+                 r.error = err;
+                 return r;
+               }
+               if (link.queued > 0) r.kicked.push_back(work->volumes[i]);
+               r.stats.added += link.added;
+               r.stats.replaced += link.replaced;
+               r.stats.removed += link.removed;
+               r.stats.unchanged += link.unchanged;
+               r.stats.unreadable += link.unreadable;
+               r.stats.pending += link.pending;
+               r.stats.parked += link.parked;
+               r.stats.bytes_pending += link.bytes_pending;
+               r.stats.queued += link.queued;
+               r.stats.held += link.held;
+               r.stats.rows += link.rows;
+               for (auto& p : link.problems) r.stats.problems.push_back(p);
+             }
+             if (!work->mergers.empty()) work->position = work->mergers.front()->position();
+             r.position = work->position;
+             auto& c = run.counters;
+             c.listed += r.listed;
+             c.added += r.stats.added;
+             c.replaced += r.stats.replaced;
+             c.removed += r.stats.removed;
+             c.unchanged += r.stats.unchanged;
+             c.bytes_total += r.stats.bytes_pending;
+             ctx->runs().stage(batch, run);
+             r.error = ctx->write_as(run.datasource, writer, batch);
+             return r;
+           },
+           [self, epoch](step_result r) {
+             auto& cur = self->state;
+             if (r.error) {
+               fail_run(self, r.error);
+               job_done(self);
+               return;
+             }
+             if (cur.run) {
+               auto& c = cur.run->counters;
+               c.listed += r.listed;
+               c.added += r.stats.added;
+               c.replaced += r.stats.replaced;
+               c.removed += r.stats.removed;
+               c.unchanged += r.stats.unchanged;
+               c.bytes_total += r.stats.bytes_pending;
+             }
+             cur.pending += r.stats.pending;
+             cur.parked += r.stats.parked;
+             cur.held += r.stats.held;
+             cur.rows_before += r.stats.rows;
+             cur.scan_position = r.position;
+             for (auto& p : r.stats.problems)
+               if (cur.problems.size() < 20) cur.problems.push_back(p);
+             if (r.stats.unreadable > 0)
+               spdlog::warn("datasource {}: {} unreadable entries (first: {})", id_of(self),
+                            r.stats.unreadable,
+                            r.stats.problems.empty() ? "" : r.stats.problems.front());
+             kick(self, r.kicked);
+             if (epoch == cur.step_epoch) {
+               if (r.more) {
+                 self->send(self, step_atom::value, epoch);
+               } else {
+                 cur.scan.reset();
+                 guard_removals(self);
+               }
+             }
+             job_done(self);
+           });
+  });
+}
+
+void start_run(self_ptr self, std::string trigger, bool unpark) {
+  auto& st = self->state;
+  if (!set_status(self, datasource_status::syncing)) {
+    // Whoever asked for this run hears why there is none (a dropped promise answers nothing).
+    auto err = make_error(actors_errc::forbidden_transition,
+                          "datasource " + id_of(self) + " cannot start a run from status " +
+                              to_string(st.rec.status));
+    for (auto& w : st.sync_waiters) w.deliver(err);
+    st.sync_waiters.clear();
+    return;
+  }
+  st.unpark = unpark;
+  st.run_error.clear();
+  ++st.schedule_epoch;
+  st.rec.next_run_ms = 0;
+  enqueue_job(self, [self, trigger] {
+    auto* ctx = self->state.ctx;
+    auto id = id_of(self);
+    auto rec = self->state.rec;
+    auto writer = self->state.writer;
+    run_io(self, ctx->pool(),
+           [ctx, id, trigger, rec, writer]() -> caf::expected<run_record> {
+             // Numbered here rather than by run_log::begin: this job is the datasource's only
+             // writer, and the fence keeps a replaced incarnation from numbering a run too.
+             auto last = ctx->runs().last(id);
+             if (!last) return std::move(last.error());
+             run_record run;
+             run.datasource = id;
+             run.number = *last ? (*last)->number + 1 : 1;
+             run.trigger = trigger;
+             run.started_ms = ctx->now_ms();
+             run.move_to(storage::run_status::started, run.started_ms);
+             storage::write_batch batch{ctx->db()};
+             stage(ctx->datasources(), batch, rec);
+             ctx->runs().stage(batch, run);
+             if (auto err = ctx->write_as(id, writer, batch)) return err;
+             return run;
+           },
+           [self](caf::expected<run_record> run) {
+             auto& s = self->state;
+             if (!run) {
+               fail_run(self, run.error());
+               job_done(self);
+               return;
+             }
+             s.run = std::move(*run);
+             spdlog::info("datasource {}: run {} started ({})", id_of(self), s.run->number,
+                          s.run->trigger);
+             for (auto& w : s.sync_waiters) w.deliver(s.run->number);
+             s.sync_waiters.clear();
+             move_run(self, storage::run_status::querying);
+             s.progress_last_ms = 0;
+             arm_progress(self);
+             begin_querying(self);
+             job_done(self);
+           });
+  });
+}
+
+namespace {
+
+void close_run(self_ptr self);
+
+// Sets directory mtimes on every volume (adding children changed them), then closes the run:
+// `success` is only reported once the target matches, directory times included.
+void finish_run(self_ptr self) {
+  auto& st = self->state;
+  auto& c = st.run->counters;
+  st.finishing = true;
+  bool changed = c.added + c.replaced + c.removed + c.done > 0;
+  if (!changed) {
+    close_run(self);
+    return;
+  }
+  enqueue_job(self, [self] {
+    auto* ctx = self->state.ctx;
+    auto id = id_of(self);
+    auto volumes = self->state.rec.config.volumes;
+    run_io(self, ctx->pool(),
+           [ctx, id, volumes] {
+             for (auto& v : volumes) {
+               auto conn = ctx->target(id, v);
+               if (!conn) {
+                 spdlog::debug("datasource {}: directory times in {}: {}", id, v,
+                               render(conn.error()));
+                 continue;
+               }
+               auto cur = ctx->rows().scan(datastore_scope(id, v));
+               for (; cur.valid(); cur.next()) {
+                 auto& row = cur.row();
+                 if ((row.flags & datastore_row::flag_directory) == 0 ||
+                     row.action != pending_action::none)
+                   continue;
+                 if (auto err = (*conn)->set_mtime(row.reference, row.mtime_ns))
+                   spdlog::debug("datasource {}: mtime of {}: {}", id, row.reference,
+                                 render(err));
+               }
+               if (cur.status()) return cur.status();
+               if (auto err = (*conn)->sync()) return err;
+             }
+             return caf::error{};
+           },
+           [self](caf::error err) {
+             if (err) spdlog::warn("datasource {}: directory times: {}", id_of(self), render(err));
+             close_run(self);
+             job_done(self);
+           });
+  });
+}
+
+void close_run(self_ptr self) {
+  auto& st = self->state;
+  auto& c = st.run->counters;
+  bool failed = c.failed > 0 || st.parked > 0 || !st.held_reason.empty();
+  if (failed) {
+    st.run->error = st.run_error.empty() && c.failed + st.parked > 0
+                        ? std::to_string(c.failed + st.parked) +
+                              " items failed and wait for a person"
+                        : st.run_error;
+    if (!st.held_reason.empty()) {
+      auto n = std::to_string(st.rec.held_removals);
+      st.run->error = n + " removal(s) held back, nothing removed: " + st.held_reason +
+                      ". If they are meant, confirm with @sendToSpyder {\"confirm_deletes\": " +
+                      n + "}; else fix the source and collect again" +
+                      (st.run->error.empty() ? "" : ". Also: " + st.run->error);
+    }
+    move_run(self, storage::run_status::failed);
+    st.rec.last_error = st.run->error;
+    set_status(self, datasource_status::error);
+    set_health(self, sync_health::failed);
+  } else {
+    move_run(self, storage::run_status::success);
+    st.rec.last_error.clear();
+    st.rec.run_failures = 0;
+    set_status(self, datasource_status::synced);
+    set_health(self, sync_health::healthy);
+  }
+  log_progress(self);
+  spdlog::info("datasource {}: run {} {} ({} added, {} replaced, {} removed, {} done, {} failed)",
+               id_of(self), st.run->number, storage::to_string(st.run->status), c.added,
+               c.replaced, c.removed, c.done, c.failed + st.parked);
+  ++st.progress_epoch;
+  schedule_next(self);
+  save_run(self);
+}
+
+}  // namespace
+
+// A run found unfinished (crash or pause) continues: the merge runs again from the start
+// (it is idempotent: queued rows stay queued, pending rows that lost their queue item are
+// queued again), and queued items are transferred as before.
+void resume_run(self_ptr self) {
+  auto& st = self->state;
+  if (!st.run) return;
+  if (st.run->status != storage::run_status::paused) move_run(self, storage::run_status::paused);
+  if (!set_status(self, datasource_status::syncing)) return;
+  move_run(self, storage::run_status::querying);
+  spdlog::info("datasource {}: run {} resumes", id_of(self), st.run->number);
+  arm_progress(self);
+  begin_querying(self);
+}
+
+}  // namespace syncline::actors::detail
