@@ -49,69 +49,9 @@ constexpr size_t max_credentials_bytes = 64 * 1024;
 // Who owns a datasource and whom it is shared with: kept by storage::datasource_store.
 using access_record = storage::datasource_access;
 
-// --- answers --------------------------------------------------------------------------------
-
-api_response json_response(uint16_t status, std::string body) {
-  api_response r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
-const char* code_for(uint16_t status) {
-  switch (status) {
-    case 400: return "bad_request";
-    case 403: return "forbidden";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 409: return "conflict";
-    case 503: return "unavailable";
-    default: return "internal_error";
-  }
-}
-
-api_response fail(uint16_t status, std::string_view message) {
-  return json_response(status, error_json(code_for(status), message));
-}
-
-// The one place errors of the layers below become HTTP statuses.
-api_response failure(const caf::error& err) {
-  using storage::storage_errc;
-  uint16_t status = 500;
-  if (err.category() == actors_category) {
-    if (is(err, actors_errc::bad_request)) {
-      status = 400;
-    } else if (is(err, actors_errc::unknown_id)) {
-      status = 404;
-    } else if (is(err, actors_errc::paused) || is(err, actors_errc::forbidden_transition) ||
-               is(err, actors_errc::already_exists)) {
-      status = 409;
-    } else if (is(err, actors_errc::shutting_down)) {
-      status = 503;
-    }
-  } else if (err.category() == storage::storage_category) {
-    if (storage::is(err, storage_errc::invalid_argument) ||
-        storage::is(err, storage_errc::invalid_json))
-      status = 400;
-    else if (storage::is(err, storage_errc::not_found))
-      status = 404;
-    else if (storage::is(err, storage_errc::already_exists))
-      status = 409;
-    else if (storage::is(err, storage_errc::busy) || storage::is(err, storage_errc::closed))
-      status = 503;
-  } else if (err == caf::sec::request_timeout || err == caf::sec::request_receiver_down) {
-    status = 503;
-  }
-  if (status == 500) spdlog::error("datasource API: {}", render(err));
-  return fail(status, error_message(err));
-}
-
 // --- the request, as the path names it ------------------------------------------------------
 
-enum class op : uint8_t {
-  list, create, read, put, change, remove, spyder, compute, children, frontsearch, credentials,
-  pause, resume, runs, share, accept,
-};
+using op = datasource_op;
 
 enum class need : uint8_t { read, write, share, accept };
 
@@ -129,8 +69,9 @@ need need_of(op o) {
   }
 }
 
+// A command and what the actor learns about it on the way.
 struct call {
-  std::shared_ptr<api_request> req;
+  std::shared_ptr<datasource_command> req;
   op what = op::read;
   std::string container, account, workspace;
   std::string id;        // the datasource; empty for list and POST create
@@ -140,125 +81,11 @@ struct call {
   user_class cls = user_class::guest;
 };
 
-std::string resource_problem(std::string_view r) {
-  if (r.empty()) return "the resource is empty";
-  if (r.size() > 4096) return "the resource is longer than 4096 bytes";
-  if (r.front() == '/') return "the resource must be relative (no leading '/')";
-  if (r.find('\0') != std::string_view::npos) return "the resource holds a NUL byte";
-  if (printable(r) != r) return "the resource is not valid UTF-8";
-  size_t pos = 0;
-  while (pos <= r.size()) {
-    auto end = r.find('/', pos);
-    auto seg = r.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
-    if (seg == "." || seg == "..") return "the resource may not hold '.' or '..' segments";
-    if (end == std::string_view::npos) break;
-    pos = end + 1;
-  }
-  return {};
-}
-
-// Parses the path into `c`; on failure the answer to give.
-std::optional<api_response> parse_call(call& c) {
-  auto& req = *c.req;
-  if (req.path_ids.size() != 4) return fail(500, "malformed datasource request");
-  c.container = req.path_ids[0];
-  c.account = req.path_ids[1];
-  c.workspace = req.path_ids[2];
-  for (auto [name, value] : {std::pair<const char*, const std::string*>{"the container", &c.container},
-                             {"the account", &c.account},
-                             {"the workspace", &c.workspace}})
-    if (auto p = part_problem(*value); !p.empty()) return fail(400, std::string{name} + " " + p);
-  std::string_view rest{req.path_ids[3]};
-  if (!rest.empty() && rest.back() == '/' && rest.find('/') == rest.size() - 1)
-    rest.remove_suffix(1);  // `{datasource}/`
-  // No part of the path may climb or hide bytes, whatever route it would name.
-  for (size_t pos = 0; pos <= rest.size();) {
-    auto end = rest.find('/', pos);
-    auto seg = rest.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
-    if (seg == "." || seg == "..") return fail(400, "the path may not hold '.' or '..' segments");
-    if (end == std::string_view::npos) break;
-    pos = end + 1;
-  }
-  if (rest.find('\0') != std::string_view::npos) return fail(400, "the path holds a NUL byte");
-  auto& m = req.method;
-  auto method_error = [&](const char* allowed) {
-    auto r = fail(405, m + " is not allowed here (allowed: " + allowed + ")");
-    r.headers.emplace_back("Allow", allowed);
-    return r;
-  };
-  if (rest.empty()) {
-    if (m == "GET") c.what = op::list;
-    else if (m == "POST") c.what = op::create;
-    else return method_error("GET, POST");
-    return std::nullopt;
-  }
-  auto slash = rest.find('/');
-  c.id = std::string{rest.substr(0, slash)};
-  if (c.id.find('\0') != std::string::npos) return fail(400, "the datasource id holds a NUL byte");
-  if (auto p = id_problem(c.id); !p.empty()) return fail(400, "datasource id " + p);
-  if (slash == std::string_view::npos) {
-    if (m == "GET") c.what = op::read;
-    else if (m == "PUT") c.what = op::put;
-    else if (m == "PATCH") c.what = op::change;
-    else if (m == "DELETE") c.what = op::remove;
-    else return method_error("GET, PUT, PATCH, DELETE");
-    return std::nullopt;
-  }
-  auto after = rest.substr(slash + 1);
-  auto last_slash = after.rfind('/');
-  auto verb = last_slash == std::string_view::npos ? after : after.substr(last_slash + 1);
-  auto middle = last_slash == std::string_view::npos ? std::string_view{} : after.substr(0, last_slash);
-  if (verb.empty() || verb.front() != '@')
-    return fail(404, "no datasource route " + std::string{rest} +
-                         " (a datasource's routes end with an @verb)");
-  if (verb == "@sendToCompute") {
-    if (m != "GET" && m != "POST") return method_error("GET, POST");
-    if (auto p = resource_problem(middle); !p.empty()) return fail(400, p);
-    c.what = op::compute;
-    c.resource = std::string{middle};
-    return std::nullopt;
-  }
-  if (!middle.empty())
-    return fail(404, "no route " + std::string{verb} + " on a resource (only @sendToCompute)");
-  struct verb_route {
-    std::string_view name;
-    op what;
-    const char* methods;
-  };
-  static const verb_route verbs[] = {
-      {"@sendToSpyder", op::spyder, "GET, POST"},
-      {"@getAllChildren", op::children, "GET, POST"},
-      {"@frontsearch", op::frontsearch, "GET, POST"},
-      {"@refreshServiceCredentials", op::credentials, "POST"},
-      {"@pause", op::pause, "POST"},
-      {"@resume", op::resume, "POST"},
-      {"@runs", op::runs, "GET"},
-      {"@share", op::share, "POST"},
-      {"@accept", op::accept, "POST"},
-  };
-  for (auto& v : verbs) {
-    if (v.name != verb) continue;
-    std::string_view allowed{v.methods};
-    bool ok = false;
-    size_t pos = 0;
-    while (pos < allowed.size()) {
-      auto comma = allowed.find(", ", pos);
-      if (allowed.substr(pos, comma == std::string_view::npos ? comma : comma - pos) == m) ok = true;
-      if (comma == std::string_view::npos) break;
-      pos = comma + 2;
-    }
-    if (!ok) return method_error(v.methods);
-    c.what = v.what;
-    return std::nullopt;
-  }
-  return fail(404, "no datasource route " + std::string{verb});
-}
-
 // --- JSON bodies ----------------------------------------------------------------------------
 
 // The body as an object ({} when empty); on failure the answer to give. Parsed iteratively, so
 // deep nesting cannot exhaust the stack.
-std::optional<api_response> parse_body(const api_request& req, rapidjson::Document& d) {
+std::optional<api_answer> parse_body(const datasource_command& req, rapidjson::Document& d) {
   std::string_view body{req.body};
   while (!body.empty() && (body.front() == ' ' || body.front() == '\n' || body.front() == '\r' ||
                            body.front() == '\t'))
@@ -269,8 +96,8 @@ std::optional<api_response> parse_body(const api_request& req, rapidjson::Docume
   }
   d.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(),
                                                                                   body.size());
-  if (d.HasParseError()) return fail(400, "the body is not valid JSON");
-  if (!d.IsObject()) return fail(400, "the body must be a JSON object");
+  if (d.HasParseError()) return refuse(actors_errc::bad_request, "the body is not valid JSON");
+  if (!d.IsObject()) return refuse(actors_errc::bad_request, "the body must be a JSON object");
   return std::nullopt;
 }
 
@@ -282,7 +109,7 @@ const rapidjson::Value* body_param(const rapidjson::Document& d, const char* key
   return &d[key];
 }
 
-std::optional<std::string> query_param(const api_request& req, std::string_view key) {
+std::optional<std::string> query_param(const datasource_command& req, std::string_view key) {
   for (auto& [k, v] : req.query)
     if (k == key) return v;
   return std::nullopt;
@@ -539,37 +366,37 @@ struct loaded {
   std::optional<access_record> access;
 };
 
-std::variant<loaded, api_response> load_for(const services& s, const call& c) {
+std::variant<loaded, api_answer> load_for(const services& s, const call& c) {
   auto rec = load_datasource(s.ctx->datasources(), c.id);
-  if (!rec) return failure(rec.error());
+  if (!rec) return answer_error(rec.error());
   auto where = c.container + "/" + c.account + "/" + c.workspace;
   if (!*rec || (*rec)->config.container != c.container || (*rec)->config.account != c.account ||
       (*rec)->config.workspace != c.workspace)
-    return fail(404, "no datasource " + c.id + " in workspace " + where);
+    return refuse(actors_errc::unknown_id, "no datasource " + c.id + " in workspace " + where);
   auto access = s.ctx->datasources().access(c.id);
-  if (!access) return failure(access.error());
+  if (!access) return answer_error(access.error());
   loaded out{std::move(**rec), std::move(*access)};
   auto& user = c.req->user;
   switch (need_of(c.what)) {
     case need::read:
       if (!can_read(c, out.access))
-        return fail(403, "reading datasource " + c.id +
+        return refuse(actors_errc::forbidden, "reading datasource " + c.id +
                              " needs the class user, or being its owner or invited to it");
       break;
     case need::write:
       if (c.cls < user_class::editor)
-        return fail(403, "changing datasource " + c.id + " needs the class editor");
+        return refuse(actors_errc::forbidden, "changing datasource " + c.id + " needs the class editor");
       break;
     case need::share:
       if (c.cls < user_class::editor ||
           (c.cls != user_class::admin && (!out.access || out.access->owner != user)))
-        return fail(403, "only the owner (an editor) or an admin may share datasource " + c.id);
+        return refuse(actors_errc::forbidden, "only the owner (an editor) or an admin may share datasource " + c.id);
       break;
     case need::accept:
       if (!out.access || out.access->members.count(user) == 0) {
         if (!can_read(c, out.access))
-          return fail(403, "datasource " + c.id + " is not shared with you");
-        return fail(409, "datasource " + c.id + " has no invitation for you");
+          return refuse(actors_errc::forbidden, "datasource " + c.id + " is not shared with you");
+        return refuse(actors_errc::conflict, "datasource " + c.id + " has no invitation for you");
       }
       break;
   }
@@ -605,22 +432,22 @@ view_extras extras_of(const services& s, const datasource_record& rec, bool coun
   return x;
 }
 
-api_response op_read(const services& s, const call& c) {
+api_answer op_read(const services& s, const call& c) {
   auto got = load_for(s, c);
-  if (auto* refused = std::get_if<api_response>(&got)) return std::move(*refused);
+  if (auto* refused = std::get_if<api_answer>(&got)) return std::move(*refused);
   auto& l = std::get<loaded>(got);
   caf::error err;
   auto x = extras_of(s, l.rec, true, err);
-  if (err) return failure(err);
+  if (err) return answer_error(err);
   x.live_status = c.live_status;
-  return json_response(200, view_json(l.rec, l.access, c.req->user, c.cls, x));
+  return answer_json(answer_kind::done, view_json(l.rec, l.access, c.req->user, c.cls, x));
 }
 
-api_response op_list(const services& s, const call& c) {
+api_answer op_list(const services& s, const call& c) {
   auto all = load_datasources(s.ctx->datasources());
-  if (!all) return failure(all.error());
+  if (!all) return answer_error(all.error());
   auto accesses = s.ctx->datasources().all_access();
-  if (!accesses) return failure(accesses.error());
+  if (!accesses) return answer_error(accesses.error());
   std::string body = "{\"datasources\":[";
   size_t n = 0;
   for (auto& rec : *all) {
@@ -632,12 +459,12 @@ api_response op_list(const services& s, const call& c) {
     if (!can_read(c, access)) continue;
     caf::error err;
     auto x = extras_of(s, rec, false, err);
-    if (err) return failure(err);
+    if (err) return answer_error(err);
     if (n++ > 0) body += ',';
     body += view_json(rec, access, c.req->user, c.cls, x);
   }
   body += "],\"count\":" + std::to_string(n) + "}";
-  return json_response(200, std::move(body));
+  return answer_json(answer_kind::done, std::move(body));
 }
 
 // Page size and cursor of getAllChildren and frontsearch: JSON body `{page_size, scroll}` or
@@ -647,26 +474,26 @@ struct paging {
   std::string after;
 };
 
-std::optional<api_response> read_paging(const services& s, const api_request& req,
+std::optional<api_answer> read_paging(const services& s, const datasource_command& req,
                                         const rapidjson::Document& d, paging& p) {
   p.page_size = s.settings.default_page_size;
   uint64_t n = 0;
   if (auto* v = body_param(d, "page_size")) {
     if (!v->IsUint64() || v->GetUint64() == 0)
-      return fail(400, "page_size must be a positive integer");
+      return refuse(actors_errc::bad_request, "page_size must be a positive integer");
     n = v->GetUint64();
   } else if (auto q = query_param(req, "page_size")) {
-    if (!parse_uint(*q, n) || n == 0) return fail(400, "page_size must be a positive integer");
+    if (!parse_uint(*q, n) || n == 0) return refuse(actors_errc::bad_request, "page_size must be a positive integer");
   }
   if (n > 0) p.page_size = static_cast<size_t>(std::min<uint64_t>(n, s.settings.max_page_size));
   if (auto* v = body_param(d, "scroll")) {
-    if (!v->IsString()) return fail(400, "scroll must be a string (a cursor of a previous page)");
+    if (!v->IsString()) return refuse(actors_errc::bad_request, "scroll must be a string (a cursor of a previous page)");
     p.after = str(*v);
   } else if (auto q = query_param(req, "scroll")) {
     p.after = *q;
   }
   if (p.after.size() > 4096 || p.after.find('\0') != std::string::npos)
-    return fail(400, "scroll is not a cursor of this API");
+    return refuse(actors_errc::bad_request, "scroll is not a cursor of this API");
   return std::nullopt;
 }
 
@@ -747,9 +574,9 @@ caf::expected<bool> walk_children(const services& s, const datasource_record& re
   return false;
 }
 
-api_response op_children(const services& s, const call& c, bool search) {
+api_answer op_children(const services& s, const call& c, bool search) {
   auto got = load_for(s, c);
-  if (auto* refused = std::get_if<api_response>(&got)) return std::move(*refused);
+  if (auto* refused = std::get_if<api_answer>(&got)) return std::move(*refused);
   auto& l = std::get<loaded>(got);
   rapidjson::Document d;
   if (auto bad = parse_body(*c.req, d)) return std::move(*bad);
@@ -767,14 +594,14 @@ api_response op_children(const services& s, const call& c, bool search) {
         v->Accept(w);
         parsed = storage::element_query::parse_mongo({buf.GetString(), buf.GetSize()});
       } else {
-        return fail(400, "query must be a text query (a string) or a MongoDB query (an object)");
+        return refuse(actors_errc::bad_request, "query must be a text query (a string) or a MongoDB query (an object)");
       }
     } else if (auto q = query_param(*c.req, "q")) {
       parsed = storage::element_query::parse_text(*q);
     } else {
-      return fail(400, "@frontsearch needs a query: {\"query\": \"name:/x/i\"} or ?q=...");
+      return refuse(actors_errc::bad_request, "@frontsearch needs a query: {\"query\": \"name:/x/i\"} or ?q=...");
     }
-    if (!*parsed) return fail(400, "query: " + error_message(parsed->error()));
+    if (!*parsed) return refuse(actors_errc::bad_request, "query: " + error_message(parsed->error()));
     query = std::move(**parsed);
   }
   std::string items;
@@ -789,7 +616,7 @@ api_response op_children(const services& s, const call& c, bool search) {
     items += j;
     return n < p.page_size;
   });
-  if (!more) return failure(more.error());
+  if (!more) return answer_error(more.error());
   rapidjson::StringBuffer buf;
   json_writer w{buf};
   w.StartObject();
@@ -798,19 +625,19 @@ api_response op_children(const services& s, const call& c, bool search) {
   else w.Null();
   w.EndObject();
   std::string tail{buf.GetString() + 1, buf.GetSize() - 1};  // `"cursor":...}`
-  return json_response(200, "{\"items\":[" + items + "]," + tail);
+  return answer_json(answer_kind::done, "{\"items\":[" + items + "]," + tail);
 }
 
-api_response op_runs(const services& s, const call& c) {
+api_answer op_runs(const services& s, const call& c) {
   auto got = load_for(s, c);
-  if (auto* refused = std::get_if<api_response>(&got)) return std::move(*refused);
+  if (auto* refused = std::get_if<api_answer>(&got)) return std::move(*refused);
   uint64_t limit = 20, before = 0;
   if (auto q = query_param(*c.req, "limit"))
-    if (!parse_uint(*q, limit) || limit == 0) return fail(400, "limit must be a positive integer");
+    if (!parse_uint(*q, limit) || limit == 0) return refuse(actors_errc::bad_request, "limit must be a positive integer");
   if (auto q = query_param(*c.req, "before"))
-    if (!parse_uint(*q, before)) return fail(400, "before must be a run number");
+    if (!parse_uint(*q, before)) return refuse(actors_errc::bad_request, "before must be a run number");
   auto runs = s.ctx->runs().list(c.id, static_cast<size_t>(std::min<uint64_t>(limit, 100)), before);
-  if (!runs) return failure(runs.error());
+  if (!runs) return answer_error(runs.error());
   rapidjson::StringBuffer buf;
   json_writer w{buf};
   w.StartObject();
@@ -821,21 +648,21 @@ api_response op_runs(const services& s, const call& c) {
   for (auto& r : *runs) write_run(w, r);
   w.EndArray();
   w.EndObject();
-  return json_response(200, {buf.GetString(), buf.GetSize()});
+  return answer_json(answer_kind::done, {buf.GetString(), buf.GetSize()});
 }
 
-api_response op_credentials(services& s, const call& c) {
+api_answer op_credentials(services& s, const call& c) {
   auto got = load_for(s, c);
-  if (auto* refused = std::get_if<api_response>(&got)) return std::move(*refused);
+  if (auto* refused = std::get_if<api_answer>(&got)) return std::move(*refused);
   if (c.req->body.size() > max_credentials_bytes)
-    return fail(400, "credentials are larger than 64 KiB");
+    return refuse(actors_errc::bad_request, "credentials are larger than 64 KiB");
   rapidjson::Document d;
   if (auto bad = parse_body(*c.req, d)) return std::move(*bad);
-  if (d.ObjectEmpty()) return fail(400, "the body must be an object holding the credentials");
+  if (d.ObjectEmpty()) return refuse(actors_errc::bad_request, "the body must be an object holding the credentials");
   rapidjson::StringBuffer buf;
   json_writer w{buf};
   d.Accept(w);
-  if (auto err = s.credentials->put(c.id, {buf.GetString(), buf.GetSize()})) return failure(err);
+  if (auto err = s.credentials->put(c.id, {buf.GetString(), buf.GetSize()})) return answer_error(err);
   rapidjson::StringBuffer out;
   json_writer o{out};
   o.StartObject();
@@ -852,25 +679,25 @@ api_response op_credentials(services& s, const call& c) {
   o.EndObject();
   o.EndObject();
   spdlog::info("datasource {}: credentials refreshed by {}", c.id, c.req->user);
-  return json_response(200, {out.GetString(), out.GetSize()});
+  return answer_json(answer_kind::done, {out.GetString(), out.GetSize()});
 }
 
-api_response op_share(services& s, const call& c) {
+api_answer op_share(services& s, const call& c) {
   auto got = load_for(s, c);
-  if (auto* refused = std::get_if<api_response>(&got)) return std::move(*refused);
+  if (auto* refused = std::get_if<api_answer>(&got)) return std::move(*refused);
   rapidjson::Document d;
   if (auto bad = parse_body(*c.req, d)) return std::move(*bad);
   auto* u = body_param(d, "user");
   if (u == nullptr || !u->IsString() || u->GetStringLength() == 0)
-    return fail(400, "@share needs {\"user\": \"name\"}");
+    return refuse(actors_errc::bad_request, "@share needs {\"user\": \"name\"}");
   auto user = str(*u);
   if (!user.empty() && user.front() == '@') user.erase(0, 1);
   auto found = s.users->find(user);
   if (!found) {
     if (storage::is(found.error(), storage::storage_errc::not_found) ||
         storage::is(found.error(), storage::storage_errc::invalid_argument))
-      return fail(400, "no user " + user);
-    return failure(found.error());
+      return refuse(actors_errc::bad_request, "no user " + user);
+    return answer_error(found.error());
   }
   std::string state;
   auto err = s.ctx->datasources().update_access(
@@ -885,15 +712,15 @@ api_response op_share(services& s, const call& c) {
         state = member;
         return true;
       });
-  if (err) return failure(err);
+  if (err) return answer_error(err);
   spdlog::info("datasource {}: shared with {} by {}", c.id, user, c.req->user);
-  return json_response(200, "{\"datasource\":" + json_string(c.id) + ",\"user\":" +
+  return answer_json(answer_kind::done, "{\"datasource\":" + json_string(c.id) + ",\"user\":" +
                                 json_string(user) + ",\"invitation\":" + json_string(state) + "}");
 }
 
-api_response op_accept(services& s, const call& c) {
+api_answer op_accept(services& s, const call& c) {
   auto got = load_for(s, c);
-  if (auto* refused = std::get_if<api_response>(&got)) return std::move(*refused);
+  if (auto* refused = std::get_if<api_answer>(&got)) return std::move(*refused);
   auto& l = std::get<loaded>(got);
   auto err = s.ctx->datasources().update_access(
       c.id, [&](std::optional<access_record>& access, caf::error& refuse) {
@@ -906,14 +733,14 @@ api_response op_accept(services& s, const call& c) {
         l.access = access;
         return true;
       });
-  if (err) return failure(err);
+  if (err) return answer_error(err);
   caf::error extras_err;
   auto x = extras_of(s, l.rec, false, extras_err);
-  if (extras_err) return failure(extras_err);
-  return json_response(200, view_json(l.rec, l.access, c.req->user, c.cls, x));
+  if (extras_err) return answer_error(extras_err);
+  return answer_json(answer_kind::done, view_json(l.rec, l.access, c.req->user, c.cls, x));
 }
 
-api_response run_storage_op(services& s, const call& c) {
+api_answer run_storage_op(services& s, const call& c) {
   try {
     switch (c.what) {
       case op::list: return op_list(s, c);
@@ -927,9 +754,9 @@ api_response run_storage_op(services& s, const call& c) {
       default: break;
     }
   } catch (const std::exception& e) {
-    spdlog::error("datasource API: {} failed: {}", c.req->method, e.what());
+    spdlog::error("datasource API: {} failed: {}", to_string(c.what), e.what());
   }
-  return fail(500, "the request failed on the server");
+  return refuse(actors_errc::job_failed, "the request failed on the server");
 }
 
 bool storage_only(op o) {
@@ -968,8 +795,8 @@ namespace {
 
 using self_ptr = datasource_api_actor::stateful_pointer<datasource_api_state>;
 
-void answer(self_ptr self, const call& c, api_response r) {
-  if (r.status >= 400) ++self->state.refused;
+void answer(self_ptr self, const call& c, api_answer r) {
+  if (r.error) ++self->state.refused;
   if (c.req->respond) c.req->respond(std::move(r));
 }
 
@@ -982,12 +809,12 @@ void with_actor(self_ptr self, const call& c, Fn fn) {
       .then(
           [=](caf::actor& a) {
             if (!a)
-              return answer(self, c, fail(409, "datasource " + c.id + " is not running"));
+              return answer(self, c, refuse(actors_errc::conflict, "datasource " + c.id + " is not running"));
             fn(caf::actor_cast<datasource_actor>(a));
           },
           [=](caf::error&) {
             answer(self, c,
-                   fail(409, "datasource " + c.id +
+                   refuse(actors_errc::conflict, "datasource " + c.id +
                                  " is not running (parked in error or being restarted); see its "
                                  "last_error"));
           });
@@ -1000,10 +827,10 @@ void answer_status(self_ptr self, const call& c, datasource_actor a) {
       .then(
           [=](actor_status& st) {
             answer(self, c,
-                   json_response(200, "{\"id\":" + json_string(c.id) + ",\"status\":" +
+                   answer_json(answer_kind::done, "{\"id\":" + json_string(c.id) + ",\"status\":" +
                                           json_string(st.state) + "}"));
           },
-          [=](caf::error& err) { answer(self, c, failure(err)); });
+          [=](caf::error& err) { answer(self, c, answer_error(err)); });
 }
 
 // A person asks for a status: `paused` (pause), `resuming` (resume) or `syncing` (sync now).
@@ -1015,21 +842,21 @@ void change_status(self_ptr self, const call& c, datasource_status to) {
         .then(
             [=](actor_status& now) {
               auto from = datasource_status_from_string(now.state);
-              if (!from) return answer(self, c, fail(500, "unknown status " + now.state));
+              if (!from) return answer(self, c, refuse(actors_errc::job_failed, "unknown status " + now.state));
               if (*from != to) {
                 if (auto err = check(*from, to))
-                  return answer(self, c, fail(409, error_message(err)));
+                  return answer(self, c, refuse(actors_errc::conflict, error_message(err)));
               } else if (to != datasource_status::syncing) {
                 return answer_status(self, c, a);
               }
               auto done = [=](bool ok) {
                 if (!ok)
                   return answer(self, c,
-                                fail(409, "datasource " + c.id + " refused to move from " +
+                                refuse(actors_errc::conflict, "datasource " + c.id + " refused to move from " +
                                               now.state + " to " + to_string(to)));
                 answer_status(self, c, a);
               };
-              auto failed = [=](caf::error& err) { answer(self, c, failure(err)); };
+              auto failed = [=](caf::error& err) { answer(self, c, answer_error(err)); };
               if (to == datasource_status::paused)
                 self->request(a, timeout, pause_atom::value).then(done, failed);
               else if (to == datasource_status::resuming)
@@ -1038,7 +865,7 @@ void change_status(self_ptr self, const call& c, datasource_status to) {
                 self->request(a, timeout, sync_now_atom::value)
                     .then([=](uint64_t) { answer_status(self, c, a); }, failed);
             },
-            [=](caf::error& err) { answer(self, c, failure(err)); });
+            [=](caf::error& err) { answer(self, c, answer_error(err)); });
   });
 }
 
@@ -1048,13 +875,13 @@ void change_health(self_ptr self, const call& c, sync_health to) {
     auto done = [=](bool ok) {
       if (!ok)
         return answer(self, c,
-                      fail(409, "datasource " + c.id + " cannot move its health to " +
+                      refuse(actors_errc::conflict, "datasource " + c.id + " cannot move its health to " +
                                     to_string(to)));
       answer(self, c,
-             json_response(200, "{\"id\":" + json_string(c.id) + ",\"health\":" +
+             answer_json(answer_kind::done, "{\"id\":" + json_string(c.id) + ",\"health\":" +
                                     json_string(to_string(to)) + "}"));
     };
-    auto failed = [=](caf::error& err) { answer(self, c, failure(err)); };
+    auto failed = [=](caf::error& err) { answer(self, c, answer_error(err)); };
     if (to == sync_health::disabled)
       self->request(a, timeout, disable_atom::value).then(done, failed);
     else
@@ -1066,7 +893,7 @@ void op_create(self_ptr self, const call& c) {
   auto& st = self->state;
   auto& s = *st.svc;
   if (c.cls < user_class::editor)
-    return answer(self, c, fail(403, "creating a datasource needs the class editor"));
+    return answer(self, c, refuse(actors_errc::forbidden, "creating a datasource needs the class editor"));
   rapidjson::Document d;
   if (auto bad = parse_body(*c.req, d)) return answer(self, c, std::move(*bad));
   datasource_record rec;
@@ -1076,35 +903,35 @@ void op_create(self_ptr self, const call& c) {
   cfg.workspace = c.workspace;
   cfg.id = c.id;
   if (auto* id = body_param(d, "id")) {
-    if (!id->IsString()) return answer(self, c, fail(400, "id must be a string"));
+    if (!id->IsString()) return answer(self, c, refuse(actors_errc::bad_request, "id must be a string"));
     if (!c.id.empty() && str(*id) != c.id)
-      return answer(self, c, fail(400, "the body's id differs from the path's " + c.id));
+      return answer(self, c, refuse(actors_errc::bad_request, "the body's id differs from the path's " + c.id));
     cfg.id = str(*id);
   }
-  if (cfg.id.empty()) return answer(self, c, fail(400, "a datasource needs an id"));
+  if (cfg.id.empty()) return answer(self, c, refuse(actors_errc::bad_request, "a datasource needs an id"));
   if (auto p = id_problem(cfg.id); !p.empty())
-    return answer(self, c, fail(400, "datasource id " + p));
+    return answer(self, c, refuse(actors_errc::bad_request, "datasource id " + p));
   for (auto [key, value] : {std::pair<const char*, const std::string*>{"container", &c.container},
                             {"account", &c.account},
                             {"workspace", &c.workspace}})
     if (auto* v = body_param(d, key); v != nullptr && (!v->IsString() || str(*v) != *value))
-      return answer(self, c, fail(400, std::string{key} + " differs from the path's"));
+      return answer(self, c, refuse(actors_errc::bad_request, std::string{key} + " differs from the path's"));
   if (!d.HasMember("type"))
-    return answer(self, c, fail(400, "a datasource needs a type (\"folder\" or \"synthetic\")"));
-  if (auto p = apply_config(d, cfg); !p.empty()) return answer(self, c, fail(400, p));
-  if (auto p = datasource_problem(cfg); !p.empty()) return answer(self, c, fail(400, p));
+    return answer(self, c, refuse(actors_errc::bad_request, "a datasource needs a type (\"folder\" or \"synthetic\")"));
+  if (auto p = apply_config(d, cfg); !p.empty()) return answer(self, c, refuse(actors_errc::bad_request, p));
+  if (auto p = datasource_problem(cfg); !p.empty()) return answer(self, c, refuse(actors_errc::bad_request, p));
   if (cfg.type == "folder")
     if (auto p = allowed_root_problem(cfg.path, s.settings.allowed_roots); !p.empty())
-      return answer(self, c, fail(403, p));
+      return answer(self, c, refuse(actors_errc::forbidden, p));
   if (auto* status = body_param(d, "status")) {
     if (!status->IsString() || (str(*status) != "paused" && str(*status) != "created"))
-      return answer(self, c, fail(400, "a datasource is created \"created\" or \"paused\""));
+      return answer(self, c, refuse(actors_errc::bad_request, "a datasource is created \"created\" or \"paused\""));
     if (str(*status) == "paused")
       if (auto err = move_status(rec, datasource_status::paused))
-        return answer(self, c, failure(err));
+        return answer(self, c, answer_error(err));
   }
   if (st.busy.count(cfg.id) != 0)
-    return answer(self, c, fail(409, "datasource " + cfg.id + " is being changed; retry"));
+    return answer(self, c, refuse(actors_errc::conflict, "datasource " + cfg.id + " is being changed; retry"));
   rec.created_ms = storage::epoch_ms();
   access_record access;
   access.origin = "api";
@@ -1120,15 +947,13 @@ void op_create(self_ptr self, const call& c) {
             self->state.busy.erase(rec.config.id);
             spdlog::info("datasource {} created in {}/{}/{} by {}", rec.config.id, c.container,
                          c.account, c.workspace, c.req->user);
-            auto r = json_response(201, view_json(rec, access, c.req->user, c.cls, {}));
-            r.headers.emplace_back("Location", "/api/" + c.container + "/" + c.account +
-                                                   "/workspaces/" + c.workspace + "/" +
-                                                   rec.config.id);
+            auto r = answer_json(answer_kind::created, view_json(rec, access, c.req->user, c.cls, {}));
+            r.created_id = rec.config.id;
             answer(self, c, std::move(r));
           },
           [=](caf::error& err) {
             self->state.busy.erase(rec.config.id);
-            answer(self, c, failure(err));
+            answer(self, c, answer_error(err));
           });
 }
 
@@ -1136,31 +961,31 @@ void op_change(self_ptr self, const call& c) {
   auto& st = self->state;
   auto& s = *st.svc;
   auto got = load_for(s, c);
-  if (auto* refused = std::get_if<api_response>(&got)) return answer(self, c, std::move(*refused));
+  if (auto* refused = std::get_if<api_answer>(&got)) return answer(self, c, std::move(*refused));
   auto l = std::get<loaded>(std::move(got));
   rapidjson::Document d;
   if (auto bad = parse_body(*c.req, d)) return answer(self, c, std::move(*bad));
-  if (d.ObjectEmpty()) return answer(self, c, fail(400, "nothing to change"));
+  if (d.ObjectEmpty()) return answer(self, c, refuse(actors_errc::bad_request, "nothing to change"));
   bool has_status = d.HasMember("status"), has_health = d.HasMember("health");
   size_t others = d.MemberCount() - (has_status ? 1 : 0) - (has_health ? 1 : 0);
   if ((has_status || has_health) && others > 0)
-    return answer(self, c, fail(400, "change the status and the configuration in separate requests"));
+    return answer(self, c, refuse(actors_errc::bad_request, "change the status and the configuration in separate requests"));
   if (has_status && has_health)
-    return answer(self, c, fail(400, "change the status and the health in separate requests"));
+    return answer(self, c, refuse(actors_errc::bad_request, "change the status and the health in separate requests"));
   if (has_status) {
     auto& v = d["status"];
     auto to = v.IsString() ? datasource_status_from_string(str(v)) : std::nullopt;
-    if (!to) return answer(self, c, fail(400, "status must be a datasource status (seed 000)"));
+    if (!to) return answer(self, c, refuse(actors_errc::bad_request, "status must be a datasource status (seed 000)"));
     if (*to == datasource_status::paused || *to == datasource_status::resuming ||
         *to == datasource_status::syncing)
       return change_status(self, c, *to);
     // Only the node reaches the others; say so after the table, which may already refuse.
     auto from = l.rec.status;
     if (from != *to) {
-      if (auto err = check(from, *to)) return answer(self, c, fail(409, error_message(err)));
+      if (auto err = check(from, *to)) return answer(self, c, refuse(actors_errc::conflict, error_message(err)));
     }
     return answer(self, c,
-                  fail(409, std::string{"status "} + to_string(*to) +
+                  refuse(actors_errc::conflict, std::string{"status "} + to_string(*to) +
                                 " is reached by the node itself; a request may set paused, "
                                 "resuming or syncing"));
   }
@@ -1168,26 +993,26 @@ void op_change(self_ptr self, const call& c) {
     auto& v = d["health"];
     auto to = v.IsString() ? sync_health_from_string(str(v)) : std::nullopt;
     if (!to || (*to != sync_health::disabled && *to != sync_health::pending))
-      return answer(self, c, fail(400, "health may be set to \"disabled\" or \"pending\" (enabled)"));
+      return answer(self, c, refuse(actors_errc::bad_request, "health may be set to \"disabled\" or \"pending\" (enabled)"));
     return change_health(self, c, *to);
   }
   for (auto* key : {"id", "container", "account", "workspace"})
     if (d.HasMember(key))
-      return answer(self, c, fail(400, std::string{key} + " cannot be changed"));
+      return answer(self, c, refuse(actors_errc::bad_request, std::string{key} + " cannot be changed"));
   if (!l.access || l.access->origin != "api")
     return answer(self, c,
-                  fail(409, "datasource " + c.id +
+                  refuse(actors_errc::conflict, "datasource " + c.id +
                                 " is declared in the node's configuration file: change it there"));
   auto rec = l.rec;
-  if (auto p = apply_config(d, rec.config); !p.empty()) return answer(self, c, fail(400, p));
-  if (auto p = datasource_problem(rec.config); !p.empty()) return answer(self, c, fail(400, p));
+  if (auto p = apply_config(d, rec.config); !p.empty()) return answer(self, c, refuse(actors_errc::bad_request, p));
+  if (auto p = datasource_problem(rec.config); !p.empty()) return answer(self, c, refuse(actors_errc::bad_request, p));
   // A datasource made before the roots were set keeps its folder; a new folder must be allowed.
   if (rec.config.type == "folder" &&
       (rec.config.path != l.rec.config.path || l.rec.config.type != "folder"))
     if (auto p = allowed_root_problem(rec.config.path, st.svc->settings.allowed_roots); !p.empty())
-      return answer(self, c, fail(403, p));
+      return answer(self, c, refuse(actors_errc::forbidden, p));
   if (st.busy.count(c.id) != 0)
-    return answer(self, c, fail(409, "datasource " + c.id + " is being changed; retry"));
+    return answer(self, c, refuse(actors_errc::conflict, "datasource " + c.id + " is being changed; retry"));
   // A person acted: a datasource in error gets another chance with its new configuration.
   person_acted(rec);
   st.busy.insert(c.id);
@@ -1198,11 +1023,11 @@ void op_change(self_ptr self, const call& c) {
           [=](bool) {
             self->state.busy.erase(c.id);
             spdlog::info("datasource {}: configuration changed by {}", c.id, c.req->user);
-            answer(self, c, json_response(200, view_json(rec, access, c.req->user, c.cls, {})));
+            answer(self, c, answer_json(answer_kind::done, view_json(rec, access, c.req->user, c.cls, {})));
           },
           [=](caf::error& err) {
             self->state.busy.erase(c.id);
-            answer(self, c, failure(err));
+            answer(self, c, answer_error(err));
           });
 }
 
@@ -1210,14 +1035,14 @@ void op_remove(self_ptr self, const call& c) {
   auto& st = self->state;
   auto& s = *st.svc;
   auto got = load_for(s, c);
-  if (auto* refused = std::get_if<api_response>(&got)) return answer(self, c, std::move(*refused));
+  if (auto* refused = std::get_if<api_answer>(&got)) return answer(self, c, std::move(*refused));
   auto& l = std::get<loaded>(got);
   if (!l.access || l.access->origin != "api")
     return answer(self, c,
-                  fail(409, "datasource " + c.id +
+                  refuse(actors_errc::conflict, "datasource " + c.id +
                                 " is declared in the node's configuration file: remove it there"));
   if (st.busy.count(c.id) != 0)
-    return answer(self, c, fail(409, "datasource " + c.id + " is being changed; retry"));
+    return answer(self, c, refuse(actors_errc::conflict, "datasource " + c.id + " is being changed; retry"));
   st.busy.insert(c.id);
   self->request(st.supervisor, caf::duration{s.settings.actor_timeout}, caf::delete_atom::value,
                 c.id)
@@ -1227,27 +1052,27 @@ void op_remove(self_ptr self, const call& c) {
             // queue items in one batch.
             self->state.busy.erase(c.id);
             spdlog::info("datasource {} deleted by {}", c.id, c.req->user);
-            answer(self, c, json_response(200, "{\"deleted\":" + json_string(c.id) + "}"));
+            answer(self, c, answer_json(answer_kind::done, "{\"deleted\":" + json_string(c.id) + "}"));
           },
           [=](caf::error& err) {
             self->state.busy.erase(c.id);
-            answer(self, c, failure(err));
+            answer(self, c, answer_error(err));
           });
 }
 
 void op_spyder(self_ptr self, const call& c) {
   auto got = load_for(*self->state.svc, c);
-  if (auto* refused = std::get_if<api_response>(&got)) return answer(self, c, std::move(*refused));
+  if (auto* refused = std::get_if<api_answer>(&got)) return answer(self, c, std::move(*refused));
   // {"confirm_deletes": N}: the removals the deletion guard held back are meant.
   std::optional<uint64_t> confirm;
-  if (c.req->method == "POST") {
+  if (!c.req->body.empty()) {
     rapidjson::Document d;
     if (auto refused = parse_body(*c.req, d)) return answer(self, c, std::move(*refused));
     for (auto& m : d.GetObject()) {
       if (str(m.name) != "confirm_deletes")
-        return answer(self, c, fail(400, "unknown key " + str(m.name) + " (confirm_deletes)"));
+        return answer(self, c, refuse(actors_errc::bad_request, "unknown key " + str(m.name) + " (confirm_deletes)"));
       if (!m.value.IsUint64() || m.value.GetUint64() == 0)
-        return answer(self, c, fail(400, "confirm_deletes must be a positive integer"));
+        return answer(self, c, refuse(actors_errc::bad_request, "confirm_deletes must be a positive integer"));
       confirm = m.value.GetUint64();
     }
   }
@@ -1258,16 +1083,16 @@ void op_spyder(self_ptr self, const call& c) {
     sent.then(
             [=](uint64_t run) {
               answer(self, c,
-                     json_response(202, "{\"datasource\":" + json_string(c.id) +
+                     answer_json(answer_kind::accepted, "{\"datasource\":" + json_string(c.id) +
                                             ",\"run\":" + std::to_string(run) + "}"));
             },
-            [=](caf::error& err) { answer(self, c, failure(err)); });
+            [=](caf::error& err) { answer(self, c, answer_error(err)); });
   });
 }
 
 void op_compute(self_ptr self, const call& c) {
   auto got = load_for(*self->state.svc, c);
-  if (auto* refused = std::get_if<api_response>(&got)) return answer(self, c, std::move(*refused));
+  if (auto* refused = std::get_if<api_answer>(&got)) return answer(self, c, std::move(*refused));
   with_actor(self, c, [=](datasource_actor a) {
     self->request(a, caf::duration{self->state.svc->settings.actor_timeout},
                   recompute_atom::value, c.resource)
@@ -1275,13 +1100,13 @@ void op_compute(self_ptr self, const call& c) {
             [=](uint64_t volumes) {
               if (volumes == 0)
                 return answer(self, c,
-                              fail(404, "no item " + c.resource + " in datasource " + c.id));
+                              refuse(actors_errc::unknown_id, "no item " + c.resource + " in datasource " + c.id));
               answer(self, c,
-                     json_response(202, "{\"datasource\":" + json_string(c.id) +
+                     answer_json(answer_kind::accepted, "{\"datasource\":" + json_string(c.id) +
                                             ",\"resource\":" + json_string(c.resource) +
                                             ",\"volumes\":" + std::to_string(volumes) + "}"));
             },
-            [=](caf::error& err) { answer(self, c, failure(err)); });
+            [=](caf::error& err) { answer(self, c, answer_error(err)); });
   });
 }
 
@@ -1295,21 +1120,26 @@ datasource_api_actor::behavior_type datasource_api(self_ptr self, datasource_api
   st.directory = init.directory;
   st.svc->settings = std::move(init);
   return {
-      [=](api_atom, api_request& req) {
+      [=](api_atom, datasource_command& cmd) {
         auto& s = self->state;
         ++s.requests;
         call c;
-        c.req = std::make_shared<api_request>(std::move(req));
+        c.req = std::make_shared<datasource_command>(std::move(cmd));
+        c.what = c.req->op;
+        c.container = c.req->container;
+        c.account = c.req->account;
+        c.workspace = c.req->workspace;
+        c.id = c.req->id;
+        c.resource = c.req->resource;
         c.cls = static_cast<user_class>(c.req->user_class);
-        if (auto refused = parse_call(c)) return answer(self, c, std::move(*refused));
         if (storage_only(c.what)) {
           if (c.what == op::credentials && c.cls < user_class::editor)
-            return answer(self, c, fail(403, "refreshing credentials needs the class editor"));
+            return answer(self, c, refuse(actors_errc::forbidden, "refreshing credentials needs the class editor"));
           auto submit = [self](const call& job) {
             auto& s2 = self->state;
             auto* pool = s2.svc->pool;
             if (pool->queued() >= s2.svc->settings.max_queued_jobs)
-              return answer(self, job, fail(503, "the node is busy; retry"));
+              return answer(self, job, refuse(actors_errc::busy, "the node is busy; retry"));
             pool->submit([svc = s2.svc, job] {
               auto r = run_storage_op(*svc, job);
               if (job.req->respond) job.req->respond(std::move(r));
@@ -1350,14 +1180,14 @@ datasource_api_actor::behavior_type datasource_api(self_ptr self, datasource_api
           case op::pause:
           case op::resume: {
             auto got = load_for(*s.svc, c);
-            if (auto* refused = std::get_if<api_response>(&got))
+            if (auto* refused = std::get_if<api_answer>(&got))
               return answer(self, c, std::move(*refused));
             return change_status(self, c,
                                  c.what == op::pause ? datasource_status::paused
                                                      : datasource_status::resuming);
           }
           default:
-            return answer(self, c, fail(500, "operation not handled"));
+            return answer(self, c, refuse(actors_errc::job_failed, "operation not handled"));
         }
       },
       [=](status_atom) {

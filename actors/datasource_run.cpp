@@ -327,6 +327,16 @@ void step(self_ptr self) {
            },
            [self, epoch](step_result r) {
              auto& cur = self->state;
+             if (epoch != cur.step_epoch) {
+               // A pause or a resume came while this step ran: its rows are written (the merge
+               // is idempotent), but what it counted belongs to a listing that was abandoned.
+               // A resumed run lists and counts everything again from the start; counting this
+               // step too would count its items twice, and the run would wait forever for
+               // completions that never come.
+               kick(self, r.kicked);
+               job_done(self);
+               return;
+             }
              if (r.error) {
                fail_run(self, r.error);
                job_done(self);
@@ -353,13 +363,11 @@ void step(self_ptr self) {
                             r.stats.unreadable,
                             r.stats.problems.empty() ? "" : r.stats.problems.front());
              kick(self, r.kicked);
-             if (epoch == cur.step_epoch) {
-               if (r.more) {
-                 self->send(self, step_atom::value, epoch);
-               } else {
-                 cur.scan.reset();
-                 guard_removals(self);
-               }
+             if (r.more) {
+               self->send(self, step_atom::value, epoch);
+             } else {
+               cur.scan.reset();
+               guard_removals(self);
              }
              job_done(self);
            });

@@ -15,6 +15,45 @@ const char* to_string(transfer_outcome o) noexcept {
   return "unknown";
 }
 
+api_answer answer_json(answer_kind kind, std::string json) {
+  api_answer a;
+  a.kind = kind;
+  a.json = std::move(json);
+  return a;
+}
+
+api_answer answer_error(caf::error err) {
+  api_answer a;
+  a.error = std::move(err);
+  return a;
+}
+
+api_answer refuse(actors_errc code, std::string message) {
+  return answer_error(make_error(code, std::move(message)));
+}
+
+const char* to_string(datasource_op op) noexcept {
+  switch (op) {
+    case datasource_op::list: return "list";
+    case datasource_op::create: return "create";
+    case datasource_op::read: return "read";
+    case datasource_op::put: return "put";
+    case datasource_op::change: return "change";
+    case datasource_op::remove: return "delete";
+    case datasource_op::spyder: return "sendToSpyder";
+    case datasource_op::compute: return "sendToCompute";
+    case datasource_op::children: return "getAllChildren";
+    case datasource_op::frontsearch: return "frontsearch";
+    case datasource_op::credentials: return "refreshServiceCredentials";
+    case datasource_op::pause: return "pause";
+    case datasource_op::resume: return "resume";
+    case datasource_op::runs: return "runs";
+    case datasource_op::share: return "share";
+    case datasource_op::accept: return "accept";
+  }
+  return "unknown";
+}
+
 const char* to_string(api_op op) noexcept {
   switch (op) {
     case api_op::create: return "create";

@@ -16,6 +16,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/error.hpp"
 #include "actors/io_pool.hpp"
 #include "storage/transfer_queue.hpp"
 
@@ -235,6 +236,7 @@ enum class answer_kind : uint8_t {
   done,     ///< read, changed or deleted as asked
   created,  ///< new elements or records exist
   partial,  ///< some of the ids named exist, the others are `null` in the answer
+  accepted, ///< the work asked for is under way (a run, a recompute)
 };
 
 /// The answer of an API actor (the tracker, the datasource API), in the API's own terms: the
@@ -246,7 +248,16 @@ struct api_answer {
   std::string json;
   /// signOut: the token the request presented is revoked (the HTTP layer forgets its cookie).
   bool token_revoked = false;
+  /// A datasource was created: its id (the HTTP layer names its place, `Location`).
+  std::string created_id;
 };
+
+/// A success of kind `kind` with the JSON document `json`.
+api_answer answer_json(answer_kind kind, std::string json);
+/// A refusal or a failure: `err`, whose code decides the status.
+api_answer answer_error(caf::error err);
+/// A refusal: `code` with `message`, the text the caller reads.
+api_answer refuse(actors_errc code, std::string message);
 
 /// Delivers the answer; callable once, from any thread, never blocks.
 using api_answer_sink = std::function<void(api_answer)>;
@@ -273,36 +284,51 @@ struct tracker_command {
   api_answer_sink respond;
 };
 
-/// An answer to a datasource request, in HTTP terms but without HTTP types (moving to
-/// api_answer with the datasource routes; issue 11).
-struct api_response {
-  uint16_t status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
+/// Seed 000's datasource operations, as the route module names them from the path and the
+/// method (docs/api.md lists the routes).
+enum class datasource_op : uint8_t {
+  list,         ///< the workspace's datasources
+  create,       ///< a new datasource (POST on the workspace)
+  read,         ///< one datasource
+  put,          ///< a new datasource under the id of the path
+  change,       ///< a change of configuration, status or health (PATCH)
+  remove,       ///< delete the datasource (its copies stay)
+  spyder,       ///< @sendToSpyder: a run now (optionally confirming held deletions)
+  compute,      ///< @sendToCompute: push one item through again
+  children,     ///< @getAllChildren: a page of the items
+  frontsearch,  ///< @frontsearch: a page of the items matching a query
+  credentials,  ///< @refreshServiceCredentials
+  pause,        ///< @pause
+  resume,       ///< @resume
+  runs,         ///< @runs: the run history
+  share,        ///< @share: invite users
+  accept,       ///< @accept: take an invitation
 };
 
-/// Delivers the answer; callable once, from any thread, never blocks.
-using api_responder = std::function<void(api_response)>;
+/// `"list"`, `"create"`, ... for logs.
+const char* to_string(datasource_op op) noexcept;
 
 /// One datasource request (seed 000's routes under
-/// `/api/{container}/{account}/workspaces/{workspace}/`), authenticated by the route module.
-/// Local only (it carries a continuation).
-struct api_request {
-  /// The request body as sent.
-  std::string body;
-  /// The peer, for logs.
-  std::string remote;
-  /// The HTTP method, the decoded query parameters in order, and in `path_ids` the
-  /// container, account, workspace and the rest of the path after the workspace.
-  std::string method;
+/// `/api/{container}/{account}/workspaces/{workspace}/`), as the route module read it and the
+/// tracker authenticated it. Local only (it carries a continuation).
+struct datasource_command {
+  datasource_op op = datasource_op::read;
+  /// The workspace the path names (checked: datasource_schema.hpp's part_problem).
+  std::string container, account, workspace;
+  /// The datasource (checked: id_problem); empty for list and create.
+  std::string id;
+  /// compute: the item's reference, relative, without `.` or `..` segments.
+  std::string resource;
+  /// The decoded query parameters in order, and the body as sent (JSON; may be empty).
   std::vector<std::pair<std::string, std::string>> query;
-  std::vector<std::string> path_ids;
+  std::string body;
   /// Who asks: the user's name (`anonymous` for anonymous access) and class (a
   /// storage::user_class value).
   std::string user;
   uint8_t user_class = 0;
-  api_responder respond;
+  /// The peer, for logs.
+  std::string remote;
+  api_answer_sink respond;
 };
 
 /// The tracker (actors/tracker_actor.hpp).
@@ -322,10 +348,10 @@ using tracker_actor = caf::typed_actor<
 
 /// The datasource routes of seed 000 (actors/datasource_api_actor.hpp). The route module
 /// (runtime/api_routes.cpp) hands it the requests the tracker has authenticated.
-///   api r     answer `r` through `r.respond`
+///   api c     answer the command `c` through `c.respond`
 ///   status    actor_status (ask with high priority)
 using datasource_api_actor = caf::typed_actor<
-    caf::reacts_to<api_atom, api_request>,
+    caf::reacts_to<api_atom, datasource_command>,
     caf::replies_to<status_atom>::with<actor_status>,
     io_done_handler>;
 
@@ -334,7 +360,7 @@ void register_types(caf::actor_system_config& cfg);
 
 }  // namespace syncline::actors
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(syncline::actors::api_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(syncline::actors::datasource_command)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(syncline::actors::tracker_command)
 
 namespace syncline::storage {

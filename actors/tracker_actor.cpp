@@ -117,12 +117,6 @@ void answer(tracker_state& st, const tracker_command& cmd, api_answer a) {
   if (cmd.respond) cmd.respond(std::move(a));
 }
 
-api_answer refusal(caf::error err) {
-  api_answer a;
-  a.error = std::move(err);
-  return a;
-}
-
 }  // namespace
 
 uint8_t required_class(api_op op) noexcept {
@@ -168,7 +162,7 @@ tracker_actor::behavior_type tracker(tracker_actor::stateful_pointer<tracker_sta
         auto& s = self->state;
         ++s.requests;
         auto busy = [&] {
-          return refusal(make_error(actors_errc::busy, "the node is busy; retry"));
+          return answer_error(make_error(actors_errc::busy, "the node is busy; retry"));
         };
         if (cmd.op == api_op::sign_in) {
           // Argon2id takes tens of milliseconds: never on this thread.
@@ -193,26 +187,26 @@ tracker_actor::behavior_type tracker(tracker_actor::stateful_pointer<tracker_sta
           return;
         }
         auto auth = authenticate(s, cmd.token, cmd.bad_credentials);
-        if (!auth) return answer(s, cmd, refusal(std::move(auth.error())));
+        if (!auth) return answer(s, cmd, answer_error(std::move(auth.error())));
         auto who_ptr = std::move(*auth);
         const principal& who = *who_ptr;
         if (static_cast<uint8_t>(who.cls) < required_class(cmd.op))
           return answer(s, cmd,
-                        refusal(make_error(actors_errc::forbidden,
+                        answer_error(make_error(actors_errc::forbidden,
                                            std::string{to_string(cmd.op)} + " needs the class " +
                                                storage::to_string(static_cast<user_class>(
                                                    required_class(cmd.op))))));
         switch (cmd.op) {
           case api_op::verify:
-            return answer(s, cmd, detail::reply(answer_kind::done, detail::verify_json(who)));
+            return answer(s, cmd, answer_json(answer_kind::done, detail::verify_json(who)));
           case api_op::sign_out: {
             if (who.anonymous)
               return answer(s, cmd,
-                            refusal(make_error(actors_errc::unauthenticated, "no token to revoke")));
+                            answer_error(make_error(actors_errc::unauthenticated, "no token to revoke")));
             if (auto err = s.svc->users->revoke_token(cmd.token))
-              return answer(s, cmd, refusal(std::move(err)));
+              return answer(s, cmd, answer_error(std::move(err)));
             s.cache.erase(cmd.token);
-            auto a = detail::reply(answer_kind::done, "{\"signed_out\":true}");
+            auto a = answer_json(answer_kind::done, "{\"signed_out\":true}");
             a.token_revoked = true;
             return answer(s, cmd, std::move(a));
           }

@@ -21,25 +21,6 @@ using storage::element_outcome;
 using storage::element_result;
 using storage::user_class;
 
-api_answer reply(answer_kind kind, std::string json) {
-  api_answer a;
-  a.kind = kind;
-  a.json = std::move(json);
-  return a;
-}
-
-api_answer refuse(actors_errc code, std::string message) {
-  api_answer a;
-  a.error = make_error(code, std::move(message));
-  return a;
-}
-
-api_answer failed(caf::error err) {
-  api_answer a;
-  a.error = std::move(err);
-  return a;
-}
-
 namespace {
 
 api_answer bad_request(std::string message) {
@@ -93,10 +74,10 @@ api_answer single_or_array(answer_kind kind, std::vector<element_outcome>& outs,
                              bool ids_only = false) {
   if (!array && outs.size() == 1) {
     auto& o = outs.front();
-    if (ids_only || o.json.empty()) return reply(kind, json_string(o.id));
-    return reply(kind, std::move(o.json));
+    if (ids_only || o.json.empty()) return answer_json(kind, json_string(o.id));
+    return answer_json(kind, std::move(o.json));
   }
-  return reply(kind, outcome_array(outs, ids_only));
+  return answer_json(kind, outcome_array(outs, ids_only));
 }
 
 // Fills `json` of outcomes that carry none (unchanged) with the element as stored.
@@ -262,11 +243,11 @@ api_answer op_create(const tracker_services& s, const tracker_command& req, cons
   bool small = req.body.size() <= 3 * s.settings.max_ids;
   if (small && plain_create_body(s, req.body, who)) {
     auto created = s.elements->create(req.body, ctx);
-    if (!created) return failed(created.error());
+    if (!created) return answer_error(created.error());
     outs = std::move(*created);
   } else {
     auto in = storage::parse_elements(req.body, storage::id_policy::optional);
-    if (!in) return failed(in.error());
+    if (!in) return answer_error(in.error());
     if (auto refused = check_write_ids(s, *in, who)) return std::move(*refused);
     strip_restricted(*in, who);
     // Users with a password go through the user store (element and hash in one write); the
@@ -297,7 +278,7 @@ api_answer op_create(const tracker_services& s, const tracker_command& req, cons
         } else if (storage::is(made.error(), storage::storage_errc::already_exists)) {
           o.result = element_result::exists;
         } else {
-          return failed(made.error());
+          return answer_error(made.error());
         }
         per_input[i].push_back(std::move(o));
       }
@@ -305,7 +286,7 @@ api_answer op_create(const tracker_services& s, const tracker_command& req, cons
     std::vector<element_outcome> plain_outs;
     if (!plain.empty()) {
       auto created = s.elements->create(plain, ctx);
-      if (!created) return failed(created.error());
+      if (!created) return answer_error(created.error());
       plain_outs = std::move(*created);
     }
     size_t k = 0;
@@ -323,7 +304,7 @@ api_answer op_create(const tracker_services& s, const tracker_command& req, cons
   size_t created = 0;
   for (auto& o : outs) created += o.result == element_result::created;
   if (created == 0) return refuse(actors_errc::conflict, "every id already exists");
-  if (created < outs.size()) return reply(answer_kind::partial, outcome_array(outs));
+  if (created < outs.size()) return answer_json(answer_kind::partial, outcome_array(outs));
   return single_or_array(answer_kind::created, outs, array);
 }
 
@@ -389,37 +370,37 @@ api_answer op_update_or_upsert(const tracker_services& s, const tracker_command&
   auto in = write_inputs(s, req, who,
                          upsert ? storage::id_policy::optional : storage::id_policy::required,
                          refused);
-  if (!in) return failed(in.error());
+  if (!in) return answer_error(in.error());
   if (refused) return std::move(*refused);
   if (!upsert)
     for (size_t i = 0; i < in->size(); ++i)
       if ((*in)[i].fields.empty() && (*in)[i].find("password") == nullptr)
         return bad_request("element " + std::to_string(i) + ": no key to change besides _id");
   auto ids = unfolded_ids(*in);
-  if (!ids) return failed(ids.error());
+  if (!ids) return answer_error(ids.error());
   auto held = foreign_lock(s, *ids, who);
-  if (!held) return failed(held.error());
+  if (!held) return answer_error(held.error());
   if (*held)
     return refuse(actors_errc::conflict,
                           "element " + (*held)->first + " is locked by " + (*held)->second);
   std::vector<std::string> password_only;
   if (who.cls == user_class::admin) {
     auto applied = apply_passwords(s, *in);
-    if (!applied) return failed(applied.error());
+    if (!applied) return answer_error(applied.error());
     password_only = std::move(*applied);
   }
   auto ctx = context_for(who);
   std::vector<element_outcome> outs;
   if (!in->empty()) {
     auto done = upsert ? s.elements->upsert(*in, ctx) : s.elements->update(*in, ctx);
-    if (!done) return failed(done.error());
+    if (!done) return answer_error(done.error());
     outs = std::move(*done);
   }
   for (auto& id : password_only) {
     element_outcome o;
     o.id = id;
     auto got = s.elements->get(id);
-    if (!got) return failed(got.error());
+    if (!got) return answer_error(got.error());
     o.result = *got ? element_result::updated : element_result::not_found;
     if (*got) o.json = std::move(**got);
     outs.push_back(std::move(o));
@@ -429,25 +410,25 @@ api_answer op_update_or_upsert(const tracker_services& s, const tracker_command&
   size_t missing = 0;
   for (auto& o : outs) missing += o.result == element_result::not_found;
   if (missing == outs.size()) return refuse(actors_errc::unknown_id, "none of the ids exists");
-  if (missing > 0) return reply(answer_kind::partial, outcome_array(outs));
-  if (outs.size() == 1) return reply(answer_kind::done, std::move(outs.front().json));
-  return reply(answer_kind::done, outcome_array(outs));
+  if (missing > 0) return answer_json(answer_kind::partial, outcome_array(outs));
+  if (outs.size() == 1) return answer_json(answer_kind::done, std::move(outs.front().json));
+  return answer_json(answer_kind::done, outcome_array(outs));
 }
 
 api_answer op_delete(const tracker_services& s, const tracker_command& req, const principal& who) {
   auto ids = request_ids(s, req);
-  if (!ids) return failed(ids.error());
+  if (!ids) return answer_error(ids.error());
   if (auto bad = check_ids(ids->ids, false)) return std::move(*bad);
   if (who.cls != user_class::admin)
     for (auto& id : ids->ids)
       if (s.admin_id(id)) return refuse(actors_errc::forbidden, "only admins may delete " + id);
   auto held = foreign_lock(s, ids->ids, who);
-  if (!held) return failed(held.error());
+  if (!held) return answer_error(held.error());
   if (*held)
     return refuse(actors_errc::conflict,
                           "element " + (*held)->first + " is locked by " + (*held)->second);
   auto done = s.elements->remove(ids->ids, context_for(who));
-  if (!done) return failed(done.error());
+  if (!done) return answer_error(done.error());
   if (auto conflict = lock_conflict(*done)) return std::move(*conflict);
   // A deleted user's tokens die with it.
   for (auto& o : *done)
@@ -457,27 +438,27 @@ api_answer op_delete(const tracker_services& s, const tracker_command& req, cons
   size_t missing = 0;
   for (auto& o : *done) missing += o.result == element_result::not_found;
   if (missing == done->size()) return refuse(actors_errc::unknown_id, "none of the ids exists");
-  if (missing > 0) return reply(answer_kind::partial, outcome_array(*done, true));
+  if (missing > 0) return answer_json(answer_kind::partial, outcome_array(*done, true));
   return single_or_array(answer_kind::done, *done, ids->array, true);
 }
 
 api_answer op_lock_or_unlock(const tracker_services& s, const tracker_command& req, const principal& who,
                                bool lock) {
   auto ids = request_ids(s, req);
-  if (!ids) return failed(ids.error());
+  if (!ids) return answer_error(ids.error());
   if (auto bad = check_ids(ids->ids, false)) return std::move(*bad);
   if (who.cls != user_class::admin)
     for (auto& id : ids->ids)
       if (s.admin_id(id)) return refuse(actors_errc::forbidden, "only admins may lock " + id);
   // All or nothing: a request naming an element someone else holds changes nothing.
   auto held = foreign_lock(s, ids->ids, who);
-  if (!held) return failed(held.error());
+  if (!held) return answer_error(held.error());
   if (*held)
     return refuse(actors_errc::conflict,
                           "element " + (*held)->first + " is locked by " + (*held)->second);
   auto ctx = context_for(who);
   auto done = lock ? s.elements->lock(ids->ids, ctx) : s.elements->unlock(ids->ids, ctx);
-  if (!done) return failed(done.error());
+  if (!done) return answer_error(done.error());
   if (auto conflict = lock_conflict(*done)) {
     // Someone locked one of them since the check: give back what this call took.
     if (lock) {
@@ -490,17 +471,17 @@ api_answer op_lock_or_unlock(const tracker_services& s, const tracker_command& r
     }
     return std::move(*conflict);
   }
-  if (auto err = fill_missing_json(s, *done)) return failed(err);
+  if (auto err = fill_missing_json(s, *done)) return answer_error(err);
   size_t missing = 0;
   for (auto& o : *done) missing += o.result == element_result::not_found;
   if (missing == done->size()) return refuse(actors_errc::unknown_id, "none of the ids exists");
-  if (missing > 0) return reply(answer_kind::partial, outcome_array(*done));
+  if (missing > 0) return answer_json(answer_kind::partial, outcome_array(*done));
   return single_or_array(answer_kind::done, *done, ids->array);
 }
 
 api_answer op_comment(const tracker_services& s, const tracker_command& req, const principal& who) {
   auto in = storage::parse_elements(req.body, storage::id_policy::optional);
-  if (!in) return failed(in.error());
+  if (!in) return answer_error(in.error());
   if (in->size() != 1 || body_is_array(req.body))
     return bad_request("comment takes one object with #parent and comment");
   auto& e = in->front();
@@ -517,7 +498,7 @@ api_answer op_comment(const tracker_services& s, const tracker_command& req, con
     return bad_request("more than " + std::to_string(s.settings.max_ids) + " parents");
   if (auto bad = check_ids(parents->ids, false)) return std::move(*bad);
   auto found = s.elements->read(parents->ids);
-  if (!found) return failed(found.error());
+  if (!found) return answer_error(found.error());
   std::vector<storage::element_input> children;
   std::vector<size_t> child_of;  // parent index of each child
   for (size_t i = 0; i < parents->ids.size(); ++i) {
@@ -534,8 +515,8 @@ api_answer op_comment(const tracker_services& s, const tracker_command& req, con
   }
   if (children.empty()) return refuse(actors_errc::unknown_id, "no parent exists");
   auto made = s.elements->create(children, context_for(who));
-  if (!made) return failed(made.error());
-  if (!parents->array) return reply(answer_kind::created, std::move(made->front().json));
+  if (!made) return answer_error(made.error());
+  if (!parents->array) return answer_json(answer_kind::created, std::move(made->front().json));
   std::vector<std::optional<std::string>> out(parents->ids.size());
   for (size_t k = 0; k < made->size(); ++k) out[child_of[k]] = std::move((*made)[k].json);
   std::string body = "[";
@@ -544,7 +525,7 @@ api_answer op_comment(const tracker_services& s, const tracker_command& req, con
     body += out[i] ? *out[i] : std::string{"null"};
   }
   body += ']';
-  return reply(made->size() < parents->ids.size() ? answer_kind::partial : answer_kind::created, std::move(body));
+  return answer_json(made->size() < parents->ids.size() ? answer_kind::partial : answer_kind::created, std::move(body));
 }
 
 // A tracked file's path: absolute, with no `.` or `..` segment that could name another place.
@@ -563,7 +544,7 @@ std::optional<std::string> path_problem(std::string_view id) {
 
 api_answer op_publish(const tracker_services& s, const tracker_command& req, const principal& who) {
   auto in = storage::parse_elements(req.body, storage::id_policy::optional);
-  if (!in) return failed(in.error());
+  if (!in) return answer_error(in.error());
   for (size_t i = 0; i < in->size(); ++i) {
     auto& e = (*in)[i];
     if (e.ids.empty() || e.find("comment") == nullptr || e.find("origin") == nullptr)
@@ -580,13 +561,13 @@ api_answer op_publish(const tracker_services& s, const tracker_command& req, con
                    e.fields.end());
   auto ctx = context_for(who);
   auto parents = s.elements->create(*in, ctx);
-  if (!parents) return failed(parents.error());
+  if (!parents) return answer_error(parents.error());
   // Each new file gets a child holding the publish record as it was at publish time.
   std::vector<storage::element_input> children;
   for (auto& o : *parents) {
     if (o.result != element_result::created) continue;
     auto fields = storage::parse_stored(o.json);
-    if (!fields) return failed(fields.error());
+    if (!fields) return answer_error(fields.error());
     storage::element_input c;
     c.fields.push_back({"#parent", json_string(o.id)});
     for (auto& f : *fields)
@@ -598,7 +579,7 @@ api_answer op_publish(const tracker_services& s, const tracker_command& req, con
   auto child_ctx = ctx;
   child_ctx.keep_given_author_time = true;
   auto made = s.elements->create(children, child_ctx);
-  if (!made) return failed(made.error());
+  if (!made) return answer_error(made.error());
   std::string body = "[";
   bool first = true;
   for (auto* list : {&*parents, &*made}) {
@@ -609,7 +590,7 @@ api_answer op_publish(const tracker_services& s, const tracker_command& req, con
     }
   }
   body += ']';
-  return reply(children.size() < parents->size() ? answer_kind::partial : answer_kind::created, std::move(body));
+  return answer_json(children.size() < parents->size() ? answer_kind::partial : answer_kind::created, std::move(body));
 }
 
 api_answer op_version(const tracker_services& s, const tracker_command& req, const principal& who) {
@@ -617,7 +598,7 @@ api_answer op_version(const tracker_services& s, const tracker_command& req, con
   if (id.empty()) return bad_request("version needs an element id in the path");
   if (auto err = storage::validate_id(id)) return bad_request(error_message(err));
   auto in = storage::parse_elements(req.body, storage::id_policy::optional);
-  if (!in) return failed(in.error());
+  if (!in) return answer_error(in.error());
   if (in->size() != 1 || body_is_array(req.body) || !in->front().ids.empty())
     return bad_request("version takes one object without _id");
   auto& keys = in->front();
@@ -625,12 +606,12 @@ api_answer op_version(const tracker_services& s, const tracker_command& req, con
   if (who.cls != user_class::admin && s.admin_id(id))
     return refuse(actors_errc::forbidden, "only admins may version " + id);
   auto head = s.elements->get(id);
-  if (!head) return failed(head.error());
+  if (!head) return answer_error(head.error());
   if (!*head) return refuse(actors_errc::unknown_id, "no element " + id);
   if (auto owner = lock_owner(**head); owner && *owner != who.name)
     return refuse(actors_errc::conflict, "element " + id + " is locked by " + *owner);
   auto fields = storage::parse_stored(**head);
-  if (!fields) return failed(fields.error());
+  if (!fields) return answer_error(fields.error());
   // The child keeps the head as it was; the head takes the new keys and the version number.
   storage::element_input child;
   child.fields.push_back({"#parent", json_string(id)});
@@ -639,11 +620,11 @@ api_answer op_version(const tracker_services& s, const tracker_command& req, con
   auto child_ctx = context_for(who);
   child_ctx.keep_given_author_time = true;
   auto made = s.elements->create(std::vector<storage::element_input>{child}, child_ctx);
-  if (!made) return failed(made.error());
+  if (!made) return answer_error(made.error());
   auto query = storage::element_query::parse_mongo("{\"#parent\":" + json_string(id) + "}");
-  if (!query) return failed(query.error());
+  if (!query) return answer_error(query.error());
   auto versions = storage::search(*s.elements, *query);
-  if (!versions) return failed(versions.error());
+  if (!versions) return answer_error(versions.error());
   storage::element_input update;
   update.ids.push_back(id);
   for (auto& f : keys.fields)
@@ -653,11 +634,11 @@ api_answer op_version(const tracker_services& s, const tracker_command& req, con
   ctx.keep_given_author_time = false;
   update.fields.push_back({"author", json_string(who.name)});
   auto done = s.elements->update(std::vector<storage::element_input>{update}, ctx);
-  if (!done) return failed(done.error());
+  if (!done) return answer_error(done.error());
   if (auto conflict = lock_conflict(*done)) return std::move(*conflict);
   if (done->front().result != element_result::updated)
     return refuse(actors_errc::unknown_id, "no element " + id);
-  return reply(answer_kind::created, std::move(done->front().json));
+  return answer_json(answer_kind::created, std::move(done->front().json));
 }
 
 }  // namespace syncline::actors::detail

@@ -64,13 +64,6 @@ bool slow_op(api_op op) noexcept;
 
 // --- shared by the operation files (tracker_ops.cpp, tracker_queries.cpp) ----------------------
 
-/// A success of kind `kind` with the JSON document `json`.
-api_answer reply(answer_kind kind, std::string json);
-/// A refusal: `code` with `message`, the text the caller reads.
-api_answer refuse(actors_errc code, std::string message);
-/// A failure of the layer below (its code decides the status).
-api_answer failed(caf::error err);
-
 /// The ids a read, delete, lock, unlock or graph names: in the path, else the body's id or
 /// array of ids (numbers taken as their decimal text, as damas-core's clients send them).
 caf::expected<id_list> request_ids(const tracker_services& s, const tracker_command& cmd);

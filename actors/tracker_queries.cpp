@@ -28,7 +28,7 @@ api_answer bad_request(std::string message) {
 
 api_answer op_read(const tracker_services& s, const tracker_command& req, const principal&) {
   auto ids = request_ids(s, req);
-  if (!ids) return failed(ids.error());
+  if (!ids) return answer_error(ids.error());
   if (auto bad = check_ids(ids->ids, true)) return std::move(*bad);
   // Empty ids cannot exist; the store refuses them, so they are left out of the call.
   std::vector<std::string> wanted;
@@ -38,11 +38,11 @@ api_answer op_read(const tracker_services& s, const tracker_command& req, const 
   std::vector<std::optional<std::string>> found;
   if (wanted.size() == 1 && ids->ids.size() == 1) {
     auto one = s.elements->get(wanted.front());
-    if (!one) return failed(one.error());
+    if (!one) return answer_error(one.error());
     found.push_back(std::move(*one));
   } else if (!wanted.empty()) {
     auto many = s.elements->read(wanted);
-    if (!many) return failed(many.error());
+    if (!many) return answer_error(many.error());
     found = std::move(*many);
   }
   size_t hits = 0, k = 0;
@@ -56,14 +56,14 @@ api_answer op_read(const tracker_services& s, const tracker_command& req, const 
     return refuse(actors_errc::unknown_id,
                           ids->ids.size() == 1 ? "no element " + ids->ids.front()
                                                : std::string{"none of the ids exists"});
-  if (!ids->array && all.size() == 1) return reply(answer_kind::done, std::move(*all.front()));
+  if (!ids->array && all.size() == 1) return answer_json(answer_kind::done, std::move(*all.front()));
   std::string body = "[";
   for (size_t i = 0; i < all.size(); ++i) {
     if (i > 0) body += ',';
     body += all[i] ? *all[i] : std::string{"null"};
   }
   body += ']';
-  return reply(hits < all.size() ? answer_kind::partial : answer_kind::done, std::move(body));
+  return answer_json(hits < all.size() ? answer_kind::partial : answer_kind::done, std::move(body));
 }
 
 // damas-core collapses runs of white space and trims the query.
@@ -87,16 +87,16 @@ api_answer op_search(const tracker_services& s, const tracker_command& req, cons
   auto q = normalize_query(req.arg);
   if (q.empty() || q == "undefined") return bad_request("search needs a query");
   auto query = storage::element_query::parse_text(q);
-  if (!query) return failed(query.error());
+  if (!query) return answer_error(query.error());
   storage::search_options opts;
   if (one) opts.limit = 1;
   auto found = storage::search(*s.elements, *query, opts);
-  if (!found) return failed(found.error());
+  if (!found) return answer_error(found.error());
   if (one) {
-    if (found->ids.empty()) return reply(answer_kind::done, "null");
+    if (found->ids.empty()) return answer_json(answer_kind::done, "null");
     auto got = s.elements->get(found->ids.front());
-    if (!got) return failed(got.error());
-    return reply(answer_kind::done, *got ? std::move(**got) : std::string{"null"});
+    if (!got) return answer_error(got.error());
+    return answer_json(answer_kind::done, *got ? std::move(**got) : std::string{"null"});
   }
   std::string body = "[";
   body.reserve(found->ids.size() * 32 + 2);
@@ -105,23 +105,23 @@ api_answer op_search(const tracker_services& s, const tracker_command& req, cons
     storage::append_json_string(body, found->ids[i]);
   }
   body += ']';
-  return reply(answer_kind::done, std::move(body));
+  return answer_json(answer_kind::done, std::move(body));
 }
 
 api_answer op_search_mongo(const tracker_services& s, const tracker_command& req, const principal&) {
   auto parsed = parse_mongo_request(req.body, req.form_body);
-  if (!parsed) return failed(parsed.error());
+  if (!parsed) return answer_error(parsed.error());
   auto query = storage::element_query::parse_mongo(parsed->query_json);
-  if (!query) return failed(query.error());
+  if (!query) return answer_error(query.error());
   auto found = storage::search(*s.elements, *query, parsed->options);
-  if (!found) return failed(found.error());
+  if (!found) return answer_error(found.error());
   std::string body = "{\"count\":" + std::to_string(found->count) + ",\"ids\":[";
   for (size_t i = 0; i < found->ids.size(); ++i) {
     if (i > 0) body += ',';
     storage::append_json_string(body, found->ids[i]);
   }
   body += "]}";
-  return reply(answer_kind::done, std::move(body));
+  return answer_json(answer_kind::done, std::move(body));
 }
 
 // Nodes and the edges that lead to them: each level finds the edges whose `tgt_id` is one of
@@ -135,7 +135,7 @@ api_answer op_graph(const tracker_services& s, const tracker_command& req, const
       return bad_request("depth must be a number, 0 for no limit");
   }
   auto ids = request_ids(s, req);
-  if (!ids) return failed(ids.error());
+  if (!ids) return answer_error(ids.error());
   if (auto bad = check_ids(ids->ids, false)) return std::move(*bad);
   constexpr int64_t max_levels = 64;
   std::vector<std::string> nodes = ids->ids;
@@ -153,15 +153,15 @@ api_answer op_graph(const tracker_services& s, const tracker_command& req, const
     q += "]}}";
     frontier.clear();
     auto query = storage::element_query::parse_mongo(q);
-    if (!query) return failed(query.error());
+    if (!query) return answer_error(query.error());
     auto found = storage::search(*s.elements, *query);
-    if (!found) return failed(found.error());
+    if (!found) return answer_error(found.error());
     std::vector<std::string> fresh;
     for (auto& id : found->ids)
       if (edge_ids.insert(id).second) fresh.push_back(id);
     if (fresh.empty()) break;
     auto got = s.elements->read(fresh);
-    if (!got) return failed(got.error());
+    if (!got) return answer_error(got.error());
     for (auto& json : *got) {
       if (!json) continue;
       if (auto src = string_member(*json, "src_id"); src && known.insert(*src).second) {
@@ -174,7 +174,7 @@ api_answer op_graph(const tracker_services& s, const tracker_command& req, const
       return bad_request("the graph is larger than this node answers in one request");
   }
   auto got = s.elements->read(nodes);
-  if (!got) return failed(got.error());
+  if (!got) return answer_error(got.error());
   size_t missing = 0;
   std::string body = "[";
   bool first = true;
@@ -191,7 +191,7 @@ api_answer op_graph(const tracker_services& s, const tracker_command& req, const
   body += ']';
   if (missing == got->size() && edges.empty())
     return refuse(actors_errc::unknown_id, "none of the ids exists");
-  return reply(missing > 0 ? answer_kind::partial : answer_kind::done, std::move(body));
+  return answer_json(missing > 0 ? answer_kind::partial : answer_kind::done, std::move(body));
 }
 
 // --- authentication -----------------------------------------------------------------------
@@ -239,7 +239,7 @@ std::string sign_in_body(const storage::user_info& user, const storage::issued_t
 
 api_answer op_sign_in(const tracker_services& s, const tracker_command& req) {
   auto form = parse_credentials(req.body, req.form_body);
-  if (!form) return failed(form.error());
+  if (!form) return answer_error(form.error());
   if (form->username.empty() || form->password.empty())
     return bad_request("signIn needs username (or email) and password");
   auto ttl = token_lifetime(s, form->expires_in, form->expires_in_is_number);
@@ -249,23 +249,23 @@ api_answer op_sign_in(const tracker_services& s, const tracker_command& req) {
     if (storage::is(user.error(), storage::storage_errc::not_found) ||
         storage::is(user.error(), storage::storage_errc::invalid_argument))
       return refuse(actors_errc::unauthenticated, error_message(user.error()));
-    return failed(user.error());
+    return answer_error(user.error());
   }
   auto now = storage::epoch_ms();
   auto token = s.users->issue_token(user->username, ttl->count(), now);
-  if (!token) return failed(token.error());
-  return reply(answer_kind::done, sign_in_body(*user, *token, now));
+  if (!token) return answer_error(token.error());
+  return answer_json(answer_kind::done, sign_in_body(*user, *token, now));
 }
 
 api_answer op_create_token(const tracker_services& s, const tracker_command& req, const principal& who) {
   if (who.anonymous) return refuse(actors_errc::unauthenticated, "sign in first");
   auto form = parse_credentials(req.body, req.form_body);
-  if (!form) return failed(form.error());
+  if (!form) return answer_error(form.error());
   auto ttl = token_lifetime(s, form->expires_in, form->expires_in_is_number);
   if (!ttl) return bad_request("expiresIn " + form->expires_in + " is not a duration");
   auto token = s.users->issue_token(who.name, ttl->count(), storage::epoch_ms());
-  if (!token) return failed(token.error());
-  return reply(answer_kind::done, json_string(token->token));
+  if (!token) return answer_error(token.error());
+  return answer_json(answer_kind::done, json_string(token->token));
 }
 
 

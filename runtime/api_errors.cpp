@@ -75,6 +75,7 @@ http_response to_http(actors::api_answer answer) {
     unsigned status = 200;
     if (answer.kind == actors::answer_kind::created) status = 201;
     if (answer.kind == actors::answer_kind::partial) status = 207;
+    if (answer.kind == actors::answer_kind::accepted) status = 202;
     out = http_response::json(status, std::move(answer.json));
   }
   if (answer.token_revoked)

@@ -21,7 +21,7 @@ unsigned http_status_of(const caf::error& err) noexcept;
 http_response error_response(const caf::error& err);
 
 /// The HTTP form of an API actor's answer: its error as above, else its JSON with 200
-/// (`done`), 201 (`created`) or 207 (`partial`); a revoked token also clears the `token`
+/// (`done`), 201 (`created`), 202 (`accepted`) or 207 (`partial`); a revoked token also clears the `token`
 /// cookie.
 http_response to_http(actors::api_answer answer);
 

@@ -11,6 +11,7 @@
 #include <caf/send.hpp>
 
 #include "runtime/api_errors.hpp"
+#include "runtime/datasource_routes.hpp"
 
 namespace syncline::runtime {
 
@@ -46,15 +47,6 @@ bool split_ids(std::string_view raw, std::vector<std::string>& out) {
     if (comma == std::string_view::npos) return true;
     raw.remove_prefix(comma + 1);
   }
-}
-
-http_response datasource_http(actors::api_response r) {
-  http_response out;
-  out.status = r.status;
-  out.content_type = std::move(r.content_type);
-  out.body = std::move(r.body);
-  out.headers = std::move(r.headers);
-  return out;
 }
 
 enum class extra : uint8_t { none, path_ids, arg_rest, graph };
@@ -93,41 +85,6 @@ http_handler tracker_route(actors::tracker_actor tracker, api_op op, extra what)
       reply.send(to_http(std::move(a)));
     };
     caf::anon_send(tracker, actors::api_atom::value, std::move(call));
-  };
-}
-
-// Seed 000's datasource routes: the parts of the path, the query and the body, authenticated
-// by the tracker, then handed to the datasource API.
-http_handler datasource_route(caf::actor_system& sys, actors::tracker_actor tracker,
-                              actors::datasource_api_actor datasources) {
-  return [&sys, tracker, datasources](http_request req, http_reply reply) {
-    if (!datasources) {
-      reply.send(http_response::error(503, "unavailable", "no datasource API"));
-      return;
-    }
-    auto call = std::make_shared<actors::api_request>();
-    for (auto* name : {"container", "account", "workspace", "rest"}) {
-      auto* p = req.param(name);
-      call->path_ids.push_back(p != nullptr ? p->value : std::string{});
-    }
-    auto query = parse_form(req.query);
-    if (!query) {
-      reply.send(http_response::error(400, "bad_request", "malformed query string"));
-      return;
-    }
-    call->query = std::move(*query);
-    call->method = req.method == "HEAD" ? "GET" : req.method;
-    call->body = req.body;
-    call->remote = req.remote;
-    authenticate_then(sys, tracker, req, std::move(reply),
-                      [call, datasources](caf::event_based_actor*, http_reply r, const caller& who) {
-                        call->user = who.name;
-                        call->user_class = who.cls;
-                        call->respond = [r](actors::api_response answer) {
-                          r.send(datasource_http(std::move(answer)));
-                        };
-                        caf::anon_send(datasources, actors::api_atom::value, std::move(*call));
-                      });
   };
 }
 
@@ -203,12 +160,7 @@ void add_api_routes(http_router& router, caf::actor_system& sys, actors::tracker
   for (auto* p : {"/api/signOut", "/api/signout"}) add({"POST", "GET"}, p, api_op::sign_out);
   add({"GET"}, "/api/verify", api_op::verify);
   add({"POST"}, "/api/createToken", api_op::create_token);
-  // Seed 000's datasources. Every tracker route above starts with a literal second segment, so
-  // it is more specific than `:container` and wins: a container cannot be named like one of
-  // them (`read`, `create`, ...), and these routes never take a tracker path.
-  for (auto* m : {"GET", "POST", "PUT", "PATCH", "DELETE"})
-    router.add(m, "/api/:container/:account/workspaces/:workspace/*rest",
-               datasource_route(sys, tracker, datasources));
+  add_datasource_routes(router, sys, std::move(tracker), std::move(datasources));
 }
 
 }  // namespace syncline::runtime

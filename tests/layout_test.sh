@@ -47,7 +47,7 @@ fi
 # No source file over about 800 lines. The files below are over it today and are being split
 # (issue 11); the list may only shrink, and a listed file may not grow.
 declare -A too_long=(
-  [actors/datasource_api_actor.cpp]=1394
+  [actors/datasource_api_actor.cpp]=1224
 )
 for f in $(find storage connectors actors runtime tools -name '*.cpp' -o -name '*.hpp'); do
   n=$(wc -l < "$f")
