@@ -201,6 +201,9 @@ caf::error remove_tree(int parent, const std::string& name, const std::string& p
   const int err = detail::for_each_entry(
       fd.get(), buffer,
       [&](const char* child, unsigned char type) { children.emplace_back(child, type == DT_DIR); });
+  // ENOENT: another removal took the directory away since it was opened (getdents on a
+  // removed directory fails so); it is gone, which is what was asked.
+  if (err == ENOENT) return {};
   if (err != 0) return from_errno(err, "read directory " + path);
   for (const auto& [child, directory] : children) {
     const std::string child_path = path + "/" + child;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -159,6 +160,26 @@ BOOST_AUTO_TEST_CASE(deep_trees_are_removed) {
   REQUIRE_OK(vol->remove("level0/"));
   BOOST_CHECK(fs::is_empty(root));
   BOOST_CHECK_EQUAL(slurp(outside / "keep"), "precious");
+}
+
+// A volume removes a directory and one of its subdirectories in two transfers at once (a
+// source emptied by a person, its removals confirmed): whichever comes second finds its
+// directory gone, even while reading it (getdents on a removed directory fails with ENOENT),
+// and that is success, not an error. Bounded: 100 rounds of two threads.
+BOOST_AUTO_TEST_CASE(a_directory_removed_while_another_removal_reads_it_is_no_error) {
+  for (int round = 0; round < 100; ++round) {
+    for (int k = 0; k < 20; ++k) {
+      fs::create_directories(root / "a/b" / std::to_string(k));
+      write_file(root / "a/b" / std::to_string(k) / "f", "f");
+    }
+    caf::error outer, inner;
+    std::thread other{[&] { inner = vol->remove("a/b/"); }};
+    outer = vol->remove("a/");
+    other.join();
+    BOOST_REQUIRE_MESSAGE(!outer, reason(outer));
+    BOOST_REQUIRE_MESSAGE(!inner, reason(inner));
+    BOOST_REQUIRE(!fs::exists(root / "a"));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(configuration_errors) {
