@@ -79,4 +79,16 @@ std::string prometheus_label(std::string_view s) {
   return out;
 }
 
+bool has_dot_segment(std::string_view path) noexcept {
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    auto end = path.find('/', pos);
+    auto seg = path.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    if (seg == "." || seg == "..") return true;
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  return false;
+}
+
 }  // namespace syncline::actors

@@ -1,5 +1,5 @@
 // actors/text.hpp: bytes made safe for the texts the node writes: UTF-8 checks, JSON string
-// literals, Prometheus label values. One copy for the actors and the HTTP layer above them.
+// literals, Prometheus label values, paths that climb. One copy for the actors and the HTTP layer above them.
 #pragma once
 
 #include <string>
@@ -20,5 +20,9 @@ std::string json_string(std::string_view s);
 /// `s` as a Prometheus label value, without the quotes: `\`, `"` and newlines escaped (text
 /// format 0.0.4).
 std::string prometheus_label(std::string_view s);
+
+/// Whether a `/`-separated segment of `path` is `.` or `..` (a path that could name another
+/// place than it reads); empty segments are not.
+bool has_dot_segment(std::string_view path) noexcept;
 
 }  // namespace syncline::actors

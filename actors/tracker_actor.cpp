@@ -148,8 +148,43 @@ uint8_t required_class(api_op op) noexcept {
 
 namespace {
 
-tracker_actor::behavior_type tracker(tracker_actor::stateful_pointer<tracker_state> self,
-                                     tracker_init init) {
+using self_ptr = tracker_actor::stateful_pointer<tracker_state>;
+
+// Runs `cmd` for `who` on the I/O pool, or refuses it when the pool is too far behind.
+// `users`: the command may change users or tokens, so no token is cached while it runs.
+void run_on_pool(self_ptr self, tracker_command cmd, principal_ptr who, bool users) {
+  auto& s = self->state;
+  if (s.pool->queued() >= s.svc->settings.max_queued_jobs)
+    return answer(s, cmd, answer_error(make_error(actors_errc::busy, "the node is busy; retry")));
+  ++s.in_pool;
+  if (users) {
+    ++s.user_changes;
+    s.cache.clear();
+  }
+  auto shared = std::make_shared<tracker_command>(std::move(cmd));
+  run_io(
+      self, *s.pool,
+      [svc = s.svc, shared, who]() {
+        auto a = detail::run_tracker_op(*svc, *shared, *who);
+        bool refused = a.error && caller_error(a.error);
+        bool failed = a.error && !refused;
+        if (shared->respond) shared->respond(std::move(a));
+        return std::make_pair(refused, failed);
+      },
+      [self, users](std::pair<bool, bool> outcome) {
+        auto& state = self->state;
+        --state.in_pool;
+        state.refused += outcome.first;
+        state.failed += outcome.second;
+        if (users) {
+          --state.user_changes;
+          // Tokens verified while the change ran may have seen the old state.
+          state.cache.clear();
+        }
+      });
+}
+
+tracker_actor::behavior_type tracker(self_ptr self, tracker_init init) {
   auto& st = self->state;
   st.svc->elements = init.elements;
   st.svc->users = init.users;
@@ -161,31 +196,8 @@ tracker_actor::behavior_type tracker(tracker_actor::stateful_pointer<tracker_sta
       [=](api_atom, tracker_command& cmd) {
         auto& s = self->state;
         ++s.requests;
-        auto busy = [&] {
-          return answer_error(make_error(actors_errc::busy, "the node is busy; retry"));
-        };
-        if (cmd.op == api_op::sign_in) {
-          // Argon2id takes tens of milliseconds: never on this thread.
-          if (s.pool->queued() >= s.svc->settings.max_queued_jobs) return answer(s, cmd, busy());
-          ++s.in_pool;
-          auto shared = std::make_shared<tracker_command>(std::move(cmd));
-          run_io(
-              self, *s.pool,
-              [svc = s.svc, shared]() {
-                auto a = detail::run_tracker_op(*svc, *shared, principal{});
-                bool refused = a.error && caller_error(a.error);
-                bool failed = a.error && !refused;
-                if (shared->respond) shared->respond(std::move(a));
-                return std::make_pair(refused, failed);
-              },
-              [=](std::pair<bool, bool> outcome) {
-                auto& state = self->state;
-                --state.in_pool;
-                state.refused += outcome.first;
-                state.failed += outcome.second;
-              });
-          return;
-        }
+        if (cmd.op == api_op::sign_in)  // argon2id takes tens of milliseconds: never here
+          return run_on_pool(self, std::move(cmd), std::make_shared<principal>(), false);
         auto auth = authenticate(s, cmd.token, cmd.bad_credentials);
         if (!auth) return answer(s, cmd, answer_error(std::move(auth.error())));
         auto who_ptr = std::move(*auth);
@@ -217,33 +229,7 @@ tracker_actor::behavior_type tracker(tracker_actor::stateful_pointer<tracker_sta
         bool slow = users || detail::slow_op(cmd.op) ||
                     cmd.body.size() > s.svc->settings.inline_body_bytes;
         if (!slow) return answer(s, cmd, detail::run_tracker_op(*s.svc, cmd, who));
-        if (s.pool->queued() >= s.svc->settings.max_queued_jobs) return answer(s, cmd, busy());
-        ++s.in_pool;
-        if (users) {
-          ++s.user_changes;
-          s.cache.clear();
-        }
-        auto shared = std::make_shared<tracker_command>(std::move(cmd));
-        run_io(
-            self, *s.pool,
-            [svc = s.svc, shared, who_ptr]() {
-              auto a = detail::run_tracker_op(*svc, *shared, *who_ptr);
-              bool refused = a.error && caller_error(a.error);
-              bool failed = a.error && !refused;
-              if (shared->respond) shared->respond(std::move(a));
-              return std::make_pair(refused, failed);
-            },
-            [=](std::pair<bool, bool> outcome) {
-              auto& state = self->state;
-              --state.in_pool;
-              state.refused += outcome.first;
-              state.failed += outcome.second;
-              if (users) {
-                --state.user_changes;
-                // Tokens verified while the change ran may have seen the old state.
-                state.cache.clear();
-              }
-            });
+        run_on_pool(self, std::move(cmd), std::move(who_ptr), users);
       },
       [=](auth_atom, const std::string& token,
           bool bad_credentials) -> caf::result<std::string, uint8_t, bool> {

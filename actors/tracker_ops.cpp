@@ -2,6 +2,8 @@
 // comment, publish, version) over the element and user stores.
 #include "actors/tracker_ops.hpp"
 
+#include "actors/text.hpp"
+
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -531,14 +533,7 @@ api_answer op_comment(const tracker_services& s, const tracker_command& req, con
 // A tracked file's path: absolute, with no `.` or `..` segment that could name another place.
 std::optional<std::string> path_problem(std::string_view id) {
   if (id.empty() || id.front() != '/') return "must be a path starting with /";
-  size_t pos = 1;
-  while (pos <= id.size()) {
-    auto end = id.find('/', pos);
-    auto seg = id.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
-    if (seg == "." || seg == "..") return "must not hold . or .. segments";
-    if (end == std::string_view::npos) break;
-    pos = end + 1;
-  }
+  if (has_dot_segment(id)) return "must not hold . or .. segments";
   return std::nullopt;
 }
 

@@ -34,14 +34,7 @@ std::string resource_problem(std::string_view r) {
   if (r.front() == '/') return "the resource must be relative (no leading '/')";
   if (r.find('\0') != std::string_view::npos) return "the resource holds a NUL byte";
   if (actors::printable(r) != r) return "the resource is not valid UTF-8";
-  size_t pos = 0;
-  while (pos <= r.size()) {
-    auto end = r.find('/', pos);
-    auto seg = r.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
-    if (seg == "." || seg == "..") return "the resource may not hold '.' or '..' segments";
-    if (end == std::string_view::npos) break;
-    pos = end + 1;
-  }
+  if (actors::has_dot_segment(r)) return "the resource may not hold '.' or '..' segments";
   return {};
 }
 
@@ -76,13 +69,7 @@ std::optional<http_response> read_datasource_route(std::string_view method,
   if (!rest.empty() && rest.back() == '/' && rest.find('/') == rest.size() - 1)
     rest.remove_suffix(1);  // `{datasource}/`
   // No part of the path may climb or hide bytes, whatever route it would name.
-  for (size_t pos = 0; pos <= rest.size();) {
-    auto end = rest.find('/', pos);
-    auto seg = rest.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
-    if (seg == "." || seg == "..") return bad_request("the path may not hold '.' or '..' segments");
-    if (end == std::string_view::npos) break;
-    pos = end + 1;
-  }
+  if (actors::has_dot_segment(rest)) return bad_request("the path may not hold '.' or '..' segments");
   if (rest.find('\0') != std::string_view::npos) return bad_request("the path holds a NUL byte");
   auto method_error = [&](const char* allowed) {
     auto r = http_response::error(
