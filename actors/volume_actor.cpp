@@ -16,6 +16,7 @@
 #include "actors/node_context.hpp"
 #include "actors/sync_model.hpp"
 #include "actors/transfer_actor.hpp"
+#include "actors/volume_schedule.hpp"
 #include "connectors/volume.hpp"
 
 namespace syncline::actors {
@@ -24,28 +25,6 @@ namespace {
 
 using storage::queue_item;
 using storage::queue_ticket;
-
-// Sub-queues by the priority of the last item they gave (see volume_state::starving).
-using starving_map = std::multimap<int32_t, std::string, std::greater<>>;
-
-// One datasource's items for this volume.
-struct sub_queue {
-  std::string datasource;
-  std::deque<queue_item> buffer;  // leased, in queue order
-  bool want_refill = true;        // may have more items than buffered
-  // Counts the reasons to look again (kicks, releases): a refill that ran out finds out whether
-  // one came while it was reading, so a kick during a refill is never lost.
-  uint64_t wakeups = 0;
-  void wake() {
-    want_refill = true;
-    ++wakeups;
-  }
-  // Its entry in volume_state::starving, when it has one.
-  std::optional<starving_map::iterator> starving;
-};
-
-// The order in which buffered heads are started: priority first, then age.
-using head_key = std::tuple<int32_t /*negated priority*/, uint64_t /*seq*/, std::string /*queue*/>;
 
 struct running_transfer {
   transfer_actor handle;
@@ -78,13 +57,7 @@ struct volume_state {
   volume_record rec;
   std::shared_ptr<connectors::volume> conn;
   std::map<std::string, datasource_actor> datasources;
-  std::map<std::string, sub_queue> queues;  // by queue name
-  std::set<head_key> heads;                 // the front item of each non-empty buffer
-  // Sub-queues whose buffer ran dry while they may hold more, until their refill answers, by
-  // the priority of the last item they gave: a lower-priority head waits for that refill
-  // rather than overtake what it brings.
-  starving_map starving;
-  std::set<std::string> paused_datasources;
+  volume_schedule schedule;  // the leased items and which one starts next
   bool paused = false;
   bool refilling = false;
   std::map<caf::actor_addr, running_transfer> running;
@@ -123,52 +96,28 @@ size_t buffer_target(self_ptr self) {
   return std::clamp<size_t>(2 * limit_of(self), 2, 64);
 }
 
-head_key key_of(const std::string& queue, const queue_item& item) {
-  return {-item.ticket.priority, item.ticket.seq, queue};
+std::string queue_of(self_ptr self, const std::string& datasource) {
+  return queue_name(id_of(self), datasource);
 }
 
-void drop_head(self_ptr self, const std::string& queue) {
-  auto& q = self->state.queues[queue];
-  if (!q.buffer.empty()) self->state.heads.erase(key_of(queue, q.buffer.front()));
+// Makes `datasource`'s sub-queue known and looks into it at the next refill.
+void wake(self_ptr self, const std::string& datasource) {
+  auto queue = queue_of(self, datasource);
+  self->state.schedule.add_queue(queue, datasource);
+  self->state.schedule.wake(queue);
 }
 
-void add_head(self_ptr self, const std::string& queue) {
-  auto& q = self->state.queues[queue];
-  if (!q.buffer.empty() && self->state.paused_datasources.count(q.datasource) == 0)
-    self->state.heads.insert(key_of(queue, q.buffer.front()));
-}
-
-sub_queue& queue_for(self_ptr self, const std::string& datasource) {
-  auto name = queue_name(id_of(self), datasource);
-  auto [i, added] = self->state.queues.try_emplace(name);
-  if (added) i->second.datasource = datasource;
-  return i->second;
+void give_back_leased(self_ptr self, const std::vector<queue_item>& items) {
+  for (auto& item : items) self->state.ctx->queue().release(item.ticket);
 }
 
 void refill(self_ptr self);
 void dispatch(self_ptr self);
 
-void stop_starving(self_ptr self, const std::string& queue) {
-  auto i = self->state.queues.find(queue);
-  if (i == self->state.queues.end() || !i->second.starving) return;
-  self->state.starving.erase(*i->second.starving);
-  i->second.starving.reset();
-}
-
-void release_buffer(self_ptr self, const std::string& queue) {
+void start_transfer(self_ptr self, const std::string& queue, const std::string& datasource,
+                    queue_item item) {
   auto& st = self->state;
-  auto& q = st.queues[queue];
-  drop_head(self, queue);
-  for (auto& item : q.buffer) st.ctx->queue().release(item.ticket);
-  q.buffer.clear();
-  q.wake();
-  stop_starving(self, queue);
-}
-
-void start_transfer(self_ptr self, const std::string& queue, queue_item item) {
-  auto& st = self->state;
-  auto& q = st.queues[queue];
-  auto key = std::make_pair(q.datasource, item.payload);
+  auto key = std::make_pair(datasource, item.payload);
   if (st.running_items.count(key) != 0) {
     // The same item is being transferred now (queued again meanwhile): try later.
     auto ticket = item.ticket;
@@ -181,41 +130,23 @@ void start_transfer(self_ptr self, const std::string& queue, queue_item item) {
   init.ctx = st.ctx;
   init.volume = self;
   init.volume_id = id_of(self);
-  init.datasource = q.datasource;
+  init.datasource = datasource;
   init.item = item;
   init.verify = st.rec.config.verify;
   // Linked: when the volume stops (node shutdown), its transfers stop with it; their
   // temporary files stay, resumable.
   auto handle = spawn_transfer(self, std::move(init));
   st.running_items.insert(key);
-  st.running.emplace(handle.address(), running_transfer{handle, std::move(item), q.datasource});
-}
-
-// Whether a sub-queue that may bring items above `priority` waits for its refill.
-bool higher_refill_due(self_ptr self, int32_t priority) {
-  auto& st = self->state;
-  for (auto& [p, queue] : st.starving) {
-    if (p <= priority) return false;
-    if (st.paused_datasources.count(st.queues[queue].datasource) == 0) return true;
-  }
-  return false;
+  st.running.emplace(handle.address(), running_transfer{handle, std::move(item), datasource});
 }
 
 void dispatch(self_ptr self) {
   auto& st = self->state;
   if (st.paused) return;
-  while (st.running.size() < limit_of(self) && !st.heads.empty()) {
-    auto [negated, seq, queue] = *st.heads.begin();
-    (void)seq;
-    if (higher_refill_due(self, -negated)) break;
-    auto& q = st.queues[queue];
-    drop_head(self, queue);
-    auto item = std::move(q.buffer.front());
-    q.buffer.pop_front();
-    if (q.buffer.empty() && q.want_refill && !q.starving)
-      q.starving = st.starving.emplace(item.ticket.priority, queue);
-    add_head(self, queue);
-    start_transfer(self, queue, std::move(item));
+  while (st.running.size() < limit_of(self)) {
+    auto next = st.schedule.next();
+    if (!next) break;
+    start_transfer(self, next->queue, next->datasource, std::move(next->item));
   }
   refill(self);
 }
@@ -224,21 +155,12 @@ void dispatch(self_ptr self) {
 void refill(self_ptr self) {
   auto& st = self->state;
   if (st.refilling || st.paused) return;
-  std::map<std::string, size_t> wanted;
-  std::map<std::string, uint64_t> wakeups;
-  auto target = buffer_target(self);
-  for (auto& [name, q] : st.queues) {
-    if (!q.want_refill || st.paused_datasources.count(q.datasource) != 0) continue;
-    if (q.buffer.size() * 2 <= target) {
-      wanted.emplace(name, target - q.buffer.size());
-      wakeups.emplace(name, q.wakeups);
-    }
-  }
-  if (wanted.empty()) return;
+  auto asked = st.schedule.wanted(buffer_target(self));
+  if (asked.wanted.empty()) return;
   st.refilling = true;
   auto* ctx = st.ctx;
   run_io(self, ctx->pool(),
-         [ctx, wanted] {
+         [ctx, wanted = asked.wanted] {
            refill_result r;
            for (auto& [name, n] : wanted) {
              auto items = ctx->queue().pop(name, n);
@@ -251,31 +173,18 @@ void refill(self_ptr self) {
            }
            return r;
          },
-         [self, wakeups](refill_result r) {
+         [self, asked](refill_result r) {
            auto& s = self->state;
            s.refilling = false;
-           for (auto& [name, count] : wakeups) stop_starving(self, name);
            if (r.error) {
+             s.schedule.refilled(asked, {}, {}, s.paused);
              s.last_error = render(r.error);
              spdlog::error("volume {}: cannot read its queue: {}", id_of(self), s.last_error);
              if (classify(r.error) == failure_class::fatal) self->quit(r.error);
              return;
            }
-           for (auto& [name, items] : r.items) {
-             auto& q = s.queues[name];
-             if (s.paused || s.paused_datasources.count(q.datasource) != 0) {
-               for (auto& item : items) s.ctx->queue().release(item.ticket);
-               continue;
-             }
-             drop_head(self, name);
-             for (auto& item : items) q.buffer.push_back(std::move(item));
-             add_head(self, name);
-           }
-           for (auto& name : r.exhausted) {
-             auto& q = s.queues[name];
-             auto w = wakeups.find(name);
-             if (w != wakeups.end() && w->second == q.wakeups) q.want_refill = false;
-           }
+           give_back_leased(self, s.schedule.refilled(asked, std::move(r.items), r.exhausted,
+                                                      s.paused));
            dispatch(self);
          });
 }
@@ -322,7 +231,7 @@ void give_back(self_ptr self, const owned_tickets& items) {
   auto& st = self->state;
   for (auto& [datasource, ticket] : items) {
     st.ctx->queue().release(ticket);
-    queue_for(self, datasource).wake();
+    wake(self, datasource);
   }
 }
 
@@ -465,7 +374,7 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
   // Sub-queues left from before a restart: their items are all unleased now.
   for (auto& [name, count] : st.ctx->queue().sizes()) {
     auto parts = split_queue_name(name);
-    if (parts && parts->first == id_of(self)) queue_for(self, parts->second);
+    if (parts && parts->first == id_of(self)) st.schedule.add_queue(name, parts->second);
   }
   // A datasource incarnation that ends owes no answer any more: what waited for one is given
   // back to the queue (see awaiting_answer). Its answers, when it sent them, came before this.
@@ -515,21 +424,16 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         self->state.datasources[id] = caf::actor_cast<datasource_actor>(handle);
         self->monitor(handle);
         // A new incarnation: what an older one queued may not have been announced by a kick.
-        queue_for(self, id).wake();
+        wake(self, id);
         refill(self);
       },
       [=](unregister_atom, const std::string& datasource) {
         auto& s = self->state;
-        auto name = queue_name(id_of(self), datasource);
-        if (s.queues.count(name) != 0) {
-          release_buffer(self, name);
-          s.queues.erase(name);
-        }
+        give_back_leased(self, s.schedule.forget(datasource, queue_of(self, datasource)));
         s.datasources.erase(datasource);
-        s.paused_datasources.erase(datasource);
       },
       [=](kick_atom, const std::string& datasource) {
-        queue_for(self, datasource).wake();
+        wake(self, datasource);
         refill(self);
       },
       [=](pause_atom) -> bool {
@@ -539,9 +443,7 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         s.rec.paused = true;
         // A paused volume holds no items it is not transferring: they stay in the queue, where a
         // priority change still applies to them.
-        std::vector<std::string> names;
-        for (auto& [name, q] : s.queues) names.push_back(name);
-        for (auto& name : names) release_buffer(self, name);
+        give_back_leased(self, s.schedule.release_all());
         tell_transfers(self, true, nullptr);
         save_paused(self);
         spdlog::info("volume {} paused", id_of(self));
@@ -559,18 +461,15 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
       },
       [=](pause_atom, const std::string& datasource) -> bool {
         auto& s = self->state;
-        s.paused_datasources.insert(datasource);
         // A datasource may be paused before its registration reaches us (its start can
-        // overtake the supervisor's message): its sub-queue must still know whose it is.
-        queue_for(self, datasource);
-        release_buffer(self, queue_name(id_of(self), datasource));
+        // overtake the supervisor's message): the schedule still learns whose sub-queue it is.
+        give_back_leased(self, s.schedule.pause(datasource, queue_of(self, datasource)));
         tell_transfers(self, true, &datasource);
         return true;
       },
       [=](resume_atom, const std::string& datasource) -> bool {
         auto& s = self->state;
-        s.paused_datasources.erase(datasource);
-        queue_for(self, datasource).wake();
+        s.schedule.resume(datasource, queue_of(self, datasource));
         tell_transfers(self, false, &datasource);
         dispatch(self);
         return true;
@@ -585,16 +484,11 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         if (i == s.retry_wait.end()) return;
         auto [queue, item] = std::move(i->second);
         s.retry_wait.erase(i);
-        auto& q = s.queues[queue];
-        if (s.paused_datasources.count(q.datasource) != 0) {
-          s.ctx->queue().release(item.ticket);
-          q.wake();
+        auto leased = item.ticket;
+        if (!s.schedule.put_back(queue, std::move(item))) {
+          s.ctx->queue().release(leased);
           return;
         }
-        // Back at the front of its sub-queue: it goes before younger items of its priority.
-        drop_head(self, queue);
-        q.buffer.push_front(std::move(item));
-        add_head(self, queue);
         dispatch(self);
       },
       [=](flush_atom, uint64_t epoch) {
@@ -608,11 +502,9 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         out.state = s.paused ? "paused" : (s.running.empty() ? "idle" : "transferring");
         out.mailbox = self->mailbox().size();
         out.last_error = s.last_error;
-        uint64_t queued = 0, buffered = 0;
-        for (auto& [name, q] : s.queues) {
-          queued += s.ctx->queue().size(name);
-          buffered += q.buffer.size();
-        }
+        uint64_t queued = 0;
+        for (auto& name : s.schedule.queue_names()) queued += s.ctx->queue().size(name);
+        uint64_t buffered = s.schedule.buffered();
         out.counters["queued"] = static_cast<int64_t>(queued);
         out.counters["buffered"] = static_cast<int64_t>(buffered);
         out.counters["running"] = static_cast<int64_t>(s.running.size());
@@ -628,7 +520,7 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
           actor_status c;
           c.id = "transfer/" + id_of(self) + "/" + std::to_string(t.item.ticket.seq);
           c.kind = "transfer";
-          c.state = s.paused || s.paused_datasources.count(t.datasource) ? "paused" : "running";
+          c.state = s.paused || s.schedule.paused(t.datasource) ? "paused" : "running";
           c.current = t.datasource + ":" + t.item.payload;
           c.counters["priority"] = t.item.ticket.priority;
           out.children.push_back(std::move(c));
