@@ -1,0 +1,212 @@
+// tests/actors/item_copy_test.cpp: a transfer's steps run directly, without actors, over a real
+// database, a real folder source and a real folder volume: a file copied in chunks with resume
+// points, a copy resumed after its process died, a source that changes mid-copy, the small
+// actions and the rows with nothing to do.
+#define BOOST_TEST_MODULE actors_item_copy
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <xxhash.h>
+
+#include "actors/item_copy.hpp"
+#include "actors/node_context.hpp"
+#include "actors/sync_model.hpp"
+#include "connectors/error.hpp"
+#include "connectors/local_source.hpp"
+#include "connectors/local_volume.hpp"
+#include "storage/database.hpp"
+#include "storage/datasource_store.hpp"
+#include "storage/datastore.hpp"
+#include "storage/transfer_queue.hpp"
+#include "tests/actors/harness.hpp"
+#include "tests/temp_dir.hpp"
+
+using namespace syncline;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct fixture {
+  test::temp_dir dir{"item-copy"};
+  fs::path src = dir.path() / "src";
+  fs::path dst = dir.path() / "dst";
+  std::unique_ptr<storage::database> db;
+  std::unique_ptr<actors::node_context> ctx;
+
+  fixture() {
+    fs::create_directories(src);
+    fs::create_directories(dst);
+    auto opened = storage::database::open({dir.path() / "data"});
+    BOOST_REQUIRE(opened);
+    db = std::move(*opened);
+    auto q = storage::transfer_queue::open(*db);
+    BOOST_REQUIRE(q);
+    actors::runtime_settings settings;
+    settings.chunk_bytes = 4096;
+    settings.checkpoint_bytes = 8192;
+    ctx = std::make_unique<actors::node_context>(*db, std::move(*q), settings);
+    connectors::local_source_options from;
+    from.root = src.string();
+    auto source = connectors::local_source::make(from);
+    BOOST_REQUIRE(source);
+    auto volume = connectors::local_volume::make({dst.string()});
+    BOOST_REQUIRE(volume);
+    ctx->set_source("ds", std::move(*source));
+    ctx->set_volume("v", std::move(*volume));
+    ctx->set_targets("ds", {{"v", ""}});
+  }
+
+  // The row of `ref` with `action`, as a run's merge leaves it, and its queue item.
+  storage::queue_item row(const std::string& ref, storage::pending_action action,
+                          bool parked = false) {
+    storage::datastore_row r;
+    r.reference = ref;
+    r.action = action;
+    r.parked = parked;
+    if (fs::is_regular_file(src / ref)) r.size = fs::file_size(src / ref);
+    BOOST_REQUIRE(!ctx->rows().put(actors::datastore_scope("ds", "v"), r));
+    storage::queue_item item;
+    item.ticket.volume = "v";
+    item.ticket.seq = 1;
+    item.payload = ref;
+    return item;
+  }
+
+  std::string resume_point(const std::string& ref) {
+    auto key = storage::datasource_store::checkpoint_key(actors::queue_name("v", "ds"), ref);
+    auto v = db->get_meta(key);
+    BOOST_REQUIRE(v);
+    return *v ? **v : std::string{};
+  }
+};
+
+std::string content(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 13) % 26);
+  return s;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(item_copy, fixture)
+
+BOOST_AUTO_TEST_CASE(a_file_is_copied_in_chunks_with_resume_points_then_committed) {
+  auto data = content(20000);
+  test::write_file(src / "f", data, 1600000000);
+  auto item = row("f", storage::pending_action::add);
+  actors::copy_work w;
+  auto step = actors::start_copy(*ctx, "ds", "v", item, true, w);
+  BOOST_REQUIRE_MESSAGE(!step.error, actors::render(step.error));
+  BOOST_REQUIRE(!step.finished);
+  std::vector<std::string> points;
+  int chunks = 0;
+  while (!step.finished) {
+    step = actors::copy_chunk(*ctx, w, std::move(step.report));
+    BOOST_REQUIRE_MESSAGE(!step.error, actors::render(step.error));
+    ++chunks;
+    points.push_back(resume_point("f"));
+    // Nothing under the final name before the commit.
+    if (!step.finished) BOOST_CHECK(!fs::exists(dst / "f"));
+  }
+  // 4 KiB chunks: 4 full ones and the rest; a resume point at 8 KiB and 16 KiB, none after.
+  BOOST_CHECK_EQUAL(chunks, 5);
+  BOOST_CHECK(points == (std::vector<std::string>{"", "8192", "8192", "16384", ""}));
+  BOOST_CHECK_EQUAL(test::read_file(dst / "f"), data);
+  BOOST_CHECK(step.report.outcome == actors::transfer_outcome::done);
+  BOOST_CHECK_EQUAL(step.report.size, 20000u);
+  BOOST_CHECK(step.report.has_hash);
+  BOOST_CHECK_EQUAL(step.report.hash, XXH3_64bits(data.data(), data.size()));
+}
+
+BOOST_AUTO_TEST_CASE(a_copy_whose_process_died_resumes_from_its_resume_point) {
+  auto data = content(20000);
+  test::write_file(src / "f", data, 1600000000);
+  auto item = row("f", storage::pending_action::add);
+  {
+    // Three chunks, then the process "dies": the temporary file and the resume point stay.
+    actors::copy_work w;
+    auto step = actors::start_copy(*ctx, "ds", "v", item, true, w);
+    BOOST_REQUIRE(!step.error && !step.finished);
+    for (int i = 0; i < 3; ++i) {
+      step = actors::copy_chunk(*ctx, w, std::move(step.report));
+      BOOST_REQUIRE(!step.error && !step.finished);
+    }
+    // Dropping the copy closes its files and nothing else, as a killed process does.
+  }
+  BOOST_CHECK_EQUAL(resume_point("f"), "8192");
+  actors::copy_work again;
+  auto step = actors::start_copy(*ctx, "ds", "v", item, true, again);
+  BOOST_REQUIRE(!step.error && !step.finished);
+  BOOST_CHECK_EQUAL(again.writer->offset(), 8192u);  // from the resume point, not from 0
+  uint64_t copied = 0;
+  while (!step.finished) {
+    step = actors::copy_chunk(*ctx, again, std::move(step.report));
+    BOOST_REQUIRE_MESSAGE(!step.error, actors::render(step.error));
+    copied += step.bytes;
+  }
+  BOOST_CHECK_EQUAL(copied, 20000u - 8192u);
+  BOOST_CHECK_EQUAL(test::read_file(dst / "f"), data);
+  // The hash covers the whole file, the prefix read again from the source.
+  BOOST_CHECK_EQUAL(step.report.hash, XXH3_64bits(data.data(), data.size()));
+  BOOST_CHECK_EQUAL(resume_point("f"), "");
+}
+
+BOOST_AUTO_TEST_CASE(a_source_that_changes_during_the_copy_is_not_committed) {
+  test::write_file(src / "f", content(10000), 1600000000);
+  auto item = row("f", storage::pending_action::add);
+  actors::copy_work w;
+  auto step = actors::start_copy(*ctx, "ds", "v", item, false, w);
+  BOOST_REQUIRE(!step.error && !step.finished);
+  step = actors::copy_chunk(*ctx, w, std::move(step.report));
+  BOOST_REQUIRE(!step.error && !step.finished);
+  test::write_file(src / "f", content(12000), 1700000000);  // rewritten meanwhile
+  while (!step.error && !step.finished) step = actors::copy_chunk(*ctx, w, std::move(step.report));
+  BOOST_CHECK(connectors::is(step.error, connectors::connector_errc::changed_during_copy));
+  BOOST_CHECK(!fs::exists(dst / "f"));
+  // Nothing of the partial copy stays behind: no temporary file, no resume point.
+  BOOST_CHECK(fs::is_empty(dst));
+  BOOST_CHECK_EQUAL(resume_point("f"), "");
+}
+
+BOOST_AUTO_TEST_CASE(small_actions_are_done_in_the_first_step_and_idle_rows_skipped) {
+  test::write_file(dst / "old", "x");
+  actors::copy_work w1;
+  auto removed = actors::start_copy(*ctx, "ds", "v", row("old", storage::pending_action::remove),
+                                    false, w1);
+  BOOST_CHECK(!removed.error);
+  BOOST_CHECK(removed.finished);
+  BOOST_CHECK(!fs::exists(dst / "old"));
+  fs::create_directories(src / "d");
+  actors::copy_work w2;
+  auto made = actors::start_copy(*ctx, "ds", "v", [&] {
+    auto item = row("d/", storage::pending_action::add);
+    auto r = *ctx->rows().get(actors::datastore_scope("ds", "v"), "d/");
+    r->flags |= storage::datastore_row::flag_directory;
+    BOOST_REQUIRE(!ctx->rows().put(actors::datastore_scope("ds", "v"), *r));
+    return item;
+  }(), false, w2);
+  BOOST_CHECK(!made.error);
+  BOOST_CHECK(made.finished);
+  BOOST_CHECK(fs::is_directory(dst / "d"));
+  // Parked, done already, or unknown: nothing to do.
+  test::write_file(src / "p", "p");
+  for (auto item : {row("p", storage::pending_action::add, true),
+                    row("q", storage::pending_action::none)}) {
+    actors::copy_work w;
+    auto step = actors::start_copy(*ctx, "ds", "v", item, false, w);
+    BOOST_CHECK(!step.error);
+    BOOST_CHECK(step.finished);
+    BOOST_CHECK(step.report.outcome == actors::transfer_outcome::skipped);
+  }
+  storage::queue_item unknown;
+  unknown.payload = "never-listed";
+  actors::copy_work w3;
+  auto none = actors::start_copy(*ctx, "ds", "v", unknown, false, w3);
+  BOOST_CHECK(none.report.outcome == actors::transfer_outcome::skipped);
+  BOOST_CHECK(!fs::exists(dst / "p"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
