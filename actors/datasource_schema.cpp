@@ -181,16 +181,9 @@ std::string read_word(const config_value& v, const std::array<std::string_view, 
                       std::string& out) {
   std::string text;
   if (auto p = read_string(v, text); !p.empty()) return p;
-  std::string names;
-  for (auto w : words) {
-    if (text == w) {
-      out = text;
-      return {};
-    }
-    names += names.empty() ? "" : ", ";
-    names += w;
-  }
-  return "must be one of " + names + ", got " + quote_text(text);
+  if (auto p = word_problem(text, words, quote_text(text)); !p.empty()) return p;
+  out = std::move(text);
+  return {};
 }
 
 std::string read_globs(const config_value& v, std::vector<std::string>& out) {

@@ -92,6 +92,20 @@ std::string datasource_problem(const datasource_config& c);
 /// empty when all exist.
 std::string volume_problem(const datasource_config& c, const std::vector<std::string>& known);
 
+/// "" when `text` is one of `words`, else "must be one of <the words>, got <quoted>": the check of
+/// every setting that takes one of a few words (a datasource's `type`, a volume's `type`, ...).
+/// `quoted` is `text` as the reader's format writes it.
+template <class Words>
+std::string word_problem(std::string_view text, const Words& words, const std::string& quoted) {
+  std::string names;
+  for (std::string_view w : words) {
+    if (text == w) return {};
+    names += names.empty() ? "" : ", ";
+    names += w;
+  }
+  return "must be one of " + names + ", got " + quoted;
+}
+
 /// What is wrong with a container, account or workspace name (1 to 128 bytes of UTF-8 without
 /// control bytes, `/` or `\`, not `.` or `..`), or "".
 std::string part_problem(std::string_view s);

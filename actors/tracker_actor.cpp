@@ -155,7 +155,7 @@ using self_ptr = tracker_actor::stateful_pointer<tracker_state>;
 void run_on_pool(self_ptr self, tracker_command cmd, principal_ptr who, bool users) {
   auto& s = self->state;
   if (s.pool->queued() >= s.svc->settings.max_queued_jobs)
-    return answer(s, cmd, answer_error(make_error(actors_errc::busy, "the node is busy; retry")));
+    return answer(s, cmd, refuse(actors_errc::busy, "the node is busy; retry"));
   ++s.in_pool;
   if (users) {
     ++s.user_changes;
@@ -204,17 +204,17 @@ tracker_actor::behavior_type tracker(self_ptr self, tracker_init init) {
         const principal& who = *who_ptr;
         if (static_cast<uint8_t>(who.cls) < required_class(cmd.op))
           return answer(s, cmd,
-                        answer_error(make_error(actors_errc::forbidden,
-                                           std::string{to_string(cmd.op)} + " needs the class " +
-                                               storage::to_string(static_cast<user_class>(
-                                                   required_class(cmd.op))))));
+                        refuse(actors_errc::forbidden,
+                               std::string{to_string(cmd.op)} + " needs the class " +
+                                   storage::to_string(static_cast<user_class>(
+                                       required_class(cmd.op)))));
         switch (cmd.op) {
           case api_op::verify:
             return answer(s, cmd, answer_json(answer_kind::done, detail::verify_json(who)));
           case api_op::sign_out: {
             if (who.anonymous)
               return answer(s, cmd,
-                            answer_error(make_error(actors_errc::unauthenticated, "no token to revoke")));
+                            refuse(actors_errc::unauthenticated, "no token to revoke"));
             if (auto err = s.svc->users->revoke_token(cmd.token))
               return answer(s, cmd, answer_error(std::move(err)));
             s.cache.erase(cmd.token);

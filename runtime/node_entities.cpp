@@ -49,16 +49,9 @@ std::string read_word(const toml::node& v, const std::array<std::string_view, N>
                       std::string& out) {
   std::string text;
   if (auto p = read_string(v, text); !p.empty()) return p;
-  std::string names;
-  for (auto w : words) {
-    if (text == w) {
-      out = text;
-      return {};
-    }
-    names += names.empty() ? "" : ", ";
-    names += w;
-  }
-  return "must be one of " + names + ", got " + quote_toml(text);
+  if (auto p = actors::word_problem(text, words, quote_toml(text)); !p.empty()) return p;
+  out = std::move(text);
+  return {};
 }
 
 constexpr std::array<std::string_view, 3> volume_types{"directory", "fault", "null"};
