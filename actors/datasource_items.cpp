@@ -17,6 +17,7 @@
 #include "connectors/error.hpp"
 #include "connectors/glob.hpp"
 #include "connectors/source.hpp"
+#include "connectors/volume.hpp"
 #include "storage/database.hpp"
 
 namespace syncline::actors::detail {
@@ -241,7 +242,21 @@ void on_failure(self_ptr self, transfer_report report,
                  w.attempts = 0;
                  w.parked = false;
                  w.last_error.clear();
-                 if (w.action == pending_action::add) {
+                 // An add is "never delivered" only if the target has nothing under its
+                 // name: an incarnation killed between a copy's rename and its commit leaves
+                 // the file delivered and the row still saying add. Such a copy is removed
+                 // like any other (auto), never forgotten.
+                 bool maybe_delivered = w.action != pending_action::add;
+                 if (!maybe_delivered && type == sync_type::auto_) {
+                   auto target = ctx->target(id, report.volume);
+                   if (!target || !*target) {
+                     maybe_delivered = true;  // cannot look: assume the worst
+                   } else {
+                     auto there = (*target)->stat(w.reference);
+                     maybe_delivered = !there || there->has_value();
+                   }
+                 }
+                 if (!maybe_delivered) {
                    ctx->rows().erase(batch, scope, w.reference);  // never delivered: forgotten
                    res.settled = counted;
                  } else if (type == sync_type::auto_) {

@@ -275,6 +275,31 @@ BOOST_FIXTURE_TEST_CASE(a_file_deleted_between_listing_and_copy_is_not_an_error,
   }
 }
 
+// A node killed between a copy's rename and its commit leaves the file delivered and its row
+// still saying "add". If the source then loses the file before the next attempt, the copy at
+// the target must be removed (auto), not forgotten: the row turns into a removal that the
+// next run's merge carries out.
+BOOST_FIXTURE_TEST_CASE(a_delivered_but_unrecorded_add_of_a_vanished_file_is_removed, fixture) {
+  write_file(src / "keep.txt", "k", 1600000000);
+  write_file(src / "gone.txt", "g", 1600000001);
+  auto v = node.add_volume(volume_cfg());
+  BOOST_CHECK(node.ask(v, actors::pause_atom::value));
+  node.add_datasource(folder_cfg(sync_type::auto_));
+  BOOST_REQUIRE(eventually([&] {
+    return node.ctx->queue().size(actors::queue_name("backup", "photos")) == 2;
+  }));
+  // What the killed incarnation left: the copy under its final name, the row not updated.
+  write_file(dst / "photos/gone.txt", "g", 1600000001);
+  std::filesystem::remove(src / "gone.txt");
+  BOOST_CHECK(node.ask(v, actors::resume_atom::value));
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
+  BOOST_CHECK(pending_removals() == std::make_pair(uint64_t{1}, uint64_t{0}));
+  node.sync_now("photos");
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 2), "synced");
+  check_equal(snapshot(src.path()));
+  BOOST_CHECK(pending_removals() == std::make_pair(uint64_t{0}, uint64_t{0}));
+}
+
 // The deletion guard: an emptied source removes nothing; the datasource waits in error, its
 // last error saying how many removals it holds and how to confirm; a confirmation of fewer is
 // refused; the right count releases them.
