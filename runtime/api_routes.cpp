@@ -51,8 +51,30 @@ bool split_ids(std::string_view raw, std::vector<std::string>& out) {
 
 enum class extra : uint8_t { none, path_ids, arg_rest, graph };
 
-http_handler tracker_route(actors::tracker_actor tracker, api_op op, extra what) {
-  return [tracker, op, what](http_request req, http_reply reply) {
+// Reads, searches and verify change nothing; every other route does.
+bool changes_state(api_op op) noexcept {
+  switch (op) {
+    case api_op::read:
+    case api_op::search:
+    case api_op::search_one:
+    case api_op::search_mongo:
+    case api_op::graph:
+    case api_op::verify:
+      return false;
+    default:
+      return true;
+  }
+}
+
+http_handler tracker_route(actors::tracker_actor tracker, api_op op, extra what,
+                           std::string methods, std::shared_ptr<const request_policy> policy) {
+  return [tracker, op, what, methods, policy](http_request req, http_reply reply) {
+    if (changes_state(op)) {
+      if (auto refused = refuse_state_change(req, methods, *policy, op != api_op::sign_in)) {
+        reply.send(std::move(*refused));
+        return;
+      }
+    }
     actors::tracker_command call;
     call.op = op;
     read_token(req, call);
@@ -90,6 +112,25 @@ http_handler tracker_route(actors::tracker_actor tracker, api_op op, extra what)
 
 }  // namespace
 
+std::optional<http_response> refuse_state_change(const http_request& req,
+                                                 const std::string& methods,
+                                                 const request_policy& policy,
+                                                 bool needs_credentials) {
+  // HEAD is answered as GET, without a body: it must never act.
+  if (req.method == "HEAD") {
+    auto r = http_response::error(405, "method_not_allowed",
+                                  "HEAD changes nothing here (allowed: " + methods + ")");
+    r.headers.emplace_back("Allow", methods);
+    return r;
+  }
+  // Sign-in takes no credentials (none are ambient), but a foreign page may not sign in.
+  // Without anonymous access, a request without a token is refused as such (401) later.
+  auto who = read_credentials(req);
+  bool ambient = needs_credentials && !who.from_header && !who.bad &&
+                 (!who.token.empty() || policy.anonymous_access);
+  return check_state_change(req, policy, ambient);
+}
+
 request_credentials read_credentials(const http_request& req) {
   request_credentials out;
   if (auto* auth = req.header("authorization")) {
@@ -99,7 +140,10 @@ request_credentials read_credentials(const http_request& req) {
       auto token = v.substr(std::min<size_t>(v.size(), 7));
       while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
       if (!token.empty() && token != "null" && token != "undefined") out.token = std::string{token};
-      if (!out.token.empty()) return out;
+      if (!out.token.empty()) {
+        out.from_header = true;
+        return out;
+      }
     } else if (!v.empty()) {
       out.bad = true;
       return out;
@@ -134,10 +178,14 @@ void authenticate_then(caf::actor_system& sys, actors::tracker_actor tracker,
 }
 
 void add_api_routes(http_router& router, caf::actor_system& sys, actors::tracker_actor tracker,
-                    actors::datasource_api_actor datasources) {
+                    actors::datasource_api_actor datasources,
+                    std::shared_ptr<const request_policy> policy) {
   auto add = [&](std::initializer_list<const char*> methods, const char* pattern, api_op op,
                  extra what = extra::none) {
-    for (auto* m : methods) router.add(m, pattern, tracker_route(tracker, op, what));
+    std::string allowed;
+    for (auto* m : methods) allowed += (allowed.empty() ? "" : ", ") + std::string{m};
+    for (auto* m : methods)
+      router.add(m, pattern, tracker_route(tracker, op, what, allowed, policy));
   };
   // Methods as damas-core registers them, plus the ones its clients actually use: the async
   // Python client posts updates and deletes; lock and unlock accept POST too.
@@ -160,7 +208,8 @@ void add_api_routes(http_router& router, caf::actor_system& sys, actors::tracker
   for (auto* p : {"/api/signOut", "/api/signout"}) add({"POST", "GET"}, p, api_op::sign_out);
   add({"GET"}, "/api/verify", api_op::verify);
   add({"POST"}, "/api/createToken", api_op::create_token);
-  add_datasource_routes(router, sys, std::move(tracker), std::move(datasources));
+  add_datasource_routes(router, sys, std::move(tracker), std::move(datasources),
+                        std::move(policy));
 }
 
 }  // namespace syncline::runtime

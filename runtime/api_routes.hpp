@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/actor_system.hpp>
@@ -11,6 +12,7 @@
 
 #include "actors/messages.hpp"
 #include "runtime/http_router.hpp"
+#include "runtime/request_guard.hpp"
 
 namespace syncline::runtime {
 
@@ -21,8 +23,19 @@ namespace syncline::runtime {
 struct request_credentials {
   std::string token;
   bool bad = false;
+  /// The token came in the `Authorization` header, which no page can make a browser add to
+  /// a foreign site's request (a cookie it attaches by itself).
+  bool from_header = false;
 };
 request_credentials read_credentials(const http_request& req);
+
+/// The refusal of a request that would change state, or nullopt: HEAD (405 with `Allow:
+/// methods`), or what `check_state_change` refuses. `needs_credentials`: the route acts on
+/// the caller's credentials (every route but signIn), so a cookie or none is ambient.
+std::optional<http_response> refuse_state_change(const http_request& req,
+                                                 const std::string& methods,
+                                                 const request_policy& policy,
+                                                 bool needs_credentials);
 
 /// Who a request comes from, as the tracker established it.
 struct caller {
@@ -49,6 +62,7 @@ void authenticate_then(caf::actor_system& sys, actors::tracker_actor tracker,
 /// `/api/{container}/{account}/workspaces/{workspace}/...`, authenticated by the tracker and
 /// handed to `datasources`. The node's own routes are in runtime/node_routes.hpp.
 void add_api_routes(http_router& router, caf::actor_system& sys, actors::tracker_actor tracker,
-                    actors::datasource_api_actor datasources);
+                    actors::datasource_api_actor datasources,
+                    std::shared_ptr<const request_policy> policy);
 
 }  // namespace syncline::runtime

@@ -50,6 +50,19 @@ bool allows(std::string_view allowed, std::string_view method) {
   return false;
 }
 
+bool changes_state(datasource_op op) noexcept {
+  switch (op) {
+    case datasource_op::list:
+    case datasource_op::read:
+    case datasource_op::children:
+    case datasource_op::frontsearch:
+    case datasource_op::runs:
+      return false;
+    default:
+      return true;
+  }
+}
+
 }  // namespace
 
 std::optional<http_response> read_datasource_route(std::string_view method,
@@ -140,8 +153,9 @@ std::optional<http_response> read_datasource_route(std::string_view method,
 
 void add_datasource_routes(http_router& router, caf::actor_system& sys,
                            actors::tracker_actor tracker,
-                           actors::datasource_api_actor datasources) {
-  auto handler = [&sys, tracker, datasources](http_request req, http_reply reply) {
+                           actors::datasource_api_actor datasources,
+                           std::shared_ptr<const request_policy> policy) {
+  auto handler = [&sys, tracker, datasources, policy](http_request req, http_reply reply) {
     if (!datasources) {
       reply.send(http_response::error(503, "unavailable", "no datasource API"));
       return;
@@ -150,7 +164,8 @@ void add_datasource_routes(http_router& router, caf::actor_system& sys,
     auto shared = std::make_shared<http_request>(std::move(req));
     authenticate_then(
         sys, tracker, *shared, std::move(reply),
-        [shared, datasources](caf::event_based_actor*, http_reply r, const caller& who) {
+        [shared, datasources, policy](caf::event_based_actor*, http_reply r,
+                                      const caller& who) {
           auto& in = *shared;
           auto part = [&](const char* name) -> std::string_view {
             auto* p = in.param(name);
@@ -162,6 +177,13 @@ void add_datasource_routes(http_router& router, caf::actor_system& sys,
                                                    part("workspace"), part("rest"), cmd)) {
             r.send(std::move(*refused));
             return;
+          }
+          if (changes_state(cmd.op)) {
+            // Only @sendToSpyder and @sendToCompute act on GET, so a HEAD is one of them.
+            if (auto refused = refuse_state_change(in, "GET, POST", *policy, true)) {
+              r.send(std::move(*refused));
+              return;
+            }
           }
           auto query = parse_form(in.query);
           if (!query) {

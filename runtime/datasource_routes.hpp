@@ -2,6 +2,7 @@
 // (`/api/{container}/{account}/workspaces/{workspace}/...`) read into datasource commands.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -9,6 +10,7 @@
 
 #include "actors/messages.hpp"
 #include "runtime/http_router.hpp"
+#include "runtime/request_guard.hpp"
 
 namespace syncline::runtime {
 
@@ -29,6 +31,7 @@ std::optional<http_response> read_datasource_route(std::string_view method,
 /// for a datasource created.
 void add_datasource_routes(http_router& router, caf::actor_system& sys,
                            actors::tracker_actor tracker,
-                           actors::datasource_api_actor datasources);
+                           actors::datasource_api_actor datasources,
+                           std::shared_ptr<const request_policy> policy);
 
 }  // namespace syncline::runtime

@@ -38,6 +38,9 @@ struct http_request {
   std::string body;
   /// The peer, `"127.0.0.1:50312"`, for logs.
   std::string remote;
+  /// The local address the connection reached, `"127.0.0.1:8460"` or `"[::1]:8460"` (the
+  /// `Host` check compares with it).
+  std::string local;
 
   /// What the matched route's pattern captured, in pattern order (filled by the router).
   std::vector<http_param> params;

@@ -100,6 +100,8 @@ class session : public std::enable_shared_from_this<session> {
     beast::error_code ec;
     auto peer = stream_.socket().remote_endpoint(ec);
     remote_ = ec ? std::string{"?"} : endpoint_text(peer);
+    auto here = stream_.socket().local_endpoint(ec);
+    local_ = ec ? std::string{} : endpoint_text(here);
   }
 
   const net::any_io_executor& executor() const noexcept { return executor_; }
@@ -280,6 +282,7 @@ class session : public std::enable_shared_from_this<session> {
   std::array<char, 4096> drain_buf_{};
   size_t drained_ = 0;
   std::string remote_;
+  std::string local_;
   phase phase_ = phase::reading;
   bool stopping_ = false;
   // The request being handled: answers carrying another sequence number are stale.
@@ -329,6 +332,7 @@ void session::on_request() {
   for (auto& field : msg) req.headers.emplace_back(lower(field.name_string()), field.value());
   req.body = std::move(msg.body());
   req.remote = remote_;
+  req.local = local_;
   keep_alive_ = msg.keep_alive();
   version_ = msg.version();
   head_ = msg.method() == http::verb::head;
@@ -340,6 +344,12 @@ void session::on_request() {
   http_reply reply{std::make_unique<session_sink>(weak_from_this(), ++seq_)};
   // No exception of a handler may take the network thread down.
   try {
+    if (core_->options.admit) {
+      if (auto refused = core_->options.admit(req)) {
+        reply.send(std::move(*refused));
+        return;
+      }
+    }
     route_ = core_->router.dispatch(std::move(req), reply);
   } catch (const std::exception& e) {
     spdlog::error("http: handler of {} {} threw: {}", method_, target_, e.what());

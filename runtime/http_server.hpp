@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -32,6 +34,9 @@ struct http_server_options {
   size_t threads = 1;
   /// The `Server` header's value.
   std::string server_name = "syncline";
+  /// Consulted for every complete request before routing: an answer given here is sent
+  /// instead of routing (the `Host` check, say). Null: every request is routed.
+  std::function<std::optional<http_response>(const http_request&)> admit;
   /// Where answered requests are counted, by route (bound to the router's labels at start);
   /// null: not counted.
   std::shared_ptr<http_metrics> metrics;

@@ -70,13 +70,14 @@ std::string health_body(const std::string& node_id, std::chrono::steady_clock::t
 
 http_router make_routes(const std::string& node_id, std::chrono::steady_clock::time_point since,
                         actors::tracker_actor tracker, actors::datasource_api_actor datasources,
-                        caf::actor_system& sys, node_routes_init node) {
+                        caf::actor_system& sys, node_routes_init node,
+                        std::shared_ptr<const request_policy> policy) {
   http_router router;
   router.add("GET", "/health", [node_id, since](http_request, http_reply reply) {
     reply.send(http_response::json(200, health_body(node_id, since)));
   });
   add_node_routes(router, sys, std::move(node));
-  add_api_routes(router, sys, std::move(tracker), std::move(datasources));
+  add_api_routes(router, sys, std::move(tracker), std::move(datasources), std::move(policy));
   return router;
 }
 
@@ -485,6 +486,15 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   http_opts.read_timeout = std::chrono::seconds{cfg.http.read_timeout_s};
   http_opts.server_name = std::string{"syncline/"} + version();
   http_opts.metrics = metrics;
+  auto policy = std::make_shared<request_policy>();
+  policy->allowed_hosts = cfg.http.allowed_hosts;
+  policy->allowed_origins = cfg.http.allowed_origins;
+  policy->anonymous_access = !cfg.auth.anonymous_class.empty();
+  // Every request but the health check names a Host of this node (no DNS rebinding).
+  http_opts.admit = [policy](const http_request& req) -> std::optional<http_response> {
+    if (req.path == "/health") return std::nullopt;
+    return check_host(req, *policy);
+  };
   node_routes_init node_routes;
   node_routes.tracker = p->tracker;
   node_routes.directory = p->directory;
@@ -492,7 +502,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   node_routes.metrics = metrics;
   auto http = http_server::start(
       std::move(http_opts),
-      make_routes(p->node_id, started, p->tracker, p->datasource_api, *p->system, std::move(node_routes)));
+      make_routes(p->node_id, started, p->tracker, p->datasource_api, *p->system,
+                  std::move(node_routes), std::move(policy)));
   if (!http) return std::move(http.error());
   p->http = std::move(*http);
   p->http_address = p->http->local_address();

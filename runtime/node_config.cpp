@@ -22,6 +22,7 @@
 #include "connectors/volume.hpp"
 #include "runtime/error.hpp"
 #include "runtime/node_entities.hpp"
+#include "runtime/request_guard.hpp"
 #include "runtime/toml_read.hpp"
 
 namespace syncline::runtime {
@@ -57,6 +58,28 @@ std::string read_string_list(const toml::node& v, std::vector<std::string>& out)
     return {};
   }
   return read_strings(v, out);
+}
+
+// A list of strings, each normalised by `read_one` (which says what is wrong with it).
+std::string read_normalised_list(const toml::node& v,
+                                 std::string (*read_one)(std::string_view, std::string&),
+                                 std::vector<std::string>& out) {
+  std::vector<std::string> raw;
+  if (auto p = read_string_list(v, raw); !p.empty()) return p;
+  std::vector<std::string> normalised;
+  for (auto& r : raw) {
+    std::string one;
+    if (auto p = read_one(r, one); !p.empty()) return p;
+    normalised.push_back(std::move(one));
+  }
+  out = std::move(normalised);
+  return {};
+}
+
+std::string toml_list(const std::vector<std::string>& values) {
+  std::string out;
+  for (auto& r : values) out += (out.empty() ? "" : ", ") + quote_toml(r);
+  return "[" + out + "]";
 }
 
 // Looks `text` up among the names an enum spells; the problem lists them all.
@@ -178,6 +201,20 @@ const std::vector<setting>& settings() {
        [](const toml::node& v, node_config& c) {
          return read_int(v, 1, 3600, c.http.read_timeout_s);
        }},
+      {"http", "allowed_hosts", value_kind::string,
+       "names the node answers to (name or name:port) besides the address a client "
+       "connected to; other Host headers are refused (DNS rebinding)",
+       [](const node_config& c) { return toml_list(c.http.allowed_hosts); },
+       [](const toml::node& v, node_config& c) {
+         return read_normalised_list(v, read_allowed_host, c.http.allowed_hosts);
+       }},
+      {"http", "allowed_origins", value_kind::string,
+       "origins (https://host[:port]) of web pages that may change state, besides the "
+       "node's own; requests with another Origin are refused",
+       [](const node_config& c) { return toml_list(c.http.allowed_origins); },
+       [](const toml::node& v, node_config& c) {
+         return read_normalised_list(v, read_allowed_origin, c.http.allowed_origins);
+       }},
       {"scheduler", "threads", value_kind::integer, "threads of the actor scheduler",
        [](const node_config& c) { return std::to_string(c.scheduler.threads); },
        [](const toml::node& v, node_config& c) {
@@ -269,12 +306,7 @@ const std::vector<setting>& settings() {
       {"datasources", "allowed_roots", value_kind::string,
        "absolute directories under which folder datasources made through the API may read; "
        "empty: the API may not make folder datasources",
-       [](const node_config& c) {
-         std::string out;
-         for (auto& r : c.datasources_settings.allowed_roots)
-           out += (out.empty() ? "" : ", ") + quote_toml(r);
-         return "[" + out + "]";
-       },
+       [](const node_config& c) { return toml_list(c.datasources_settings.allowed_roots); },
        [](const toml::node& v, node_config& c) {
          std::vector<std::string> roots;
          if (auto p = read_string_list(v, roots); !p.empty()) return p;

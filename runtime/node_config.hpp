@@ -60,6 +60,12 @@ struct http_settings {
   /// How long a client may take to send one request (headers, then again the body) and how
   /// long a keep-alive connection may stay idle; the connection is closed after that.
   uint32_t read_timeout_s = 30;
+  /// Names the node answers to besides the address a client connected to (`name` or
+  /// `name:port`): a request with another `Host` is refused (DNS rebinding).
+  std::vector<std::string> allowed_hosts;
+  /// Origins (`https://app.example.com`) of pages that may change state, besides the node's
+  /// own; a request with another `Origin` is refused.
+  std::vector<std::string> allowed_origins;
 };
 
 /// `[scheduler]`

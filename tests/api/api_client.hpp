@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -75,7 +76,9 @@ struct api_node {
   uint16_t port = 0;
   std::string admin_password = "root-secret-1";
 
-  explicit api_node(std::string anonymous_class = {}, uint64_t token_cache_ms = 1000) {
+  /// `tweak` changes the configuration before the start.
+  explicit api_node(std::string anonymous_class = {}, uint64_t token_cache_ms = 1000,
+                    const std::function<void(runtime::node_config&)>& tweak = {}) {
     auto pw = dir / "admin.pw";
     {
       std::ofstream out{pw};
@@ -90,6 +93,7 @@ struct api_node {
     cfg.auth.admin_password_file = pw;
     cfg.auth.anonymous_class = std::move(anonymous_class);
     cfg.auth.token_cache_ms = token_cache_ms;
+    if (tweak) tweak(cfg);
     auto n = runtime::node::start(cfg);
     BOOST_REQUIRE_MESSAGE(n, (n ? std::string{"ok"} : storage::render(n.error())));
     node = std::move(*n);

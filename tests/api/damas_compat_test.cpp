@@ -236,9 +236,17 @@ BOOST_AUTO_TEST_SUITE_END()
 // damas-core without authentication (its `noauth`): syncline's opt-in anonymous class.
 BOOST_AUTO_TEST_CASE(anonymous_class_serves_clients_that_never_sign_in) {
   api_node open{"editor"};
-  headers json{{"Content-Type", "application/json"}};
   http_connection c{"127.0.0.1", open.port};
-  auto r = c.request("POST", "/api/create/", R"({"_id":"/anon/a","v":1})", json);
+  // Anonymous access is ambient (any web page could use it through a browser): a change
+  // needs the Origin (or Referer) of an allowed page, the node's own here. Reads do not.
+  auto r = c.request("POST", "/api/create/", R"({"_id":"/anon/a","v":1})",
+                     {{"Content-Type", "application/json"}});
+  BOOST_CHECK_EQUAL(r.status, 403);
+  BOOST_CHECK_MESSAGE(r.body.find("needs an Origin (or Referer)") != std::string::npos, r.body);
+  BOOST_CHECK_EQUAL(c.request("GET", "/api/read/%2Fanon%2Fa", "", {}).status, 404);
+  headers json{{"Content-Type", "application/json"},
+               {"Origin", "http://127.0.0.1:" + std::to_string(open.port)}};
+  r = c.request("POST", "/api/create/", R"({"_id":"/anon/a","v":1})", json);
   BOOST_CHECK_EQUAL(r.status, 201);
   BOOST_CHECK_EQUAL(member(r.body, "author"), "anonymous");
   BOOST_CHECK_EQUAL(c.request("PUT", "/api/update/", R"({"_id":"/anon/a","v":2})", json).status, 200);

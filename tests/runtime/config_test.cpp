@@ -82,6 +82,8 @@ BOOST_AUTO_TEST_CASE(every_setting_is_described_with_its_default) {
                                     "http.max_header_bytes",
                                     "http.threads",
                                     "http.read_timeout_s",
+                                    "http.allowed_hosts",
+                                    "http.allowed_origins",
                                     "scheduler.threads",
                                     "scheduler.policy",
                                     "log.level",
@@ -539,4 +541,24 @@ BOOST_AUTO_TEST_CASE(datasources_follow_the_one_schema) {
   auto sched = parse_config(head + "path = \"/y\"\nschedule = { min_s = 5, max_s = 9 }\n", "n.toml");
   BOOST_REQUIRE(sched);
   BOOST_CHECK_EQUAL(sched->datasources[0].schedule_max_s, 9);
+}
+
+// The browser rules' lists: normalised (lower case, no trailing slash), and a value that is
+// not a host or an origin is refused naming the key.
+BOOST_AUTO_TEST_CASE(allowed_hosts_and_origins_are_read_and_checked) {
+  auto cfg = parse_config(
+      "[http]\nallowed_hosts = [\"Sync.Example.org\", \"box:8460\", \"[::1]:9\"]\n"
+      "allowed_origins = [\"HTTPS://App.Example.org/\", \"http://127.0.0.1:3000\"]\n",
+      "cfg.toml");
+  BOOST_REQUIRE_MESSAGE(cfg, why(cfg));
+  BOOST_CHECK((cfg->http.allowed_hosts ==
+               std::vector<std::string>{"sync.example.org", "box:8460", "[::1]:9"}));
+  BOOST_CHECK((cfg->http.allowed_origins ==
+               std::vector<std::string>{"https://app.example.org", "http://127.0.0.1:3000"}));
+  check_refused("[http]\nallowed_hosts = [\"http://x\"]\n", {"http.allowed_hosts", "without scheme"});
+  check_refused("[http]\nallowed_hosts = [\"a b\"]\n", {"http.allowed_hosts"});
+  check_refused("[http]\nallowed_origins = [\"app.example.org\"]\n",
+                {"http.allowed_origins", "http:// or https://"});
+  check_refused("[http]\nallowed_origins = [\"https://x/path\"]\n",
+                {"http.allowed_origins", "without a path"});
 }

@@ -86,9 +86,10 @@ void http_connection::send_raw(std::string_view bytes) {
 void http_connection::send_request(std::string_view method, std::string_view target,
                                    std::string_view body,
                                    const std::vector<std::pair<std::string, std::string>>& extra) {
+  head_sent_ = method == "HEAD";
   std::string req;
   req.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
-  req.append("Host: ").append(host_header_).append("\r\n");
+  if (!host_header_.empty()) req.append("Host: ").append(host_header_).append("\r\n");
   if (!body.empty() || method == "POST" || method == "PUT")
     req.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
   for (auto& [k, v] : extra) req.append(k).append(": ").append(v).append("\r\n");
@@ -136,6 +137,8 @@ http_result http_connection::read_response() {
   }
   // 1xx answers (100 Continue) carry no body; the caller reads again for the final one.
   if (r.status >= 100 && r.status < 200) return r;
+  // The answer to HEAD has the headers of GET's and no body.
+  if (head_sent_) return r;
   if (auto cl = r.headers.find("content-length"); cl != r.headers.end()) {
     size_t length = std::stoul(cl->second);
     while (buffer_.size() < length)

@@ -37,6 +37,8 @@ class http_connection {
   /// Sends a request with `Host`, `Content-Length` (when there is a body) and `extra` headers.
   void send_request(std::string_view method, std::string_view target, std::string_view body = {},
                     const std::vector<std::pair<std::string, std::string>>& extra = {});
+  /// The `Host` header sent from now on (`"127.0.0.1:<port>"` by default); empty: none.
+  void set_host_header(std::string value) { host_header_ = std::move(value); }
   /// Sends bytes as they are.
   void send_raw(std::string_view bytes);
   /// Reads one response.
@@ -55,6 +57,7 @@ class http_connection {
   int fd_ = -1;
   std::string host_header_;
   std::string buffer_;
+  bool head_sent_ = false;  // the last request sent was HEAD
 };
 
 /// One request on a fresh connection to 127.0.0.1:`port`.
