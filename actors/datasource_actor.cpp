@@ -427,6 +427,7 @@ datasource_actor::behavior_type datasource(datasource_actor::stateful_pointer<da
         actor_status out;
         out.id = "datasource/" + id_of(self);
         out.kind = "datasource";
+        out.datasource = id_of(self);
         out.state = to_string(s.rec.status);
         out.mailbox = self->mailbox().size();
         out.last_error = s.rec.last_error;

@@ -344,9 +344,7 @@ namespace {
 
 
 bool can_read(const call& c, const std::optional<access_record>& a) {
-  if (c.cls >= user_class::user) return true;
-  if (!a) return false;
-  return a->owner == c.req->user || a->members.count(c.req->user) != 0;
+  return storage::may_read(a, c.req->user, c.cls);
 }
 
 

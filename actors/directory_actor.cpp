@@ -95,6 +95,9 @@ directory_actor::behavior_type directory(directory_actor::stateful_pointer<direc
                     auto& child = c->result.children[slot];
                     child.id = id;
                     child.kind = kind;
+                    // Entries of datasources are `datasource/<id>`: the views filter on it.
+                    if (kind == "datasource" && id.rfind("datasource/", 0) == 0)
+                      child.datasource = id.substr(11);
                     child.state = "unreachable";
                     child.last_error = render(err);
                     c->done();

@@ -62,12 +62,15 @@ struct actor_status {
   std::string current;     ///< what it works on now (an item, a run)
   std::string last_error;
   std::vector<actor_status> children;
+  /// The datasource it works for (a datasource's actor, a transfer), else empty: the node's
+  /// views show it only to callers who may read that datasource.
+  std::string datasource;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, actor_status& x) {
   return f(caf::meta::type_name("actor_status"), x.id, x.kind, x.state, x.mailbox, x.counters,
-           x.current, x.last_error, x.children);
+           x.current, x.last_error, x.children, x.datasource);
 }
 
 /// How a transfer ended.

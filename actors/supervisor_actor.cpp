@@ -534,6 +534,7 @@ supervisor_actor::behavior_type supervisor(supervisor_actor::stateful_pointer<su
           actor_status child_status;
           child_status.id = key;
           child_status.kind = c.kind;
+          if (c.kind == "datasource") child_status.datasource = c.id;
           child_status.state = to_string(c.state);
           child_status.last_error = c.last_error;
           child_status.counters["restarts"] = c.restarts;

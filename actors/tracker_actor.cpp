@@ -104,6 +104,7 @@ caf::expected<principal_ptr> authenticate(tracker_state& st, const std::string& 
   made->name = user->username;
   made->cls = user->cls;
   made->element_json = std::move(user->element_json);
+  made->token_expires_ms = user->token_expires_ms;
   principal_ptr p = std::move(made);
   if (use_cache) {
     if (st.cache.size() >= 100000) st.cache.clear();

@@ -144,6 +144,16 @@ std::optional<api_answer> check_write_ids(const tracker_services& s,
   return std::nullopt;
 }
 
+// `lock` is set and removed only by lock and unlock (and a forced unlock): a write naming it,
+// even as null, is refused whole, so it can neither take nor drop a lock behind their checks.
+std::optional<api_answer> lock_key_refused(const std::vector<storage::element_input>& in) {
+  for (size_t i = 0; i < in.size(); ++i)
+    if (in[i].find("lock") != nullptr)
+      return bad_request("element " + std::to_string(i) +
+                         ": the key lock is set only by the lock and unlock routes");
+  return std::nullopt;
+}
+
 void strip_restricted(std::vector<storage::element_input>& in, const principal& who) {
   for (auto& e : in) {
     bool user_element = !e.ids.empty() && std::all_of(e.ids.begin(), e.ids.end(), is_user_id);
@@ -173,6 +183,7 @@ bool body_is_array(std::string_view body) noexcept {
 bool plain_create_body(const tracker_services& s, std::string_view body, const principal& who) {
   if (body.find('\\') != std::string_view::npos) return false;
   if (body.find("\"password\"") != std::string_view::npos) return false;
+  if (body.find("\"lock\"") != std::string_view::npos) return false;
   if (who.cls != user_class::admin && body.find("\"class\"") != std::string_view::npos)
     return false;
   for (auto& p : s.settings.admin_prefixes) {
@@ -250,6 +261,7 @@ api_answer op_create(const tracker_services& s, const tracker_command& req, cons
   } else {
     auto in = storage::parse_elements(req.body, storage::id_policy::optional);
     if (!in) return answer_error(in.error());
+    if (auto refused = lock_key_refused(*in)) return std::move(*refused);
     if (auto refused = check_write_ids(s, *in, who)) return std::move(*refused);
     strip_restricted(*in, who);
     // Users with a password go through the user store (element and hash in one write); the
@@ -304,7 +316,15 @@ api_answer op_create(const tracker_services& s, const tracker_command& req, cons
     (void)plain_pos;
   }
   size_t created = 0;
-  for (auto& o : outs) created += o.result == element_result::created;
+  bool users = false;
+  for (auto& o : outs) {
+    created += o.result == element_result::created;
+    users = users || (o.result == element_result::created && is_user_id(o.id));
+  }
+  // Users made with a password are synced by the user store; elements `@...` made without one
+  // (an admin's import) are made durable here all the same.
+  if (users)
+    if (auto err = s.users->sync()) return answer_error(err);
   if (created == 0) return refuse(actors_errc::conflict, "every id already exists");
   if (created < outs.size()) return answer_json(answer_kind::partial, outcome_array(outs));
   return single_or_array(answer_kind::created, outs, array);
@@ -321,6 +341,10 @@ caf::expected<std::vector<storage::element_input>> write_inputs(const tracker_se
                                                                 std::optional<api_answer>& refused) {
   auto in = storage::parse_elements(req.body, ids);
   if (!in) return std::move(in.error());
+  if (auto r = lock_key_refused(*in)) {
+    refused = std::move(*r);
+    return std::move(*in);
+  }
   if (auto r = check_write_ids(s, *in, who)) {
     refused = std::move(*r);
     return std::move(*in);
@@ -397,6 +421,13 @@ api_answer op_update_or_upsert(const tracker_services& s, const tracker_command&
     auto done = upsert ? s.elements->upsert(*in, ctx) : s.elements->update(*in, ctx);
     if (!done) return answer_error(done.error());
     outs = std::move(*done);
+    // A user's class or `disable` changed: durable before the answer, like any revocation.
+    bool users = std::any_of(outs.begin(), outs.end(), [](const element_outcome& o) {
+      return is_user_id(o.id) &&
+             (o.result == element_result::updated || o.result == element_result::created);
+    });
+    if (users)
+      if (auto err = s.users->sync()) return answer_error(err);
   }
   for (auto& id : password_only) {
     element_outcome o;
@@ -429,14 +460,10 @@ api_answer op_delete(const tracker_services& s, const tracker_command& req, cons
   if (*held)
     return refuse(actors_errc::conflict,
                           "element " + (*held)->first + " is locked by " + (*held)->second);
-  auto done = s.elements->remove(ids->ids, context_for(who));
+  // A deleted user's password hash and tokens go in the same write as its element.
+  auto done = s.users->remove_elements(ids->ids, context_for(who));
   if (!done) return answer_error(done.error());
   if (auto conflict = lock_conflict(*done)) return std::move(*conflict);
-  // A deleted user's tokens die with it.
-  for (auto& o : *done)
-    if (o.result == element_result::deleted && is_user_id(o.id))
-      if (auto err = s.users->revoke_all(std::string_view{o.id}.substr(1)))
-        spdlog::warn("tracker: revoking the tokens of deleted user {}: {}", o.id, render(err));
   size_t missing = 0;
   for (auto& o : *done) missing += o.result == element_result::not_found;
   if (missing == done->size()) return refuse(actors_errc::unknown_id, "none of the ids exists");
@@ -444,21 +471,73 @@ api_answer op_delete(const tracker_services& s, const tracker_command& req, cons
   return single_or_array(answer_kind::done, *done, ids->array, true);
 }
 
+namespace {
+
+// An unlock body that is an object: `{"_id": id or [ids], "force": true or false}`; nothing
+// when the body is not an object (then it holds the ids, as damas-core's clients send them).
+struct unlock_request {
+  id_list ids;
+  bool force = false;
+};
+
+caf::expected<std::optional<unlock_request>> parse_unlock_object(std::string_view body) {
+  auto first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || body[first] != '{')
+    return std::optional<unlock_request>{};
+  auto in = storage::parse_elements(body, storage::id_policy::required);
+  if (!in) return std::move(in.error());
+  auto bad = [](std::string text) {
+    return storage::make_error(storage::storage_errc::invalid_argument, std::move(text));
+  };
+  if (in->size() != 1) return bad("unlock takes an id, an array of ids, or one object");
+  unlock_request out;
+  for (auto& f : in->front().fields) {
+    if (f.key != "force")
+      return bad("unlock's object takes only _id and force, not " + f.key);
+    if (f.value != "true" && f.value != "false") return bad("force must be true or false");
+    out.force = f.value == "true";
+  }
+  out.ids.ids = std::move(in->front().ids);
+  out.ids.array = out.ids.ids.size() > 1;
+  return std::optional<unlock_request>{std::move(out)};
+}
+
+}  // namespace
+
 api_answer op_lock_or_unlock(const tracker_services& s, const tracker_command& req, const principal& who,
                                bool lock) {
-  auto ids = request_ids(s, req);
+  bool force = false;
+  caf::expected<id_list> ids{id_list{}};
+  auto object = lock ? caf::expected<std::optional<unlock_request>>{std::nullopt}
+                     : parse_unlock_object(req.body);
+  if (!object) return answer_error(object.error());
+  if (*object && !req.ids_in_path) {
+    force = (*object)->force;
+    ids = std::move((*object)->ids);
+    if (ids->ids.empty()) return bad_request("no id given");
+    if (ids->ids.size() > s.settings.max_ids)
+      return bad_request("more than " + std::to_string(s.settings.max_ids) + " ids in one request");
+  } else {
+    ids = request_ids(s, req);
+  }
   if (!ids) return answer_error(ids.error());
   if (auto bad = check_ids(ids->ids, false)) return std::move(*bad);
+  if (force && who.cls != user_class::admin)
+    return refuse(actors_errc::forbidden, "only admins may break another user's lock (force)");
   if (who.cls != user_class::admin)
     for (auto& id : ids->ids)
       if (s.admin_id(id)) return refuse(actors_errc::forbidden, "only admins may lock " + id);
-  // All or nothing: a request naming an element someone else holds changes nothing.
-  auto held = foreign_lock(s, ids->ids, who);
-  if (!held) return answer_error(held.error());
-  if (*held)
-    return refuse(actors_errc::conflict,
-                          "element " + (*held)->first + " is locked by " + (*held)->second);
+  // All or nothing: a request naming an element someone else holds changes nothing (unless an
+  // admin breaks the locks).
+  if (!force) {
+    auto held = foreign_lock(s, ids->ids, who);
+    if (!held) return answer_error(held.error());
+    if (*held)
+      return refuse(actors_errc::conflict,
+                    "element " + (*held)->first + " is locked by " + (*held)->second);
+  }
   auto ctx = context_for(who);
+  ctx.honor_locks = !force;
   auto done = lock ? s.elements->lock(ids->ids, ctx) : s.elements->unlock(ids->ids, ctx);
   if (!done) return answer_error(done.error());
   if (auto conflict = lock_conflict(*done)) {
@@ -473,6 +552,9 @@ api_answer op_lock_or_unlock(const tracker_services& s, const tracker_command& r
     }
     return std::move(*conflict);
   }
+  for (auto& o : *done)
+    if (o.result == element_result::updated && !o.lock_owner.empty())
+      spdlog::warn("tracker: admin {} broke the lock of {} on {}", who.name, o.lock_owner, o.id);
   if (auto err = fill_missing_json(s, *done)) return answer_error(err);
   size_t missing = 0;
   for (auto& o : *done) missing += o.result == element_result::not_found;
@@ -486,6 +568,7 @@ api_answer op_comment(const tracker_services& s, const tracker_command& req, con
   if (!in) return answer_error(in.error());
   if (in->size() != 1 || body_is_array(req.body))
     return bad_request("comment takes one object with #parent and comment");
+  if (auto refused = lock_key_refused(*in)) return std::move(*refused);
   auto& e = in->front();
   auto* parent = e.find("#parent");
   auto* text = e.find("comment");
@@ -540,6 +623,7 @@ std::optional<std::string> path_problem(std::string_view id) {
 api_answer op_publish(const tracker_services& s, const tracker_command& req, const principal& who) {
   auto in = storage::parse_elements(req.body, storage::id_policy::optional);
   if (!in) return answer_error(in.error());
+  if (auto refused = lock_key_refused(*in)) return std::move(*refused);
   for (size_t i = 0; i < in->size(); ++i) {
     auto& e = (*in)[i];
     if (e.ids.empty() || e.find("comment") == nullptr || e.find("origin") == nullptr)
@@ -596,6 +680,7 @@ api_answer op_version(const tracker_services& s, const tracker_command& req, con
   if (!in) return answer_error(in.error());
   if (in->size() != 1 || body_is_array(req.body) || !in->front().ids.empty())
     return bad_request("version takes one object without _id");
+  if (auto refused = lock_key_refused(*in)) return std::move(*refused);
   auto& keys = in->front();
   if (keys.find("file") == nullptr) return bad_request("version needs the key file");
   if (who.cls != user_class::admin && s.admin_id(id))

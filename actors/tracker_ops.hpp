@@ -4,6 +4,7 @@
 // commands from HTTP and renders the answers. Internal to actors/.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,9 @@ struct principal {
   storage::user_class cls = storage::user_class::guest;
   bool anonymous = false;
   std::string element_json;  ///< the user's element (verify answers it)
+  /// When the token presented expires (epoch ms); 0 for anonymous access. A token the caller
+  /// makes with `createToken` expires no later, unless the caller is an admin.
+  int64_t token_expires_ms = 0;
 };
 
 /// What the operations work on; shared with the pool jobs in flight.

@@ -3,6 +3,7 @@
 // runs any operation.
 #include "actors/tracker_ops.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <unordered_set>
@@ -201,7 +202,9 @@ api_answer op_graph(const tracker_services& s, const tracker_command& req, const
 std::optional<std::chrono::milliseconds> token_lifetime(const tracker_services& s, std::string_view text,
                                                         bool number) {
   auto max = std::chrono::duration_cast<std::chrono::milliseconds>(s.settings.max_token_ttl);
-  if (text.empty()) return std::chrono::duration_cast<std::chrono::milliseconds>(s.settings.token_ttl);
+  // The node refuses to start with token_ttl_s above max_token_ttl_s; the cap holds anyway.
+  if (text.empty())
+    return std::min(std::chrono::duration_cast<std::chrono::milliseconds>(s.settings.token_ttl), max);
   if (text == "0") return max;  // damas-core: no expiry; here the longest allowed
   auto ms = parse_duration_ms(text, number);
   if (!ms || *ms <= 0) return std::nullopt;
@@ -263,7 +266,16 @@ api_answer op_create_token(const tracker_services& s, const tracker_command& req
   if (!form) return answer_error(form.error());
   auto ttl = token_lifetime(s, form->expires_in, form->expires_in_is_number);
   if (!ttl) return bad_request("expiresIn " + form->expires_in + " is not a duration");
-  auto token = s.users->issue_token(who.name, ttl->count(), storage::epoch_ms());
+  auto now = storage::epoch_ms();
+  auto lifetime = ttl->count();
+  // A token cannot outlive the one that made it (a stolen short-lived token must not mint a
+  // year-long one); admins may, to make a scraper's token.
+  if (who.cls != user_class::admin) {
+    if (who.token_expires_ms <= now)
+      return refuse(actors_errc::unauthenticated, "invalid, expired or revoked token");
+    lifetime = std::min<int64_t>(lifetime, who.token_expires_ms - now);
+  }
+  auto token = s.users->issue_token(who.name, lifetime, now);
   if (!token) return answer_error(token.error());
   return answer_json(answer_kind::done, json_string(token->token));
 }
@@ -317,14 +329,19 @@ std::string verify_json(const principal& who) {
   std::string body = "{\"_id\":" + json_string("@" + who.name);
   if (fields)
     for (auto& f : *fields) {
-      if (f.key == "username" || f.key == "class" || f.key == "password") continue;
+      if (f.key == "username" || f.key == "class" || f.key == "password" || f.key == "token_exp")
+        continue;
       body += ',';
       storage::append_json_string(body, f.key);
       body += ':';
       body += f.value;
     }
   body += ",\"username\":" + json_string(who.name);
-  body += ",\"class\":" + json_string(storage::to_string(who.cls)) + "}";
+  body += ",\"class\":" + json_string(storage::to_string(who.cls));
+  // When the token presented expires, in seconds as signIn's `token_exp`.
+  if (who.token_expires_ms > 0)
+    body += ",\"token_exp\":" + std::to_string(who.token_expires_ms / 1000);
+  body += '}';
   return body;
 }
 

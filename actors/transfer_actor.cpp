@@ -142,6 +142,7 @@ transfer_actor::behavior_type transfer(transfer_actor::stateful_pointer<transfer
         actor_status out;
         out.id = "transfer/" + s.init.volume_id + "/" + std::to_string(s.init.item.ticket.seq);
         out.kind = "transfer";
+        out.datasource = s.init.datasource;
         out.state = s.paused ? "paused" : to_string(s.at);
         out.mailbox = self->mailbox().size();
         out.current = s.init.item.payload;

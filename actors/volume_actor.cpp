@@ -520,6 +520,7 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
           actor_status c;
           c.id = "transfer/" + id_of(self) + "/" + std::to_string(t.item.ticket.seq);
           c.kind = "transfer";
+          c.datasource = t.datasource;
           c.state = s.paused || s.schedule.paused(t.datasource) ? "paused" : "running";
           c.current = t.datasource + ":" + t.item.payload;
           c.counters["priority"] = t.item.ticket.priority;

@@ -81,6 +81,17 @@ http_router make_routes(const std::string& node_id, std::chrono::steady_clock::t
   return router;
 }
 
+// Settings of [auth] that hold only together; checked before anything is created.
+caf::error check_auth_settings(const auth_settings& auth) {
+  if (auth.token_ttl_s > auth.max_token_ttl_s)
+    return make_error(runtime_errc::invalid_config,
+                      "[auth] token_ttl_s (" + std::to_string(auth.token_ttl_s) +
+                          ") is greater than [auth] max_token_ttl_s (" +
+                          std::to_string(auth.max_token_ttl_s) +
+                          "): a token's default lifetime cannot exceed the longest allowed");
+  return caf::none;
+}
+
 bool loopback(const std::string& host) {
   return host.rfind("127.", 0) == 0 || host == "::1";
 }
@@ -342,6 +353,7 @@ caf::error node::fatal_error() const {
 caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   auto started = std::chrono::steady_clock::now();
   auto p = std::make_unique<impl>();
+  if (auto err = check_auth_settings(cfg.auth)) return err;
 
   std::error_code ec;
   auto data_dir = std::filesystem::absolute(cfg.node.data_dir, ec).lexically_normal();
@@ -499,6 +511,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   node_routes.tracker = p->tracker;
   node_routes.directory = p->directory;
   node_routes.queue = &p->ctx->queue();
+  node_routes.datasources = &p->ctx->datasources();
   node_routes.metrics = metrics;
   auto http = http_server::start(
       std::move(http_opts),

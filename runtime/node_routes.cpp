@@ -1,6 +1,9 @@
 #include "runtime/node_routes.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <optional>
 #include <cstdlib>
 #include <functional>
 #include <string>
@@ -13,7 +16,9 @@
 #include "runtime/api_errors.hpp"
 #include "runtime/api_routes.hpp"
 #include "runtime/prometheus.hpp"
+#include "storage/datasource_store.hpp"
 #include "storage/transfer_queue.hpp"
+#include "storage/user_store.hpp"
 
 namespace syncline::runtime {
 
@@ -23,6 +28,54 @@ using actors::actor_status;
 using actors::json_string;
 
 constexpr auto ask_timeout = std::chrono::seconds{10};
+
+// --- what a caller may see -----------------------------------------------------------------
+
+// The datasources a caller may read: all of them from class user up, else those whose access
+// list names it (the rule of the datasource routes, storage::may_read).
+struct reader {
+  bool all = true;
+  std::string user;
+  storage::user_class cls = storage::user_class::guest;
+  std::map<std::string, storage::datasource_access> access;
+
+  bool reads(const std::string& datasource) const {
+    if (all) return true;
+    auto i = access.find(datasource);
+    return storage::may_read(i == access.end() ? std::nullopt : std::make_optional(i->second),
+                             user, cls);
+  }
+};
+
+caf::expected<reader> reader_for(const node_routes_init& init, const caller& who) {
+  reader r;
+  r.user = who.name;
+  r.cls = static_cast<storage::user_class>(who.cls);
+  if (r.cls >= storage::user_class::user) return r;
+  r.all = false;
+  if (init.datasources == nullptr) return r;
+  auto access = init.datasources->all_access();
+  if (!access) return std::move(access.error());
+  r.access = std::move(*access);
+  return r;
+}
+
+// Leaves out the actors working for datasources the caller may not read; the others keep
+// their counters, but a guest does not see what they work on nor their last error.
+void restrict_tree(actor_status& s, const reader& r) {
+  if (r.all) return;
+  auto& ch = s.children;
+  ch.erase(std::remove_if(ch.begin(), ch.end(),
+                          [&](const actor_status& c) {
+                            return !c.datasource.empty() && !r.reads(c.datasource);
+                          }),
+           ch.end());
+  for (auto& c : ch) restrict_tree(c, r);
+  if (s.datasource.empty()) {
+    s.current.clear();
+    s.last_error.clear();
+  }
+}
 
 // --- renderings -----------------------------------------------------------------------------
 
@@ -121,17 +174,19 @@ std::string metrics_text(const actor_status& tree, const storage::transfer_queue
   return p.take();
 }
 
-// `/api/queue`: per sub-queue its size, leases and first `limit` items.
-http_response queue_answer(const storage::transfer_queue* queue, size_t limit) {
+// `/api/queue`: per sub-queue of a datasource the caller may read, its size, leases and first
+// `limit` items.
+http_response queue_answer(const storage::transfer_queue* queue, size_t limit, const reader& r) {
   std::string body = "{\"queues\":[";
   uint64_t total = 0;
   if (queue != nullptr) {
     bool first = true;
     for (auto& [name, count] : queue->sizes()) {
+      auto [volume, datasource] = queue_parts(name);
+      if (!r.reads(datasource)) continue;
       total += count;
       if (!first) body += ',';
       first = false;
-      auto [volume, datasource] = queue_parts(name);
       body += "{\"name\":" + json_string(name);
       body += ",\"volume\":" + json_string(volume);
       body += ",\"datasource\":" + json_string(datasource);
@@ -169,11 +224,17 @@ void add_node_routes(http_router& router, caf::actor_system& sys, node_routes_in
   auto* system = &sys;
   router.add("GET", "/api/actors", [shared, system](http_request req, http_reply reply) {
     authenticate_then(*system, shared->tracker, req, std::move(reply),
-                      [shared](caf::event_based_actor* self, http_reply r, const caller&) {
+                      [shared](caf::event_based_actor* self, http_reply r, const caller& who) {
+                        auto sees = reader_for(*shared, who);
+                        if (!sees) {
+                          r.send(error_response(sees.error()));
+                          return;
+                        }
                         self->request<caf::message_priority::high>(shared->directory, ask_timeout,
                                                                    actors::tree_atom::value)
                             .then(
-                                [r](actor_status& tree) {
+                                [r, sees = std::move(*sees)](actor_status& tree) {
+                                  restrict_tree(tree, sees);
                                   std::string body;
                                   status_into(body, tree);
                                   r.send(http_response::json(200, std::move(body)));
@@ -193,8 +254,13 @@ void add_node_routes(http_router& router, caf::actor_system& sys, node_routes_in
       limit = std::min<size_t>(static_cast<size_t>(n), shared->max_queue_peek);
     }
     authenticate_then(*system, shared->tracker, req, std::move(reply),
-                      [shared, limit](caf::event_based_actor*, http_reply r, const caller&) {
-                        r.send(queue_answer(shared->queue, limit));
+                      [shared, limit](caf::event_based_actor*, http_reply r, const caller& who) {
+                        auto sees = reader_for(*shared, who);
+                        if (!sees) {
+                          r.send(error_response(sees.error()));
+                          return;
+                        }
+                        r.send(queue_answer(shared->queue, limit, *sees));
                       });
   });
   router.add("GET", "/metrics", [shared, system](http_request req, http_reply reply) {

@@ -12,6 +12,7 @@
 #include "runtime/http_router.hpp"
 
 namespace syncline::storage {
+class datasource_store;
 class transfer_queue;
 }
 
@@ -24,6 +25,9 @@ struct node_routes_init {
   actors::directory_actor directory;
   /// For `/api/queue` and the queue gauges of `/metrics`; may be null.
   storage::transfer_queue* queue = nullptr;
+  /// The access lists that decide which datasources a guest sees in `/api/queue` and
+  /// `/api/actors`; null: a guest sees none.
+  storage::datasource_store* datasources = nullptr;
   /// The HTTP server's own counters, appended to `/metrics`; may be null.
   std::shared_ptr<http_metrics> metrics;
   /// Most items `/api/queue` shows per sub-queue.
@@ -33,7 +37,11 @@ struct node_routes_init {
 /// Adds `GET /api/actors`, `GET /api/queue?limit=N` and `GET /metrics` to `router`. Each needs
 /// a token of any class (or anonymous access); the handler asks the tracker who it is, then
 /// asks the directory (with high priority) or reads the queue, and renders the answer here:
-/// the actors speak only their domain protocols.
+/// the actors speak only their domain protocols. `/api/queue` and `/api/actors` show a caller
+/// only the datasources it may read (`storage::may_read`): the sub-queues and the actors of
+/// the others are left out, and an actor working for no datasource (a volume, the supervisor)
+/// shows a guest no `current` or `last_error`, which may name items of any datasource.
+/// `/metrics` is the same for every class and carries ids, never paths.
 void add_node_routes(http_router& router, caf::actor_system& sys, node_routes_init init);
 
 }  // namespace syncline::runtime

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -270,6 +271,66 @@ database::impl::~impl() {
   if (lock_fd >= 0) ::close(lock_fd);
 }
 
+namespace {
+
+// Sets the permission bits of `path` to `mode` unless they already are; symbolic links are
+// left alone (lstat), so a link cannot make the node change a file elsewhere.
+caf::error restrict_one(const std::filesystem::path& path, mode_t mode) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return caf::none;  // gone meanwhile: nothing to protect
+    return make_error(storage_errc::io_error,
+                      "cannot read the mode of " + path.string() + ": " + std::strerror(errno));
+  }
+  bool dir = S_ISDIR(st.st_mode);
+  if (!dir && !S_ISREG(st.st_mode)) return caf::none;
+  if ((st.st_mode & 07777) == mode) return caf::none;
+  if (::chmod(path.c_str(), mode) != 0)
+    return make_error(storage_errc::io_error,
+                      "cannot restrict " + path.string() + " to mode " +
+                          (dir ? std::string{"0700"} : std::string{"0600"}) + ": " +
+                          std::strerror(errno));
+  return caf::none;
+}
+
+caf::error restrict_entry(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return caf::none;
+  if (S_ISDIR(st.st_mode)) return restrict_one(path, 0700);
+  if (S_ISREG(st.st_mode)) return restrict_one(path, 0600);
+  return caf::none;
+}
+
+}  // namespace
+
+caf::error restrict_data_dir(const std::filesystem::path& data_dir) {
+  if (auto err = restrict_one(data_dir, 0700)) return err;
+  std::error_code ec;
+  // The node's own files at the top (the lock, credentials.key); directories there other than
+  // db/ may be a person's, and are left as they are.
+  for (std::filesystem::directory_iterator it{data_dir, ec}, end; !ec && it != end;
+       it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (auto err = restrict_one(it->path(), 0600)) return err;
+  }
+  if (ec)
+    return make_error(storage_errc::io_error,
+                      "cannot list data directory " + data_dir.string() + ": " + ec.message());
+  auto db_dir = data_dir / "db";
+  struct stat st {};
+  if (::lstat(db_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return caf::none;
+  if (auto err = restrict_one(db_dir, 0700)) return err;
+  // The default options do not follow directory symlinks.
+  for (std::filesystem::recursive_directory_iterator it{db_dir, ec}, end; !ec && it != end;
+       it.increment(ec))
+    if (auto err = restrict_entry(it->path())) return err;
+  if (ec)
+    return make_error(storage_errc::io_error,
+                      "cannot list " + db_dir.string() + ": " + ec.message());
+  return caf::none;
+}
+
 database::database(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
 database::~database() = default;
@@ -362,6 +423,9 @@ caf::expected<std::unique_ptr<database>> database::open(const database_options& 
   }
   p->node_id = std::move(node_id);
   if (fresh) p->stored_schema = schema_version;
+  // At every open, after RocksDB made its files for this run: the directory holds password
+  // hashes, tokens and the credentials key.
+  if (auto err = restrict_data_dir(opts.data_dir)) return err;
   return std::unique_ptr<database>(new database(std::move(p)));
 }
 
@@ -372,12 +436,15 @@ const std::filesystem::path& database::data_dir() const noexcept { return impl_-
 caf::error database::write(write_batch& batch) {
   auto& b = batch.internals();
   if (b.batch.Count() > 0) {
-    auto st = impl_->db->Write(impl_->write_options, &b.batch);
+    auto w = impl_->write_options;
+    w.sync = w.sync || b.sync;
+    auto st = impl_->db->Write(w, &b.batch);
     if (!st.ok()) return to_error(st, "write batch");
   }
   auto hooks = std::move(b.hooks);
   b.hooks.clear();
   b.batch.Clear();
+  b.sync = false;
   for (auto& h : hooks) h();
   return caf::none;
 }
@@ -456,6 +523,10 @@ void write_batch::erase_range(column c, std::string_view begin, std::string_view
 
 void write_batch::on_commit(std::function<void()> hook) { impl_->hooks.push_back(std::move(hook)); }
 
+void write_batch::sync_on_write() noexcept { impl_->sync = true; }
+
+bool write_batch::syncs_on_write() const noexcept { return impl_->sync; }
+
 size_t write_batch::count() const noexcept { return static_cast<size_t>(impl_->batch.Count()); }
 
 size_t write_batch::byte_size() const noexcept { return impl_->batch.GetDataSize(); }
@@ -463,6 +534,7 @@ size_t write_batch::byte_size() const noexcept { return impl_->batch.GetDataSize
 void write_batch::clear() noexcept {
   impl_->batch.Clear();
   impl_->hooks.clear();
+  impl_->sync = false;
 }
 
 }  // namespace syncline::storage

@@ -62,6 +62,11 @@ class write_batch {
   /// Erases every key in [begin, end) of column `c` (one range deletion).
   void erase_range(column c, std::string_view begin, std::string_view end);
   void on_commit(std::function<void()> hook);
+  /// Makes `database::write` fsync the log before it returns, whatever
+  /// `database_options::sync_writes` says: for writes a power cut must not roll back (users,
+  /// passwords, tokens and their revocation). Cleared with the batch.
+  void sync_on_write() noexcept;
+  bool syncs_on_write() const noexcept;
 
   /// Number of puts and erases staged.
   size_t count() const noexcept;
@@ -80,6 +85,14 @@ class write_batch {
   database* db_;
   std::unique_ptr<impl> impl_;
 };
+
+/// Restricts the data directory to its owner: the directory and every directory under `db/`
+/// become 0700, the regular files directly in it and under `db/` 0600 (symbolic links are not
+/// followed; other entries a person put there are left alone). `database::open` calls it at
+/// every open, so a directory made or loosened by hand (a restore, a copy) is tightened too.
+/// Files RocksDB creates later take the process's umask, inside a directory only the owner can
+/// enter. `io_error` naming the path that could not be changed.
+[[nodiscard]] caf::error restrict_data_dir(const std::filesystem::path& data_dir);
 
 /// The node's database. Opening takes an exclusive lock on the data directory (a second
 /// process gets `storage_errc::locked` naming the holder's pid), checks the schema version

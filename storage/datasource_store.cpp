@@ -27,6 +27,13 @@ std::string joined(std::string_view prefix, std::string_view id) {
 
 }  // namespace
 
+bool may_read(const std::optional<datasource_access>& access, std::string_view user,
+              user_class cls) {
+  if (cls >= user_class::user) return true;
+  if (!access || user.empty()) return false;
+  return access->owner == user || access->members.find(std::string{user}) != access->members.end();
+}
+
 bool operator==(const datasource_access& a, const datasource_access& b) noexcept {
   return a.origin == b.origin && a.owner == b.owner && a.created_ms == b.created_ms &&
          a.members == b.members;

@@ -13,6 +13,8 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "storage/user_store.hpp"
+
 namespace syncline::storage {
 
 class database;
@@ -31,6 +33,13 @@ struct datasource_access {
 
   friend bool operator==(const datasource_access& a, const datasource_access& b) noexcept;
 };
+
+/// Whether `user` of class `cls` may read a datasource whose access list is `access` (none: a
+/// datasource of the configuration file never shared): class `user` and above read every
+/// datasource; a guest only one it owns or is invited to (accepted or not). The one rule for
+/// the datasource routes and the node's views (`/api/queue`, `/api/actors`).
+bool may_read(const std::optional<datasource_access>& access, std::string_view user,
+              user_class cls);
 
 /// One link of a datasource (it feeds a volume): where its rows and queue items live.
 struct datasource_link {

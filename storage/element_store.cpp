@@ -544,6 +544,11 @@ caf::error check_ids(const std::vector<std::string>& ids) {
 
 caf::expected<std::vector<element_outcome>> element_store::remove(
     const std::vector<std::string>& ids, const write_context& ctx) {
+  return remove_staged(ids, ctx, create_stage{});
+}
+
+caf::expected<std::vector<element_outcome>> element_store::remove_staged(
+    const std::vector<std::string>& ids, const write_context& ctx, const create_stage& stage) {
   if (auto err = check_ids(ids)) return err;
   std::lock_guard<std::mutex> guard{write_mtx_};
   working_set ws;
@@ -567,7 +572,7 @@ caf::expected<std::vector<element_outcome>> element_store::remove(
     }
     outcomes.push_back(std::move(o));
   }
-  return commit(ws, std::move(outcomes));
+  return commit(ws, std::move(outcomes), &stage);
 }
 
 caf::expected<std::vector<element_outcome>> element_store::lock(const std::vector<std::string>& ids,
@@ -618,10 +623,11 @@ caf::expected<std::vector<element_outcome>> element_store::unlock(
       o.result = element_result::not_found;
     } else if (held == nullptr || held->is_null()) {
       o.result = element_result::unchanged;
-    } else if (lock_owner_of(*held) != ctx.author) {
+    } else if (ctx.honor_locks && lock_owner_of(*held) != ctx.author) {
       o.result = element_result::locked;
       o.lock_owner = lock_owner_of(*held);
     } else {
+      if (lock_owner_of(*held) != ctx.author) o.lock_owner = lock_owner_of(*held);  // broken
       erase_field(s.fields, "lock");
       s.dirty = true;
       o.result = element_result::updated;

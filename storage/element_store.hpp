@@ -29,7 +29,7 @@ struct write_context {
   /// Keep `author` and `time` when the input gives them (imports, admins). Otherwise the store
   /// sets `author` on create and `time` on every change, ignoring what the input says.
   bool keep_given_author_time = false;
-  /// Refuse update, upsert and delete of an element whose `lock` names another user.
+  /// Refuse update, upsert, delete and unlock of an element whose `lock` names another user.
   bool honor_locks = true;
 };
 
@@ -51,7 +51,8 @@ struct element_outcome {
   element_result result = element_result::not_found;
   /// The element as stored after the call, for `created` and `updated`.
   std::string json;
-  /// For `locked`: the user holding the lock.
+  /// For `locked`: the user holding the lock. For `updated` by an unlock that broke another
+  /// user's lock (`honor_locks` false): whose lock it was.
   std::string lock_owner;
 };
 
@@ -111,12 +112,18 @@ class element_store {
   /// Deletes each id.
   [[nodiscard]] caf::expected<std::vector<element_outcome>> remove(
       const std::vector<std::string>& ids, const write_context& ctx);
+  /// `remove(ids, ctx)`, with `stage` (called as `create_staged` calls it, the outcomes
+  /// decided, the lock held) adding the caller's own changes to the same atomic write: the user
+  /// store deletes a user's password hash and tokens with its element.
+  [[nodiscard]] caf::expected<std::vector<element_outcome>> remove_staged(
+      const std::vector<std::string>& ids, const write_context& ctx, const create_stage& stage);
 
   /// Sets `lock` to `ctx.author` on each id not locked by someone else (an atomic
   /// test-and-set per id).
   [[nodiscard]] caf::expected<std::vector<element_outcome>> lock(const std::vector<std::string>& ids,
                                                                  const write_context& ctx);
-  /// Removes `lock` from each id locked by `ctx.author`.
+  /// Removes `lock` from each id locked by `ctx.author`; with `ctx.honor_locks` false, from
+  /// each id whoever holds it (an admin breaking a lock: the caller checks the class).
   [[nodiscard]] caf::expected<std::vector<element_outcome>> unlock(
       const std::vector<std::string>& ids, const write_context& ctx);
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -449,6 +450,7 @@ caf::expected<user_info> user_store::create_user(std::string_view username,
                               "email " + *email + " is used by another user");
         }
         batch.put(column::users, outcomes.front().id, record);
+        batch.sync_on_write();
         return caf::none;
       });
   sodium_memzero(record.data(), record.size());
@@ -481,7 +483,43 @@ caf::error user_store::set_password(std::string_view username, std::string_view 
   batch.put(column::users, id, record);
   sodium_memzero(record.data(), record.size());
   if (auto err = stage_revoke_all(db_, id, batch)) return err;
+  batch.sync_on_write();
   return db_.write(batch);
+}
+
+caf::expected<std::vector<element_outcome>> user_store::remove_elements(
+    const std::vector<std::string>& ids, const write_context& ctx) {
+  bool users = std::any_of(ids.begin(), ids.end(), [](const std::string& id) {
+    return !id.empty() && id.front() == '@' && user_name(id);
+  });
+  if (!users) return elements_.remove(ids, ctx);
+  std::lock_guard<std::mutex> lock{impl_->users_mtx};
+  return elements_.remove_staged(
+      ids, ctx,
+      [&](const std::vector<element_outcome>& outcomes, write_batch& batch) -> caf::error {
+        std::set<std::string, std::less<>> gone;
+        for (auto& o : outcomes)
+          if (o.result == element_result::deleted && !o.id.empty() && o.id.front() == '@' &&
+              user_name(o.id))
+            gone.insert(o.id);
+        if (gone.empty()) return caf::none;
+        // The hash goes now, not at the next purge: a user made again under the name in
+        // between must not sign in with the old password.
+        for (auto& id : gone) batch.erase(column::users, id);
+        auto err = scan_column(db_, column::tokens, [&](std::string_view key, std::string_view value) {
+          auto t = decode_token(value);
+          if (!t) return corrupt(column::tokens, "token record");
+          if (gone.count(t->user) != 0) batch.erase(column::tokens, key);
+          return caf::error{};
+        });
+        if (err) return err;
+        batch.sync_on_write();
+        return caf::none;
+      });
+}
+
+caf::error user_store::sync() {
+  return db_.sync_wal();
 }
 
 caf::expected<bool> user_store::has_admin() const {
@@ -604,6 +642,7 @@ caf::expected<issued_token> user_store::issue_token(std::string_view username, i
   out.expires_ms = rec.expires_ms;
   write_batch batch{db_};
   batch.put(column::tokens, token_key(out.token), encode(rec));
+  batch.sync_on_write();
   if (auto err = db_.write(batch)) return err;
   return out;
 }
@@ -629,6 +668,7 @@ caf::expected<user_info> user_store::verify_token(std::string_view token, int64_
   auto user = to_user_info(rec->user, std::move(**element));
   if (!user) return std::move(user.error());
   if (user->disabled) return invalid();
+  user->token_expires_ms = rec->expires_ms;
   return user;
 }
 
@@ -637,6 +677,7 @@ caf::error user_store::revoke_token(std::string_view token) {
   if (!well_formed_token(token)) return caf::none;  // never issued, so nothing to revoke
   write_batch batch{db_};
   batch.erase(column::tokens, token_key(token));
+  batch.sync_on_write();
   return db_.write(batch);
 }
 
@@ -646,6 +687,7 @@ caf::error user_store::revoke_all(std::string_view username) {
   write_batch batch{db_};
   if (auto err = stage_revoke_all(db_, user_id(*name), batch)) return err;
   if (batch.empty()) return caf::none;
+  batch.sync_on_write();
   return db_.write(batch);
 }
 
@@ -684,6 +726,7 @@ caf::expected<uint64_t> user_store::purge_expired(int64_t now_ms) {
   });
   if (err) return err;
   if (batch.empty()) return purged;
+  batch.sync_on_write();
   if (auto werr = db_.write(batch)) return werr;
   return purged;
 }

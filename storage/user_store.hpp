@@ -11,10 +11,11 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "storage/element_store.hpp"
+
 namespace syncline::storage {
 
 class database;
-class element_store;
 
 /// User classes, weakest first: each can do what the ones before it can.
 enum class user_class : uint8_t { guest, user, editor, admin };
@@ -33,6 +34,8 @@ struct user_info {
   bool disabled = false;
   /// The user's element as stored (JSON; never holds a password).
   std::string element_json;
+  /// When the token it was found by expires (epoch ms), for `verify_token`; 0 otherwise.
+  int64_t token_expires_ms = 0;
 };
 
 /// A token handed out at sign-in. The token text is only ever returned here; the database keeps
@@ -62,7 +65,9 @@ struct user_store_options {
 /// their password hashes (argon2id, libsodium's `crypto_pwhash_str`) live in the `users`
 /// column family and never in the element, so no read or search can return them. Tokens are
 /// 32 random bytes (base64url), stored as their BLAKE2b hash with user and expiry in the
-/// `tokens` column family; revoking deletes the hash. Thread-safe.
+/// `tokens` column family; revoking deletes the hash. Every write of users, passwords and
+/// tokens is fsynced before it returns (`write_batch::sync_on_write`), so a power cut cannot
+/// roll back a revocation or a password change. Thread-safe.
 class user_store {
  public:
   /// Computes one hash (the stand-in that unknown users are verified against, so they take
@@ -88,6 +93,17 @@ class user_store {
   /// Replaces a user's password (and revokes every token of the user, in the same write).
   /// `not_found` if the element `@username` does not exist; password rules as `create_user`.
   [[nodiscard]] caf::error set_password(std::string_view username, std::string_view password);
+
+  /// Deletes elements as `element_store::remove` does. For each user element `@name` deleted,
+  /// its password hash and every token of the user go in the same atomic, fsynced write: a user
+  /// made again under that name never signs in with the old password, and no old token
+  /// verifies. Serialized with the other writers of users.
+  [[nodiscard]] caf::expected<std::vector<element_outcome>> remove_elements(
+      const std::vector<std::string>& ids, const write_context& ctx);
+
+  /// Makes every write so far survive a power cut (one fsync of the log). For user elements
+  /// changed through the element store (`class`, `disable`): the caller syncs after them.
+  [[nodiscard]] caf::error sync();
 
   /// Whether any element `@...` has class admin, disabled or not (safe for "may someone set up
   /// a first admin?").
@@ -115,6 +131,7 @@ class user_store {
 
   /// The user a token belongs to, if it exists, has not expired at `now_ms`, and its user still
   /// exists and is not disabled; `not_found` otherwise (one message for all, naming nothing).
+  /// The answer's `token_expires_ms` is the token's expiry.
   /// A token also dies when its user's password is set again or the user is created again.
   /// Expired means `now_ms >= expires_ms`.
   [[nodiscard]] caf::expected<user_info> verify_token(std::string_view token, int64_t now_ms) const;

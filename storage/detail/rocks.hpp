@@ -32,6 +32,7 @@ struct database::impl {
 struct write_batch::impl {
   rocksdb::WriteBatch batch;
   std::vector<std::function<void()>> hooks;
+  bool sync = false;  ///< fsync the log when written (`write_batch::sync_on_write`)
 };
 
 /// The single place where a RocksDB status becomes a storage error. `what` says what was being

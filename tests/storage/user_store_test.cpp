@@ -408,6 +408,59 @@ BOOST_FIXTURE_TEST_CASE(deleted_users_lose_tokens_and_password, fixture) {
   BOOST_CHECK(users->authenticate("kate", "pw3"));
 }
 
+// remove_elements deletes the hash in the same write as the element: without a purge, an element
+// made again under the name (no password) does not sign in with the old one.
+BOOST_FIXTURE_TEST_CASE(remove_elements_deletes_the_password_at_once, fixture) {
+  create("mona", "pw-old", user_class::user);
+  create("nils", "pw", user_class::user);
+  auto t = issue("mona", hour_ms, 0);
+  auto keep = issue("nils", hour_ms, 0);
+  BOOST_REQUIRE(elements->create(R"({"_id":"/plain"})", write_context{"@root", 1}));
+  auto out = users->remove_elements({"@mona", "/plain", "@nobody"}, write_context{"@root", 1});
+  BOOST_REQUIRE_MESSAGE(out, why(out));
+  BOOST_REQUIRE_EQUAL(out->size(), 3u);
+  BOOST_CHECK(out->at(0).result == element_result::deleted);
+  BOOST_CHECK(out->at(1).result == element_result::deleted);
+  BOOST_CHECK(out->at(2).result == element_result::not_found);
+  BOOST_CHECK(!verifies(t, 1));
+  // No purge in between: the element comes back without a password, and the old one is gone.
+  auto again = elements->create(R"({"_id":"@mona","class":"admin"})", write_context{"@root", 2});
+  BOOST_REQUIRE(again && again->at(0).result == element_result::created);
+  BOOST_CHECK(!users->authenticate("mona", "pw-old"));
+  BOOST_CHECK(code_of(users->issue_token("mona", hour_ms, 3)) == storage_errc::not_found);
+  BOOST_CHECK(!verifies(t, 3));
+  BOOST_CHECK(verifies(keep, 3));
+  auto purged = users->purge_expired(3);
+  BOOST_REQUIRE_MESSAGE(purged, why(purged));
+  BOOST_CHECK_EQUAL(*purged, 0u);  // nothing of mona's was left to purge
+  // A locked user element is not deleted, and keeps its password.
+  BOOST_REQUIRE(elements->lock({"@nils"}, write_context{"@nils", 4}));
+  out = users->remove_elements({"@nils"}, write_context{"@root", 5});
+  BOOST_REQUIRE_MESSAGE(out, why(out));
+  BOOST_CHECK(out->at(0).result == element_result::locked);
+  BOOST_CHECK(users->authenticate("nils", "pw"));
+  BOOST_CHECK(verifies(keep, 5));
+}
+
+// An unlock that does not honour locks (an admin's force) removes another user's lock and says
+// whose it was; an ordinary one is refused.
+BOOST_FIXTURE_TEST_CASE(unlock_without_honoring_locks_breaks_them, fixture) {
+  BOOST_REQUIRE(elements->create(R"({"_id":"/held"})", write_context{"@root", 1}));
+  BOOST_REQUIRE(elements->lock({"/held"}, write_context{"ursula", 2}));
+  auto plain = elements->unlock({"/held"}, write_context{"ada", 3});
+  BOOST_REQUIRE(plain);
+  BOOST_CHECK(plain->at(0).result == element_result::locked);
+  write_context force{"ada", 4};
+  force.honor_locks = false;
+  auto broken = elements->unlock({"/held"}, force);
+  BOOST_REQUIRE(broken);
+  BOOST_CHECK(broken->at(0).result == element_result::updated);
+  BOOST_CHECK_EQUAL(broken->at(0).lock_owner, "ursula");
+  auto now = elements->get("/held");
+  BOOST_REQUIRE(now && *now);
+  BOOST_CHECK((*now)->find("\"lock\"") == std::string::npos);
+}
+
 BOOST_FIXTURE_TEST_CASE(purge_removes_expired_tokens_only, fixture) {
   create("mia", "pw", user_class::user);
   std::vector<std::string> short_lived, long_lived;
