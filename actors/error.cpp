@@ -22,6 +22,7 @@ const char* to_string(actors_errc x) noexcept {
     case actors_errc::forbidden: return "forbidden";
     case actors_errc::conflict: return "conflict";
     case actors_errc::busy: return "busy";
+    case actors_errc::too_many_requests: return "too_many_requests";
   }
   return "unknown";
 }
@@ -46,6 +47,7 @@ bool caller_error(const caf::error& err) noexcept {
       case actors_errc::unauthenticated:
       case actors_errc::forbidden:
       case actors_errc::conflict:
+      case actors_errc::too_many_requests:
         return true;
       default:
         return false;

@@ -38,6 +38,8 @@ enum class actors_errc : uint8_t {
   conflict,
   /// Too much work is waiting; the caller may retry later.
   busy,
+  /// The caller made too many attempts (sign-ins) and must wait before the next.
+  too_many_requests,
 };
 
 const char* to_string(actors_errc x) noexcept;

@@ -65,6 +65,8 @@ const char* to_string(api_op op) noexcept {
     case api_op::search_one: return "search_one";
     case api_op::search_mongo: return "search_mongo";
     case api_op::graph: return "graph";
+    case api_op::graph_backwards: return "graph_backwards";
+    case api_op::graph_forwards: return "graph_forwards";
     case api_op::comment: return "comment";
     case api_op::publish: return "publish";
     case api_op::version: return "version";

@@ -228,7 +228,8 @@ using supervisor_actor = caf::typed_actor<
 /// The tracker's operations: damas-core's routes and authentication.
 enum class api_op : uint8_t {
   create, read, update, upsert, remove, search, search_one, search_mongo, graph, comment,
-  publish, version, lock, unlock, sign_in, sign_out, verify, create_token,
+  publish, version, lock, unlock, sign_in, sign_out, verify, create_token, graph_backwards,
+  graph_forwards,
 };
 
 /// `"create"` ... as damas-core names the route (`remove` is `"delete"`, `sign_in` `"signIn"`).
@@ -253,6 +254,8 @@ struct api_answer {
   bool token_revoked = false;
   /// A datasource was created: its id (the HTTP layer names its place, `Location`).
   std::string created_id;
+  /// A refusal the caller may retry after this many seconds (0: no advice).
+  uint32_t retry_after_s = 0;
 };
 
 /// A success of kind `kind` with the JSON document `json`.

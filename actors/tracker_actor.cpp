@@ -15,6 +15,7 @@
 
 #include "actors/error.hpp"
 #include "actors/io_pool.hpp"
+#include "actors/tracker_json.hpp"
 #include "actors/tracker_ops.hpp"
 #include "storage/error.hpp"
 #include "storage/ulid.hpp"
@@ -43,6 +44,8 @@ struct tracker_state {
   // Shared with the pool jobs in flight, which may outlive the actor by a little.
   std::shared_ptr<tracker_services> svc = std::make_shared<tracker_services>();
   io_pool* pool = nullptr;
+  io_pool* password_pool = nullptr;
+  sign_in_limiter limiter;
   std::unordered_map<std::string, token_cache_entry> cache;
   // User changes running on the pool: while any is, tokens are verified against the database
   // every time and nothing is cached, so a revocation counts from the moment it is written.
@@ -127,6 +130,8 @@ uint8_t required_class(api_op op) noexcept {
     case api_op::search_one:
     case api_op::search_mongo:
     case api_op::graph:
+    case api_op::graph_backwards:
+    case api_op::graph_forwards:
     case api_op::verify:
     case api_op::sign_in:
     case api_op::sign_out:
@@ -185,6 +190,50 @@ void run_on_pool(self_ptr self, tracker_command cmd, principal_ptr who, bool use
       });
 }
 
+// A sign-in: refused while its (user, address) or its address has no attempt left, else run
+// on the password pool; a success gives its attempt back.
+void sign_in(self_ptr self, tracker_command cmd) {
+  auto& s = self->state;
+  auto form = parse_credentials(cmd.body, cmd.form_body);
+  std::string user = form ? form->username : std::string{};
+  auto now = std::chrono::steady_clock::now();
+  if (auto wait = s.limiter.admit(user, cmd.remote, now)) {
+    auto a = refuse(actors_errc::too_many_requests,
+                    "too many sign-in attempts from this address" +
+                        std::string{user.empty() ? "" : " for this user"} + "; retry in " +
+                        std::to_string(*wait) + " s");
+    a.retry_after_s = *wait;
+    spdlog::debug("tracker: sign-in of '{}' from {} refused: too many attempts", user, cmd.remote);
+    return answer(s, cmd, std::move(a));
+  }
+  if (s.password_pool->queued() >= s.svc->settings.max_queued_sign_ins) {
+    auto a = refuse(actors_errc::busy, "too many sign-ins are waiting; retry");
+    a.retry_after_s = 1;
+    return answer(s, cmd, std::move(a));
+  }
+  ++s.in_pool;
+  auto shared = std::make_shared<tracker_command>(std::move(cmd));
+  run_io(
+      self, *s.password_pool,
+      [svc = s.svc, shared]() {
+        auto a = detail::run_tracker_op(*svc, *shared, principal{});
+        bool ok = !a.error;
+        bool refused = a.error && caller_error(a.error);
+        if (shared->respond) shared->respond(std::move(a));
+        return std::make_pair(ok, refused);
+      },
+      [self, user, remote = shared->remote](std::pair<bool, bool> outcome) {
+        auto& state = self->state;
+        --state.in_pool;
+        if (outcome.first)
+          state.limiter.succeeded(user, remote, std::chrono::steady_clock::now());
+        else if (outcome.second)
+          ++state.refused;
+        else
+          ++state.failed;
+      });
+}
+
 tracker_actor::behavior_type tracker(self_ptr self, tracker_init init) {
   auto& st = self->state;
   st.svc->elements = init.elements;
@@ -192,13 +241,15 @@ tracker_actor::behavior_type tracker(self_ptr self, tracker_init init) {
   st.svc->settings = init.settings;
   st.svc->anonymous = storage::user_class_from_string(init.settings.anonymous_class);
   st.pool = init.pool;
+  st.password_pool = init.password_pool != nullptr ? init.password_pool : init.pool;
+  st.limiter = sign_in_limiter{init.settings.sign_in};
   self->delayed_send(self, std::chrono::minutes{1}, purge_atom::value);
   return {
       [=](api_atom, tracker_command& cmd) {
         auto& s = self->state;
         ++s.requests;
         if (cmd.op == api_op::sign_in)  // argon2id takes tens of milliseconds: never here
-          return run_on_pool(self, std::move(cmd), std::make_shared<principal>(), false);
+          return sign_in(self, std::move(cmd));
         auto auth = authenticate(s, cmd.token, cmd.bad_credentials);
         if (!auth) return answer(s, cmd, answer_error(std::move(auth.error())));
         auto who_ptr = std::move(*auth);

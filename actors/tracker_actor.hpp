@@ -10,6 +10,7 @@
 #include <caf/actor_system.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/sign_in_limiter.hpp"
 
 namespace syncline::storage {
 class element_store;
@@ -41,6 +42,12 @@ struct tracker_settings {
   size_t inline_body_bytes = 256 * 1024;
   /// Requests waiting for the I/O pool beyond this are refused with 503.
   size_t max_queued_jobs = 4096;
+  /// Sign-ins waiting for the password pool beyond this are refused with 503.
+  size_t max_queued_sign_ins = 64;
+  /// Sign-in attempts per (user, address) and per address.
+  sign_in_limits sign_in;
+  /// Most ids a search, search_mongo or graph answers at once; more is refused, never cut.
+  size_t max_answer_ids = 100000;
 };
 
 /// What the tracker needs; everything outlives the tracker actor (the node owns it).
@@ -49,6 +56,9 @@ struct tracker_init {
   storage::user_store* users = nullptr;
   /// Where slow calls run: searches (full scans), sign-in (argon2id), user changes, big bodies.
   io_pool* pool = nullptr;
+  /// Where sign-ins run (argon2id), so that a flood of them cannot starve the other slow
+  /// calls; null: `pool`.
+  io_pool* password_pool = nullptr;
   tracker_settings settings;
 };
 

@@ -84,15 +84,26 @@ std::string normalize_query(std::string_view q) {
   return out;
 }
 
+// The refusal of an answer of `count` ids, more than `[api] max_answer_ids`.
+api_answer too_many_ids(const tracker_services& s, const std::string& what, uint64_t count) {
+  return bad_request(what + " holds " + std::to_string(count) + " ids, more than the " +
+                     std::to_string(s.settings.max_answer_ids) +
+                     " one answer may hold ([api] max_answer_ids): page through them with "
+                     "POST /api/search_mongo and its limit and skip");
+}
+
 api_answer op_search(const tracker_services& s, const tracker_command& req, const principal&, bool one) {
   auto q = normalize_query(req.arg);
   if (q.empty() || q == "undefined") return bad_request("search needs a query");
   auto query = storage::element_query::parse_text(q);
   if (!query) return answer_error(query.error());
   storage::search_options opts;
-  if (one) opts.limit = 1;
+  // One more than may be answered: the count says how many there are in all.
+  opts.limit = one ? 1 : s.settings.max_answer_ids + 1;
   auto found = storage::search(*s.elements, *query, opts);
   if (!found) return answer_error(found.error());
+  if (!one && found->count > s.settings.max_answer_ids)
+    return too_many_ids(s, "the answer of this search", found->count);
   if (one) {
     if (found->ids.empty()) return answer_json(answer_kind::done, "null");
     auto got = s.elements->get(found->ids.front());
@@ -114,8 +125,16 @@ api_answer op_search_mongo(const tracker_services& s, const tracker_command& req
   if (!parsed) return answer_error(parsed.error());
   auto query = storage::element_query::parse_mongo(parsed->query_json);
   if (!query) return answer_error(query.error());
+  auto max = s.settings.max_answer_ids;
+  if (parsed->options.limit > max)
+    return bad_request("limit " + std::to_string(parsed->options.limit) + " is more than the " +
+                       std::to_string(max) + " ids one answer may hold ([api] max_answer_ids)");
+  bool unbounded = parsed->options.limit == 0;
+  if (unbounded) parsed->options.limit = max + 1;
   auto found = storage::search(*s.elements, *query, parsed->options);
   if (!found) return answer_error(found.error());
+  if (unbounded && found->ids.size() > max)
+    return too_many_ids(s, "the answer of this search (without limit)", found->count);
   std::string body = "{\"count\":" + std::to_string(found->count) + ",\"ids\":[";
   for (size_t i = 0; i < found->ids.size(); ++i) {
     if (i > 0) body += ',';
@@ -126,8 +145,14 @@ api_answer op_search_mongo(const tracker_services& s, const tracker_command& req
 }
 
 // Nodes and the edges that lead to them: each level finds the edges whose `tgt_id` is one of
-// the nodes found so far and adds their `src_id` nodes. One scan of the elements per level.
+// the nodes found so far and adds their `src_id` nodes (`forwards`: the edges whose `src_id`
+// is one, adding their `tgt_id` nodes). One scan of the elements per level. `graph` answers
+// the elements; damas-core's graph_backwards and graph_forwards answer their ids.
 api_answer op_graph(const tracker_services& s, const tracker_command& req, const principal&) {
+  bool forwards = req.op == api_op::graph_forwards;
+  bool ids_only = req.op != api_op::graph;
+  const char* follow = forwards ? "src_id" : "tgt_id";
+  const char* reach = forwards ? "tgt_id" : "src_id";
   int64_t depth = 0;
   if (!req.arg.empty()) {
     char* end = nullptr;
@@ -146,7 +171,7 @@ api_answer op_graph(const tracker_services& s, const tracker_command& req, const
   std::unordered_set<std::string> edge_ids;
   for (int64_t level = 0; !frontier.empty() && level < max_levels && (depth == 0 || level < depth);
        ++level) {
-    std::string q = "{\"tgt_id\":{\"$in\":[";
+    std::string q = std::string{"{\""} + follow + "\":{\"$in\":[";
     for (size_t i = 0; i < frontier.size(); ++i) {
       if (i > 0) q += ',';
       storage::append_json_string(q, frontier[i]);
@@ -163,31 +188,45 @@ api_answer op_graph(const tracker_services& s, const tracker_command& req, const
     if (fresh.empty()) break;
     auto got = s.elements->read(fresh);
     if (!got) return answer_error(got.error());
-    for (auto& json : *got) {
+    for (size_t i = 0; i < got->size(); ++i) {
+      auto& json = (*got)[i];
       if (!json) continue;
-      if (auto src = string_member(*json, "src_id"); src && known.insert(*src).second) {
+      if (auto src = string_member(*json, reach); src && known.insert(*src).second) {
         nodes.push_back(*src);
         frontier.push_back(*src);
       }
-      edges.push_back(std::move(*json));
+      edges.push_back(ids_only ? fresh[i] : std::move(*json));
     }
-    if (nodes.size() + edges.size() > s.settings.max_ids * 10)
-      return bad_request("the graph is larger than this node answers in one request");
+    if (nodes.size() + edges.size() > s.settings.max_answer_ids)
+      return bad_request("the graph holds more than the " +
+                         std::to_string(s.settings.max_answer_ids) +
+                         " nodes and edges one answer may hold ([api] max_answer_ids): ask for "
+                         "a smaller depth, or walk it with POST /api/search_mongo "
+                         "({\"tgt_id\": {\"$in\": [...]}}) and its limit and skip");
   }
   auto got = s.elements->read(nodes);
   if (!got) return answer_error(got.error());
   size_t missing = 0;
   std::string body = "[";
   bool first = true;
-  for (auto& json : *got) {
+  for (size_t i = 0; i < got->size(); ++i) {
+    auto& json = (*got)[i];
+    missing += !json;
+    if (ids_only && !json) continue;  // ids of what exists
     if (!first) body += ',';
     first = false;
-    missing += !json;
-    body += json ? *json : std::string{"null"};
+    if (ids_only)
+      storage::append_json_string(body, nodes[i]);
+    else
+      body += json ? *json : std::string{"null"};
   }
   for (auto& e : edges) {
-    body += ',';
-    body += e;
+    if (!first) body += ',';
+    first = false;
+    if (ids_only)
+      storage::append_json_string(body, e);
+    else
+      body += e;
   }
   body += ']';
   if (missing == got->size() && edges.empty())
@@ -291,7 +330,9 @@ api_answer dispatch(const tracker_services& s, const tracker_command& cmd, const
     case api_op::search: return op_search(s, cmd, who, false);
     case api_op::search_one: return op_search(s, cmd, who, true);
     case api_op::search_mongo: return op_search_mongo(s, cmd, who);
-    case api_op::graph: return op_graph(s, cmd, who);
+    case api_op::graph:
+    case api_op::graph_backwards:
+    case api_op::graph_forwards: return op_graph(s, cmd, who);
     case api_op::comment: return op_comment(s, cmd, who);
     case api_op::publish: return op_publish(s, cmd, who);
     case api_op::version: return op_version(s, cmd, who);
@@ -364,6 +405,8 @@ bool slow_op(api_op op) noexcept {
     case api_op::search_one:
     case api_op::search_mongo:
     case api_op::graph:
+    case api_op::graph_backwards:
+    case api_op::graph_forwards:
     case api_op::version:
     case api_op::sign_in:
       return true;

@@ -19,6 +19,7 @@ const char* code_for(unsigned status) noexcept {
     case 404: return "not_found";
     case 405: return "method_not_allowed";
     case 409: return "conflict";
+    case 429: return "too_many_requests";
     case 503: return "unavailable";
     default: return "internal_error";
   }
@@ -39,6 +40,7 @@ unsigned http_status_of(const caf::error& err) noexcept {
       case actors_errc::forbidden_transition:
       case actors_errc::already_exists:
       case actors_errc::conflict: return 409;
+      case actors_errc::too_many_requests: return 429;
       case actors_errc::shutting_down:
       case actors_errc::busy: return 503;
       default: return 500;
@@ -78,6 +80,8 @@ http_response to_http(actors::api_answer answer) {
     if (answer.kind == actors::answer_kind::accepted) status = 202;
     out = http_response::json(status, std::move(answer.json));
   }
+  if (answer.retry_after_s > 0)
+    out.headers.emplace_back("Retry-After", std::to_string(answer.retry_after_s));
   if (answer.token_revoked)
     out.headers.emplace_back("Set-Cookie", "token=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict");
   return out;

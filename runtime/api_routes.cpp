@@ -59,6 +59,8 @@ bool changes_state(api_op op) noexcept {
     case api_op::search_one:
     case api_op::search_mongo:
     case api_op::graph:
+    case api_op::graph_backwards:
+    case api_op::graph_forwards:
     case api_op::verify:
       return false;
     default:
@@ -198,6 +200,9 @@ void add_api_routes(http_router& router, caf::actor_system& sys, actors::tracker
   add({"GET"}, "/api/search_one/*query", api_op::search_one, extra::arg_rest);
   add({"POST"}, "/api/search_mongo", api_op::search_mongo);
   add({"GET", "POST"}, "/api/graph/:depth/*ids", api_op::graph, extra::graph);
+  // damas-core's clients (py/damas_client.py): the ids reached, either way along the edges.
+  add({"GET", "POST"}, "/api/graph_backwards/:depth/*ids", api_op::graph_backwards, extra::graph);
+  add({"GET", "POST"}, "/api/graph_forwards/:depth/*ids", api_op::graph_forwards, extra::graph);
   add({"POST"}, "/api/comment", api_op::comment);
   add({"POST"}, "/api/publish", api_op::publish);
   add({"POST"}, "/api/version/*id", api_op::version, extra::arg_rest);

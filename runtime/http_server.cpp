@@ -73,6 +73,11 @@ struct server_core : std::enable_shared_from_this<server_core> {
   // simply gone.
   std::unordered_map<session*, std::shared_ptr<session>> sessions;
   bool stopping = false;
+  // Sessions of `sessions` accepted past max_connections (one request each, then closed).
+  size_t overflowing = 0;
+  // Past max_connections since the last log line that said so; refused meanwhile.
+  bool overloaded = false;
+  uint64_t refused = 0;
 
   void forget(session* s);
 };
@@ -105,6 +110,11 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   const net::any_io_executor& executor() const noexcept { return executor_; }
+
+  // Accepted past max_connections: one request, `/health` only, then closed. Set before
+  // `start`.
+  void mark_overflow() noexcept { overflow_ = true; }
+  bool overflow() const noexcept { return overflow_; }
 
   // Everything below runs on the session's strand.
 
@@ -143,7 +153,9 @@ class session : public std::enable_shared_from_this<session> {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(core_->options.max_header_bytes));
     parser_->body_limit(core_->options.max_body_bytes);
-    stream_.expires_after(core_->options.read_timeout);
+    stream_.expires_after(overflow_ ? std::min<std::chrono::seconds>(core_->options.read_timeout,
+                                                                     std::chrono::seconds{5})
+                                    : core_->options.read_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
@@ -285,6 +297,7 @@ class session : public std::enable_shared_from_this<session> {
   std::string local_;
   phase phase_ = phase::reading;
   bool stopping_ = false;
+  bool overflow_ = false;
   // The request being handled: answers carrying another sequence number are stale.
   uint64_t seq_ = 0;
   bool keep_alive_ = false;
@@ -323,6 +336,14 @@ class session_sink final : public http_reply::sink {
 void session::on_request() {
   auto msg = parser_->release();
   parser_.reset();
+  if (overflow_ && msg.target() != "/health") {
+    auto r = http_response::error(
+        503, "unavailable",
+        "the node serves at most " + std::to_string(core_->options.max_connections) +
+            " connections at once ([http] max_connections) and all are open; retry later");
+    r.headers.emplace_back("Retry-After", "1");
+    return answer_and_close(std::move(r));
+  }
   http_request req;
   req.method = std::string{msg.method_string()};
   req.target = std::string{msg.target()};
@@ -333,7 +354,7 @@ void session::on_request() {
   req.body = std::move(msg.body());
   req.remote = remote_;
   req.local = local_;
-  keep_alive_ = msg.keep_alive();
+  keep_alive_ = msg.keep_alive() && !overflow_;
   version_ = msg.version();
   head_ = msg.method() == http::verb::head;
   route_ = http_router::no_route;
@@ -368,6 +389,13 @@ void server_core::forget(session* s) {
   // The caller holds its own reference, so the session is not destroyed under the lock.
   last = std::move(i->second);
   sessions.erase(i);
+  if (s->overflow()) --overflowing;
+  if (overloaded && !stopping && sessions.size() - overflowing < options.max_connections) {
+    overloaded = false;
+    spdlog::info("http: connections below [http] max_connections again; {} refused meanwhile",
+                 refused);
+    refused = 0;
+  }
   if (stopping && sessions.empty()) grace_timer.cancel();
 }
 
@@ -386,12 +414,30 @@ void accept_next(server_core* core) {
           return;
         }
         auto s = std::make_shared<session>(core->shared_from_this(), std::move(socket));
+        bool keep = true;
         {
           std::lock_guard<std::mutex> lock{core->mu};
           if (core->stopping) return;
-          core->sessions.emplace(s.get(), s);
+          auto max = core->options.max_connections;
+          auto regular = core->sessions.size() - core->overflowing;
+          if (regular >= max) {
+            if (!core->overloaded) {
+              core->overloaded = true;
+              spdlog::warn("http: {} connections open, [http] max_connections; new ones get 503 "
+                           "(except /health) until some close",
+                           regular);
+            }
+            ++core->refused;
+            keep = core->overflowing < std::max<size_t>(16, max / 4);
+            if (keep) {
+              s->mark_overflow();
+              ++core->overflowing;
+            }
+          }
+          if (keep) core->sessions.emplace(s.get(), s);
         }
-        net::dispatch(s->executor(), [s] { s->start(); });
+        // Not kept: closed here, as the last reference goes.
+        if (keep) net::dispatch(s->executor(), [s] { s->start(); });
         accept_next(core);
       }));
 }

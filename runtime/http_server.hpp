@@ -29,6 +29,10 @@ struct http_server_options {
   std::chrono::seconds read_timeout{30};
   /// How long `stop` lets requests in flight finish before closing their connections.
   std::chrono::milliseconds stop_grace{5000};
+  /// Connections served at once. Past it, a new connection may still send one request:
+  /// `/health` is answered, anything else gets 503 with `Retry-After`, and it is closed; a
+  /// few more beyond (a quarter of the limit, at least 16) are closed at once.
+  size_t max_connections = 512;
   /// Network threads: requests are read, routed and written on this many threads (each
   /// connection on one at a time).
   size_t threads = 1;

@@ -295,6 +295,7 @@ struct node::impl {
   std::unique_ptr<storage::user_store> users;
   std::unique_ptr<storage::credential_store> credentials;
   std::unique_ptr<actors::io_pool> api_pool;
+  std::unique_ptr<actors::io_pool> password_pool;
   caf::actor_system_config caf_cfg;
   std::unique_ptr<caf::actor_system> system;
   actors::directory_actor directory;
@@ -324,6 +325,7 @@ struct node::impl {
     // The tracker's jobs in flight finish (their answers go to closed connections) before the
     // stores they use go away.
     if (api_pool) api_pool->stop();
+    if (password_pool) password_pool->stop();
     if (ctx) ctx->pool().stop();
   }
   ~impl() { stop_actors(); }
@@ -425,6 +427,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   if (!credentials) return std::move(credentials.error());
   p->credentials = std::move(*credentials);
   p->api_pool = std::make_unique<actors::io_pool>(cfg.api.io_threads);
+  p->password_pool = std::make_unique<actors::io_pool>(cfg.api.password_threads);
   p->directory = actors::spawn_directory(*p->system, std::chrono::seconds{5});
   actors::supervisor_init sup;
   sup.ctx = p->ctx.get();
@@ -468,6 +471,11 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   tracker.elements = p->elements.get();
   tracker.users = p->users.get();
   tracker.pool = p->api_pool.get();
+  tracker.password_pool = p->password_pool.get();
+  tracker.settings.sign_in.per_user_address = cfg.auth.sign_in_attempts;
+  tracker.settings.sign_in.per_address = cfg.auth.sign_in_attempts_per_address;
+  tracker.settings.sign_in.window = std::chrono::seconds{cfg.auth.sign_in_window_s};
+  tracker.settings.max_answer_ids = cfg.api.max_answer_ids;
   tracker.settings.anonymous_class = cfg.auth.anonymous_class;
   tracker.settings.token_ttl = std::chrono::seconds{cfg.auth.token_ttl_s};
   tracker.settings.max_token_ttl = std::chrono::seconds{cfg.auth.max_token_ttl_s};
@@ -496,6 +504,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   http_opts.max_header_bytes = cfg.http.max_header_bytes;
   http_opts.threads = cfg.http.threads;
   http_opts.read_timeout = std::chrono::seconds{cfg.http.read_timeout_s};
+  http_opts.max_connections = cfg.http.max_connections;
   http_opts.server_name = std::string{"syncline/"} + version();
   http_opts.metrics = metrics;
   auto policy = std::make_shared<request_policy>();
@@ -538,6 +547,7 @@ void node::stop() noexcept {
     impl_->users.reset();
     impl_->elements.reset();
     impl_->api_pool.reset();
+    impl_->password_pool.reset();
     impl_->ctx.reset();
     spdlog::info("actor system stopped");
   }

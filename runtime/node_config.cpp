@@ -201,6 +201,12 @@ const std::vector<setting>& settings() {
        [](const toml::node& v, node_config& c) {
          return read_int(v, 1, 3600, c.http.read_timeout_s);
        }},
+      {"http", "max_connections", value_kind::integer,
+       "connections open at once; past it new ones get 503 (except /health) and are closed",
+       [](const node_config& c) { return std::to_string(c.http.max_connections); },
+       [](const toml::node& v, node_config& c) {
+         return read_int(v, 1, 1000000, c.http.max_connections);
+       }},
       {"http", "allowed_hosts", value_kind::string,
        "names the node answers to (name or name:port) besides the address a client "
        "connected to; other Host headers are refused (DNS rebinding)",
@@ -303,6 +309,25 @@ const std::vector<setting>& settings() {
          c.auth.admin_password_file = s;
          return std::string{};
        }},
+      {"auth", "sign_in_attempts", value_kind::integer,
+       "sign-in attempts per user and client address, refilled over sign_in_window_s "
+       "(a success gives its attempt back); past them: 429",
+       [](const node_config& c) { return std::to_string(c.auth.sign_in_attempts); },
+       [](const toml::node& v, node_config& c) {
+         return read_int(v, 1, 1000000, c.auth.sign_in_attempts);
+       }},
+      {"auth", "sign_in_attempts_per_address", value_kind::integer,
+       "sign-in attempts per client address (any users), refilled over sign_in_window_s",
+       [](const node_config& c) { return std::to_string(c.auth.sign_in_attempts_per_address); },
+       [](const toml::node& v, node_config& c) {
+         return read_int(v, 1, 1000000, c.auth.sign_in_attempts_per_address);
+       }},
+      {"auth", "sign_in_window_s", value_kind::integer,
+       "seconds over which spent sign-in attempts come back",
+       [](const node_config& c) { return std::to_string(c.auth.sign_in_window_s); },
+       [](const toml::node& v, node_config& c) {
+         return read_int(v, 1, 86400, c.auth.sign_in_window_s);
+       }},
       {"datasources", "allowed_roots", value_kind::string,
        "absolute directories under which folder datasources made through the API may read; "
        "empty: the API may not make folder datasources",
@@ -324,6 +349,18 @@ const std::vector<setting>& settings() {
        "threads for the API's slow calls (searches, sign-ins, big bodies), apart from the sync's",
        [](const node_config& c) { return std::to_string(c.api.io_threads); },
        [](const toml::node& v, node_config& c) { return read_int(v, 1, 64, c.api.io_threads); }},
+      {"api", "password_threads", value_kind::integer,
+       "threads hashing passwords for sign-ins (argon2id), apart from io_threads",
+       [](const node_config& c) { return std::to_string(c.api.password_threads); },
+       [](const toml::node& v, node_config& c) {
+         return read_int(v, 1, 64, c.api.password_threads);
+       }},
+      {"api", "max_answer_ids", value_kind::integer,
+       "most ids a search, search_mongo or graph answers at once; more is refused, never cut",
+       [](const node_config& c) { return std::to_string(c.api.max_answer_ids); },
+       [](const toml::node& v, node_config& c) {
+         return read_int(v, 1, 10000000, c.api.max_answer_ids);
+       }},
       {"runtime", "io_threads", value_kind::integer,
        "threads for blocking work (listing, copies, database writes, syncfs)",
        [](const node_config& c) { return std::to_string(c.runtime.io_threads); },

@@ -60,6 +60,8 @@ struct http_settings {
   /// How long a client may take to send one request (headers, then again the body) and how
   /// long a keep-alive connection may stay idle; the connection is closed after that.
   uint32_t read_timeout_s = 30;
+  /// Connections open at once; past it a new one gets 503 (except `/health`) and is closed.
+  uint32_t max_connections = 512;
   /// Names the node answers to besides the address a client connected to (`name` or
   /// `name:port`): a request with another `Host` is refused (DNS rebinding).
   std::vector<std::string> allowed_hosts;
@@ -104,14 +106,23 @@ struct auth_settings {
   /// SYNCLINE_ADMIN_PASSWORD). Never a built-in password.
   std::string admin_user;
   std::filesystem::path admin_password_file;
+  /// Sign-in attempts per (user, client address) and per client address, refilled over
+  /// `sign_in_window_s`; a successful attempt is given back. Past them: 429 with Retry-After.
+  uint32_t sign_in_attempts = 5;
+  uint32_t sign_in_attempts_per_address = 30;
+  uint32_t sign_in_window_s = 60;
 };
 
 /// `[api]`
 struct api_settings {
   /// Most ids (elements, once `_id` arrays are unfolded) one request may name.
   uint32_t max_ids = 10000;
-  /// I/O threads of the API (searches, sign-ins, big bodies), apart from the sync's.
+  /// I/O threads of the API (searches, user changes, big bodies), apart from the sync's.
   uint32_t io_threads = 2;
+  /// Threads hashing passwords for sign-ins (argon2id), apart from the above.
+  uint32_t password_threads = 1;
+  /// Most ids a search, search_mongo or graph answers at once; more is refused (never cut).
+  uint32_t max_answer_ids = 100000;
 };
 
 /// `[datasources]`

@@ -687,6 +687,7 @@ element_query& element_query::operator=(const element_query&) = default;
 caf::expected<element_query> element_query::parse_text(std::string_view query) {
   compiler c;
   std::vector<node> terms;
+  bool everything = false;
   auto space = [](char ch) {
     return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v';
   };
@@ -695,9 +696,15 @@ caf::expected<element_query> element_query::parse_text(std::string_view query) {
     size_t start = i;
     while (i < query.size() && !space(query[i])) ++i;
     if (i == start) break;
-    if (auto err = compile_term(c, query.substr(start, i - start), terms)) return err;
+    auto term = query.substr(start, i - start);
+    // damas-core's command line client documents `search *` as "every element".
+    if (term == "*") {
+      everything = true;
+      continue;
+    }
+    if (auto err = compile_term(c, term, terms)) return err;
   }
-  if (terms.empty()) return bad("empty query");
+  if (terms.empty() && !everything) return bad("empty query");
   element_query q;
   q.impl_ = std::make_shared<const impl>(c, conjunction(std::move(terms)));
   return q;

@@ -43,6 +43,7 @@ class element_query {
 
   /// `invalid_argument` naming the bad term (an empty query, a term without operator, a regex
   /// RE2 refuses, ...). `key:/abc` without a closing slash is a plain value (paths need that).
+  /// The term `*` matches every element (damas-core's `search *`).
   [[nodiscard]] static caf::expected<element_query> parse_text(std::string_view query);
   /// `invalid_json` or `invalid_argument` naming the bad operator or value.
   [[nodiscard]] static caf::expected<element_query> parse_mongo(std::string_view json);

@@ -479,8 +479,12 @@ caf::expected<std::vector<element_outcome>> element_store::upsert(
   auto time_text = std::to_string(now);
   auto author_text = json_quote(ctx.author);
   std::vector<std::vector<std::string>> ids(in.size());
-  for (size_t i = 0; i < in.size(); ++i)
+  for (size_t i = 0; i < in.size(); ++i) {
     ids[i] = in[i].ids.empty() ? std::vector<std::string>{make_ulid(now)} : in[i].ids;
+    // damas-core's upsert takes the id "null" for "make one" (its clients send it so).
+    for (auto& id : ids[i])
+      if (id == "null") id = make_ulid(now);
+  }
   std::lock_guard<std::mutex> guard{write_mtx_};
   working_set ws;
   for (auto& list : ids)

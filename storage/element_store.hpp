@@ -103,7 +103,8 @@ class element_store {
   [[nodiscard]] caf::expected<std::vector<element_outcome>> update(std::string_view json,
                                                                    const write_context& ctx);
 
-  /// Update where the id exists, create (null keys dropped) where it does not.
+  /// Update where the id exists, create (null keys dropped) where it does not. An absent `_id`,
+  /// or the id `"null"` (damas-core's spelling), creates an element under a new ULID.
   [[nodiscard]] caf::expected<std::vector<element_outcome>> upsert(
       const std::vector<element_input>& in, const write_context& ctx);
   [[nodiscard]] caf::expected<std::vector<element_outcome>> upsert(std::string_view json,

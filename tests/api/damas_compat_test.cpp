@@ -4,6 +4,7 @@
 // re-implements the cases of damas-core's REST test suite (server-nodejs/test/damas-core.js)
 // on today's /api/ routes.
 #define BOOST_TEST_MODULE damas_compat
+#include <set>
 #include <string>
 
 #include <boost/test/unit_test.hpp>
@@ -146,6 +147,56 @@ BOOST_AUTO_TEST_CASE(every_method_of_damas_js) {
   BOOST_CHECK(ok(send("DELETE", "/api/delete/", R"(["/js/c","/js/d"])", json)));
   // An XHR without a token sends no Authorization header at all.
   BOOST_CHECK_EQUAL(send("GET", "/api/verify", "", {}).status, 401);
+}
+
+// py/damas_client.py: graph_backwards and graph_forwards post the ids to
+// /api/graph_{backwards,forwards}/<depth>/ and read an array of ids; upsert takes the id
+// "null" for a new element; the command line client lists every element with `search *`.
+BOOST_AUTO_TEST_CASE(graph_directions_upsert_null_and_search_everything) {
+  auto token = py_sign_in("root", node.admin_password);
+  auto h = py_json(token);
+  // a -> b -> c, as edges from src_id to tgt_id.
+  BOOST_REQUIRE_EQUAL(send("POST", "/api/create/",
+                           R"([{"_id":"/g/a"},{"_id":"/g/b"},{"_id":"/g/c"},
+                               {"_id":"/g/ab","src_id":"/g/a","tgt_id":"/g/b"},
+                               {"_id":"/g/bc","src_id":"/g/b","tgt_id":"/g/c"}])",
+                           h)
+                          .status,
+                      201);
+  auto ids_of = [](const std::string& body) {
+    std::set<std::string> out;
+    auto d = parse_json(body);
+    if (!d->ok || !d->doc.IsArray()) return out;
+    for (auto& v : d->doc.GetArray())
+      if (v.IsString()) out.insert(v.GetString());
+    return out;
+  };
+  auto r = send("POST", "/api/graph_backwards/0/", "\"/g/c\"", h);
+  BOOST_CHECK_EQUAL(r.status, 200);
+  BOOST_CHECK((ids_of(r.body) == std::set<std::string>{"/g/c", "/g/bc", "/g/b", "/g/ab", "/g/a"}));
+  r = send("POST", "/api/graph_forwards/1/", "\"/g/a\"", h);
+  BOOST_CHECK_EQUAL(r.status, 200);
+  BOOST_CHECK((ids_of(r.body) == std::set<std::string>{"/g/a", "/g/ab", "/g/b"}));
+  r = send("GET", "/api/graph_forwards/0/%2Fg%2Fb", "", h);
+  BOOST_CHECK_EQUAL(r.status, 200);
+  BOOST_CHECK((ids_of(r.body) == std::set<std::string>{"/g/b", "/g/bc", "/g/c"}));
+  // upsert({"_id": "null"}): a new element under a generated id, none named "null".
+  r = send("POST", "/api/upsert/", R"({"_id":"null","k":1})", h);
+  BOOST_CHECK_EQUAL(r.status, 200);
+  auto made = member(r.body, "_id");
+  if (made.empty()) {
+    auto d = parse_json(r.body);
+    if (d->ok && d->doc.IsArray() && d->doc.Size() == 1 && d->doc[0].IsObject() &&
+        d->doc[0].HasMember("_id"))
+      made = d->doc[0]["_id"].GetString();
+  }
+  BOOST_CHECK_MESSAGE(!made.empty() && made != "null", r.body);
+  BOOST_CHECK_EQUAL(send("GET", "/api/read/null", "", h).status, 404);
+  // search * (cli/damas help: "list every objects").
+  r = send("GET", "/api/search/*", "", h);
+  BOOST_CHECK_EQUAL(r.status, 200);
+  auto all = ids_of(r.body);
+  BOOST_CHECK(all.count("/g/a") == 1 && all.count("/g/bc") == 1 && all.count(made) == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

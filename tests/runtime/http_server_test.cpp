@@ -65,6 +65,9 @@ struct fixture {
       arrived.notify_all();
     });
     router.add("GET", "/drop", [](http_request, http_reply) {});
+    router.add("GET", "/health", [](http_request, http_reply reply) {
+      reply.send(http_response::json(200, R"({"status":"ok"})"));
+    });
     router.add("GET", "/throw",
                [](http_request, http_reply) -> void { throw std::runtime_error("boom"); });
     router.add("GET", "/twice", [](http_request, http_reply reply) {
@@ -404,4 +407,42 @@ BOOST_FIXTURE_TEST_CASE(ipv6_loopback_works_where_available, fixture) {
   BOOST_CHECK_EQUAL(server->local_address().host, "::1");
   http_connection c{"::1", port()};
   BOOST_CHECK_EQUAL(c.request("GET", "/hello").status, 200);
+}
+
+// Past [http] max_connections: a new connection gets a clear 503 with Retry-After and is
+// closed, /health is still answered, and the connections already open are still served; once
+// one closes, new connections are served again.
+BOOST_FIXTURE_TEST_CASE(past_max_connections_new_ones_get_503_but_health_and_open_ones_are_served,
+                        fixture) {
+  http_server_options o;
+  o.max_connections = 2;
+  start(o);
+  auto a = std::make_unique<http_connection>("127.0.0.1", port());
+  http_connection b{"127.0.0.1", port()};
+  BOOST_CHECK_EQUAL(a->request("GET", "/hello").status, 200);
+  BOOST_CHECK_EQUAL(b.request("GET", "/hello").status, 200);
+  for (int i = 0; i < 3; ++i) {
+    http_connection c{"127.0.0.1", port()};
+    auto r = c.request("GET", "/hello");
+    BOOST_CHECK_EQUAL(r.status, 503);
+    BOOST_CHECK_EQUAL(r.header("retry-after"), "1");
+    BOOST_CHECK_MESSAGE(r.body.find("max_connections") != std::string::npos, r.body);
+    BOOST_CHECK(c.wait_closed());
+  }
+  {
+    http_connection d{"127.0.0.1", port()};
+    BOOST_CHECK_EQUAL(d.request("GET", "/health").status, 200);
+  }
+  BOOST_CHECK_EQUAL(a->request("GET", "/hello").status, 200);
+  BOOST_CHECK_EQUAL(b.request("GET", "/hello").status, 200);
+  // One closes: the server notices in its own time; a new connection is served then.
+  a.reset();
+  auto deadline = std::chrono::steady_clock::now() + bound;
+  int status = 0;
+  while (status != 200 && std::chrono::steady_clock::now() < deadline) {
+    http_connection e{"127.0.0.1", port()};
+    status = e.request("GET", "/hello").status;
+    if (status != 200) std::this_thread::sleep_for(20ms);
+  }
+  BOOST_CHECK_EQUAL(status, 200);
 }
