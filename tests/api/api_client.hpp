@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -67,6 +68,18 @@ inline bool is_error_shape(const std::string& body) {
   auto d = parse_json(body);
   return d->ok && d->doc.IsObject() && d->doc.HasMember("error") && d->doc["error"].IsString() &&
          d->doc.HasMember("message") && d->doc["message"].IsString();
+}
+
+/// Polls `done` until it holds or `bound` passes; returns whether it held. The bound only
+/// limits how long a broken test hangs and never decides an outcome.
+inline bool eventually(const std::function<bool()>& done,
+                       std::chrono::milliseconds bound = std::chrono::seconds{120}) {
+  auto until = std::chrono::steady_clock::now() + bound;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  return done();
 }
 
 /// A node of this process, with an admin `root` made on first start from a password file.
@@ -154,5 +167,32 @@ class api_client {
   std::string token_;
   std::unique_ptr<http_connection> conn_;
 };
+
+/// Tokens of `root` and of a user of each class, made by `root` on the node at `port`:
+/// `@gina` (guest), `@ursula` (user), `@ed` (editor), `@ada` (admin), passwords `pw-<class>`.
+struct class_tokens {
+  std::string root, guest, user, editor, admin;
+};
+
+inline class_tokens make_class_users(uint16_t port, const std::string& root_password) {
+  class_tokens t;
+  api_client c{port};
+  t.root = c.sign_in("root", root_password);
+  BOOST_REQUIRE(!t.root.empty());
+  c.set_token(t.root);
+  auto made = c.post("/api/create/",
+                     R"([{"_id":"@gina","class":"guest","password":"pw-guest","email":"gina@example.com"},
+                         {"_id":"@ursula","class":"user","password":"pw-user"},
+                         {"_id":"@ed","class":"editor","password":"pw-editor"},
+                         {"_id":"@ada","class":"admin","password":"pw-admin"}])");
+  BOOST_REQUIRE_EQUAL(made.status, 201);
+  BOOST_REQUIRE(made.body.find("pw-") == std::string::npos);
+  t.guest = c.sign_in("gina", "pw-guest");
+  t.user = c.sign_in("ursula", "pw-user");
+  t.editor = c.sign_in("ed", "pw-editor");
+  t.admin = c.sign_in("ada", "pw-admin");
+  BOOST_REQUIRE(!t.guest.empty() && !t.user.empty() && !t.editor.empty() && !t.admin.empty());
+  return t;
+}
 
 }  // namespace syncline::test

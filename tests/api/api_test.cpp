@@ -20,28 +20,10 @@ using namespace std::chrono_literals;
 namespace {
 
 // One node for the whole suite, with a user of each class; each test uses ids of its own.
-struct world {
+struct world : class_tokens {
   api_node node;
-  std::string root, guest, user, editor, admin;
 
-  world() {
-    api_client c{node.port};
-    root = c.sign_in("root", node.admin_password);
-    BOOST_REQUIRE(!root.empty());
-    c.set_token(root);
-    auto made = c.post("/api/create/",
-                       R"([{"_id":"@gina","class":"guest","password":"pw-guest","email":"gina@example.com"},
-                           {"_id":"@ursula","class":"user","password":"pw-user"},
-                           {"_id":"@ed","class":"editor","password":"pw-editor"},
-                           {"_id":"@ada","class":"admin","password":"pw-admin"}])");
-    BOOST_REQUIRE_EQUAL(made.status, 201);
-    BOOST_REQUIRE(made.body.find("pw-") == std::string::npos);
-    guest = c.sign_in("gina", "pw-guest");
-    user = c.sign_in("ursula", "pw-user");
-    editor = c.sign_in("ed", "pw-editor");
-    admin = c.sign_in("ada", "pw-admin");
-    BOOST_REQUIRE(!guest.empty() && !user.empty() && !editor.empty() && !admin.empty());
-  }
+  world() { static_cast<class_tokens&>(*this) = make_class_users(node.port, node.admin_password); }
 };
 
 world* the_world = nullptr;

@@ -25,9 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Bounds only: they limit how long a broken test hangs and never decide an outcome.
-constexpr auto wait_bound = 120s;
-
 const char* const volumes[] = {"vol-crud", "vol-spy", "vol-page", "vol-compute", "vol-misc"};
 
 // A node's configuration: its data in `dir`/data, an admin `root`, a directory volume per test
@@ -118,16 +115,6 @@ void write_file(const fs::path& p, const std::string& text) {
 std::string read_file(const fs::path& p) {
   std::ifstream in{p, std::ios::binary};
   return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
-}
-
-// Polls `done` until it holds or the bound passes; returns whether it held.
-bool eventually(const std::function<bool()>& done) {
-  auto until = std::chrono::steady_clock::now() + wait_bound;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
 }
 
 // A folder datasource's creation body.

@@ -21,18 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Bounds only: they limit how long a broken test hangs and never decide an outcome.
-constexpr auto wait_bound = 120s;
-
-bool eventually(const std::function<bool()>& done) {
-  auto until = std::chrono::steady_clock::now() + wait_bound;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
-
 fs::path admin_password_file(const temp_dir& dir) {
   auto pw = dir / "admin.pw";
   std::ofstream out{pw};
@@ -60,32 +48,17 @@ syncline::runtime::node_config node_config(const temp_dir& dir) {
   return cfg;
 }
 
-struct world {
+struct world : class_tokens {
   temp_dir dir{"security"};
   std::unique_ptr<syncline::runtime::node> node;
   uint16_t port = 0;
-  std::string root, guest, user, editor, admin;
 
   world() {
     auto n = syncline::runtime::node::start(node_config(dir));
     BOOST_REQUIRE_MESSAGE(n, (n ? std::string{"ok"} : syncline::storage::render(n.error())));
     node = std::move(*n);
     port = node->http_address().port;
-    api_client c{port};
-    root = c.sign_in("root", "root-secret-1");
-    BOOST_REQUIRE(!root.empty());
-    c.set_token(root);
-    auto made = c.post("/api/create/",
-                       R"([{"_id":"@gina","class":"guest","password":"pw-guest"},
-                           {"_id":"@ursula","class":"user","password":"pw-user"},
-                           {"_id":"@ed","class":"editor","password":"pw-editor"},
-                           {"_id":"@ada","class":"admin","password":"pw-admin"}])");
-    BOOST_REQUIRE_EQUAL(made.status, 201);
-    guest = c.sign_in("gina", "pw-guest");
-    user = c.sign_in("ursula", "pw-user");
-    editor = c.sign_in("ed", "pw-editor");
-    admin = c.sign_in("ada", "pw-admin");
-    BOOST_REQUIRE(!guest.empty() && !user.empty() && !editor.empty() && !admin.empty());
+    static_cast<class_tokens&>(*this) = make_class_users(port, "root-secret-1");
   }
   ~world() {
     if (node) node->stop();
