@@ -98,6 +98,43 @@ const beast::error_category& http_errors() {
   return http::make_error_code(http::error::end_of_stream).category();
 }
 
+using request_parser = http::request_parser<http::string_body>;
+
+// What every connection (and `read_http_request`) reads requests with.
+void limit(request_parser& parser, const http_server_options& o) {
+  parser.header_limit(static_cast<uint32_t>(o.max_header_bytes));
+  parser.body_limit(o.max_body_bytes);
+}
+
+// The answer to a request that could not be read, or nullopt when there is none to give (the
+// connection just closes).
+std::optional<http_response> read_refusal(beast::error_code ec, const http_server_options& o) {
+  if (ec == http::error::body_limit)
+    return http_response::error(
+        413, "payload_too_large",
+        "request body exceeds " + std::to_string(o.max_body_bytes) + " bytes");
+  if (ec == http::error::header_limit)
+    return http_response::error(
+        431, "header_too_large",
+        "request headers exceed " + std::to_string(o.max_header_bytes) + " bytes");
+  if (&ec.category() == &http_errors())
+    return http_response::error(400, "bad_request", "malformed HTTP request: " + ec.message());
+  return std::nullopt;
+}
+
+// The request a handler sees, from what the parser read (`remote` and `local` left empty).
+http_request to_request(http::request<http::string_body>&& msg) {
+  http_request req;
+  req.method = std::string{msg.method_string()};
+  req.target = std::string{msg.target()};
+  auto q = req.target.find('?');
+  req.path = req.target.substr(0, q);
+  if (q != std::string::npos) req.query = req.target.substr(q + 1);
+  for (auto& field : msg) req.headers.emplace_back(lower(field.name_string()), field.value());
+  req.body = std::move(msg.body());
+  return req;
+}
+
 class session : public std::enable_shared_from_this<session> {
  public:
   session(std::shared_ptr<server_core> core, tcp::socket&& socket)
@@ -151,8 +188,7 @@ class session : public std::enable_shared_from_this<session> {
   void do_read() {
     phase_ = phase::reading;
     parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(core_->options.max_header_bytes));
-    parser_->body_limit(core_->options.max_body_bytes);
+    limit(*parser_, core_->options);
     stream_.expires_after(overflow_ ? std::min<std::chrono::seconds>(core_->options.read_timeout,
                                                                      std::chrono::seconds{5})
                                     : core_->options.read_timeout);
@@ -197,17 +233,8 @@ class session : public std::enable_shared_from_this<session> {
     if (stopping_ || ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == net::error::operation_aborted)
       return close();
-    if (ec == http::error::body_limit)
-      return answer_and_close(http_response::error(
-          413, "payload_too_large",
-          "request body exceeds " + std::to_string(core_->options.max_body_bytes) + " bytes"));
-    if (ec == http::error::header_limit)
-      return answer_and_close(http_response::error(
-          431, "header_too_large",
-          "request headers exceed " + std::to_string(core_->options.max_header_bytes) + " bytes"));
-    if (&ec.category() == &http_errors())
-      return answer_and_close(
-          http_response::error(400, "bad_request", "malformed HTTP request: " + ec.message()));
+    if (auto refusal = read_refusal(ec, core_->options))
+      return answer_and_close(std::move(*refusal));
     close();
   }
 
@@ -288,7 +315,7 @@ class session : public std::enable_shared_from_this<session> {
   const net::any_io_executor executor_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<request_parser> parser_;
   std::optional<http::response<http::empty_body>> interim_;
   std::optional<http::response<http::string_body>> res_;
   std::array<char, 4096> drain_buf_{};
@@ -344,19 +371,12 @@ void session::on_request() {
     r.headers.emplace_back("Retry-After", "1");
     return answer_and_close(std::move(r));
   }
-  http_request req;
-  req.method = std::string{msg.method_string()};
-  req.target = std::string{msg.target()};
-  auto q = req.target.find('?');
-  req.path = req.target.substr(0, q);
-  if (q != std::string::npos) req.query = req.target.substr(q + 1);
-  for (auto& field : msg) req.headers.emplace_back(lower(field.name_string()), field.value());
-  req.body = std::move(msg.body());
-  req.remote = remote_;
-  req.local = local_;
   keep_alive_ = msg.keep_alive() && !overflow_;
   version_ = msg.version();
   head_ = msg.method() == http::verb::head;
+  http_request req = to_request(std::move(msg));
+  req.remote = remote_;
+  req.local = local_;
   route_ = http_router::no_route;
   method_ = req.method;
   target_ = req.target;
@@ -479,6 +499,26 @@ struct http_server::impl {
   listen_address local;
   std::vector<std::thread> threads;
 };
+
+std::variant<std::monostate, http_request, http_response> read_http_request(
+    std::string_view wire, const http_server_options& options) {
+  request_parser parser;
+  limit(parser, options);
+  parser.eager(true);
+  net::const_buffer rest{wire.data(), wire.size()};
+  while (!parser.is_done()) {
+    beast::error_code ec;
+    auto used = parser.put(rest, ec);
+    rest += used;
+    if (ec == http::error::need_more) return std::monostate{};
+    if (ec) {
+      if (auto refusal = read_refusal(ec, options)) return std::move(*refusal);
+      return http_response::error(400, "bad_request", "malformed HTTP request: " + ec.message());
+    }
+    if (used == 0) return std::monostate{};
+  }
+  return to_request(parser.release());
+}
 
 http_server::http_server(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 

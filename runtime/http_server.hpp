@@ -7,6 +7,8 @@
 #include <optional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <variant>
 
 #include <caf/expected.hpp>
 
@@ -82,5 +84,12 @@ class http_server {
   explicit http_server(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };
+
+/// Reads one request from `wire` as a connection reads it (the same parser, limits and
+/// conversion): the request (`remote` and `local` empty), the answer a connection gives to what
+/// it cannot read (400, 413, 431; the connection then closes), or nothing when `wire` ends
+/// before the request does. Bytes after the request are ignored. For tests and fuzzing.
+std::variant<std::monostate, http_request, http_response> read_http_request(
+    std::string_view wire, const http_server_options& options);
 
 }  // namespace syncline::runtime

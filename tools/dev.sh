@@ -6,6 +6,9 @@
 #                                           every test (benchmarks at a tiny size included)
 #   bash tools/dev.sh build                 install what is missing and build (release)
 #   bash tools/dev.sh bench [args]          build (release) and run the benchmarks at full size
+#   bash tools/dev.sh fuzz [seconds [name...]]  build the libFuzzer targets (clang, ASan+UBSan)
+#                                           and fuzz each for `seconds` (60); names: see
+#                                           tests/fuzz/CMakeLists.txt (element_json, config, ...)
 #
 # Idempotent: packages already installed are not touched, and apt is not even asked then.
 set -euo pipefail
@@ -19,7 +22,8 @@ build_packages=(
   libtomlplusplus-dev libsodium-dev libre2-dev
 )
 # What the tests and benchmarks need on top: the tools they compare syncline with.
-test_packages=(rsync procps wrk nginx)
+# clang and its runtime libraries build the fuzz targets (libFuzzer).
+test_packages=(rsync procps wrk nginx clang libclang-rt-14-dev)
 
 log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
 
@@ -52,6 +56,17 @@ build() {  # build <dir> <cmake args...>
 
 release_dir=build/release
 asan_dir=build/asan
+fuzz_dir=build/fuzz
+
+# The fuzz build keeps its own objects (clang): room for both in ccache unless set otherwise.
+command -v ccache >/dev/null && [ -z "${CCACHE_MAXSIZE:-}" ] &&
+  [ "$(ccache -k max_size 2>/dev/null || echo 5.0G)" = "5.0G" ] && export CCACHE_MAXSIZE=10G
+
+build_fuzz() {  # build_fuzz <seconds per target>
+  cmake -S . -B "$fuzz_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+    -DSYNCLINE_FUZZ=ON -DSYNCLINE_FUZZ_SECONDS="$1" >/dev/null
+  cmake --build "$fuzz_dir" -j"$(jobs)" --target fuzzers
+}
 
 cmd=${1:-}
 [ $# -gt 0 ] && shift
@@ -66,6 +81,23 @@ case "$cmd" in
     install_missing "${build_packages[@]}" "${test_packages[@]}"
     build "$asan_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNCLINE_SANITIZE=ON
     ctest --test-dir "$asan_dir" --output-on-failure -j"$(jobs)" "$@"
+    # A short fuzz of every reader of untrusted input (seconds each; `fuzz` runs them longer).
+    log "fuzz smoke: each target for 10 s"
+    build_fuzz 10
+    ctest --test-dir "$fuzz_dir" --output-on-failure -j"$(jobs)"
+    ;;
+  fuzz)
+    install_missing "${build_packages[@]}" clang libclang-rt-14-dev
+    seconds=${1:-60}
+    [ $# -gt 0 ] && shift
+    build_fuzz "$seconds"
+    names=("$@")
+    [ ${#names[@]} -eq 0 ] && names=(element_json search_text search_mongo config datasource_api
+                                     http_request)
+    for n in "${names[@]}"; do
+      log "fuzzing $n for $seconds s (findings: $fuzz_dir/tests/fuzz/crash-*; new inputs: $fuzz_dir/tests/fuzz/found/${n}_fuzz)"
+      ctest --test-dir "$fuzz_dir" --output-on-failure -R "^fuzz_${n}_fuzz\$"
+    done
     ;;
   build)
     install_missing "${build_packages[@]}"

@@ -6,6 +6,7 @@
 #define BOOST_TEST_MODULE damas_compat
 #include <set>
 #include <string>
+#include <tuple>
 
 #include <boost/test/unit_test.hpp>
 
@@ -280,6 +281,57 @@ BOOST_AUTO_TEST_CASE(create_read_update_delete_cases) {
   BOOST_CHECK_EQUAL(send("DELETE", "/api/delete/", "\"\"", h).status, 400);
   BOOST_CHECK_EQUAL(send("DELETE", "/api/delete/", "\"5527f052a23a84b74a548792\"", h).status, 404);
   BOOST_CHECK_EQUAL(send("DELETE", "/api/delete/", "\"" + id + "\"", h).status, 200);
+}
+
+// What every client parses: a JSON content type on each success, 207 with `null` in the place of
+// each miss for comment and publish (as for read), a read's ids taken from a GET's body
+// (Express reads bodies of any method; damas.js's read sends one), and createToken refused
+// without a token.
+BOOST_AUTO_TEST_CASE(json_answers_partial_outcomes_and_bodies_of_gets) {
+  auto token = py_sign_in("root", node.admin_password);
+  headers h{{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token}};
+  auto json_type = [](const http_result& r) {
+    return r.header("content-type").find("application/json") != std::string::npos;
+  };
+  auto r = send("POST", "/api/create/", R"({"_id":"/p/a","file_size":1})", h);
+  BOOST_CHECK_EQUAL(r.status, 201);
+  BOOST_CHECK(json_type(r));
+  for (auto [method, target, body] :
+       {std::tuple<const char*, const char*, const char*>{"GET", "/api/read/%2Fp%2Fa", ""},
+        {"GET", "/api/search/file_size:1", ""},
+        {"POST", "/api/search_mongo/", R"({"query":{"file_size":1}})"},
+        {"GET", "/api/graph/0/%2Fp%2Fa", ""},
+        {"GET", "/api/verify", ""},
+        {"PUT", "/api/update/", R"({"_id":"/p/a","file_size":2})"}}) {
+    r = send(method, target, body, h);
+    BOOST_CHECK_MESSAGE(r.status == 200 && json_type(r),
+                        method << " " << target << ": " << r.status << " " << r.header("content-type"));
+  }
+  // GET /api/read/ with the ids in its body.
+  r = send("GET", "/api/read/", R"(["/p/a"])", h);
+  BOOST_CHECK_EQUAL(r.status, 200);
+  auto d = parse_json(r.body);
+  BOOST_CHECK(d->ok && d->doc.IsArray() && d->doc.Size() == 1 && d->doc[0].IsObject());
+  // comment on one parent that exists and one that does not: 207, the comment and null.
+  r = send("POST", "/api/comment/", R"({"#parent":["/p/a","/p/none"],"comment":"hi"})", h);
+  BOOST_CHECK_EQUAL(r.status, 207);
+  BOOST_CHECK(json_type(r));
+  d = parse_json(r.body);
+  BOOST_REQUIRE(d->ok && d->doc.IsArray() && d->doc.Size() == 2);
+  BOOST_CHECK(d->doc[0].IsObject() && d->doc[1].IsNull());
+  // publish a new file and one already tracked: 207, null for the tracked one.
+  r = send("POST", "/api/publish/",
+           R"([{"_id":"/p/new","comment":"first","origin":"s1"},{"_id":"/p/a","comment":"again","origin":"s1"}])",
+           h);
+  BOOST_CHECK_EQUAL(r.status, 207);
+  BOOST_CHECK(json_type(r));
+  d = parse_json(r.body);
+  BOOST_REQUIRE(d->ok && d->doc.IsArray() && d->doc.Size() >= 2);
+  BOOST_CHECK(d->doc[0].IsObject() && d->doc[1].IsNull());
+  // createToken needs the token of whoever asks.
+  r = send("POST", "/api/createToken", R"({"name":"ci"})", {{"Content-Type", "application/json"}});
+  BOOST_CHECK_EQUAL(r.status, 401);
+  BOOST_CHECK(json_type(r));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
