@@ -76,8 +76,39 @@ const char* to_string(api_op op) noexcept {
     case api_op::sign_out: return "signOut";
     case api_op::verify: return "verify";
     case api_op::create_token: return "createToken";
+    case api_op::changes: return "changes";
   }
   return "unknown";
+}
+
+bool changes_state(api_op op) noexcept {
+  switch (op) {
+    case api_op::read:
+    case api_op::search:
+    case api_op::search_one:
+    case api_op::search_mongo:
+    case api_op::graph:
+    case api_op::graph_backwards:
+    case api_op::graph_forwards:
+    case api_op::verify:
+    case api_op::changes:
+      return false;
+    default:
+      return true;
+  }
+}
+
+bool changes_state(datasource_op op) noexcept {
+  switch (op) {
+    case datasource_op::list:
+    case datasource_op::read:
+    case datasource_op::children:
+    case datasource_op::frontsearch:
+    case datasource_op::runs:
+      return false;
+    default:
+      return true;
+  }
 }
 
 void register_types(caf::actor_system_config& cfg) {

@@ -230,10 +230,14 @@ enum class api_op : uint8_t {
   create, read, update, upsert, remove, search, search_one, search_mongo, graph, comment,
   publish, version, lock, unlock, sign_in, sign_out, verify, create_token, graph_backwards,
   graph_forwards,
+  changes,  ///< the change feed (`GET /api/changes`), ours: seed 003's sites follow it
 };
 
 /// `"create"` ... as damas-core names the route (`remove` is `"delete"`, `sign_in` `"signIn"`).
 const char* to_string(api_op op) noexcept;
+/// Whether `op` may change state (reads, searches, verify and the feed do not): such requests
+/// pass the browser rules first (runtime/request_guard.hpp).
+bool changes_state(api_op op) noexcept;
 
 /// How a request that succeeded ended (damas-core answers 200, 201 and 207 for them).
 enum class answer_kind : uint8_t {
@@ -281,6 +285,11 @@ struct tracker_command {
   bool ids_in_path = false;
   /// search, search_one: the query; version: the element id; graph: the depth as written.
   std::string arg;
+  /// changes: the cursor, the most changes to answer, and how long to wait for one when
+  /// there are none after the cursor (0: answer at once).
+  uint64_t since = 0;
+  uint32_t limit = 0;
+  uint32_t wait_s = 0;
   /// The token presented; empty: none given.
   std::string token;
   /// Credentials were presented in a form that is not a token (refused as unauthenticated).
@@ -313,6 +322,8 @@ enum class datasource_op : uint8_t {
 
 /// `"list"`, `"create"`, ... for logs.
 const char* to_string(datasource_op op) noexcept;
+/// Whether `op` may change state (list, read, children, frontsearch and runs do not).
+bool changes_state(datasource_op op) noexcept;
 
 /// One datasource request (seed 000's routes under
 /// `/api/{container}/{account}/workspaces/{workspace}/`), as the route module read it and the

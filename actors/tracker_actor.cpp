@@ -3,11 +3,13 @@
 // reads, small writes) or on the I/O pool (scans, argon2id, user changes, big bodies).
 #include "actors/tracker_actor.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -55,6 +57,14 @@ struct tracker_state {
   uint64_t refused = 0;
   uint64_t failed = 0;
   uint64_t cache_hits = 0;
+  // Followers of the change feed waiting for a change after their cursor, each until its time.
+  struct feed_waiter {
+    tracker_command cmd;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::vector<feed_waiter> feed_waiters;
+  // Set by a write while a wake-up is on its way, so a burst of writes sends one.
+  std::shared_ptr<std::atomic<bool>> feed_wake = std::make_shared<std::atomic<bool>>(false);
 
   void count(const api_answer& a) {
     if (!a.error) return;
@@ -136,6 +146,7 @@ uint8_t required_class(api_op op) noexcept {
     case api_op::sign_in:
     case api_op::sign_out:
     case api_op::create_token:
+    case api_op::changes:
       return static_cast<uint8_t>(user_class::guest);
     case api_op::create:
     case api_op::lock:
@@ -234,6 +245,63 @@ void sign_in(self_ptr self, tracker_command cmd) {
       });
 }
 
+// Followers waiting at once; more get 503 (each holds a connection for up to five minutes).
+constexpr size_t max_feed_waiters = 1024;
+
+// The page of the change feed after `cmd.since`, or nullopt when there is none yet.
+std::optional<api_answer> feed_page(tracker_state& s, const tracker_command& cmd) {
+  auto page = s.svc->elements->changes(cmd.since, cmd.limit);
+  if (!page) return answer_error(std::move(page.error()));
+  if (page->changes.empty() && !page->reset) return std::nullopt;
+  return answer_json(answer_kind::done, changes_json(*page));
+}
+
+// Answers the followers that have something to read, and those whose wait is over.
+void serve_feed_waiters(tracker_state& s, bool expire_only) {
+  auto now = std::chrono::steady_clock::now();
+  auto& ws = s.feed_waiters;
+  for (size_t i = 0; i < ws.size();) {
+    std::optional<api_answer> a;
+    if (!expire_only) a = feed_page(s, ws[i].cmd);
+    if (!a && now >= ws[i].until) {
+      storage::change_page none;
+      none.last_seq = ws[i].cmd.since;
+      a = answer_json(answer_kind::done, changes_json(none));
+    }
+    if (!a) {
+      ++i;
+      continue;
+    }
+    answer(s, ws[i].cmd, std::move(*a));
+    ws[i] = std::move(ws.back());
+    ws.pop_back();
+  }
+}
+
+// `GET /api/changes`: a page at once when there is one (or no wait was asked), else the
+// request waits for a write or its time.
+void follow_changes(self_ptr self, tracker_command cmd) {
+  auto& s = self->state;
+  auto page = feed_page(s, cmd);
+  if (page || cmd.wait_s == 0) {
+    if (!page) {
+      storage::change_page none;
+      none.last_seq = cmd.since;
+      page = answer_json(answer_kind::done, changes_json(none));
+    }
+    return answer(s, cmd, std::move(*page));
+  }
+  if (s.feed_waiters.size() >= max_feed_waiters) {
+    auto a = refuse(actors_errc::busy, "too many followers of the change feed are waiting; retry");
+    a.retry_after_s = 1;
+    return answer(s, cmd, std::move(a));
+  }
+  auto wait = std::chrono::seconds{cmd.wait_s};
+  s.feed_waiters.push_back({std::move(cmd), std::chrono::steady_clock::now() + wait});
+  self->delayed_send(self, wait, io_done_atom::value,
+                     io_continuation{[self] { serve_feed_waiters(self->state, true); }});
+}
+
 tracker_actor::behavior_type tracker(self_ptr self, tracker_init init) {
   auto& st = self->state;
   st.svc->elements = init.elements;
@@ -244,6 +312,17 @@ tracker_actor::behavior_type tracker(self_ptr self, tracker_init init) {
   st.password_pool = init.password_pool != nullptr ? init.password_pool : init.pool;
   st.limiter = sign_in_limiter{init.settings.sign_in};
   self->delayed_send(self, std::chrono::minutes{1}, purge_atom::value);
+  // Every write of an element wakes the change feed's followers (one message per burst).
+  st.svc->elements->on_change(
+      [wake = st.feed_wake, weak = caf::actor_cast<caf::weak_actor_ptr>(self), self](uint64_t) {
+        if (wake->exchange(true)) return;
+        if (auto alive = caf::actor_cast<caf::strong_actor_ptr>(weak))
+          caf::anon_send(caf::actor_cast<tracker_actor>(alive), io_done_atom::value,
+                         io_continuation{[self] {
+                           self->state.feed_wake->store(false);
+                           serve_feed_waiters(self->state, false);
+                         }});
+      });
   return {
       [=](api_atom, tracker_command& cmd) {
         auto& s = self->state;
@@ -263,6 +342,8 @@ tracker_actor::behavior_type tracker(self_ptr self, tracker_init init) {
         switch (cmd.op) {
           case api_op::verify:
             return answer(s, cmd, answer_json(answer_kind::done, detail::verify_json(who)));
+          case api_op::changes:
+            return follow_changes(self, std::move(cmd));
           case api_op::sign_out: {
             if (who.anonymous)
               return answer(s, cmd,
@@ -299,8 +380,14 @@ tracker_actor::behavior_type tracker(self_ptr self, tracker_init init) {
         run_io(
             self, *self->state.pool,
             [svc = self->state.svc]() {
-              auto n = svc->users->purge_expired(storage::epoch_ms());
+              auto now = storage::epoch_ms();
+              auto n = svc->users->purge_expired(now);
               if (!n) spdlog::warn("tracker: purging expired tokens: {}", render(n.error()));
+              // The change feed is compacted by age, a bounded batch each time.
+              auto keep_ms = svc->settings.changes_keep_s * 1000;
+              auto gone = svc->elements->forget_changes_before(now - keep_ms, 100000);
+              if (!gone) spdlog::warn("tracker: compacting the change feed: {}", render(gone.error()));
+              else if (*gone > 0) spdlog::debug("tracker: the change feed forgot {} change(s)", *gone);
               return n ? *n : uint64_t{0};
             },
             [=](uint64_t n) {
@@ -322,6 +409,7 @@ tracker_actor::behavior_type tracker(self_ptr self, tracker_init init) {
         out.counters["pool_queued"] = static_cast<int64_t>(s.pool->queued());
         out.counters["token_cache"] = static_cast<int64_t>(s.cache.size());
         out.counters["token_cache_hits"] = static_cast<int64_t>(s.cache_hits);
+        out.counters["feed_waiters"] = static_cast<int64_t>(s.feed_waiters.size());
         return out;
       },
       [=](io_done_atom, io_continuation& k) { k.fn(); },

@@ -48,6 +48,8 @@ struct tracker_settings {
   sign_in_limits sign_in;
   /// Most ids a search, search_mongo or graph answers at once; more is refused, never cut.
   size_t max_answer_ids = 100000;
+  /// The change feed forgets changes older than this (seconds), a batch at every purge.
+  int64_t changes_keep_s = 30 * 86400;
 };
 
 /// What the tracker needs; everything outlives the tracker actor (the node owns it).

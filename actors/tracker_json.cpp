@@ -88,6 +88,22 @@ std::string error_json(std::string_view code, std::string_view message) {
   return "{\"error\":" + json_string(code) + ",\"message\":" + json_string(message) + "}";
 }
 
+std::string changes_json(const storage::change_page& page) {
+  std::string out = "{\"results\":[";
+  bool first = true;
+  for (auto& c : page.changes) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"seq\":" + std::to_string(c.seq) + ",\"id\":" + json_string(c.id);
+    if (c.deleted) out += ",\"deleted\":true";
+    out += ",\"at\":" + std::to_string(c.at_ms) + "}";
+  }
+  out += "],\"last_seq\":" + std::to_string(page.last_seq);
+  if (page.reset) out += ",\"reset\":true";
+  out += "}";
+  return out;
+}
+
 std::string error_message(const caf::error& err) {
   auto& ctx = err.context();
   if (ctx.match_elements<std::string>()) return ctx.get_as<std::string>(0);

@@ -14,6 +14,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/text.hpp"
+#include "storage/change_feed.hpp"
 #include "storage/element_query.hpp"
 
 namespace syncline::storage {
@@ -69,5 +70,10 @@ struct credentials {
 /// package's text: `"90s"`, `"2 hours"`, `"1d"`, `"1.5h"`; a bare number in text is
 /// milliseconds, as there. Nullopt when unreadable.
 std::optional<int64_t> parse_duration_ms(std::string_view text, bool number);
+
+/// The change feed's answer (docs/api.md, "Change feed"):
+/// `{"results":[{"seq":1,"id":"/a","at":1700000000000},{"seq":2,"id":"/b","deleted":true,...}],
+/// "last_seq":2}`, with `"reset":true` when the follower must read every element first.
+std::string changes_json(const storage::change_page& page);
 
 }  // namespace syncline::actors

@@ -342,6 +342,7 @@ api_answer dispatch(const tracker_services& s, const tracker_command& cmd, const
     case api_op::create_token: return op_create_token(s, cmd, who);
     case api_op::verify:
     case api_op::sign_out:
+    case api_op::changes:  // the actor answers these itself
       break;
   }
   return refuse(actors_errc::job_failed, "operation not handled here");

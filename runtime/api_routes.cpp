@@ -3,6 +3,7 @@
 #include "runtime/api_routes.hpp"
 
 #include <cctype>
+#include <cstdint>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -30,12 +31,6 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) noexcept {
   return true;
 }
 
-void read_token(const http_request& req, actors::tracker_command& out) {
-  auto who = read_credentials(req);
-  out.token = std::move(who.token);
-  out.bad_credentials = who.bad;
-}
-
 // `a,b%2Cc` -> `a`, `b,c`: commas separate ids before decoding, so an id may hold `%2C`.
 bool split_ids(std::string_view raw, std::vector<std::string>& out) {
   if (raw.empty()) return true;
@@ -49,37 +44,69 @@ bool split_ids(std::string_view raw, std::vector<std::string>& out) {
   }
 }
 
-enum class extra : uint8_t { none, path_ids, arg_rest, graph };
+enum class extra : uint8_t { none, path_ids, arg_rest, graph, feed };
 
-// Reads, searches and verify change nothing; every other route does.
-bool changes_state(api_op op) noexcept {
-  switch (op) {
-    case api_op::read:
-    case api_op::search:
-    case api_op::search_one:
-    case api_op::search_mongo:
-    case api_op::graph:
-    case api_op::graph_backwards:
-    case api_op::graph_forwards:
-    case api_op::verify:
-      return false;
-    default:
-      return true;
+// The change feed's parameters.
+constexpr uint32_t default_changes = 1000;
+constexpr uint32_t max_changes = 10000;
+constexpr uint32_t max_wait_s = 300;
+
+// `name` from the query string as a whole number in [0, max] (`fallback` when absent), or
+// the 400 that names what is wrong.
+std::optional<http_response> query_number(const http_request& req, const char* name,
+                                          uint64_t max, uint64_t fallback, uint64_t& out) {
+  out = fallback;
+  auto text = req.query_param(name);
+  if (!text) return std::nullopt;
+  uint64_t v = 0;
+  bool ok = !text->empty() && text->size() <= 20;
+  for (char c : *text) {
+    auto d = static_cast<uint64_t>(c - '0');
+    if (c < '0' || c > '9' || v > (UINT64_MAX - d) / 10) {
+      ok = false;
+      break;
+    }
+    v = v * 10 + d;
   }
+  if (!ok || v > max)
+    return http_response::error(400, "bad_request",
+                                std::string{name} + " must be a whole number from 0 to " +
+                                    std::to_string(max));
+  out = v;
+  return std::nullopt;
+}
+
+// since, limit and timeout_s of `GET /api/changes`.
+std::optional<http_response> read_feed_query(const http_request& req,
+                                             actors::tracker_command& call) {
+  if (!req.query.empty() && !parse_form(req.query))
+    return http_response::error(400, "bad_request", "malformed query string");
+  uint64_t since = 0, limit = 0, wait = 0;
+  if (auto bad = query_number(req, "since", UINT64_MAX, 0, since)) return bad;
+  if (auto bad = query_number(req, "limit", max_changes, default_changes, limit)) return bad;
+  if (auto bad = query_number(req, "timeout_s", max_wait_s, 0, wait)) return bad;
+  if (limit == 0) limit = default_changes;
+  call.since = since;
+  call.limit = static_cast<uint32_t>(limit);
+  call.wait_s = static_cast<uint32_t>(wait);
+  return std::nullopt;
 }
 
 http_handler tracker_route(actors::tracker_actor tracker, api_op op, extra what,
                            std::string methods, std::shared_ptr<const request_policy> policy) {
   return [tracker, op, what, methods, policy](http_request req, http_reply reply) {
+    auto who = read_credentials(req);
     if (changes_state(op)) {
-      if (auto refused = refuse_state_change(req, methods, *policy, op != api_op::sign_in)) {
+      auto* acting = op != api_op::sign_in ? &who : nullptr;
+      if (auto refused = refuse_state_change(req, methods, *policy, acting)) {
         reply.send(std::move(*refused));
         return;
       }
     }
     actors::tracker_command call;
     call.op = op;
-    read_token(req, call);
+    call.token = std::move(who.token);
+    call.bad_credentials = who.bad;
     if (auto* ct = req.header("content-type"))
       call.form_body = starts_with_nocase(*ct, "application/x-www-form-urlencoded");
     switch (what) {
@@ -102,6 +129,12 @@ http_handler tracker_route(actors::tracker_actor tracker, api_op op, extra what,
       case extra::arg_rest:
         if (!req.params.empty()) call.arg = req.params.back().value;
         break;
+      case extra::feed:
+        if (auto bad = read_feed_query(req, call)) {
+          reply.send(std::move(*bad));
+          return;
+        }
+        break;
     }
     call.body = std::move(req.body);
     call.remote = std::move(req.remote);
@@ -117,7 +150,7 @@ http_handler tracker_route(actors::tracker_actor tracker, api_op op, extra what,
 std::optional<http_response> refuse_state_change(const http_request& req,
                                                  const std::string& methods,
                                                  const request_policy& policy,
-                                                 bool needs_credentials) {
+                                                 const request_credentials* credentials) {
   // HEAD is answered as GET, without a body: it must never act.
   if (req.method == "HEAD") {
     auto r = http_response::error(405, "method_not_allowed",
@@ -127,9 +160,8 @@ std::optional<http_response> refuse_state_change(const http_request& req,
   }
   // Sign-in takes no credentials (none are ambient), but a foreign page may not sign in.
   // Without anonymous access, a request without a token is refused as such (401) later.
-  auto who = read_credentials(req);
-  bool ambient = needs_credentials && !who.from_header && !who.bad &&
-                 (!who.token.empty() || policy.anonymous_access);
+  bool ambient = credentials != nullptr && !credentials->from_header && !credentials->bad &&
+                 (!credentials->token.empty() || policy.anonymous_access);
   return check_state_change(req, policy, ambient);
 }
 
@@ -172,7 +204,7 @@ void authenticate_then(caf::actor_system& sys, actors::tracker_actor tracker,
         self->request(j->tracker, ask_timeout, actors::auth_atom::value, j->who.token, j->who.bad)
             .then(
                 [self, j](std::string& name, uint8_t cls, bool anonymous) {
-                  j->then(self, j->reply, caller{std::move(name), cls, anonymous});
+                  j->then(self, j->reply, caller{std::move(name), cls, anonymous, j->who});
                 },
                 [j](caf::error& err) { j->reply.send(error_response(err)); });
       },
@@ -213,6 +245,8 @@ void add_api_routes(http_router& router, caf::actor_system& sys, actors::tracker
   for (auto* p : {"/api/signOut", "/api/signout"}) add({"POST", "GET"}, p, api_op::sign_out);
   add({"GET"}, "/api/verify", api_op::verify);
   add({"POST"}, "/api/createToken", api_op::create_token);
+  // Ours: the change feed that sites follow (docs/api.md, "Change feed").
+  add({"GET"}, "/api/changes", api_op::changes, extra::feed);
   add_datasource_routes(router, sys, std::move(tracker), std::move(datasources),
                         std::move(policy));
 }

@@ -30,18 +30,20 @@ struct request_credentials {
 request_credentials read_credentials(const http_request& req);
 
 /// The refusal of a request that would change state, or nullopt: HEAD (405 with `Allow:
-/// methods`), or what `check_state_change` refuses. `needs_credentials`: the route acts on
-/// the caller's credentials (every route but signIn), so a cookie or none is ambient.
+/// methods`), or what `check_state_change` refuses. `credentials`: what the request presents
+/// (`read_credentials`) when the route acts on them (every route but signIn; null for signIn),
+/// so a cookie or none at all is ambient.
 std::optional<http_response> refuse_state_change(const http_request& req,
                                                  const std::string& methods,
                                                  const request_policy& policy,
-                                                 bool needs_credentials);
-
+                                                 const request_credentials* credentials);
 /// Who a request comes from, as the tracker established it.
 struct caller {
   std::string name;  ///< the user's name; `anonymous` for anonymous access
   uint8_t cls = 0;   ///< a storage::user_class value
   bool anonymous = false;
+  /// What the request presented, as `read_credentials` read it.
+  request_credentials credentials;
 };
 
 /// What runs once a request is authenticated: inside a short-lived actor `self` (so it can ask

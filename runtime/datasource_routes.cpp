@@ -50,19 +50,6 @@ bool allows(std::string_view allowed, std::string_view method) {
   return false;
 }
 
-bool changes_state(datasource_op op) noexcept {
-  switch (op) {
-    case datasource_op::list:
-    case datasource_op::read:
-    case datasource_op::children:
-    case datasource_op::frontsearch:
-    case datasource_op::runs:
-      return false;
-    default:
-      return true;
-  }
-}
-
 }  // namespace
 
 std::optional<http_response> read_datasource_route(std::string_view method,
@@ -180,7 +167,7 @@ void add_datasource_routes(http_router& router, caf::actor_system& sys,
           }
           if (changes_state(cmd.op)) {
             // Only @sendToSpyder and @sendToCompute act on GET, so a HEAD is one of them.
-            if (auto refused = refuse_state_change(in, "GET, POST", *policy, true)) {
+            if (auto refused = refuse_state_change(in, "GET, POST", *policy, &who.credentials)) {
               r.send(std::move(*refused));
               return;
             }

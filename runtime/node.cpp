@@ -476,6 +476,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   tracker.settings.sign_in.per_address = cfg.auth.sign_in_attempts_per_address;
   tracker.settings.sign_in.window = std::chrono::seconds{cfg.auth.sign_in_window_s};
   tracker.settings.max_answer_ids = cfg.api.max_answer_ids;
+  tracker.settings.changes_keep_s = cfg.api.changes_keep_s;
   tracker.settings.anonymous_class = cfg.auth.anonymous_class;
   tracker.settings.token_ttl = std::chrono::seconds{cfg.auth.token_ttl_s};
   tracker.settings.max_token_ttl = std::chrono::seconds{cfg.auth.max_token_ttl_s};

@@ -361,6 +361,12 @@ const std::vector<setting>& settings() {
        [](const toml::node& v, node_config& c) {
          return read_int(v, 1, 10000000, c.api.max_answer_ids);
        }},
+      {"api", "changes_keep_s", value_kind::integer,
+       "seconds the change feed keeps a change; a follower further behind reads everything again",
+       [](const node_config& c) { return std::to_string(c.api.changes_keep_s); },
+       [](const toml::node& v, node_config& c) {
+         return read_int(v, 60, 3650u * 86400u, c.api.changes_keep_s);
+       }},
       {"runtime", "io_threads", value_kind::integer,
        "threads for blocking work (listing, copies, database writes, syncfs)",
        [](const node_config& c) { return std::to_string(c.runtime.io_threads); },

@@ -123,6 +123,8 @@ struct api_settings {
   uint32_t password_threads = 1;
   /// Most ids a search, search_mongo or graph answers at once; more is refused (never cut).
   uint32_t max_answer_ids = 100000;
+  /// Seconds the change feed keeps a change (30 days); a follower further behind resets.
+  uint32_t changes_keep_s = 30u * 86400u;
 };
 
 /// `[datasources]`

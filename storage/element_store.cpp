@@ -215,7 +215,7 @@ struct element_store::working_set {
   }
 };
 
-element_store::element_store(database& db) : db_(db) {}
+element_store::element_store(database& db) : db_(db), changes_(db) {}
 
 caf::error element_store::load(working_set& ws) const {
   auto& r = db_.internals();
@@ -269,17 +269,26 @@ caf::expected<std::vector<element_outcome>> element_store::commit(
   // Room for every change at once: growing by doubling copied a batch of a thousand elements a
   // dozen times, the larger copies into freshly mapped memory.
   batch.internals().batch = rocksdb::WriteBatch{bytes};
+  std::vector<std::pair<std::string_view, bool>> changed;
+  changed.reserve(ws.slots.size());
   for (auto& s : ws.slots) {
     if (!s.dirty) continue;
     if (s.exists)
       batch.put(column::elements, s.id, s.json);
     else
       batch.erase(column::elements, s.id);
+    changed.emplace_back(s.id, !s.exists);
   }
   if (stage != nullptr && *stage) {
     if (auto err = (*stage)(outcomes, batch)) return err;
   }
-  if (auto err = db_.write(batch)) return err;
+  if (auto err = changes_.stage(batch, changed, epoch_ms())) return err;
+  if (auto err = db_.write(batch)) {
+    changes_.abandoned();
+    return err;
+  }
+  auto last = changes_.committed();
+  if (!changed.empty() && on_change_) on_change_(last);
   // Outcomes carry the element as stored at the end of the call; outcome i belongs to mention i.
   // The last outcome of an element takes its JSON, earlier ones (an id named twice) copy it.
   auto carries_json = [&](size_t i) {
@@ -749,6 +758,21 @@ caf::error element_store::scan(
       break;
   }
   return to_error(it->status(), "scan elements");
+}
+
+caf::expected<change_page> element_store::changes(uint64_t since, size_t limit) const {
+  return changes_.read(since, limit);
+}
+
+uint64_t element_store::last_change() const { return changes_.last(); }
+
+caf::expected<size_t> element_store::forget_changes_before(int64_t before_ms, size_t max) {
+  return changes_.forget_before(before_ms, max);
+}
+
+void element_store::on_change(std::function<void(uint64_t last)> listener) {
+  std::lock_guard<std::mutex> guard{write_mtx_};  // commit calls it with the lock held
+  on_change_ = std::move(listener);
 }
 
 }  // namespace syncline::storage

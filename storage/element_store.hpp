@@ -13,6 +13,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "storage/change_feed.hpp"
 #include "storage/element_json.hpp"
 
 namespace syncline::storage {
@@ -147,6 +148,20 @@ class element_store {
       std::string_view prefix,
       const std::function<bool(std::string_view id, std::string_view json)>& visit) const;
 
+  /// The change feed (storage/change_feed.hpp): up to `limit` changes after the cursor `since`.
+  /// Every write of this store (users' elements included) adds one change per element it
+  /// created, changed or deleted, in the same atomic write.
+  [[nodiscard]] caf::expected<change_page> changes(uint64_t since, size_t limit) const;
+  /// The newest change's sequence (0: none yet).
+  uint64_t last_change() const;
+  /// Forgets up to `max` of the changes written before `before_ms` (the feed is compacted by
+  /// age); returns how many.
+  [[nodiscard]] caf::expected<size_t> forget_changes_before(int64_t before_ms, size_t max);
+  /// Called after every write that added changes, with the newest sequence, on the writing
+  /// thread (with the store's write lock held: it must only hand the news on, and never call
+  /// this store's mutating methods).
+  void on_change(std::function<void(uint64_t last)> listener);
+
  private:
   struct working_set;
   caf::error load(working_set& ws) const;
@@ -159,6 +174,8 @@ class element_store {
 
   database& db_;
   std::mutex write_mtx_;
+  change_log changes_;
+  std::function<void(uint64_t)> on_change_;
 };
 
 }  // namespace syncline::storage

@@ -105,6 +105,7 @@ BOOST_AUTO_TEST_CASE(every_setting_is_described_with_its_default) {
                                     "api.io_threads",
                                     "api.password_threads",
                                     "api.max_answer_ids",
+                                    "api.changes_keep_s",
                                     "runtime.io_threads",
                                     "runtime.scan_batch",
                                     "runtime.chunk_kb",

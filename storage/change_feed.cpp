@@ -1,0 +1,208 @@
+#include "storage/change_feed.hpp"
+
+#include <algorithm>
+#include <memory>
+
+#include <rocksdb/db.h>
+
+#include "storage/codec.hpp"
+#include "storage/database.hpp"
+#include "storage/detail/rocks.hpp"
+#include "storage/error.hpp"
+
+namespace syncline::storage {
+
+namespace {
+
+// `chg/s/<u64 seq>` -> flags (1: deleted), u64 time, the id's bytes.
+constexpr std::string_view entry_prefix = "chg/s/";
+// `chg/floor` -> u64: changes up to it are not kept.
+constexpr std::string_view floor_key = "chg/floor";
+constexpr std::string_view entry_end = "chg/s0";  // the first key after every entry ('/' + 1)
+
+std::string entry_key(uint64_t seq) {
+  std::string k{entry_prefix};
+  codec::append_u64(k, seq);
+  return k;
+}
+
+bool read_entry(std::string_view key, std::string_view value, element_change& out) {
+  if (key.size() != entry_prefix.size() + 8 || value.size() < 9) return false;
+  key.remove_prefix(entry_prefix.size());
+  uint64_t at = 0;
+  if (!codec::read_u64(key, out.seq)) return false;
+  out.deleted = (value[0] & 1) != 0;
+  value.remove_prefix(1);
+  if (!codec::read_u64(value, at)) return false;
+  out.at_ms = static_cast<int64_t>(at);
+  out.id.assign(value.data(), value.size());
+  return true;
+}
+
+rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+change_log::change_log(database& db) : db_(db) {}
+
+caf::error change_log::load_locked() const {
+  if (loaded_) return caf::none;
+  auto& r = db_.internals();
+  auto stored = db_.get_meta(floor_key);
+  if (!stored) return std::move(stored.error());
+  if (*stored) {
+    std::string_view v{**stored};
+    if (!codec::read_u64(v, floor_))
+      return make_error(storage_errc::corruption, "the change feed's floor is malformed");
+    floor_stored_ = true;
+  } else {
+    // No feed yet: elements written before it cannot be replayed, so a follower from 0 resets.
+    std::unique_ptr<rocksdb::Iterator> it{
+        r.db->NewIterator(rocksdb::ReadOptions{}, r.cf(column::elements))};
+    it->SeekToFirst();
+    if (!it->status().ok()) return to_error(it->status(), "read elements");
+    floor_ = it->Valid() ? 1 : 0;
+  }
+  uint64_t newest = floor_;
+  {
+    rocksdb::ReadOptions ro;
+    auto end = slice(entry_end);
+    ro.iterate_upper_bound = &end;
+    std::unique_ptr<rocksdb::Iterator> it{r.db->NewIterator(ro, r.cf(column::meta))};
+    it->SeekToLast();
+    if (!it->status().ok()) return to_error(it->status(), "read the change feed");
+    if (it->Valid() && it->key().starts_with(slice(entry_prefix))) {
+      element_change c;
+      if (!read_entry({it->key().data(), it->key().size()},
+                      {it->value().data(), it->value().size()}, c))
+        return make_error(storage_errc::corruption, "a change feed entry is malformed");
+      newest = std::max(newest, c.seq);
+    }
+  }
+  next_ = newest + 1;
+  last_.store(newest);
+  loaded_ = true;
+  return caf::none;
+}
+
+caf::error change_log::stage(write_batch& batch,
+                             const std::vector<std::pair<std::string_view, bool>>& changes,
+                             int64_t now_ms) {
+  std::lock_guard<std::mutex> lock{mu_};
+  if (auto err = load_locked()) return err;
+  if (changes.empty()) return caf::none;
+  if (!floor_stored_) {
+    std::string v;
+    codec::append_u64(v, floor_);
+    batch.put(column::meta, floor_key, v);
+  }
+  std::string key, value;
+  for (auto& [id, deleted] : changes) {
+    key.assign(entry_prefix);
+    codec::append_u64(key, next_++);
+    value.assign(1, deleted ? '\1' : '\0');
+    codec::append_u64(value, static_cast<uint64_t>(now_ms));
+    value.append(id.data(), id.size());
+    batch.put(column::meta, key, value);
+  }
+  staged_last_ = next_ - 1;
+  return caf::none;
+}
+
+uint64_t change_log::committed() {
+  std::lock_guard<std::mutex> lock{mu_};
+  floor_stored_ = true;
+  if (staged_last_ > last_.load()) last_.store(staged_last_);
+  return last_.load();
+}
+
+void change_log::abandoned() {
+  std::lock_guard<std::mutex> lock{mu_};
+  staged_last_ = 0;
+}
+
+uint64_t change_log::last() const {
+  std::lock_guard<std::mutex> lock{mu_};
+  if (load_locked()) return 0;
+  return last_.load();
+}
+
+caf::expected<change_page> change_log::read(uint64_t since, size_t limit) const {
+  uint64_t floor = 0, newest = 0;
+  {
+    std::lock_guard<std::mutex> lock{mu_};
+    if (auto err = load_locked()) return err;
+    floor = floor_;
+    newest = last_.load();
+  }
+  change_page page;
+  if (since < floor || since > newest) {
+    page.reset = true;
+    page.last_seq = newest;
+    return page;
+  }
+  page.last_seq = since;
+  if (since == newest || limit == 0) return page;
+  auto& r = db_.internals();
+  // Only what was readable when the read began: a write committing meanwhile is read next time.
+  auto upper = entry_key(newest + 1);
+  auto upper_slice = slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it{r.db->NewIterator(ro, r.cf(column::meta))};
+  for (it->Seek(slice(entry_key(since + 1))); it->Valid() && page.changes.size() < limit;
+       it->Next()) {
+    element_change c;
+    if (!read_entry({it->key().data(), it->key().size()}, {it->value().data(), it->value().size()},
+                    c))
+      return make_error(storage_errc::corruption, "a change feed entry is malformed");
+    page.changes.push_back(std::move(c));
+  }
+  if (!it->status().ok()) return to_error(it->status(), "read the change feed");
+  {
+    // Forgotten while we read: what we read may have holes.
+    std::lock_guard<std::mutex> lock{mu_};
+    if (floor_ > since) {
+      page.changes.clear();
+      page.reset = true;
+      page.last_seq = last_.load();
+      return page;
+    }
+  }
+  if (!page.changes.empty()) page.last_seq = page.changes.back().seq;
+  return page;
+}
+
+caf::expected<size_t> change_log::forget_before(int64_t before_ms, size_t max) {
+  std::lock_guard<std::mutex> lock{mu_};
+  if (auto err = load_locked()) return err;
+  auto& r = db_.internals();
+  rocksdb::ReadOptions ro;
+  auto end = slice(entry_end);
+  ro.iterate_upper_bound = &end;
+  std::unique_ptr<rocksdb::Iterator> it{r.db->NewIterator(ro, r.cf(column::meta))};
+  size_t n = 0;
+  uint64_t upto = 0;
+  for (it->Seek(slice(entry_prefix)); it->Valid() && n < max; it->Next()) {
+    element_change c;
+    if (!read_entry({it->key().data(), it->key().size()}, {it->value().data(), it->value().size()},
+                    c))
+      return make_error(storage_errc::corruption, "a change feed entry is malformed");
+    if (c.at_ms >= before_ms) break;
+    upto = c.seq;
+    ++n;
+  }
+  if (!it->status().ok()) return to_error(it->status(), "read the change feed");
+  if (n == 0) return size_t{0};
+  write_batch batch{db_};
+  batch.erase_range(column::meta, entry_prefix, entry_key(upto + 1));
+  std::string v;
+  codec::append_u64(v, std::max(floor_, upto));
+  batch.put(column::meta, floor_key, v);
+  if (auto err = db_.write(batch)) return err;
+  floor_ = std::max(floor_, upto);
+  floor_stored_ = true;
+  return n;
+}
+
+}  // namespace syncline::storage
