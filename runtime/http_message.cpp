@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cctype>
 
+#include <unistd.h>
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -35,6 +37,10 @@ std::string_view trim(std::string_view s) noexcept {
 }
 
 }  // namespace
+
+http_file_part::~http_file_part() {
+  if (fd >= 0) ::close(fd);
+}
 
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
   std::string out;

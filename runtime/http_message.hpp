@@ -2,6 +2,7 @@
 // handlers see. Nothing here depends on Boost.Beast.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,12 +66,31 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
 /// Nullopt when any escape is malformed.
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_form(std::string_view s);
 
+/// Part of an open file, sent as a response's body without reading it into memory: `length`
+/// bytes from `offset`. The descriptor is closed when the last reference goes.
+struct http_file_part {
+  int fd = -1;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+
+  http_file_part() = default;
+  http_file_part(int fd_, uint64_t offset_, uint64_t length_)
+      : fd(fd_), offset(offset_), length(length_) {}
+  ~http_file_part();
+  http_file_part(const http_file_part&) = delete;
+  http_file_part& operator=(const http_file_part&) = delete;
+};
+
 /// A response for `http_reply::send`. The server adds `Content-Length`, `Server` and
 /// `Connection` itself.
 struct http_response {
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
+  /// When set, the body is this part of a file (and `body` is ignored): the server streams it
+  /// in blocks. If the file ends early, the connection is closed (the client sees a short
+  /// body, never other bytes).
+  std::shared_ptr<const http_file_part> file;
   /// Extra headers, e.g. `{"Allow", "GET"}`.
   std::vector<std::pair<std::string, std::string>> headers;
 

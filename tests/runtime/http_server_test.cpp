@@ -4,6 +4,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <fcntl.h>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <netinet/in.h>
@@ -45,6 +47,18 @@ struct fixture {
   // Replies that /later handlers leave for the test to answer, from the test's own thread.
   std::deque<http_reply> held;
   std::unique_ptr<http_server> server;
+  // What /file serves: 1 MiB and a bit, more than a few of the server's blocks.
+  std::string file_path = "/tmp/syncline-http-file-" + std::to_string(::getpid());
+  std::string file_bytes = [] {
+    std::string b((1u << 20) + 4321, '\0');
+    uint32_t x = 12345;
+    for (auto& c : b) c = static_cast<char>((x = x * 1103515245u + 12345u) >> 24);
+    return b;
+  }();
+  fixture() {
+    std::ofstream out{file_path, std::ios::binary};
+    out << file_bytes;
+  }
 
   http_router routes() {
     http_router router;
@@ -70,6 +84,22 @@ struct fixture {
     });
     router.add("GET", "/throw",
                [](http_request, http_reply) -> void { throw std::runtime_error("boom"); });
+    // A part of file_path (`?offset=&length=`, else all of it) as a file body; `?more=N`
+    // announces N bytes more than the file holds.
+    router.add("GET", "/file", [this](http_request req, http_reply reply) {
+      int fd = ::open(file_path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return reply.send(http_response::error(500, "io", "cannot open"));
+      auto number = [&](const char* name, uint64_t fallback) {
+        auto v = req.query_param(name);
+        return v ? std::stoull(*v) : fallback;
+      };
+      auto offset = number("offset", 0);
+      auto length = number("length", file_bytes.size() - offset) + number("more", 0);
+      http_response res;
+      res.content_type = "application/octet-stream";
+      res.file = std::make_shared<http_file_part>(fd, offset, length);
+      reply.send(std::move(res));
+    });
     router.add("GET", "/twice", [](http_request, http_reply reply) {
       reply.send(http_response::json(200, "1"));
       reply.send(http_response::json(201, "2"));
@@ -98,6 +128,7 @@ struct fixture {
   ~fixture() {
     // The server goes first; replies still held afterwards must be harmless.
     server.reset();
+    ::unlink(file_path.c_str());
   }
 };
 
@@ -115,6 +146,34 @@ BOOST_FIXTURE_TEST_CASE(answers_and_keeps_the_connection_alive, fixture) {
     BOOST_CHECK_EQUAL(r.header("server"), "syncline");
     BOOST_CHECK(r.header("connection") != "close");
   }
+}
+
+BOOST_FIXTURE_TEST_CASE(a_file_body_is_streamed_whole_or_in_part_and_the_connection_goes_on,
+                        fixture) {
+  start();
+  http_connection c{"127.0.0.1", port()};
+  auto r = c.request("GET", "/file");
+  BOOST_CHECK_EQUAL(r.status, 200);
+  BOOST_CHECK_EQUAL(r.header("content-type"), "application/octet-stream");
+  BOOST_CHECK_EQUAL(r.body.size(), file_bytes.size());
+  BOOST_CHECK(r.body == file_bytes);
+  r = c.request("GET", "/file?offset=300000&length=500000");
+  BOOST_CHECK_EQUAL(r.body.size(), 500000u);
+  BOOST_CHECK(r.body == file_bytes.substr(300000, 500000));
+  // HEAD: the length GET would send, no body; the connection stays usable.
+  r = c.request("HEAD", "/file");
+  BOOST_CHECK_EQUAL(r.header("content-length"), std::to_string(file_bytes.size()));
+  BOOST_CHECK(r.body.empty());
+  BOOST_CHECK_EQUAL(c.request("GET", "/hello").body, R"({"hello":"world"})");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_file_shorter_than_announced_closes_the_connection, fixture) {
+  start();
+  http_connection c{"127.0.0.1", port()};
+  // 10 bytes announced past the end: the client never gets a complete (wrong) body.
+  BOOST_CHECK_THROW(c.request("GET", "/file?more=10"), std::exception);
+  // The server goes on serving other connections.
+  BOOST_CHECK_EQUAL(fetch(port(), "GET", "/hello").status, 200);
 }
 
 BOOST_FIXTURE_TEST_CASE(pipelined_requests_are_answered_in_order, fixture) {
