@@ -33,6 +33,7 @@
 #include "actors/targets.hpp"
 #include "actors/tracker_actor.hpp"
 #include "runtime/api_routes.hpp"
+#include "runtime/content_routes.hpp"
 #include "runtime/node_routes.hpp"
 #include "runtime/error.hpp"
 #include "runtime/http_server.hpp"
@@ -523,10 +524,10 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   node_routes.queue = &p->ctx->queue();
   node_routes.datasources = &p->ctx->datasources();
   node_routes.metrics = metrics;
-  auto http = http_server::start(
-      std::move(http_opts),
-      make_routes(p->node_id, started, p->tracker, p->datasource_api, *p->system,
-                  std::move(node_routes), std::move(policy)));
+  auto routes = make_routes(p->node_id, started, p->tracker, p->datasource_api, *p->system,
+                            std::move(node_routes), std::move(policy));
+  add_content_routes(routes, *p->system, {p->tracker, p->ctx.get(), p->api_pool.get()});
+  auto http = http_server::start(std::move(http_opts), std::move(routes));
   if (!http) return std::move(http.error());
   p->http = std::move(*http);
   p->http_address = p->http->local_address();

@@ -1,0 +1,200 @@
+#include "runtime/content_routes.hpp"
+
+#include <cinttypes>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "actors/io_pool.hpp"
+#include "actors/node_context.hpp"
+#include "actors/tracker_json.hpp"
+#include "connectors/error.hpp"
+#include "connectors/item.hpp"
+#include "connectors/volume.hpp"
+#include "runtime/api_errors.hpp"
+#include "runtime/api_routes.hpp"
+
+namespace syncline::runtime {
+
+namespace {
+
+// Jobs waiting for the pool beyond this are refused (503): a flood of content requests must
+// not queue without limit.
+constexpr size_t max_queued = 4096;
+
+struct byte_range {
+  uint64_t first = 0, last = 0;  // inclusive
+};
+
+// One `bytes=` range of a file of `size` bytes. Nullopt: no usable Range (absent, malformed,
+// several ranges: the whole file is sent, as the RFC allows). `unsatisfiable`: it starts at
+// or past the end.
+std::optional<byte_range> read_range(const std::string* header, uint64_t size,
+                                     bool& unsatisfiable) {
+  unsatisfiable = false;
+  if (header == nullptr) return std::nullopt;
+  std::string_view v{*header};
+  if (v.substr(0, 6) != "bytes=") return std::nullopt;
+  v.remove_prefix(6);
+  if (v.find(',') != std::string_view::npos) return std::nullopt;
+  auto dash = v.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  auto number = [](std::string_view s, uint64_t& out) {
+    if (s.empty() || s.size() > 19) return false;
+    out = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return true;
+  };
+  auto a = v.substr(0, dash), b = v.substr(dash + 1);
+  byte_range r;
+  if (a.empty()) {  // the last n bytes
+    uint64_t n = 0;
+    if (!number(b, n)) return std::nullopt;
+    if (n == 0 || size == 0) {
+      unsatisfiable = true;
+      return std::nullopt;
+    }
+    r.first = n >= size ? 0 : size - n;
+    r.last = size - 1;
+    return r;
+  }
+  if (!number(a, r.first)) return std::nullopt;
+  if (b.empty()) {
+    r.last = size == 0 ? 0 : size - 1;
+  } else {
+    if (!number(b, r.last) || r.last < r.first) return std::nullopt;
+    if (size > 0 && r.last >= size) r.last = size - 1;
+  }
+  if (r.first >= size) {
+    unsatisfiable = true;
+    return std::nullopt;
+  }
+  return r;
+}
+
+// XXH3-64 of the first `size` bytes of `fd`; nullopt when it could not read them all.
+std::optional<uint64_t> hash_of(int fd, uint64_t size) {
+  std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state{XXH3_createState(),
+                                                                        &XXH3_freeState};
+  if (!state) return std::nullopt;
+  XXH3_64bits_reset(state.get());
+  constexpr size_t block = 1u << 20;
+  auto buffer = std::make_unique<char[]>(block);
+  uint64_t done = 0;
+  while (done < size) {
+    auto want = static_cast<size_t>(std::min<uint64_t>(block, size - done));
+    auto got = ::pread(fd, buffer.get(), want, static_cast<off_t>(done));
+    if (got <= 0) return std::nullopt;
+    XXH3_64bits_update(state.get(), buffer.get(), static_cast<size_t>(got));
+    done += static_cast<uint64_t>(got);
+  }
+  return XXH3_64bits_digest(state.get());
+}
+
+http_response refusal(const caf::error& err, const std::string& what) {
+  using connectors::connector_errc;
+  if (connectors::is(err, connector_errc::not_found))
+    return http_response::error(404, "not_found", "no file " + what);
+  if (connectors::is(err, connector_errc::invalid_path))
+    return http_response::error(400, "bad_request", what + ": " + actors::error_message(err));
+  if (connectors::is(err, connector_errc::permission_denied))
+    return http_response::error(403, "forbidden", "the node may not read " + what);
+  return error_response(err);
+}
+
+// Opens, hashes and answers one file (on the pool).
+http_response serve(actors::node_context& ctx, const std::string& volume, const std::string& path,
+                    const std::optional<std::string>& range, const std::optional<std::string>& if_range) {
+  auto what = "'" + path + "' in volume '" + volume + "'";
+  auto v = ctx.volume(volume);
+  if (!v) return http_response::error(404, "not_found", "no volume '" + volume + "' on this node");
+  auto reader = v->open_reader(path, 0);
+  if (!reader) return refusal(reader.error(), what);
+  auto& info = (*reader)->info();
+  if (info.kind != connectors::item_kind::file)
+    return http_response::error(404, "not_found", what + " is not a file");
+  int fd = (*reader)->native_handle();
+  if (fd < 0)
+    return http_response::error(501, "not_implemented", "volume '" + volume + "' cannot serve files");
+  auto hash = hash_of(fd, info.size);
+  if (!hash)
+    return http_response::error(409, "conflict", what + " changed while it was read; ask again");
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016" PRIx64, *hash);
+  std::string etag = "\"xxh3-" + std::string{hex} + "\"";
+  int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) return http_response::error(500, "internal_error", "cannot serve " + what);
+  http_response res;
+  res.content_type = "application/octet-stream";
+  res.headers = {{"ETag", etag}, {"X-Content-XXH3", hex}, {"Accept-Ranges", "bytes"}};
+  bool unsatisfiable = false;
+  std::optional<byte_range> r;
+  if (range && (!if_range || *if_range == etag)) {
+    std::string header = *range;
+    r = read_range(&header, info.size, unsatisfiable);
+  }
+  if (unsatisfiable) {
+    ::close(own);
+    auto out = http_response::error(416, "range_not_satisfiable",
+                                    what + " has " + std::to_string(info.size) + " bytes");
+    out.headers.emplace_back("Content-Range", "bytes */" + std::to_string(info.size));
+    return out;
+  }
+  if (r) {
+    res.status = 206;
+    res.headers.emplace_back("Content-Range", "bytes " + std::to_string(r->first) + "-" +
+                                                  std::to_string(r->last) + "/" +
+                                                  std::to_string(info.size));
+    res.file = std::make_shared<http_file_part>(own, r->first, r->last - r->first + 1);
+  } else {
+    res.file = std::make_shared<http_file_part>(own, 0, info.size);
+  }
+  return res;
+}
+
+}  // namespace
+
+void add_content_routes(http_router& router, caf::actor_system& sys, content_routes_init init) {
+  router.add("GET", "/api/content/:volume/*path", [&sys, init](http_request req, http_reply reply) {
+    auto shared = std::make_shared<http_request>(std::move(req));
+    authenticate_then(
+        sys, init.tracker, *shared, std::move(reply),
+        [shared, init](caf::event_based_actor*, http_reply r, const caller&) {
+          auto* volume = shared->param("volume");
+          auto* path = shared->param("path");
+          std::string p = path != nullptr ? path->value : std::string{};
+          if (auto err = connectors::validate_reference(p); err || p.empty())
+            return r.send(http_response::error(
+                400, "bad_request",
+                "the content path must be a file's relative path, without . or .. segments"));
+          if (init.pool == nullptr || init.ctx == nullptr)
+            return r.send(http_response::error(503, "unavailable", "this node serves no content"));
+          if (init.pool->queued() >= max_queued) {
+            auto busy = http_response::error(503, "unavailable", "the node is busy; retry");
+            busy.headers.emplace_back("Retry-After", "1");
+            return r.send(std::move(busy));
+          }
+          std::optional<std::string> range, if_range;
+          if (auto* h = shared->header("range")) range = *h;
+          if (auto* h = shared->header("if-range")) if_range = *h;
+          init.pool->submit([ctx = init.ctx, vol = volume->value, p, range, if_range, r] {
+            try {
+              r.send(serve(*ctx, vol, p, range, if_range));
+            } catch (const std::exception& e) {
+              r.send(http_response::error(500, "internal_error", e.what()));
+            }
+          });
+        });
+  });
+}
+
+}  // namespace syncline::runtime
