@@ -72,6 +72,13 @@ inline bool is_error_shape(const std::string& body) {
 
 /// Polls `done` until it holds or `bound` passes; returns whether it held. The bound only
 /// limits how long a broken test hangs and never decides an outcome.
+/// `n` bytes that do not compress and differ by `seed`: content whose every byte matters.
+inline std::string pseudo_random(size_t n, uint32_t seed) {
+  std::string b(n, '\0');
+  for (auto& c : b) c = static_cast<char>((seed = seed * 1103515245u + 12345u) >> 24);
+  return b;
+}
+
 inline bool eventually(const std::function<bool()>& done,
                        std::chrono::milliseconds bound = std::chrono::seconds{120}) {
   auto until = std::chrono::steady_clock::now() + bound;

@@ -18,12 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string pseudo_random(size_t n, uint32_t seed) {
-  std::string b(n, '\0');
-  for (auto& c : b) c = static_cast<char>((seed = seed * 1103515245u + 12345u) >> 24);
-  return b;
-}
-
 std::string hex_hash(const std::string& bytes) {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016" PRIx64, XXH3_64bits(bytes.data(), bytes.size()));

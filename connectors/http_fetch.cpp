@@ -1,0 +1,286 @@
+#include "connectors/http_fetch.hpp"
+
+#include <cstdlib>
+#include <mutex>
+#include <string_view>
+#include <utility>
+
+#include <curl/curl.h>
+
+#include "connectors/error.hpp"
+
+namespace syncline::connectors {
+
+namespace {
+
+bool starts_with_nocase(std::string_view s, std::string_view prefix) noexcept {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    char a = s[i], b = prefix[i];
+    if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
+    if (a != b) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
+  return s;
+}
+
+bool read_u64(std::string_view s, uint64_t& out, int base = 10) noexcept {
+  if (s.empty() || s.size() > (base == 16 ? 16u : 19u)) return false;
+  out = 0;
+  for (char c : s) {
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : 99;
+    if (d >= base) return false;
+    out = out * static_cast<uint64_t>(base) + static_cast<uint64_t>(d);
+  }
+  return true;
+}
+
+// The URL without its query, for messages.
+std::string shown(const std::string& url) { return url.substr(0, url.find('?')); }
+
+}  // namespace
+
+bool secure_enough(const std::string& url) noexcept {
+  std::string_view u{url};
+  if (starts_with_nocase(u, "https://")) return true;
+  if (!starts_with_nocase(u, "http://")) return false;
+  u.remove_prefix(7);
+  auto end = u.find_first_of("/?#");
+  auto authority = u.substr(0, end);
+  if (authority.find('@') != std::string_view::npos) return false;
+  std::string_view host;
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return false;
+    host = authority.substr(1, close - 1);
+    return host == "::1";
+  }
+  host = authority.substr(0, authority.find(':'));
+  if (starts_with_nocase(host, "localhost") && host.size() == 9) return true;
+  // 127.0.0.0/8, dotted quad only.
+  if (host.substr(0, 4) != "127.") return false;
+  int dots = 0;
+  for (char c : host) {
+    if (c == '.') ++dots;
+    else if (c < '0' || c > '9') return false;
+  }
+  return dots == 3;
+}
+
+struct http_fetcher::impl {
+  fetch_options opt;
+  CURL* curl = nullptr;
+  // What the response being received said.
+  long status = 0;
+  std::string etag, xxh3, content_range, error_body;
+  item_writer* writer = nullptr;
+  caf::error write_error;
+  uint64_t received = 0;
+  // A 200 answered to a Range: the body is the whole file, not the rest; stop and start over.
+  bool whole_to_a_range = false;
+  bool asked_range = false;
+
+  static size_t on_header(char* data, size_t size, size_t n, void* self_ptr) {
+    auto* self = static_cast<impl*>(self_ptr);
+    std::string_view line{data, size * n};
+    if (starts_with_nocase(line, "http/")) {
+      // A new response (after a 100 Continue, say): forget the previous one's fields.
+      self->etag.clear();
+      self->xxh3.clear();
+      self->content_range.clear();
+      auto sp = line.find(' ');
+      uint64_t code = 0;
+      if (sp != std::string_view::npos && read_u64(line.substr(sp + 1, 3), code))
+        self->status = static_cast<long>(code);
+    } else if (starts_with_nocase(line, "etag:")) {
+      self->etag = std::string{trim(line.substr(5))};
+    } else if (starts_with_nocase(line, "x-content-xxh3:")) {
+      self->xxh3 = std::string{trim(line.substr(15))};
+    } else if (starts_with_nocase(line, "content-range:")) {
+      self->content_range = std::string{trim(line.substr(14))};
+    }
+    return size * n;
+  }
+
+  static size_t on_body(char* data, size_t size, size_t n, void* self_ptr) {
+    auto* self = static_cast<impl*>(self_ptr);
+    size_t len = size * n;
+    if (self->status != 200 && self->status != 206) {
+      if (self->error_body.size() < 4096) self->error_body.append(data, std::min<size_t>(len, 4096));
+      return len;
+    }
+    if (self->status == 200 && self->asked_range) {
+      self->whole_to_a_range = true;
+      return 0;  // ends the transfer: the caller starts over from 0
+    }
+    if (auto err = self->writer->write(data, len)) {
+      self->write_error = std::move(err);
+      return 0;
+    }
+    self->received += len;
+    return len;
+  }
+};
+
+http_fetcher::http_fetcher(fetch_options options) : impl_(std::make_unique<impl>()) {
+  static std::once_flag global;
+  std::call_once(global, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  impl_->opt = std::move(options);
+  impl_->curl = curl_easy_init();
+}
+
+http_fetcher::~http_fetcher() {
+  if (impl_->curl != nullptr) curl_easy_cleanup(impl_->curl);
+}
+
+caf::expected<fetch_result> http_fetcher::fetch(const std::string& url, volume& target,
+                                                const item_info& info, uint64_t resume_offset,
+                                                const std::string& etag) {
+  auto& s = *impl_;
+  if (s.curl == nullptr) return make_error(connector_errc::io_error, "libcurl could not start");
+  if (!secure_enough(url) && !s.opt.allow_insecure)
+    return make_error(connector_errc::invalid_path,
+                      shown(url) + ": a token never travels over plain http beyond loopback "
+                                   "(use https, or allow_insecure)");
+  std::string known_etag = etag;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto opened = target.open_writer(info, resume_offset);
+    if (!opened) return std::move(opened.error());
+    auto& w = **opened;
+    uint64_t offset = w.offset();
+    if (offset > 0 && known_etag.empty()) {
+      // Nothing tells whether the origin's file is still the one begun: start over.
+      w.abort();
+      resume_offset = 0;
+      continue;
+    }
+    s.status = 0;
+    s.error_body.clear();
+    s.write_error = caf::none;
+    s.received = 0;
+    s.whole_to_a_range = false;
+    s.asked_range = offset > 0;
+    s.writer = &w;
+    curl_slist* headers = nullptr;
+    std::string auth = "Authorization: Bearer " + s.opt.token;
+    if (!s.opt.token.empty()) headers = curl_slist_append(headers, auth.c_str());
+    std::string range = "Range: bytes=" + std::to_string(offset) + "-";
+    std::string if_range = "If-Range: " + known_etag;
+    if (offset > 0) {
+      headers = curl_slist_append(headers, range.c_str());
+      headers = curl_slist_append(headers, if_range.c_str());
+    }
+    auto* c = s.curl;
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &impl::on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &s);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &impl::on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(s.opt.timeout.count()));
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(s.opt.timeout.count()));
+    curl_easy_setopt(c, CURLOPT_MAX_RECV_SPEED_LARGE,
+                     static_cast<curl_off_t>(s.opt.max_bytes_per_s));
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    auto rc = curl_easy_perform(c);
+    curl_slist_free_all(headers);
+    s.writer = nullptr;
+    if (s.write_error) return std::move(s.write_error);  // the writer keeps what it has
+    if (s.whole_to_a_range || s.status == 416) {
+      // The file changed since the first attempt (or the temporary file outgrew it).
+      w.abort();
+      resume_offset = 0;
+      known_etag.clear();
+      continue;
+    }
+    if (rc != CURLE_OK && (s.status == 200 || s.status == 206 || s.status == 0))
+      return make_error(connector_errc::network,
+                        "fetching " + shown(url) + ": " + curl_easy_strerror(rc) + " after " +
+                            std::to_string(s.received) + " bytes");
+    switch (s.status) {
+      case 200:
+      case 206:
+        break;
+      case 404:
+        w.abort();
+        return make_error(connector_errc::not_found, shown(url) + ": the origin has no such file");
+      case 401:
+      case 403:
+        return make_error(connector_errc::permission_denied,
+                          shown(url) + ": the origin refused the token (" +
+                              std::to_string(s.status) + ")");
+      case 429:
+      case 503:
+        return make_error(connector_errc::busy,
+                          shown(url) + ": the origin is busy (" + std::to_string(s.status) + ")");
+      default:
+        return make_error(connector_errc::network, shown(url) + ": the origin answered " +
+                                                       std::to_string(s.status));
+    }
+    // How big the file is, and where this body began.
+    uint64_t size = 0, first = 0;
+    if (s.status == 206) {
+      // bytes first-last/size
+      std::string_view cr{s.content_range};
+      auto dash = cr.find('-'), slash = cr.find('/');
+      if (cr.substr(0, 6) != "bytes " || dash == std::string_view::npos ||
+          slash == std::string_view::npos || !read_u64(cr.substr(6, dash - 6), first) ||
+          !read_u64(cr.substr(slash + 1), size) || first != offset)
+        return make_error(connector_errc::network,
+                          shown(url) + ": the origin's Content-Range does not continue the copy");
+    } else {
+      curl_off_t length = -1;
+      curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+      if (length < 0)
+        return make_error(connector_errc::network, shown(url) + ": the origin gave no length");
+      size = static_cast<uint64_t>(length);
+    }
+    uint64_t expected_hash = 0;
+    if (!read_u64(s.xxh3, expected_hash, 16)) {
+      w.abort();
+      return make_error(connector_errc::network,
+                        shown(url) + ": the origin gave no X-Content-XXH3 to verify the copy");
+    }
+    etag_ = s.etag;
+    if (w.offset() != size) {
+      w.abort();
+      return make_error(connector_errc::changed_during_copy,
+                        shown(url) + ": " + std::to_string(w.offset()) + " bytes arrived of " +
+                            std::to_string(size));
+    }
+    auto got = w.content_hash();
+    if (!got) return std::move(got.error());
+    if (*got != expected_hash) {
+      w.abort();
+      return make_error(connector_errc::changed_during_copy,
+                        shown(url) + ": the copy's XXH3 differs from the origin's");
+    }
+    auto done = info;
+    done.size = size;
+    done.hash = expected_hash;
+    if (auto err = w.commit(done)) return err;
+    fetch_result out;
+    out.size = size;
+    out.hash = expected_hash;
+    out.received = s.received;
+    out.resumed = offset > 0;
+    return out;
+  }
+  return make_error(connector_errc::changed_during_copy,
+                    shown(url) + ": the origin's file kept changing; try again later");
+}
+
+}  // namespace syncline::connectors
