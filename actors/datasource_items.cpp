@@ -114,6 +114,10 @@ void on_completed(self_ptr self, std::vector<transfer_report> reports,
                  ack(ctx, batch, w.queue_seq ? ticket_of(qname, w) : r.ticket);
                  if (w.action == pending_action::remove) {
                    ctx->rows().erase(batch, scope, w.reference);
+                   // A partial copy's resume point goes with it, in the same write (the
+                   // removal took the temporary file; a copy that never ran would not).
+                   batch.erase(storage::column::meta,
+                               storage::datasource_store::checkpoint_key(qname, w.reference));
                  } else {
                    w.action = pending_action::none;
                    w.attempts = 0;
@@ -258,6 +262,8 @@ void on_failure(self_ptr self, transfer_report report,
                  }
                  if (!maybe_delivered) {
                    ctx->rows().erase(batch, scope, w.reference);  // never delivered: forgotten
+                   batch.erase(storage::column::meta,
+                               storage::datasource_store::checkpoint_key(qname, w.reference));
                    res.settled = counted;
                  } else if (type == sync_type::auto_) {
                    // Its copy is removed as the next run's merge decides, under the
