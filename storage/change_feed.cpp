@@ -14,7 +14,10 @@ namespace syncline::storage {
 
 namespace {
 
-// `chg/s/<u64 seq>` -> flags (1: deleted), u64 time, the id's bytes.
+// One entry per write: `chg/s/<u64 first seq>` -> u64 time, u32 count, then per element
+// u8 (1: deleted), u32 length, the id's bytes; its elements have the sequences first,
+// first + 1, ... One put per write, not per element: a bulk create of a thousand elements
+// costs one small extra value, not a thousand.
 constexpr std::string_view entry_prefix = "chg/s/";
 // `chg/floor` -> u64: changes up to it are not kept.
 constexpr std::string_view floor_key = "chg/floor";
@@ -26,20 +29,44 @@ std::string entry_key(uint64_t seq) {
   return k;
 }
 
-bool read_entry(std::string_view key, std::string_view value, element_change& out) {
-  if (key.size() != entry_prefix.size() + 8 || value.size() < 9) return false;
+struct entry {
+  uint64_t first = 0;
+  uint64_t count = 0;
+  int64_t at_ms = 0;
+  std::string_view elements;  // the encoded elements
+};
+
+bool read_entry(std::string_view key, std::string_view value, entry& out) {
+  if (key.size() != entry_prefix.size() + 8 || value.size() < 12) return false;
   key.remove_prefix(entry_prefix.size());
   uint64_t at = 0;
-  if (!codec::read_u64(key, out.seq)) return false;
-  out.deleted = (value[0] & 1) != 0;
-  value.remove_prefix(1);
-  if (!codec::read_u64(value, at)) return false;
+  uint32_t count = 0;
+  if (!codec::read_u64(key, out.first) || !codec::read_u64(value, at) ||
+      !codec::read_u32(value, count) || count == 0)
+    return false;
   out.at_ms = static_cast<int64_t>(at);
-  out.id.assign(value.data(), value.size());
+  out.count = count;
+  out.elements = value;
+  return true;
+}
+
+// The next element of an entry's encoded elements.
+bool next_element(std::string_view& in, bool& deleted, std::string_view& id) {
+  uint32_t len = 0;
+  if (in.empty()) return false;
+  deleted = (in[0] & 1) != 0;
+  in.remove_prefix(1);
+  if (!codec::read_u32(in, len) || in.size() < len) return false;
+  id = in.substr(0, len);
+  in.remove_prefix(len);
   return true;
 }
 
 rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+
+caf::error malformed() {
+  return make_error(storage_errc::corruption, "a change feed entry is malformed");
+}
 
 }  // namespace
 
@@ -72,11 +99,11 @@ caf::error change_log::load_locked() const {
     it->SeekToLast();
     if (!it->status().ok()) return to_error(it->status(), "read the change feed");
     if (it->Valid() && it->key().starts_with(slice(entry_prefix))) {
-      element_change c;
+      entry e;
       if (!read_entry({it->key().data(), it->key().size()},
-                      {it->value().data(), it->value().size()}, c))
-        return make_error(storage_errc::corruption, "a change feed entry is malformed");
-      newest = std::max(newest, c.seq);
+                      {it->value().data(), it->value().size()}, e))
+        return malformed();
+      newest = std::max(newest, e.first + e.count - 1);
     }
   }
   next_ = newest + 1;
@@ -96,15 +123,19 @@ caf::error change_log::stage(write_batch& batch,
     codec::append_u64(v, floor_);
     batch.put(column::meta, floor_key, v);
   }
-  std::string key, value;
+  std::string value;
+  size_t bytes = 12;
+  for (auto& c : changes) bytes += 5 + c.first.size();
+  value.reserve(bytes);
+  codec::append_u64(value, static_cast<uint64_t>(now_ms));
+  codec::append_u32(value, static_cast<uint32_t>(changes.size()));
   for (auto& [id, deleted] : changes) {
-    key.assign(entry_prefix);
-    codec::append_u64(key, next_++);
-    value.assign(1, deleted ? '\1' : '\0');
-    codec::append_u64(value, static_cast<uint64_t>(now_ms));
+    value.push_back(deleted ? '\1' : '\0');
+    codec::append_u32(value, static_cast<uint32_t>(id.size()));
     value.append(id.data(), id.size());
-    batch.put(column::meta, key, value);
   }
+  batch.put(column::meta, entry_key(next_), value);
+  next_ += changes.size();
   staged_last_ = next_ - 1;
   return caf::none;
 }
@@ -149,14 +180,25 @@ caf::expected<change_page> change_log::read(uint64_t since, size_t limit) const 
   auto upper_slice = slice(upper);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper_slice;
+  auto lower_slice = slice(entry_prefix);
+  ro.iterate_lower_bound = &lower_slice;
   std::unique_ptr<rocksdb::Iterator> it{r.db->NewIterator(ro, r.cf(column::meta))};
-  for (it->Seek(slice(entry_key(since + 1))); it->Valid() && page.changes.size() < limit;
-       it->Next()) {
-    element_change c;
+  // The entry holding since + 1 begins at or before it.
+  it->SeekForPrev(slice(entry_key(since + 1)));
+  if (!it->Valid()) it->Seek(slice(entry_prefix));
+  for (; it->Valid() && page.changes.size() < limit; it->Next()) {
+    entry e;
     if (!read_entry({it->key().data(), it->key().size()}, {it->value().data(), it->value().size()},
-                    c))
-      return make_error(storage_errc::corruption, "a change feed entry is malformed");
-    page.changes.push_back(std::move(c));
+                    e))
+      return malformed();
+    auto rest = e.elements;
+    for (uint64_t i = 0; i < e.count && page.changes.size() < limit; ++i) {
+      bool deleted = false;
+      std::string_view id;
+      if (!next_element(rest, deleted, id)) return malformed();
+      if (e.first + i <= since) continue;
+      page.changes.push_back({e.first + i, std::string{id}, deleted, e.at_ms});
+    }
   }
   if (!it->status().ok()) return to_error(it->status(), "read the change feed");
   {
@@ -184,13 +226,14 @@ caf::expected<size_t> change_log::forget_before(int64_t before_ms, size_t max) {
   size_t n = 0;
   uint64_t upto = 0;
   for (it->Seek(slice(entry_prefix)); it->Valid() && n < max; it->Next()) {
-    element_change c;
+    entry e;
     if (!read_entry({it->key().data(), it->key().size()}, {it->value().data(), it->value().size()},
-                    c))
-      return make_error(storage_errc::corruption, "a change feed entry is malformed");
-    if (c.at_ms >= before_ms) break;
-    upto = c.seq;
-    ++n;
+                    e))
+      return malformed();
+    if (e.at_ms >= before_ms) break;
+    if (n > 0 && n + e.count > max) break;  // whole writes only; at least one
+    upto = e.first + e.count - 1;
+    n += e.count;
   }
   if (!it->status().ok()) return to_error(it->status(), "read the change feed");
   if (n == 0) return size_t{0};

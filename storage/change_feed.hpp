@@ -2,7 +2,8 @@
 // change with a strictly increasing sequence, written in the same atomic write as the element,
 // so a follower that read up to sequence S and asks for what came after misses nothing and
 // sees nothing twice (CouchDB's `_changes` is the model). Kept in the `chg/` key range of the
-// `meta` column family, forgotten by age.
+// `meta` column family, one entry per write (its elements' sequences follow each other),
+// forgotten by age.
 #pragma once
 
 #include <atomic>
@@ -62,8 +63,9 @@ class change_log {
   [[nodiscard]] caf::expected<change_page> read(uint64_t since, size_t limit) const;
   /// The sequence of the newest change readable (0: none yet).
   uint64_t last() const;
-  /// Forgets up to `max` of the oldest changes written before `before_ms`, in one write; a
-  /// follower whose cursor is older is then told to `reset`. Returns how many were forgotten.
+  /// Forgets the oldest changes written before `before_ms`, whole writes at a time, up to
+  /// `max` of them (or the first write alone when it holds more), in one write; a follower
+  /// whose cursor is older is then told to `reset`. Returns how many were forgotten.
   [[nodiscard]] caf::expected<size_t> forget_before(int64_t before_ms, size_t max);
 
  private:

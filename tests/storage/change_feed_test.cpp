@@ -85,6 +85,10 @@ BOOST_FIXTURE_TEST_CASE(every_write_adds_one_change_per_element_in_order, fixtur
   auto first = page(0, 2);
   BOOST_CHECK_EQUAL(ids_of(first), "/a /b");
   BOOST_CHECK_EQUAL(first.last_seq, all.changes[1].seq);
+  // A page may end inside one write's changes, and the next goes on from there.
+  auto one = page(0, 1);
+  BOOST_CHECK_EQUAL(ids_of(one), "/a");
+  BOOST_CHECK_EQUAL(ids_of(page(one.last_seq, 1)), "/b");
   auto end = page(all.last_seq);
   BOOST_CHECK(end.changes.empty() && !end.reset);
   BOOST_CHECK_EQUAL(end.last_seq, all.last_seq);
