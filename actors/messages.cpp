@@ -77,6 +77,7 @@ const char* to_string(api_op op) noexcept {
     case api_op::verify: return "verify";
     case api_op::create_token: return "createToken";
     case api_op::changes: return "changes";
+    case api_op::sync_state: return "syncState";
   }
   return "unknown";
 }

@@ -231,6 +231,10 @@ enum class api_op : uint8_t {
   publish, version, lock, unlock, sign_in, sign_out, verify, create_token, graph_backwards,
   graph_forwards,
   changes,  ///< the change feed (`GET /api/changes`), ours: seed 003's sites follow it
+  /// ours: a site records where an element's copies are (`synced_<site>`, `syncing_<site>`,
+  /// `syncError_<site>`, `syncLastAttempt_<site>`) without changing `time` or `author`, even
+  /// on a locked element (`/api/syncState`)
+  sync_state,
 };
 
 /// `"create"` ... as damas-core names the route (`remove` is `"delete"`, `sign_in` `"signIn"`).

@@ -158,6 +158,7 @@ uint8_t required_class(api_op op) noexcept {
     case api_op::update:
     case api_op::upsert:
     case api_op::remove:
+    case api_op::sync_state:
       return static_cast<uint8_t>(user_class::editor);
   }
   return static_cast<uint8_t>(user_class::admin);

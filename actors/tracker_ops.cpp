@@ -2,6 +2,7 @@
 // comment, publish, version) over the element and user stores.
 #include "actors/tracker_ops.hpp"
 
+#include "actors/site_keys.hpp"
 #include "actors/text.hpp"
 
 #include <algorithm>
@@ -446,6 +447,42 @@ api_answer op_update_or_upsert(const tracker_services& s, const tracker_command&
   if (missing > 0) return answer_json(answer_kind::partial, outcome_array(outs));
   if (outs.size() == 1) return answer_json(answer_kind::done, std::move(outs.front().json));
   return answer_json(answer_kind::done, outcome_array(outs));
+}
+
+// Where an element's copies are, as sites record it: only the per-site keys (numbers, or null
+// to remove one), on elements that exist; `time` and `author` stay, and a lock does not refuse
+// it (a lock guards content and description, not the record of copies).
+api_answer op_sync_state(const tracker_services& s, const tracker_command& req, const principal& who) {
+  auto in = storage::parse_elements(req.body, storage::id_policy::required);
+  if (!in) return answer_error(in.error());
+  if (auto r = check_write_ids(s, *in, who)) return std::move(*r);
+  for (size_t i = 0; i < in->size(); ++i) {
+    auto& e = (*in)[i];
+    if (e.fields.empty()) return bad_request("element " + std::to_string(i) + ": no per-site key");
+    for (auto& id : e.ids)
+      if (is_user_id(id)) return bad_request("element " + id + ": a user has no copies");
+    for (auto& f : e.fields) {
+      if (!parse_site_key(f.key))
+        return bad_request("element " + std::to_string(i) + ": " + f.key +
+                           " is not a per-site key (syncing_, synced_, syncError_ or "
+                           "syncLastAttempt_ followed by a site name)");
+      bool number = !f.value.empty() && (f.value[0] == '-' || (f.value[0] >= '0' && f.value[0] <= '9'));
+      if (!number && !f.is_null())
+        return bad_request("element " + std::to_string(i) + ": " + f.key +
+                           " takes a number, or null to remove it");
+    }
+  }
+  auto ctx = context_for(who);
+  ctx.keep_time = true;
+  ctx.honor_locks = false;
+  auto done = s.elements->update(*in, ctx);
+  if (!done) return answer_error(done.error());
+  size_t missing = 0;
+  for (auto& o : *done) missing += o.result == element_result::not_found;
+  if (missing == done->size()) return refuse(actors_errc::unknown_id, "none of the ids exists");
+  if (missing > 0) return answer_json(answer_kind::partial, outcome_array(*done));
+  if (done->size() == 1) return answer_json(answer_kind::done, std::move(done->front().json));
+  return answer_json(answer_kind::done, outcome_array(*done));
 }
 
 api_answer op_delete(const tracker_services& s, const tracker_command& req, const principal& who) {

@@ -80,6 +80,9 @@ api_answer op_create(const tracker_services& s, const tracker_command& cmd, cons
 api_answer op_update_or_upsert(const tracker_services& s, const tracker_command& cmd,
                                const principal& who, bool upsert);
 api_answer op_delete(const tracker_services& s, const tracker_command& cmd, const principal& who);
+/// `/api/syncState`: per-site keys only, `time` and `author` kept, locks passed.
+api_answer op_sync_state(const tracker_services& s, const tracker_command& cmd,
+                         const principal& who);
 api_answer op_lock_or_unlock(const tracker_services& s, const tracker_command& cmd,
                              const principal& who, bool lock);
 api_answer op_comment(const tracker_services& s, const tracker_command& cmd, const principal& who);

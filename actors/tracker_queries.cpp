@@ -340,6 +340,7 @@ api_answer dispatch(const tracker_services& s, const tracker_command& cmd, const
     case api_op::unlock: return op_lock_or_unlock(s, cmd, who, false);
     case api_op::sign_in: return op_sign_in(s, cmd);
     case api_op::create_token: return op_create_token(s, cmd, who);
+    case api_op::sync_state: return op_sync_state(s, cmd, who);
     case api_op::verify:
     case api_op::sign_out:
     case api_op::changes:  // the actor answers these itself

@@ -1,80 +1,20 @@
 #include "connectors/http_fetch.hpp"
 
 #include <cstdlib>
-#include <mutex>
 #include <string_view>
 #include <utility>
 
 #include <curl/curl.h>
 
 #include "connectors/error.hpp"
+#include "connectors/http_common.hpp"
 
 namespace syncline::connectors {
 
-namespace {
-
-bool starts_with_nocase(std::string_view s, std::string_view prefix) noexcept {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    char a = s[i], b = prefix[i];
-    if (a >= 'A' && a <= 'Z') a = static_cast<char>(a - 'A' + 'a');
-    if (a != b) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
-
-bool read_u64(std::string_view s, uint64_t& out, int base = 10) noexcept {
-  if (s.empty() || s.size() > (base == 16 ? 16u : 19u)) return false;
-  out = 0;
-  for (char c : s) {
-    int d = c >= '0' && c <= '9'   ? c - '0'
-            : c >= 'a' && c <= 'f' ? c - 'a' + 10
-            : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                   : 99;
-    if (d >= base) return false;
-    out = out * static_cast<uint64_t>(base) + static_cast<uint64_t>(d);
-  }
-  return true;
-}
-
-// The URL without its query, for messages.
-std::string shown(const std::string& url) { return url.substr(0, url.find('?')); }
-
-}  // namespace
-
-bool secure_enough(const std::string& url) noexcept {
-  std::string_view u{url};
-  if (starts_with_nocase(u, "https://")) return true;
-  if (!starts_with_nocase(u, "http://")) return false;
-  u.remove_prefix(7);
-  auto end = u.find_first_of("/?#");
-  auto authority = u.substr(0, end);
-  if (authority.find('@') != std::string_view::npos) return false;
-  std::string_view host;
-  if (!authority.empty() && authority.front() == '[') {
-    auto close = authority.find(']');
-    if (close == std::string_view::npos) return false;
-    host = authority.substr(1, close - 1);
-    return host == "::1";
-  }
-  host = authority.substr(0, authority.find(':'));
-  if (starts_with_nocase(host, "localhost") && host.size() == 9) return true;
-  // 127.0.0.0/8, dotted quad only.
-  if (host.substr(0, 4) != "127.") return false;
-  int dots = 0;
-  for (char c : host) {
-    if (c == '.') ++dots;
-    else if (c < '0' || c > '9') return false;
-  }
-  return dots == 3;
-}
+using detail::read_u64;
+using detail::shown;
+using detail::starts_with_nocase;
+using detail::trim;
 
 struct http_fetcher::impl {
   fetch_options opt;
@@ -97,10 +37,7 @@ struct http_fetcher::impl {
       self->etag.clear();
       self->xxh3.clear();
       self->content_range.clear();
-      auto sp = line.find(' ');
-      uint64_t code = 0;
-      if (sp != std::string_view::npos && read_u64(line.substr(sp + 1, 3), code))
-        self->status = static_cast<long>(code);
+      self->status = detail::status_of(line);
     } else if (starts_with_nocase(line, "etag:")) {
       self->etag = std::string{trim(line.substr(5))};
     } else if (starts_with_nocase(line, "x-content-xxh3:")) {
@@ -132,8 +69,7 @@ struct http_fetcher::impl {
 };
 
 http_fetcher::http_fetcher(fetch_options options) : impl_(std::make_unique<impl>()) {
-  static std::once_flag global;
-  std::call_once(global, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  detail::start_curl();
   impl_->opt = std::move(options);
   impl_->curl = curl_easy_init();
 }
@@ -180,21 +116,13 @@ caf::expected<fetch_result> http_fetcher::fetch(const std::string& url, volume& 
       headers = curl_slist_append(headers, if_range.c_str());
     }
     auto* c = s.curl;
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    detail::set_request(c, url, headers, &impl::on_header, &impl::on_body, &s,
+                        static_cast<long>(s.opt.timeout.count()), s.opt.cancel.get());
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &impl::on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &s);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &impl::on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(s.opt.timeout.count()));
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(s.opt.timeout.count()));
     curl_easy_setopt(c, CURLOPT_MAX_RECV_SPEED_LARGE,
                      static_cast<curl_off_t>(s.opt.max_bytes_per_s));
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     auto rc = curl_easy_perform(c);
     curl_slist_free_all(headers);
     s.writer = nullptr;
@@ -206,6 +134,8 @@ caf::expected<fetch_result> http_fetcher::fetch(const std::string& url, volume& 
       known_etag.clear();
       continue;
     }
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+      return make_error(connector_errc::cancelled, "fetching " + shown(url) + ": the node is stopping");
     if (rc != CURLE_OK && (s.status == 200 || s.status == 206 || s.status == 0))
       return make_error(connector_errc::network,
                         "fetching " + shown(url) + ": " + curl_easy_strerror(rc) + " after " +

@@ -3,6 +3,7 @@
 // an interruption, verified (size and XXH3-64) before it is renamed into place.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "connectors/http_common.hpp"
 #include "connectors/item.hpp"
 #include "connectors/volume.hpp"
 
@@ -25,6 +27,9 @@ struct fetch_options {
   uint64_t max_bytes_per_s = 0;
   /// Bound on connecting, and on a transfer making no progress.
   std::chrono::seconds timeout{30};
+  /// When set and true, a call in progress ends at once (`cancelled`): a node stopping does not
+  /// wait for a long poll or a download.
+  std::shared_ptr<const std::atomic<bool>> cancel;
 };
 
 /// What one fetch did.
@@ -67,8 +72,5 @@ class http_fetcher {
   std::unique_ptr<impl> impl_;
   std::string etag_;
 };
-
-/// Whether `url` may carry a token: `https://`, or `http://` to a loopback host.
-bool secure_enough(const std::string& url) noexcept;
 
 }  // namespace syncline::connectors

@@ -189,16 +189,23 @@ request_credentials read_credentials(const http_request& req) {
 
 void authenticate_then(caf::actor_system& sys, actors::tracker_actor tracker,
                        const http_request& req, http_reply reply, authenticated then) {
+  authenticate_then(sys, std::move(tracker), req, std::move(reply), std::move(then), nullptr);
+}
+
+void authenticate_then(caf::actor_system& sys, actors::tracker_actor tracker,
+                       const http_request& req, http_reply reply, authenticated then,
+                       std::function<void(http_reply)> unknown) {
   struct job {
     actors::tracker_actor tracker;
     request_credentials who;
     http_reply reply;
     authenticated then;
+    std::function<void(http_reply)> unknown;
   };
   // The job travels as the actor's argument: CAF 0.17 dereferences a null tuple when a
   // function actor takes no argument besides `self` (UBSan reports it).
   auto made = std::make_shared<job>(job{std::move(tracker), read_credentials(req), std::move(reply),
-                                        std::move(then)});
+                                        std::move(then), std::move(unknown)});
   sys.spawn(
       [](caf::event_based_actor* self, std::shared_ptr<job> j) {
         self->request(j->tracker, ask_timeout, actors::auth_atom::value, j->who.token, j->who.bad)
@@ -206,7 +213,11 @@ void authenticate_then(caf::actor_system& sys, actors::tracker_actor tracker,
                 [self, j](std::string& name, uint8_t cls, bool anonymous) {
                   j->then(self, j->reply, caller{std::move(name), cls, anonymous, j->who});
                 },
-                [j](caf::error& err) { j->reply.send(error_response(err)); });
+                [j](caf::error& err) {
+                  if (j->unknown && actors::is(err, actors::actors_errc::unauthenticated))
+                    return j->unknown(j->reply);
+                  j->reply.send(error_response(err));
+                });
       },
       std::move(made));
 }
@@ -247,6 +258,8 @@ void add_api_routes(http_router& router, caf::actor_system& sys, actors::tracker
   add({"POST"}, "/api/createToken", api_op::create_token);
   // Ours: the change feed that sites follow (docs/api.md, "Change feed").
   add({"GET"}, "/api/changes", api_op::changes, extra::feed);
+  // Ours: where an element's copies are, written by sites (docs/api.md, "Sync state").
+  add({"PUT", "POST"}, "/api/syncState", api_op::sync_state);
   add_datasource_routes(router, sys, std::move(tracker), std::move(datasources),
                         std::move(policy));
 }

@@ -55,6 +55,11 @@ using authenticated =
 /// 503 when the tracker does not answer in time).
 void authenticate_then(caf::actor_system& sys, actors::tracker_actor tracker,
                        const http_request& req, http_reply reply, authenticated then);
+/// The same, but a request the tracker does not know (`unauthenticated`) goes to `unknown`
+/// instead of a 401 (a site asks the tracker of the project about it).
+void authenticate_then(caf::actor_system& sys, actors::tracker_actor tracker,
+                       const http_request& req, http_reply reply, authenticated then,
+                       std::function<void(http_reply)> unknown);
 
 /// Adds to `router` every route of the tracker and of the datasources (docs/api.md lists them):
 /// damas-core's `/api/create/ read/ update/ upsert/ delete/ search/ search_one/ search_mongo/

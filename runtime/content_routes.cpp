@@ -16,6 +16,7 @@
 #include "actors/tracker_json.hpp"
 #include "connectors/error.hpp"
 #include "connectors/item.hpp"
+#include "connectors/tracker_client.hpp"
 #include "connectors/volume.hpp"
 #include "runtime/api_errors.hpp"
 #include "runtime/api_routes.hpp"
@@ -163,37 +164,98 @@ http_response serve(actors::node_context& ctx, const std::string& volume, const 
 
 }  // namespace
 
+remote_verifier::remote_verifier(std::string tracker_url, bool allow_insecure,
+                                 std::chrono::seconds ttl)
+    : url_(std::move(tracker_url)), allow_insecure_(allow_insecure), ttl_(ttl) {}
+
+bool remote_verifier::verify(const std::string& token) {
+  if (token.empty()) return false;
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> g{mtx_};
+    auto it = seen_.find(token);
+    if (it != seen_.end() && it->second.second > now) return it->second.first;
+  }
+  connectors::tracker_options o;
+  o.url = url_;
+  o.token = token;
+  o.allow_insecure = allow_insecure_;
+  o.timeout = std::chrono::seconds{10};
+  connectors::tracker_client c{std::move(o)};
+  auto r = c.verify();
+  // Only the tracker's own answers count: a tracker out of reach refuses now, remembers nothing.
+  bool known = r && r->status == 200;
+  bool refused = !r && connectors::is(r.error(), connectors::connector_errc::permission_denied);
+  if (!known && !refused) return false;
+  std::lock_guard<std::mutex> g{mtx_};
+  if (seen_.size() >= 10000) seen_.clear();
+  seen_[token] = {known, now + (known ? ttl_ : std::chrono::seconds{5})};
+  return known;
+}
+
+namespace {
+
+void serve_request(const content_routes_init& init, const std::shared_ptr<http_request>& shared,
+                   http_reply r) {
+  auto* volume = shared->param("volume");
+  auto* path = shared->param("path");
+  std::string p = path != nullptr ? path->value : std::string{};
+  if (auto err = connectors::validate_reference(p); err || p.empty())
+    return r.send(http_response::error(
+        400, "bad_request",
+        "the content path must be a file's relative path, without . or .. segments"));
+  if (init.pool == nullptr || init.ctx == nullptr)
+    return r.send(http_response::error(503, "unavailable", "this node serves no content"));
+  if (init.pool->queued() >= max_queued) {
+    auto busy = http_response::error(503, "unavailable", "the node is busy; retry");
+    busy.headers.emplace_back("Retry-After", "1");
+    return r.send(std::move(busy));
+  }
+  std::optional<std::string> range, if_range;
+  if (auto* h = shared->header("range")) range = *h;
+  if (auto* h = shared->header("if-range")) if_range = *h;
+  init.pool->submit([ctx = init.ctx, vol = volume->value, p, range, if_range, r] {
+    try {
+      r.send(serve(*ctx, vol, p, range, if_range));
+    } catch (const std::exception& e) {
+      r.send(http_response::error(500, "internal_error", e.what()));
+    }
+  });
+}
+
+}  // namespace
+
 void add_content_routes(http_router& router, caf::actor_system& sys, content_routes_init init) {
   router.add("GET", "/api/content/:volume/*path", [&sys, init](http_request req, http_reply reply) {
     auto shared = std::make_shared<http_request>(std::move(req));
-    authenticate_then(
-        sys, init.tracker, *shared, std::move(reply),
-        [shared, init](caf::event_based_actor*, http_reply r, const caller&) {
-          auto* volume = shared->param("volume");
-          auto* path = shared->param("path");
-          std::string p = path != nullptr ? path->value : std::string{};
-          if (auto err = connectors::validate_reference(p); err || p.empty())
-            return r.send(http_response::error(
-                400, "bad_request",
-                "the content path must be a file's relative path, without . or .. segments"));
-          if (init.pool == nullptr || init.ctx == nullptr)
-            return r.send(http_response::error(503, "unavailable", "this node serves no content"));
-          if (init.pool->queued() >= max_queued) {
-            auto busy = http_response::error(503, "unavailable", "the node is busy; retry");
-            busy.headers.emplace_back("Retry-After", "1");
-            return r.send(std::move(busy));
-          }
-          std::optional<std::string> range, if_range;
-          if (auto* h = shared->header("range")) range = *h;
-          if (auto* h = shared->header("if-range")) if_range = *h;
-          init.pool->submit([ctx = init.ctx, vol = volume->value, p, range, if_range, r] {
-            try {
-              r.send(serve(*ctx, vol, p, range, if_range));
-            } catch (const std::exception& e) {
-              r.send(http_response::error(500, "internal_error", e.what()));
-            }
-          });
-        });
+    if (init.remote) {
+      // A site: a token of the tracker's users is checked there (this node's own users too).
+      auto who = read_credentials(*shared);
+      if (!who.token.empty() && !who.bad) {
+        if (init.pool == nullptr || init.pool->queued() >= max_queued) {
+          auto busy = http_response::error(503, "unavailable", "the node is busy; retry");
+          busy.headers.emplace_back("Retry-After", "1");
+          return reply.send(std::move(busy));
+        }
+        return authenticate_then(
+            sys, init.tracker, *shared, reply,
+            [shared, init](caf::event_based_actor*, http_reply r, const caller&) {
+              serve_request(init, shared, std::move(r));
+            },
+            [shared, init, token = who.token](http_reply r) {
+              init.pool->submit([shared, init, token, r]() mutable {
+                if (!init.remote->verify(token))
+                  return r.send(http_response::error(401, "unauthenticated",
+                                                     "the token is unknown here and at the tracker"));
+                serve_request(init, shared, std::move(r));
+              });
+            });
+      }
+    }
+    authenticate_then(sys, init.tracker, *shared, std::move(reply),
+                      [shared, init](caf::event_based_actor*, http_reply r, const caller&) {
+                        serve_request(init, shared, std::move(r));
+                      });
   });
 }
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <pthread.h>
 #include <signal.h>
@@ -29,6 +30,7 @@
 #include "actors/messages.hpp"
 #include "actors/node_context.hpp"
 #include "actors/records.hpp"
+#include "actors/site_actor.hpp"
 #include "actors/supervisor_actor.hpp"
 #include "actors/targets.hpp"
 #include "actors/tracker_actor.hpp"
@@ -80,6 +82,48 @@ http_router make_routes(const std::string& node_id, std::chrono::steady_clock::t
   add_node_routes(router, sys, std::move(node));
   add_api_routes(router, sys, std::move(tracker), std::move(datasources), std::move(policy));
   return router;
+}
+
+// `[site]` and `[node] name` together, and the token read from its file; checked before anything
+// is created. Nothing when this node is not a site.
+caf::expected<std::optional<actors::site_settings>> site_settings_of(const node_config& cfg) {
+  auto& s = cfg.site;
+  if (s.path.empty()) return std::optional<actors::site_settings>{};
+  auto bad = [](std::string what) {
+    return make_error(runtime_errc::invalid_config, "[site] " + std::move(what));
+  };
+  if (cfg.node.name.empty())
+    return bad("path is set, so this node is a site: [node] name must name it (letters, digits, "
+               "'_' and '-'; other sites see it as origin and in synced_<name>)");
+  if (s.tracker.empty()) return bad("tracker must give the tracker's URL (this node's own when it is the tracker)");
+  if (s.token_file.empty()) return bad("token_file must name a file holding a token of a tracker user");
+  for (auto& v : cfg.volumes)
+    if (v.id == "site")
+      return bad("the site volume is served as the volume 'site': rename the [[volume]] of that id");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(s.path, ec))
+    return bad("path " + s.path + " is not a directory (make it, or mount the volume)");
+  std::ifstream in{s.token_file, std::ios::binary};
+  std::string token;
+  if (in) std::getline(in, token);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\n'))
+    token.pop_back();
+  if (token.empty())
+    return bad("token_file " + s.token_file.string() + " cannot be read or holds no token");
+  actors::site_settings out;
+  out.name = cfg.node.name;
+  out.path = s.path;
+  out.tracker = s.tracker;
+  out.token = std::move(token);
+  out.url = s.url;
+  out.allow_insecure = s.allow_insecure;
+  out.scan_interval = std::chrono::seconds{s.scan_interval_s};
+  out.reception = static_cast<uint32_t>(s.reception);
+  out.feed_wait = std::chrono::seconds{s.feed_wait_s};
+  out.sync_everywhere = s.sync_everywhere;
+  out.discover_deletions = s.discover_deletions;
+  out.agent_version = version();
+  return std::optional<actors::site_settings>{std::move(out)};
 }
 
 // Settings of [auth] that hold only together; checked before anything is created.
@@ -305,6 +349,7 @@ struct node::impl {
   actors::datasource_api_actor datasource_api;
   std::unique_ptr<http_server> http;
   caf::actor watcher;
+  caf::actor site;
   mutable std::mutex fatal_mtx;
   caf::error fatal;
 
@@ -314,6 +359,8 @@ struct node::impl {
     if (!system) return;
     if (watcher) caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
     watcher = nullptr;
+    if (site) caf::anon_send_exit(site, caf::exit_reason::user_shutdown);
+    site = nullptr;
     if (tracker) caf::anon_send_exit(tracker, caf::exit_reason::user_shutdown);
     if (datasource_api) caf::anon_send_exit(datasource_api, caf::exit_reason::user_shutdown);
     if (supervisor) caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
@@ -357,6 +404,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   auto started = std::chrono::steady_clock::now();
   auto p = std::make_unique<impl>();
   if (auto err = check_auth_settings(cfg.auth)) return err;
+  auto site = site_settings_of(cfg);
+  if (!site) return std::move(site.error());
 
   std::error_code ec;
   auto data_dir = std::filesystem::absolute(cfg.node.data_dir, ec).lexically_normal();
@@ -526,12 +575,33 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   node_routes.metrics = metrics;
   auto routes = make_routes(p->node_id, started, p->tracker, p->datasource_api, *p->system,
                             std::move(node_routes), std::move(policy));
-  add_content_routes(routes, *p->system, {p->tracker, p->ctx.get(), p->api_pool.get()});
+  content_routes_init content{p->tracker, p->ctx.get(), p->api_pool.get(), nullptr};
+  if (*site && (*site)->tracker != "self")
+    content.remote = std::make_shared<remote_verifier>((*site)->tracker, (*site)->allow_insecure);
+  add_content_routes(routes, *p->system, std::move(content));
   auto http = http_server::start(std::move(http_opts), std::move(routes));
   if (!http) return std::move(http.error());
   p->http = std::move(*http);
   p->http_address = p->http->local_address();
   spdlog::info("listening on http://{}", p->http_address.to_string());
+  if (*site) {
+    // After the server, whose address is the site's URL by default (and which may be the
+    // tracker the site calls).
+    // A wildcard address is reached here through loopback; other sites need `[site] url`.
+    auto own = p->http_address;
+    bool wildcard = own.host == "0.0.0.0" || own.host == "::";
+    if (wildcard) own.host = own.host == "::" ? "::1" : "127.0.0.1";
+    if ((*site)->url.empty()) {
+      (*site)->url = "http://" + own.to_string();
+      if (wildcard)
+        spdlog::warn("site: [site] url is not set and the node listens on every address; other "
+                     "sites are told {}, which only this machine reaches", (*site)->url);
+    }
+    if ((*site)->tracker == "self") (*site)->tracker = "http://" + own.to_string();
+    p->site = actors::spawn_site(*p->system, p->ctx.get(), std::move(**site));
+    caf::anon_send(p->directory, actors::register_atom::value,
+                   actors::directory_entry{"site", "site", p->site});
+  }
   return std::unique_ptr<node>(new node(std::move(p)));
 }
 

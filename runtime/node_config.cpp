@@ -16,6 +16,7 @@
 
 #include "actors/datasource_schema.hpp"
 #include "actors/error.hpp"
+#include "actors/site_keys.hpp"
 #include "actors/sync_model.hpp"
 #include "actors/targets.hpp"
 #include "connectors/glob.hpp"
@@ -148,16 +149,14 @@ std::string check_listen_address(std::string_view text, listen_address& out) {
 const std::vector<setting>& settings() {
   static const std::vector<setting> table{
       {"node", "name", value_kind::string,
-       "name of this node for people (logs, status); empty: the node id stands for it",
+       "name of this node for people (logs, status) and its site name ([site]; origin and the "
+       "<site> of synced_<site>); empty: the node id stands for it",
        [](const node_config& c) { return quote_toml(c.node.name); },
        [](const toml::node& v, node_config& c) {
          std::string s;
          if (auto p = read_string(v, s); !p.empty()) return p;
-         bool ok = s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char ch) {
-                     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                            (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
-                   });
-         if (!ok) return "must be at most 64 letters, digits, '_' or '-', got " + quote_toml(s);
+         if (!s.empty())
+           if (auto p = actors::site_name_problem(s)) return *p + ", got " + quote_toml(s);
          c.node.name = std::move(s);
          return std::string{};
        }},
@@ -328,6 +327,71 @@ const std::vector<setting>& settings() {
        [](const toml::node& v, node_config& c) {
          return read_int(v, 1, 86400, c.auth.sign_in_window_s);
        }},
+      {"site", "path", value_kind::string,
+       "the site volume, whose whole tree is the project (docs/sites.md); empty: not a site",
+       [](const node_config& c) { return quote_toml(c.site.path); },
+       [](const toml::node& v, node_config& c) {
+         std::string s;
+         if (auto p = read_string(v, s); !p.empty()) return p;
+         if (!s.empty() && s.front() != '/') return "must be an absolute directory, got " + quote_toml(s);
+         c.site.path = std::move(s);
+         return std::string{};
+       }},
+      {"site", "tracker", value_kind::string,
+       "the tracker's base URL, e.g. http://127.0.0.1:8460, or self when this node is the tracker",
+       [](const node_config& c) { return quote_toml(c.site.tracker); },
+       [](const toml::node& v, node_config& c) {
+         std::string s;
+         if (auto p = read_string(v, s); !p.empty()) return p;
+         if (!s.empty() && s != "self" && s.rfind("http://", 0) != 0 && s.rfind("https://", 0) != 0)
+           return "must be self or an http:// or https:// URL, got " + quote_toml(s);
+         c.site.tracker = std::move(s);
+         return std::string{};
+       }},
+      {"site", "token_file", value_kind::string,
+       "a file holding a token of a tracker user of class editor or above (seed 003: support)",
+       [](const node_config& c) { return quote_toml(c.site.token_file.string()); },
+       [](const toml::node& v, node_config& c) {
+         std::string s;
+         if (auto p = read_string(v, s); !p.empty()) return p;
+         c.site.token_file = s;
+         return std::string{};
+       }},
+      {"site", "url", value_kind::string,
+       "how other sites reach this node (https://host:port); empty: http:// and [http] listen",
+       [](const node_config& c) { return quote_toml(c.site.url); },
+       [](const toml::node& v, node_config& c) {
+         std::string s;
+         if (auto p = read_string(v, s); !p.empty()) return p;
+         if (!s.empty() && s.rfind("http://", 0) != 0 && s.rfind("https://", 0) != 0)
+           return "must be an http:// or https:// URL, got " + quote_toml(s);
+         c.site.url = std::move(s);
+         return std::string{};
+       }},
+      {"site", "allow_insecure", value_kind::boolean,
+       "let tokens travel over plain http to hosts beyond loopback",
+       [](const node_config& c) { return std::string{c.site.allow_insecure ? "true" : "false"}; },
+       [](const toml::node& v, node_config& c) { return read_bool(v, c.site.allow_insecure); }},
+      {"site", "scan_interval_s", value_kind::integer,
+       "seconds between scans of the site volume (sleepBetweenScans)",
+       [](const node_config& c) { return std::to_string(c.site.scan_interval_s); },
+       [](const toml::node& v, node_config& c) { return read_int(v, 1, 86400, c.site.scan_interval_s); }},
+      {"site", "reception", value_kind::integer,
+       "files received at once (syncAmountReception)",
+       [](const node_config& c) { return std::to_string(c.site.reception); },
+       [](const toml::node& v, node_config& c) { return read_int(v, 1, 64, c.site.reception); }},
+      {"site", "feed_wait_s", value_kind::integer,
+       "seconds one long poll of the tracker's change feed waits for news",
+       [](const node_config& c) { return std::to_string(c.site.feed_wait_s); },
+       [](const toml::node& v, node_config& c) { return read_int(v, 1, 300, c.site.feed_wait_s); }},
+      {"site", "sync_everywhere", value_kind::boolean,
+       "receive files whose element does not say syncEverywhere (rsyncGlobalParameters)",
+       [](const node_config& c) { return std::string{c.site.sync_everywhere ? "true" : "false"}; },
+       [](const toml::node& v, node_config& c) { return read_bool(v, c.site.sync_everywhere); }},
+      {"site", "discover_deletions", value_kind::boolean,
+       "publish removals of files gone from the site volume (enableDiscoveryDeletedFiles)",
+       [](const node_config& c) { return std::string{c.site.discover_deletions ? "true" : "false"}; },
+       [](const toml::node& v, node_config& c) { return read_bool(v, c.site.discover_deletions); }},
       {"datasources", "allowed_roots", value_kind::string,
        "absolute directories under which folder datasources made through the API may read; "
        "empty: the API may not make folder datasources",

@@ -135,6 +135,26 @@ struct datasources_section {
   std::vector<std::string> allowed_roots;
 };
 
+/// `[site]`: this node as a site of a multi-site project (seed 003; docs/sites.md). Off while
+/// `path` is empty; then `[node] name` is the site's name and must be set.
+struct site_section {
+  /// The site volume: its whole tree is the project.
+  std::string path;
+  /// The tracker's base URL, or `self` when this node is the tracker.
+  std::string tracker;
+  /// A file holding a token of one of the tracker's users (class editor or above).
+  std::filesystem::path token_file;
+  /// How other sites reach this node (`https://host:port`); empty: `http://` + `[http] listen`.
+  std::string url;
+  /// Plain http to a host beyond loopback (tokens in clear).
+  bool allow_insecure = false;
+  int64_t scan_interval_s = 60;
+  int64_t reception = 4;
+  int64_t feed_wait_s = 25;
+  bool sync_everywhere = true;
+  bool discover_deletions = true;
+};
+
 /// Every setting of a node. A default-constructed value holds the defaults; `load_config`
 /// returns only values that passed validation.
 struct node_config {
@@ -146,6 +166,7 @@ struct node_config {
   auth_settings auth;
   api_settings api;
   datasources_section datasources_settings;
+  site_section site;
   /// `[runtime]`: the actor runtime's tunables.
   actors::runtime_settings runtime;
   /// `[[volume]]` tables, in file order; ids are unique.

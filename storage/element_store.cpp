@@ -424,12 +424,14 @@ std::optional<std::string> foreign_lock(const std::vector<element_field>& fields
 void merge_into(std::vector<element_field>& fields, const element_input& patch,
                 const write_context& ctx, const std::string& time_text) {
   for (auto& f : patch.fields) {
-    if (!ctx.keep_given_author_time && (f.key == "author" || f.key == "time")) continue;
+    if ((ctx.keep_time || !ctx.keep_given_author_time) && (f.key == "author" || f.key == "time"))
+      continue;
     if (f.is_null())
       erase_field(fields, f.key);
     else
       set_field(fields, f.key, f.value);
   }
+  if (ctx.keep_time) return;
   if (!ctx.keep_given_author_time || !patch.find("time")) set_field(fields, "time", time_text);
 }
 

@@ -32,6 +32,10 @@ struct write_context {
   bool keep_given_author_time = false;
   /// Refuse update, upsert, delete and unlock of an element whose `lock` names another user.
   bool honor_locks = true;
+  /// A bookkeeping update (the per-site keys of where an element's copies are): `time` and
+  /// `author` stay as stored, whatever the input says, so that recording a copy never makes
+  /// the element look newer than its copies.
+  bool keep_time = false;
 };
 
 /// What happened to one id.

@@ -1,9 +1,11 @@
 // The change feed over HTTP (`GET /api/changes`, docs/api.md "Change feed") on a real node:
 // pages after a cursor, the long poll woken by a write, refusals of bad parameters, resets,
-// and who may follow it.
+// and who may follow it; the per-site keys that sites write through /api/syncState.
 #define BOOST_TEST_MODULE api_changes
+#include <chrono>
 #include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
@@ -130,4 +132,88 @@ BOOST_FIXTURE_TEST_CASE(a_cursor_from_elsewhere_resets_and_strangers_are_refused
   api_client guest{node.port, tokens.guest};
   auto g = read_feed(guest.get("/api/changes"));
   BOOST_CHECK(!g.ids.empty());
+}
+
+// --- /api/syncState: the per-site keys sites write (docs/api.md "Sync state") ---------------
+
+namespace {
+
+int64_t int_member(const std::string& body, const char* key) {
+  auto d = parse_json(body);
+  if (!d->ok || !d->doc.IsObject() || !d->doc.HasMember(key) || !d->doc[key].IsInt64()) return -1;
+  return d->doc[key].GetInt64();
+}
+
+}  // namespace
+
+// Recording a copy must not make the element look newer than its copies: `time` and `author`
+// stay, and the keys are set and removed as asked.
+BOOST_FIXTURE_TEST_CASE(sync_state_keeps_time_and_author, fixture) {
+  auto users = make_class_users(node.port, node.admin_password);
+  api_client ed{node.port, users.editor};
+  BOOST_REQUIRE_EQUAL(ed.post("/api/create/", R"({"_id":"/s/a","origin":"A"})").status, 201);
+  auto before = ed.get("/api/read//s/a").body;
+  auto time = int_member(before, "time");
+  BOOST_REQUIRE_GT(time, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // a later write has a later time
+  auto r = root.post("/api/syncState/", R"({"_id":"/s/a","synced_B":)" + std::to_string(time) +
+                                            R"(,"syncing_B":12,"syncError_C":23})");
+  BOOST_REQUIRE_MESSAGE(r.status == 200, r.status << " " << r.body);
+  auto after = ed.get("/api/read//s/a").body;
+  BOOST_CHECK_EQUAL(int_member(after, "time"), time);
+  BOOST_CHECK_EQUAL(member(after, "author"), "ed");
+  BOOST_CHECK_EQUAL(int_member(after, "synced_B"), time);
+  BOOST_CHECK_EQUAL(int_member(after, "syncing_B"), 12);
+  BOOST_CHECK_EQUAL(int_member(after, "syncError_C"), 23);
+  // null removes a key; time and author given in the body are ignored.
+  r = root.post("/api/syncState/", R"([{"_id":"/s/a","syncing_B":null}])");
+  BOOST_REQUIRE_MESSAGE(r.status == 200, r.status << " " << r.body);
+  after = ed.get("/api/read//s/a").body;
+  BOOST_CHECK(!has_member(after, "syncing_B"));
+  BOOST_CHECK_EQUAL(int_member(after, "time"), time);
+  // An ordinary update moves time on (the contrast that makes the check above mean something).
+  BOOST_REQUIRE_EQUAL(ed.put("/api/update/", R"({"_id":"/s/a","k":1})").status, 200);
+  BOOST_CHECK_GT(int_member(ed.get("/api/read//s/a").body, "time"), time);
+}
+
+// A lock guards a file's content and description, not the record of where its copies are.
+BOOST_FIXTURE_TEST_CASE(sync_state_passes_a_lock, fixture) {
+  auto users = make_class_users(node.port, node.admin_password);
+  api_client ed{node.port, users.editor};
+  BOOST_REQUIRE_EQUAL(ed.post("/api/create/", R"({"_id":"/s/locked"})").status, 201);
+  BOOST_REQUIRE_EQUAL(ed.put("/api/lock/", R"("/s/locked")").status, 200);
+  BOOST_CHECK_EQUAL(root.put("/api/update/", R"({"_id":"/s/locked","k":1})").status, 409);
+  auto r = root.put("/api/syncState/", R"({"_id":"/s/locked","synced_B":1})");
+  BOOST_CHECK_MESSAGE(r.status == 200, r.status << " " << r.body);
+  auto after = ed.get("/api/read//s/locked").body;
+  BOOST_CHECK_EQUAL(int_member(after, "synced_B"), 1);
+  BOOST_CHECK_EQUAL(member(after, "lock"), "ed");
+}
+
+BOOST_FIXTURE_TEST_CASE(sync_state_refuses_other_keys_values_ids_and_classes, fixture) {
+  auto users = make_class_users(node.port, node.admin_password);
+  BOOST_REQUIRE_EQUAL(root.post("/api/create/", R"({"_id":"/s/b"})").status, 201);
+  auto before = root.get("/api/read//s/b").body;
+  for (auto [body, what] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"_id":"/s/b","comment":"x"})", "comment"},
+           {R"({"_id":"/s/b","lock":"root"})", "lock"},
+           {R"({"_id":"/s/b","synced_":1})", "synced_"},
+           {R"({"_id":"/s/b","synced_a b":1})", "synced_a b"},
+           {R"({"_id":"/s/b","synced_B":"yes"})", "number"},
+           {R"({"_id":"/s/b"})", "per-site key"},
+           {R"({"_id":"@root","synced_B":1})", "user"}}) {
+    auto r = root.post("/api/syncState/", body);
+    BOOST_CHECK_MESSAGE(r.status == 400 && r.body.find(what) != std::string::npos,
+                        body << ": " << r.status << " " << r.body);
+  }
+  BOOST_CHECK_EQUAL(root.get("/api/read//s/b").body, before);
+  BOOST_CHECK_EQUAL(root.post("/api/syncState/", R"({"_id":"/s/none","synced_B":1})").status, 404);
+  auto partial = root.post("/api/syncState/", R"([{"_id":"/s/b","synced_B":1},{"_id":"/s/none","synced_B":1}])");
+  BOOST_CHECK_EQUAL(partial.status, 207);
+  for (auto* token : {&users.user, &users.guest}) {
+    api_client c{node.port, *token};
+    BOOST_CHECK_EQUAL(c.post("/api/syncState/", R"({"_id":"/s/b","synced_B":2})").status, 403);
+  }
+  api_client ed{node.port, users.editor};
+  BOOST_CHECK_EQUAL(ed.post("/api/syncState/", R"({"_id":"/s/b","synced_B":2})").status, 200);
 }

@@ -20,6 +20,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+fetch_options options(std::string token) {
+  fetch_options o;
+  o.token = std::move(token);
+  return o;
+}
+
 // The error's text, or "ok": Boost.Test evaluates a message even when the check passes.
 template <class T>
 std::string why(const caf::expected<T>& x) {
@@ -78,7 +84,7 @@ struct fixture {
     BOOST_REQUIRE(!(*w)->write(bytes.data(), n));
   }
   std::string etag() {
-    http_fetcher probe{{token}};
+    http_fetcher probe{options(token)};
     auto r = probe.fetch(url("big.bin"), *target, info("probe.bin"), 0);
     BOOST_REQUIRE_MESSAGE(r, why(r));
     return probe.last_etag();
@@ -88,7 +94,7 @@ struct fixture {
 }  // namespace
 
 BOOST_FIXTURE_TEST_CASE(a_whole_file_arrives_verified_under_its_name, fixture) {
-  http_fetcher f{{token}};
+  http_fetcher f{options(token)};
   auto r = f.fetch(url("big.bin"), *target, info("in/big.bin"), 0);
   BOOST_REQUIRE_MESSAGE(r, why(r));
   BOOST_CHECK_EQUAL(r->size, bytes.size());
@@ -107,7 +113,7 @@ BOOST_FIXTURE_TEST_CASE(an_interrupted_download_resumes_with_range, fixture) {
   size_t half = bytes.size() / 2 + 3;
   leave_partial("big.bin", half);
   BOOST_CHECK(!fs::exists(here / "copies" / "big.bin"));
-  http_fetcher f{{token}};
+  http_fetcher f{options(token)};
   auto r = f.fetch(url("big.bin"), *target, info("big.bin"), half, tag);
   BOOST_REQUIRE_MESSAGE(r, why(r));
   BOOST_CHECK(r->resumed);
@@ -119,7 +125,7 @@ BOOST_FIXTURE_TEST_CASE(a_file_changed_since_the_first_attempt_comes_whole, fixt
   // The partial file was begun from another version (its ETag no longer matches).
   size_t part = 1000;
   leave_partial("big.bin", part);
-  http_fetcher f{{token}};
+  http_fetcher f{options(token)};
   auto r = f.fetch(url("big.bin"), *target, info("big.bin"), part, "\"xxh3-0123456789abcdef\"");
   BOOST_REQUIRE_MESSAGE(r, why(r));
   BOOST_CHECK(!r->resumed);
@@ -128,12 +134,12 @@ BOOST_FIXTURE_TEST_CASE(a_file_changed_since_the_first_attempt_comes_whole, fixt
 }
 
 BOOST_FIXTURE_TEST_CASE(refusals_are_classified_and_leave_nothing_under_the_name, fixture) {
-  http_fetcher f{{token}};
+  http_fetcher f{options(token)};
   auto r = f.fetch(url("missing.bin"), *target, info("missing.bin"), 0);
   BOOST_REQUIRE(!r);
   BOOST_CHECK(is(r.error(), connector_errc::not_found));
   BOOST_CHECK(!fs::exists(here / "copies" / "missing.bin"));
-  http_fetcher stranger{{"not-a-token"}};
+  http_fetcher stranger{options("not-a-token")};
   r = stranger.fetch(url("big.bin"), *target, info("x.bin"), 0);
   BOOST_REQUIRE(!r);
   BOOST_CHECK(is(r.error(), connector_errc::permission_denied));

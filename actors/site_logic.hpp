@@ -1,0 +1,169 @@
+// actors/site_logic.hpp: what a site decides, as plain functions (docs/sites.md): which files of
+// its volume changed since it last looked (discovery), which tracked files it should hold a
+// copy of (propagation), and the tracker requests that say so. The site actor
+// (actors/site_actor.hpp) does the I/O around them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "connectors/source.hpp"
+#include "connectors/tracker_client.hpp"
+#include "storage/datastore.hpp"
+
+namespace syncline::actors {
+
+/// The tracker id of a file of the project: `/` + its reference in the site volume.
+std::string element_id(std::string_view reference);
+
+/// The reference in the site volume of a tracked file's id, or nothing when the id names no
+/// file a site holds: not beginning with `/`, a folder package (a trailing `/`: propagated as
+/// one unit, not yet), empty or `.`/`..` segments, control bytes.
+std::optional<std::string> reference_of(std::string_view id);
+
+/// The URL of a file on its origin's content route: `base` (the origin's volume element's `url`,
+/// e.g. `http://host:8460/api/content/site`) `/` the reference, percent-encoded but for `/`.
+std::string content_url(std::string_view base, std::string_view reference);
+
+/// A file of the site volume that differs from what the site last recorded (its index).
+struct site_change {
+  enum class kind : uint8_t { added, modified, removed };
+  kind what = kind::added;
+  std::string reference;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+};
+
+/// Merges the volume's listing (reference order) with the index rows (the same order): files
+/// not in the index are `added`, files whose size or modification time differ are `modified`,
+/// rows whose file is gone are `removed`. Only regular files count (directories, symlinks and
+/// unreadable entries are left alone: an unreadable file is neither new nor gone). `skip(ref)`
+/// leaves a reference out both ways (a file being received right now).
+struct site_diff {
+  std::vector<site_change> changes;
+  uint64_t files = 0;  ///< regular files listed
+  uint64_t rows = 0;   ///< index rows read
+};
+template <class Skip>
+caf::expected<site_diff> diff_site(connectors::listing& now, storage::datastore::cursor& known,
+                                   Skip skip);
+
+/// How a site takes part, from its settings (later its volume element and the global
+/// parameters element).
+struct reception_rules {
+  std::string site;
+  /// `syncEverywhere` of `rsyncGlobalParameters`: for elements that do not say.
+  bool sync_everywhere = true;
+};
+
+/// A copy this site should fetch: the element's current version, from its origin.
+struct wanted_copy {
+  std::string reference;
+  std::string origin;
+  int64_t time = 0;  ///< the tracker's `time` of the version (becomes `synced_<site>`)
+  int32_t priority = 0;
+  uint64_t size = 0;      ///< `file_size`, when the origin published it
+  int64_t mtime_ms = 0;   ///< `file_mtime`: the copy gets the origin's modification time
+
+  /// The queue payload and back (lines: time, origin, size, mtime, reference, priority).
+  std::string encode() const;
+  static std::optional<wanted_copy> decode(std::string_view payload);
+};
+
+/// Whether this site needs a transfer for the element `id`: a file of the project from another
+/// origin, meant for this site (`sync_<site>: true`, or `syncEverywhere` — the element's, else
+/// the global one — true), whose `synced_<site>` is missing or older than its `time`.
+std::optional<wanted_copy> copy_needed(std::string_view id, const connectors::flat_element& e,
+                                       const reception_rules& rules);
+
+/// The body of `create` for files discovered at `site` (seed 003: origin, file_mtime and
+/// file_size in milliseconds and bytes, `comment: "scanned at <site>"`).
+std::string discovered_body(const std::vector<const site_change*>& added, std::string_view site);
+
+/// The body of `update` for files modified at `site`: file_*, `modified_<site>` (`now_ms`),
+/// `comment: "modified at <site>"`, and `origin: <site>` (the site now holds the version others
+/// must fetch).
+std::string modified_body(const std::vector<const site_change*>& changed, std::string_view site,
+                          int64_t now_ms);
+
+/// The body of `syncState` recording that `site` holds the versions of `copies` (id, time):
+/// `synced_<site>` and no `syncing_`, `syncError_` or `syncLastAttempt_`.
+std::string synced_body(const std::vector<std::pair<std::string, int64_t>>& copies,
+                        std::string_view site);
+
+/// The body of `syncState` recording a failed attempt: `syncError_<site>` (an rsync exit code:
+/// 23 the file is missing at the origin, 30 a timeout or a connection lost, 12 a protocol
+/// error, 11 a local file error) and `syncLastAttempt_<site>` (`now_ms`).
+std::string failed_body(std::string_view id, std::string_view site, int code, int64_t now_ms);
+
+/// rsync's exit code for an error of a transfer (see `failed_body`).
+int rsync_code(const caf::error& err);
+
+// --- template definitions -----------------------------------------------------------------
+
+template <class Skip>
+caf::expected<site_diff> diff_site(connectors::listing& now, storage::datastore::cursor& known,
+                                   Skip skip) {
+  site_diff d;
+  auto& out = d.changes;
+  std::vector<connectors::item_info> batch;
+  size_t i = 0;
+  bool more = true;
+  auto next_file = [&]() -> caf::expected<const connectors::item_info*> {
+    for (;;) {
+      if (i == batch.size()) {
+        batch.clear();
+        i = 0;
+        if (!more) return nullptr;
+        auto got = now.next(batch, 1024);
+        if (!got) return std::move(got.error());
+        more = *got;
+        if (batch.empty()) {
+          if (!more) return nullptr;
+          continue;
+        }
+      }
+      auto* it = &batch[i++];
+      if (it->kind == connectors::item_kind::file) {
+        ++d.files;
+        return it;
+      }
+    }
+  };
+  auto file = next_file();
+  if (!file) return std::move(file.error());
+  const connectors::item_info* f = *file;
+  while (f != nullptr || known.valid()) {
+    bool take_file = f != nullptr && (!known.valid() || f->reference < known.row().reference);
+    bool take_row = known.valid() && (f == nullptr || known.row().reference < f->reference);
+    if (take_file) {
+      if (!skip(f->reference))
+        out.push_back({site_change::kind::added, f->reference, f->size, f->mtime_ns});
+    } else if (take_row) {
+      if (!skip(known.row().reference))
+        out.push_back({site_change::kind::removed, known.row().reference, 0, 0});
+    } else {
+      auto& r = known.row();
+      if ((r.size != f->size || r.mtime_ns != f->mtime_ns) && !skip(f->reference))
+        out.push_back({site_change::kind::modified, f->reference, f->size, f->mtime_ns});
+    }
+    if (take_file || !take_row) {
+      file = next_file();
+      if (!file) return std::move(file.error());
+    }
+    if (take_row || !take_file) {
+      ++d.rows;
+      known.next();
+    }
+    f = *file;
+  }
+  if (known.status()) return known.status();
+  return d;
+}
+
+}  // namespace syncline::actors

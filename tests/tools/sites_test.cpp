@@ -1,0 +1,258 @@
+// Sites (seed 003, docs/sites.md) between real `syncline node` processes on loopback, each with
+// its own data directory: a tracker T and the sites B and C. A file made in B's volume is
+// discovered, published with its origin and per-site keys, and reaches C byte for byte; a
+// change at B reaches C again and then stays current; a removal at B removes C's copy; a file
+// tracked with an origin that does not have it ends in syncError_C = 23 without a retry loop.
+#define BOOST_TEST_MODULE tools_sites
+#include <boost/test/unit_test.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "tests/api/api_client.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/temp_dir.hpp"
+
+using namespace syncline::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto bound = 90s;
+const std::string admin_password = "root-secret-1";
+
+std::string binary() {
+  const char* dir = std::getenv("SYNCLINE_BUILD_DIR");
+  BOOST_REQUIRE_MESSAGE(dir != nullptr && *dir != '\0', "SYNCLINE_BUILD_DIR is not set");
+  return std::string{dir} + "/tools/syncline";
+}
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in{p, std::ios::binary};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const std::filesystem::path& p, const std::string& bytes) {
+  std::filesystem::create_directories(p.parent_path());
+  std::ofstream{p, std::ios::binary | std::ios::trunc} << bytes;
+}
+
+int64_t int_of(const std::string& body, const char* key) {
+  auto d = parse_json(body);
+  if (!d->ok || !d->doc.IsObject() || !d->doc.HasMember(key) || !d->doc[key].IsInt64()) return -1;
+  return d->doc[key].GetInt64();
+}
+
+// One `syncline node` with its own directory and configuration.
+struct node_process {
+  std::filesystem::path dir;
+  std::unique_ptr<child_process> proc;
+  uint16_t port = 0;
+
+  node_process(std::filesystem::path d, const std::string& extra_toml) : dir(std::move(d)) {
+    std::filesystem::create_directories(dir);
+    {
+      std::ofstream cfg{dir / "node.toml"};
+      cfg << "[node]\ndata_dir = \"" << (dir / "data").string() << "\"\n" << extra_toml
+          << "[http]\nlisten = \"127.0.0.1:0\"\n[auth]\nadmin_user = \"root\"\n";
+    }
+    ::setenv("SYNCLINE_ADMIN_PASSWORD", admin_password.c_str(), 1);
+    proc = std::make_unique<child_process>(
+        binary(), std::vector<std::string>{"node", "--config", (dir / "node.toml").string()});
+    ::unsetenv("SYNCLINE_ADMIN_PASSWORD");
+    auto line = proc->wait_for_line("listening on http://", bound);
+    BOOST_REQUIRE_MESSAGE(line, "the node never said where it listens:\n" << proc->output());
+    port = static_cast<uint16_t>(std::stoul(line->substr(line->rfind(':') + 1)));
+  }
+  ~node_process() {
+    if (!proc) return;
+    proc->send_signal(SIGTERM);
+    auto st = proc->wait_exit(bound);
+    BOOST_CHECK_MESSAGE(st && st->code == 0, "a node did not stop cleanly:\n" << proc->output());
+  }
+};
+
+// The site section of a node named `name`, following the tracker at `tracker_port`.
+std::string site_toml(const std::string& name, const std::filesystem::path& volume,
+                      uint16_t tracker_port, const std::filesystem::path& token_file) {
+  std::filesystem::create_directories(volume);
+  return "name = \"" + name + "\"\n[site]\npath = \"" + volume.string() +
+         "\"\ntracker = \"http://127.0.0.1:" + std::to_string(tracker_port) +
+         "\"\ntoken_file = \"" + token_file.string() +
+         "\"\nscan_interval_s = 1\nfeed_wait_s = 2\n";
+}
+
+struct project {
+  temp_dir root{"sites"};
+  std::unique_ptr<node_process> tracker;
+  std::unique_ptr<api_client> admin;
+  std::filesystem::path token_file;
+
+  project() {
+    tracker = std::make_unique<node_process>(root / "T", "");
+    admin = std::make_unique<api_client>(tracker->port);
+    admin->set_token(admin->sign_in("root", admin_password));
+    BOOST_REQUIRE(!admin->token().empty());
+    // Seed 003: files found by a scan are published by `support`.
+    auto made = admin->post("/api/create/",
+                            R"({"_id":"@support","class":"editor","password":"pw-support"})");
+    BOOST_REQUIRE_MESSAGE(made.status == 201, made.status << " " << made.body);
+    auto token = api_client{tracker->port}.sign_in("support", "pw-support");
+    BOOST_REQUIRE(!token.empty());
+    token_file = root / "support.token";
+    write_file(token_file, token + "\n");
+    ::chmod(token_file.c_str(), 0600);
+  }
+
+  std::unique_ptr<node_process> site(const std::string& name) {
+    return std::make_unique<node_process>(
+        root / name, site_toml(name, root / name / "volume", tracker->port, token_file));
+  }
+
+  std::string element(const std::string& id) {
+    auto r = admin->get("/api/read/" + id);
+    return r.status == 200 ? r.body : std::string{};
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_file_made_at_one_site_reaches_the_others) {
+  project p;
+  auto b = p.site("B");
+  auto c = p.site("C");
+  auto from = p.root / "B" / "volume";
+  auto to = p.root / "C" / "volume";
+  std::string bytes = pseudo_random(300 * 1024, 7);
+  write_file(from / "docs" / "a.bin", bytes);
+
+  // Discovered at B, published, and received by C with synced_C recorded.
+  std::string e;
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          e = p.element("/docs/a.bin");
+                          return int_of(e, "synced_C") > 0;
+                        }, bound),
+                        "never synced to C: " << e << "\nB:\n" << b->proc->output() << "\nC:\n"
+                                              << c->proc->output());
+  BOOST_CHECK_EQUAL(member(e, "origin"), "B");
+  BOOST_CHECK_EQUAL(member(e, "author"), "support");
+  BOOST_CHECK_EQUAL(member(e, "comment"), "scanned at B");
+  BOOST_CHECK_EQUAL(int_of(e, "file_size"), static_cast<int64_t>(bytes.size()));
+  BOOST_CHECK_EQUAL(int_of(e, "synced_B"), int_of(e, "time"));
+  BOOST_CHECK_EQUAL(int_of(e, "synced_C"), int_of(e, "time"));
+  BOOST_CHECK(read_file(to / "docs" / "a.bin") == bytes);
+  // The copy has the origin's modification time (ms), so C's scan sees nothing new.
+  struct stat sb {}, sc {};
+  BOOST_REQUIRE_EQUAL(::stat((from / "docs" / "a.bin").c_str(), &sb), 0);
+  BOOST_REQUIRE_EQUAL(::stat((to / "docs" / "a.bin").c_str(), &sc), 0);
+  BOOST_CHECK_EQUAL(sb.st_mtim.tv_sec, sc.st_mtim.tv_sec);
+
+  // Modified at B: C's copy is outdated, fetched again, and then stays current.
+  auto first_time = int_of(e, "time");
+  std::string changed = pseudo_random(200 * 1024, 8);
+  write_file(from / "docs" / "a.bin", changed);
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          e = p.element("/docs/a.bin");
+                          return int_of(e, "time") > first_time &&
+                                 int_of(e, "synced_C") == int_of(e, "time");
+                        }, bound),
+                        "the change never reached C: " << e);
+  BOOST_CHECK_EQUAL(member(e, "comment"), "modified at B");
+  BOOST_CHECK_GT(int_of(e, "modified_B"), 0);
+  BOOST_CHECK(read_file(to / "docs" / "a.bin") == changed);
+  // No loop: after several more scans at both sites the element has not moved.
+  auto settled = p.element("/docs/a.bin");
+  write_file(from / "marker.txt", "m");
+  BOOST_REQUIRE(eventually([&] { return int_of(p.element("/marker.txt"), "synced_C") > 0; }, bound));
+  write_file(from / "marker2.txt", "m2");
+  BOOST_REQUIRE(eventually([&] { return int_of(p.element("/marker2.txt"), "synced_C") > 0; }, bound));
+  BOOST_CHECK_EQUAL(p.element("/docs/a.bin"), settled);
+
+  // Removed at B: the element goes, and so does C's unchanged copy.
+  std::filesystem::remove(from / "docs" / "a.bin");
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return !std::filesystem::exists(to / "docs" / "a.bin"); },
+                                   bound),
+                        "C kept its copy; element: " << p.element("/docs/a.bin"));
+  BOOST_CHECK(p.element("/docs/a.bin").empty());
+}
+
+// A file tracked with an origin that does not hold it: C records rsync's 23 and the time of the
+// attempt, and does not try again by itself.
+BOOST_AUTO_TEST_CASE(a_file_missing_at_its_origin_is_an_error_23) {
+  project p;
+  auto b = p.site("B");
+  auto c = p.site("C");
+  // B's volume element exists once B has started (C finds B's content route through it).
+  BOOST_REQUIRE(eventually([&] { return !p.element("site/B").empty(); }, bound));
+  auto made = p.admin->post("/api/create/", R"({"_id":"/ghost.bin","origin":"B","file_size":10})");
+  BOOST_REQUIRE_EQUAL(made.status, 201);
+  std::string e;
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          e = p.element("/ghost.bin");
+                          return int_of(e, "syncError_C") == 23;
+                        }, bound),
+                        "no error 23: " << e << "\nC:\n" << c->proc->output());
+  auto attempt = int_of(e, "syncLastAttempt_C");
+  BOOST_CHECK_GT(attempt, 0);
+  BOOST_CHECK(!std::filesystem::exists(p.root / "C" / "volume" / "ghost.bin"));
+  // Other traffic goes on; the ghost is not attempted again.
+  write_file(p.root / "B" / "volume" / "real.txt", "real");
+  BOOST_REQUIRE(eventually([&] { return int_of(p.element("/real.txt"), "synced_C") > 0; }, bound));
+  BOOST_CHECK_EQUAL(int_of(p.element("/ghost.bin"), "syncLastAttempt_C"), attempt);
+}
+
+// Bad settings are refused at start, naming what to fix.
+BOOST_AUTO_TEST_CASE(a_site_without_a_name_or_token_does_not_start) {
+  temp_dir root{"sites-bad"};
+  std::filesystem::create_directories(root / "volume");
+  for (auto [toml, words] : std::vector<std::pair<std::string, std::string>>{
+           {"[site]\npath = \"" + (root / "volume").string() +
+                "\"\ntracker = \"http://127.0.0.1:1\"\ntoken_file = \"/nonexistent\"\n",
+            "[node] name"},
+           {"name = \"X\"\n[site]\npath = \"" + (root / "volume").string() +
+                "\"\ntracker = \"http://127.0.0.1:1\"\ntoken_file = \"/nonexistent\"\n",
+            "token_file"},
+           {"name = \"X\"\n[site]\npath = \"" + (root / "none").string() +
+                "\"\ntracker = \"http://127.0.0.1:1\"\ntoken_file = \"/nonexistent\"\n",
+            "not a directory"}}) {
+    {
+      std::ofstream cfg{root / "node.toml"};
+      cfg << "[node]\ndata_dir = \"" << (root / "data").string() << "\"\n" << toml
+          << "[http]\nlisten = \"127.0.0.1:0\"\n";
+    }
+    child_process n{binary(), {"node", "--config", (root / "node.toml").string()}};
+    auto st = n.wait_exit(bound);
+    BOOST_REQUIRE(st);
+    BOOST_CHECK_NE(st->code, 0);
+    BOOST_CHECK_MESSAGE(n.output().find(words) != std::string::npos, words << ":\n" << n.output());
+  }
+}
+
+// One user store serves every site: B serves its files to a token the tracker issued (B's own
+// users do not include it), and refuses one the tracker does not know.
+BOOST_AUTO_TEST_CASE(a_site_serves_tokens_the_tracker_knows) {
+  project p;
+  auto b = p.site("B");
+  write_file(p.root / "B" / "volume" / "x.txt", "xx");
+  auto token = read_file(p.token_file);
+  token.pop_back();  // the newline
+  api_client known{b->port, token};
+  auto r = known.get("/api/content/site/x.txt");
+  BOOST_CHECK_EQUAL(r.status, 200);
+  BOOST_CHECK_EQUAL(r.body, "xx");
+  api_client stranger{b->port, "not-a-token-of-anyone"};
+  BOOST_CHECK_EQUAL(stranger.get("/api/content/site/x.txt").status, 401);
+  // A token revoked at the tracker is refused once B's memory of it (30 s) has passed: not
+  // waited for here; its refusal right after sign-out is the tracker's own (verify).
+  api_client none{b->port};
+  BOOST_CHECK_EQUAL(none.get("/api/content/site/x.txt").status, 401);
+}
