@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,8 @@ using pump_atom = caf::atom_constant<caf::atom("site_pump")>;
 
 // Requests to the tracker carry at most this many elements.
 constexpr size_t chunk = 500;
+// Files this large get `syncing_<site>` while they travel, and resume after a restart.
+constexpr uint64_t resumable_size = uint64_t{1} << 20;
 // The site's rows (its index: what it last published or received, per reference) and its
 // queue live under this name in place of a datasource's id, which cannot begin with `~`.
 constexpr const char* site_scope_name = "~site";
@@ -103,6 +106,7 @@ struct site_env {
   std::string scope;      // datastore scope of the index
   std::string queue;      // transfer queue name
   std::string cursor_key; // meta key of the feed cursor
+  std::string part_prefix; // meta keys of the ETags of large files in flight
   std::shared_ptr<const std::atomic<bool>> stop;
   reception_guard guard;
   origin_directory origins;
@@ -124,6 +128,7 @@ std::shared_ptr<worker> make_worker(const site_env& env, std::shared_ptr<const s
   w->tracker = std::make_unique<connectors::tracker_client>(std::move(t));
   connectors::fetch_options f;
   f.token = env.cfg.token;
+  f.max_bytes_per_s = env.cfg.max_bytes_per_s;
   f.allow_insecure = env.cfg.allow_insecure;
   f.cancel = std::move(stop);
   w->fetcher = std::make_unique<connectors::http_fetcher>(std::move(f));
@@ -496,7 +501,7 @@ fetch_outcome run_fetch(site_env& env, worker& w, const wanted_copy& want) {
   };
   auto base = origin_url(env, w, want.origin);
   if (!base) return failed(std::move(base.error()));
-  if (want.size >= (uint64_t{1} << 20)) {
+  if (want.size >= resumable_size) {
     std::string body = "{\"_id\":" + json_string(id) + ",\"" + key_for(site_key::syncing, site) +
                        "\":" + std::to_string(env.ctx->now_ms()) + "}";
     (void)record(body);
@@ -511,7 +516,31 @@ fetch_outcome run_fetch(site_env& env, worker& w, const wanted_copy& want) {
   info.kind = connectors::item_kind::file;
   info.mode = 0644;
   info.mtime_ns = want.mtime_ms * 1000000;
-  auto got = w.fetcher->fetch(content_url(*base, want.reference), *env.volume, info, 0);
+  // A large file's ETag is kept while it travels, so that after a restart the copy resumes
+  // with Range from its temporary file instead of starting over.
+  auto part_key = env.part_prefix + want.reference;
+  std::string etag;
+  uint64_t resume = 0;
+  if (auto kept = env.ctx->db().get_meta(part_key); kept && *kept) {
+    etag = std::move(**kept);
+    resume = UINT64_MAX;
+  }
+  std::function<void(const std::string&)> started;
+  if (want.size >= resumable_size)
+    started = [&](const std::string& tag) {
+      if (tag != etag)
+        if (auto err = env.ctx->db().put_meta(part_key, tag))
+          spdlog::debug("site: keeping the ETag of {}: {}", want.reference, render(err));
+    };
+  auto got = w.fetcher->fetch(content_url(*base, want.reference), *env.volume, info, resume, etag,
+                              started);
+  using connectors::connector_errc;
+  bool resumable = !got && (connectors::is(got.error(), connector_errc::network) ||
+                            connectors::is(got.error(), connector_errc::busy) ||
+                            connectors::is(got.error(), connector_errc::cancelled));
+  if (!resumable && (!etag.empty() || started))
+    if (auto err = env.ctx->db().erase_meta(part_key))
+      spdlog::debug("site: forgetting the ETag of {}: {}", want.reference, render(err));
   if (!got) {
     env.guard.end(want.reference);
     return failed(std::move(got.error()));
@@ -767,6 +796,7 @@ caf::actor spawn_site(caf::actor_system& sys, node_context* ctx, site_settings s
   env->scope = datastore_scope(site_scope_name, env->cfg.volume_id);
   env->queue = queue_name(env->cfg.volume_id, site_scope_name);
   env->cursor_key = "site/" + env->cfg.volume_id + "/cursor";
+  env->part_prefix = "site/" + env->cfg.volume_id + "/part/";
   connectors::local_volume_options o;
   o.root = env->cfg.path;
   auto vol = connectors::local_volume::make(o);

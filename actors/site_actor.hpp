@@ -32,6 +32,8 @@ struct site_settings {
   std::chrono::seconds scan_interval{60};
   /// Transfers in at once (`syncAmountReception`).
   uint32_t reception = 4;
+  /// Bytes per second at most per transfer (0: no limit).
+  uint64_t max_bytes_per_s = 0;
   /// How long one long poll of the change feed waits for news.
   std::chrono::seconds feed_wait{25};
   /// `syncEverywhere` for elements that do not say (`rsyncGlobalParameters`).

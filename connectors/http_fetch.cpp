@@ -1,6 +1,7 @@
 #include "connectors/http_fetch.hpp"
 
 #include <cstdlib>
+#include <functional>
 #include <string_view>
 #include <utility>
 
@@ -23,6 +24,9 @@ struct http_fetcher::impl {
   long status = 0;
   std::string etag, xxh3, content_range, error_body;
   item_writer* writer = nullptr;
+  // Told the ETag once the body of a 200 or 206 begins (the caller keeps it for a resume).
+  const std::function<void(const std::string&)>* started = nullptr;
+  bool told = false;
   caf::error write_error;
   uint64_t received = 0;
   // A 200 answered to a Range: the body is the whole file, not the rest; stop and start over.
@@ -59,6 +63,10 @@ struct http_fetcher::impl {
       self->whole_to_a_range = true;
       return 0;  // ends the transfer: the caller starts over from 0
     }
+    if (!self->told) {
+      self->told = true;
+      if (self->started != nullptr && *self->started) (*self->started)(self->etag);
+    }
     if (auto err = self->writer->write(data, len)) {
       self->write_error = std::move(err);
       return 0;
@@ -80,7 +88,8 @@ http_fetcher::~http_fetcher() {
 
 caf::expected<fetch_result> http_fetcher::fetch(const std::string& url, volume& target,
                                                 const item_info& info, uint64_t resume_offset,
-                                                const std::string& etag) {
+                                                const std::string& etag,
+                                                const std::function<void(const std::string&)>& started) {
   auto& s = *impl_;
   if (s.curl == nullptr) return make_error(connector_errc::io_error, "libcurl could not start");
   if (!secure_enough(url) && !s.opt.allow_insecure)
@@ -106,6 +115,8 @@ caf::expected<fetch_result> http_fetcher::fetch(const std::string& url, volume& 
     s.whole_to_a_range = false;
     s.asked_range = offset > 0;
     s.writer = &w;
+    s.started = &started;
+    s.told = false;
     curl_slist* headers = nullptr;
     std::string auth = "Authorization: Bearer " + s.opt.token;
     if (!s.opt.token.empty()) headers = curl_slist_append(headers, auth.c_str());

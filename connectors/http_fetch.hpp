@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -59,10 +60,14 @@ class http_fetcher {
   /// serve one). Errors: `not_found` (404: the origin has no such file; rsync's 23),
   /// `permission_denied` (401, 403), `busy` (429, 503), `network` (connection, timeout, 5xx),
   /// `changed_during_copy` (the copy does not verify), `invalid_path` (a URL refused, e.g.
-  /// plain http beyond loopback), and the volume's own.
-  [[nodiscard]] caf::expected<fetch_result> fetch(const std::string& url, volume& target,
-                                                  const item_info& info, uint64_t resume_offset,
-                                                  const std::string& etag = {});
+  /// plain http beyond loopback), and the volume's own. `started(etag)` is called once the
+  /// body begins arriving, before it is written: a caller that wants to resume after its own
+  /// restart keeps the ETag durably there and passes it back with `resume_offset` past the end
+  /// of the temporary file (`UINT64_MAX`: all of it).
+  [[nodiscard]] caf::expected<fetch_result> fetch(
+      const std::string& url, volume& target, const item_info& info, uint64_t resume_offset,
+      const std::string& etag = {},
+      const std::function<void(const std::string&)>& started = {});
 
   /// The ETag the origin gave in the last fetch (for a later `If-Range`).
   const std::string& last_etag() const noexcept { return etag_; }

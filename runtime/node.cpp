@@ -119,6 +119,7 @@ caf::expected<std::optional<actors::site_settings>> site_settings_of(const node_
   out.allow_insecure = s.allow_insecure;
   out.scan_interval = std::chrono::seconds{s.scan_interval_s};
   out.reception = static_cast<uint32_t>(s.reception);
+  out.max_bytes_per_s = static_cast<uint64_t>(s.max_bytes_per_s);
   out.feed_wait = std::chrono::seconds{s.feed_wait_s};
   out.sync_everywhere = s.sync_everywhere;
   out.discover_deletions = s.discover_deletions;

@@ -380,6 +380,12 @@ const std::vector<setting>& settings() {
        "files received at once (syncAmountReception)",
        [](const node_config& c) { return std::to_string(c.site.reception); },
        [](const toml::node& v, node_config& c) { return read_int(v, 1, 64, c.site.reception); }},
+      {"site", "max_bytes_per_s", value_kind::integer,
+       "bytes per second at most for each file received; 0: no limit",
+       [](const node_config& c) { return std::to_string(c.site.max_bytes_per_s); },
+       [](const toml::node& v, node_config& c) {
+         return read_int(v, 0, int64_t{1} << 40, c.site.max_bytes_per_s);
+       }},
       {"site", "feed_wait_s", value_kind::integer,
        "seconds one long poll of the tracker's change feed waits for news",
        [](const node_config& c) { return std::to_string(c.site.feed_wait_s); },

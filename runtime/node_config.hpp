@@ -150,6 +150,7 @@ struct site_section {
   bool allow_insecure = false;
   int64_t scan_interval_s = 60;
   int64_t reception = 4;
+  int64_t max_bytes_per_s = 0;
   int64_t feed_wait_s = 25;
   bool sync_everywhere = true;
   bool discover_deletions = true;

@@ -83,12 +83,13 @@ struct node_process {
 
 // The site section of a node named `name`, following the tracker at `tracker_port`.
 std::string site_toml(const std::string& name, const std::filesystem::path& volume,
-                      uint16_t tracker_port, const std::filesystem::path& token_file) {
+                      uint16_t tracker_port, const std::filesystem::path& token_file,
+                      const std::string& more) {
   std::filesystem::create_directories(volume);
   return "name = \"" + name + "\"\n[site]\npath = \"" + volume.string() +
          "\"\ntracker = \"http://127.0.0.1:" + std::to_string(tracker_port) +
          "\"\ntoken_file = \"" + token_file.string() +
-         "\"\nscan_interval_s = 1\nfeed_wait_s = 2\n";
+         "\"\nscan_interval_s = 1\nfeed_wait_s = 2\n" + more;
 }
 
 struct project {
@@ -113,9 +114,9 @@ struct project {
     ::chmod(token_file.c_str(), 0600);
   }
 
-  std::unique_ptr<node_process> site(const std::string& name) {
+  std::unique_ptr<node_process> site(const std::string& name, const std::string& more = {}) {
     return std::make_unique<node_process>(
-        root / name, site_toml(name, root / name / "volume", tracker->port, token_file));
+        root / name, site_toml(name, root / name / "volume", tracker->port, token_file, more));
   }
 
   std::string element(const std::string& id) {
@@ -255,4 +256,48 @@ BOOST_AUTO_TEST_CASE(a_site_serves_tokens_the_tracker_knows) {
   // waited for here; its refusal right after sign-out is the tracker's own (verify).
   api_client none{b->port};
   BOOST_CHECK_EQUAL(none.get("/api/content/site/x.txt").status, 401);
+}
+
+// SIGKILL of the receiving site in the middle of a large download: after its restart the copy
+// resumes with Range from its temporary file (this incarnation receives less than the file's
+// size) and verifies.
+BOOST_AUTO_TEST_CASE(a_download_cut_by_sigkill_resumes_with_range) {
+  project p;
+  auto b = p.site("B");
+  const size_t size = 12u << 20;
+  std::string bytes = pseudo_random(size, 11);
+  write_file(p.root / "B" / "volume" / "big.bin", bytes);
+  BOOST_REQUIRE(eventually([&] { return int_of(p.element("/big.bin"), "synced_B") > 0; }, bound));
+  // 2 MiB/s: the download takes about six seconds, long enough to be cut.
+  const std::string slow = "max_bytes_per_s = 2097152\n";
+  auto c = p.site("C", slow);
+  auto volume = p.root / "C" / "volume";
+  auto partial = [&]() -> uint64_t {
+    for (auto& e : std::filesystem::directory_iterator{volume})
+      if (e.path().filename().string().find(".syncline-part") != std::string::npos)
+        return e.file_size();
+    return 0;
+  };
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return partial() >= (3u << 20); }, bound),
+                        "no partial copy grew:\n" << c->proc->output());
+  c->proc->send_signal(SIGKILL);
+  BOOST_REQUIRE(c->proc->wait_exit(bound));
+  c->proc.reset();
+  auto kept = partial();
+  BOOST_REQUIRE_GE(kept, 3u << 20);
+  c = p.site("C", slow);
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return int_of(p.element("/big.bin"), "synced_C") > 0; },
+                                   bound),
+                        "never finished:\n" << c->proc->output());
+  BOOST_CHECK(read_file(volume / "big.bin") == bytes);
+  BOOST_CHECK_EQUAL(partial(), 0u);
+  // What this incarnation received: the rest only.
+  api_client admin_c{c->port};
+  admin_c.set_token(admin_c.sign_in("root", admin_password));
+  auto actors = admin_c.get("/api/actors").body;
+  auto at = actors.find("\"received_bytes\":");
+  BOOST_REQUIRE_MESSAGE(at != std::string::npos, actors);
+  auto received = std::stoull(actors.substr(at + 17));
+  BOOST_CHECK_MESSAGE(received < size && received + kept >= size,
+                      "received " << received << " after keeping " << kept << " of " << size);
 }
