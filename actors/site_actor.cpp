@@ -3,6 +3,7 @@
 // copies this site should hold; transfers pull them from their origin. Everything blocking
 // (listing, HTTP, RocksDB) runs on the site's own I/O threads; the actor decides and counts.
 #include "actors/site_actor.hpp"
+#include "actors/site_jobs.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -40,528 +41,11 @@ namespace syncline::actors {
 
 namespace {
 
+using namespace site_detail;
+
 using scan_atom = caf::atom_constant<caf::atom("site_scan")>;
 using follow_atom = caf::atom_constant<caf::atom("site_feed")>;
 using pump_atom = caf::atom_constant<caf::atom("site_pump")>;
-
-// Requests to the tracker carry at most this many elements.
-constexpr size_t chunk = 500;
-// Files this large get `syncing_<site>` while they travel, and resume after a restart.
-constexpr uint64_t resumable_size = uint64_t{1} << 20;
-// The site's rows (its index: what it last published or received, per reference) and its
-// queue live under this name in place of a datasource's id, which cannot begin with `~`.
-constexpr const char* site_scope_name = "~site";
-
-// What is being received now, shared with the jobs: a scan must not take a file that a
-// transfer is putting in place for a local change (it would publish it back as modified here).
-struct reception_guard {
-  std::mutex mtx;
-  std::set<std::string> receiving;
-  bool scanning = false;
-  std::set<std::string> received_during_scan;
-
-  void begin(const std::string& ref) {
-    std::lock_guard<std::mutex> g{mtx};
-    receiving.insert(ref);
-  }
-  // After the copy's row is written.
-  void end(const std::string& ref) {
-    std::lock_guard<std::mutex> g{mtx};
-    receiving.erase(ref);
-    if (scanning) received_during_scan.insert(ref);
-  }
-  bool busy(const std::string& ref) {
-    std::lock_guard<std::mutex> g{mtx};
-    return receiving.count(ref) > 0 || received_during_scan.count(ref) > 0;
-  }
-  void start_scan() {
-    std::lock_guard<std::mutex> g{mtx};
-    scanning = true;
-    received_during_scan.clear();
-  }
-  std::set<std::string> end_scan() {
-    std::lock_guard<std::mutex> g{mtx};
-    scanning = false;
-    return std::move(received_during_scan);
-  }
-};
-
-// The origins' content URLs (their volume elements' `url`), shared by the transfer jobs.
-struct origin_directory {
-  std::mutex mtx;
-  std::map<std::string, std::string> urls;
-};
-
-// One thread's clients: each job takes a worker and gives it back, so no two threads share one.
-struct worker {
-  std::unique_ptr<connectors::tracker_client> tracker;
-  std::unique_ptr<connectors::http_fetcher> fetcher;
-};
-
-// What the jobs need, shared and never changed after start.
-struct site_env {
-  node_context* ctx = nullptr;
-  site_settings cfg;
-  std::shared_ptr<connectors::volume> volume;
-  std::string scope;      // datastore scope of the index
-  std::string queue;      // transfer queue name
-  std::string cursor_key; // meta key of the feed cursor
-  std::string part_prefix; // meta keys of the ETags of large files in flight
-  std::shared_ptr<const std::atomic<bool>> stop;
-  reception_guard guard;
-  origin_directory origins;
-  // The newest version (tracker `time`) queued per reference since start: the follower queues
-  // a version once, so the site's own bookkeeping writes (a failure recorded, say), which come
-  // back through the feed, do not queue it again; a failed transfer is retried by its own
-  // queue item, and a file missing at its origin waits for a newer version.
-  std::mutex queued_mtx;
-  std::unordered_map<std::string, int64_t> queued;
-};
-
-std::shared_ptr<worker> make_worker(const site_env& env, std::shared_ptr<const std::atomic<bool>> stop) {
-  auto w = std::make_shared<worker>();
-  connectors::tracker_options t;
-  t.url = env.cfg.tracker;
-  t.token = env.cfg.token;
-  t.allow_insecure = env.cfg.allow_insecure;
-  t.cancel = stop;
-  w->tracker = std::make_unique<connectors::tracker_client>(std::move(t));
-  connectors::fetch_options f;
-  f.token = env.cfg.token;
-  f.max_bytes_per_s = env.cfg.max_bytes_per_s;
-  f.allow_insecure = env.cfg.allow_insecure;
-  f.cancel = std::move(stop);
-  w->fetcher = std::make_unique<connectors::http_fetcher>(std::move(f));
-  return w;
-}
-
-caf::error answer_error(const connectors::tracker_reply& r, const std::string& what) {
-  return make_error(actors_errc::job_failed,
-                    what + ": the tracker answered " + std::to_string(r.status) + ": " +
-                        r.body.substr(0, 300));
-}
-
-storage::datastore_row row_of(const std::string& ref, uint64_t size, int64_t mtime_ns,
-                              int64_t version) {
-  storage::datastore_row r;
-  r.reference = ref;
-  r.size = size;
-  r.mtime_ns = mtime_ns;
-  // A site's row keeps in `generation` the tracker `time` of the version it holds (0: some
-  // version, not known which).
-  r.generation = version > 0 ? static_cast<uint64_t>(version) : 0;
-  return r;
-}
-
-// --- discovery ----------------------------------------------------------------------------
-
-struct scan_outcome {
-  size_t added = 0, modified = 0, removed = 0, held = 0;
-  caf::error err;
-};
-
-// The `time` of each element of a create or update answer, in order (0 for a null).
-std::vector<int64_t> times_of(const connectors::tracker_reply& r, size_t n) {
-  std::vector<int64_t> out(n, 0);
-  if (r.status == 404 || r.status == 409) return out;
-  auto all = connectors::flatten_elements(r.body);
-  if (!all || all->size() != n) return out;
-  for (size_t i = 0; i < n; ++i)
-    if ((*all)[i]) out[i] = (*all)[i]->integer("time").value_or(0);
-  return out;
-}
-
-// Publishes one kind of change in chunks; records the rows and `synced_<site>` of those the
-// tracker took. `body` makes a request body of a chunk.
-enum class publish_as : uint8_t { create, update };
-
-template <class Body>
-caf::error publish(site_env& env, worker& w, publish_as how,
-                   const std::vector<const site_change*>& changes, Body body, size_t& done) {
-  auto& rows = env.ctx->rows();
-  for (size_t at = 0; at < changes.size(); at += chunk) {
-    if (env.stop->load()) return make_error(actors_errc::shutting_down, "stopping");
-    std::vector<const site_change*> part(changes.begin() + at,
-                                         changes.begin() + std::min(changes.size(), at + chunk));
-    auto r = how == publish_as::create ? w.tracker->create(body(part)) : w.tracker->update(body(part));
-    if (!r) return std::move(r.error());
-    if (r->status != 200 && r->status != 201 && r->status != 207 && r->status != 404 &&
-        r->status != 409)
-      return answer_error(*r, how == publish_as::create ? "publishing new files" : "publishing changes");
-    auto times = times_of(*r, part.size());
-    std::vector<std::pair<std::string, int64_t>> synced;
-    storage::write_batch batch{env.ctx->db()};
-    for (size_t i = 0; i < part.size(); ++i) {
-      auto& c = *part[i];
-      if (times[i] > 0) synced.emplace_back(element_id(c.reference), times[i]);
-      // Taken, or already tracked (a create of an existing id): either way known from now on.
-      // A modification the tracker did not take (the element is gone) is forgotten, so the
-      // next scan publishes the file anew.
-      if (c.what == site_change::kind::modified && times[i] == 0)
-        rows.erase(batch, env.scope, c.reference);
-      else
-        rows.put(batch, env.scope, row_of(c.reference, c.size, c.mtime_ns, times[i]));
-    }
-    if (!synced.empty()) {
-      auto s = w.tracker->sync_state(synced_body(synced, env.cfg.name));
-      if (!s) return std::move(s.error());
-    }
-    if (auto err = env.ctx->db().write(batch)) return err;
-    done += synced.size();
-  }
-  return caf::none;
-}
-
-scan_outcome run_scan(site_env& env, worker& w) {
-  scan_outcome out;
-  auto& rows = env.ctx->rows();
-  env.guard.start_scan();
-  auto listing = env.volume->list();
-  if (!listing) {
-    env.guard.end_scan();
-    out.err = std::move(listing.error());
-    return out;
-  }
-  auto known = rows.scan(env.scope);
-  auto diff = diff_site(**listing, known, [&](const std::string& ref) { return env.guard.busy(ref); });
-  auto late = env.guard.end_scan();
-  if (!diff) {
-    out.err = std::move(diff.error());
-    return out;
-  }
-  std::vector<const site_change*> added, modified, removed;
-  for (auto& c : diff->changes) {
-    if (late.count(c.reference)) continue;
-    (c.what == site_change::kind::added      ? added
-     : c.what == site_change::kind::modified ? modified
-                                             : removed)
-        .push_back(&c);
-  }
-  auto now = env.ctx->now_ms();
-  if (auto err = publish(env, w, publish_as::create, added,
-                         [&](auto& part) { return discovered_body(part, env.cfg.name); },
-                         out.added)) {
-    out.err = std::move(err);
-    return out;
-  }
-  if (auto err = publish(env, w, publish_as::update, modified,
-                         [&](auto& part) { return modified_body(part, env.cfg.name, now); },
-                         out.modified)) {
-    out.err = std::move(err);
-    return out;
-  }
-  if (removed.empty()) return out;
-  // The deletion guard: an emptied or unmounted volume, or most of it gone at once, publishes no
-  // removal until a person looks (docs/sites.md).
-  bool emptied = diff->files == 0;
-  bool most = removed.size() > 100 && removed.size() * 2 > diff->rows;
-  if (emptied || most) {
-    out.held = removed.size();
-    out.err = make_error(actors_errc::conflict,
-                         std::to_string(removed.size()) + " of " + std::to_string(diff->rows) +
-                             " files are gone from the site volume" +
-                             (emptied ? " (it is empty: unmounted?)" : "") +
-                             "; no removal is published");
-    return out;
-  }
-  storage::write_batch batch{env.ctx->db()};
-  for (size_t at = 0; at < removed.size(); at += chunk) {
-    std::vector<const site_change*> part(removed.begin() + at,
-                                         removed.begin() + std::min(removed.size(), at + chunk));
-    if (env.cfg.discover_deletions) {
-      std::string body = "[";
-      for (size_t i = 0; i < part.size(); ++i)
-        body += (i ? "," : "") + json_string(element_id(part[i]->reference));
-      body += ']';
-      auto r = w.tracker->remove(body);
-      if (!r) {
-        out.err = std::move(r.error());
-        return out;
-      }
-      if (r->status != 200 && r->status != 207 && r->status != 404) {
-        out.err = answer_error(*r, "publishing removals");
-        return out;
-      }
-    }
-    for (auto* c : part) rows.erase(batch, env.scope, c->reference);
-    out.removed += part.size();
-  }
-  out.err = env.ctx->db().write(batch);
-  return out;
-}
-
-// --- following the change feed --------------------------------------------------------------
-
-struct follow_outcome {
-  uint64_t cursor = 0;
-  size_t queued = 0, removed = 0;
-  bool reset = false;
-  caf::error err;
-};
-
-// Removes the local copy of a file deleted from the tracker when it is the copy the site
-// recorded (same size and time); a file changed here since stays, and the next scan publishes it.
-caf::error remove_local(site_env& env, const std::string& ref, storage::write_batch& batch,
-                        size_t& removed) {
-  if (env.guard.busy(ref)) return caf::none;
-  auto row = env.ctx->rows().get(env.scope, ref);
-  if (!row) return std::move(row.error());
-  if (!*row) return caf::none;
-  auto st = env.volume->stat(ref);
-  if (!st) return std::move(st.error());
-  if (*st && (*st)->size == (*row)->size && (*st)->mtime_ns == (*row)->mtime_ns) {
-    if (auto err = env.volume->remove(ref)) return err;
-    ++removed;
-  }
-  env.ctx->rows().erase(batch, env.scope, ref);
-  return caf::none;
-}
-
-follow_outcome run_follow(site_env& env, worker& w, uint64_t since) {
-  follow_outcome out;
-  out.cursor = since;
-  auto page = w.tracker->changes(since, chunk, static_cast<uint32_t>(env.cfg.feed_wait.count()));
-  if (!page) {
-    out.err = std::move(page.error());
-    return out;
-  }
-  // The last change of each id decides (created then deleted in one page: deleted).
-  std::vector<std::string> order;
-  std::map<std::string, bool> deleted;
-  if (page->reset) {
-    // Older than what the tracker keeps: every element once, then the feed from its end.
-    out.reset = true;
-    auto all = w.tracker->search("*");
-    if (!all) {
-      out.err = std::move(all.error());
-      return out;
-    }
-    order = std::move(*all);
-    for (auto& id : order) deleted[id] = false;
-  } else {
-    for (auto& c : page->changes) {
-      auto [it, fresh] = deleted.emplace(c.id, c.deleted);
-      if (fresh) order.push_back(c.id);
-      else it->second = c.deleted;
-    }
-  }
-  reception_rules rules{env.cfg.name, env.cfg.sync_everywhere};
-  storage::write_batch batch{env.ctx->db()};
-  // Versions marked queued by this page, forgotten again if its write fails.
-  std::vector<std::pair<std::string, int64_t>> fresh;
-  auto forget = [&](const std::vector<std::pair<std::string, int64_t>>& marks) {
-    std::lock_guard<std::mutex> g{env.queued_mtx};
-    for (auto& [ref, time] : marks) {
-      auto it = env.queued.find(ref);
-      if (it != env.queued.end() && it->second == time) env.queued.erase(it);
-    }
-  };
-  std::vector<std::string> present;
-  for (auto& id : order) {
-    auto ref = reference_of(id);
-    if (!ref) continue;
-    if (!deleted[id]) {
-      present.push_back(id);
-    } else if (auto err = remove_local(env, *ref, batch, out.removed)) {
-      out.err = std::move(err);
-      return out;
-    }
-  }
-  for (size_t at = 0; at < present.size(); at += chunk) {
-    std::vector<std::string> part(present.begin() + at,
-                                  present.begin() + std::min(present.size(), at + chunk));
-    auto got = w.tracker->read(part);
-    if (!got) {
-      forget(fresh);
-      out.err = std::move(got.error());
-      return out;
-    }
-    for (size_t i = 0; i < part.size(); ++i) {
-      if (!(*got)[i]) continue;
-      auto e = connectors::flatten_element(*(*got)[i]);
-      if (!e) continue;
-      auto want = copy_needed(part[i], *e, rules);
-      if (!want) continue;
-      {
-        std::lock_guard<std::mutex> g{env.queued_mtx};
-        auto& newest = env.queued[want->reference];
-        if (newest >= want->time) continue;
-        newest = want->time;
-        fresh.emplace_back(want->reference, want->time);
-      }
-      auto pushed = env.ctx->queue().push(batch, env.queue, want->priority, want->encode());
-      if (!pushed) {
-        forget(fresh);
-        out.err = std::move(pushed.error());
-        return out;
-      }
-      ++out.queued;
-    }
-  }
-  // The queue items and the cursor in one write: a crash re-reads the page, never skips it.
-  batch.put(storage::column::meta, env.cursor_key, std::to_string(page->last_seq));
-  if (auto err = env.ctx->db().write(batch)) {
-    forget(fresh);
-    out.err = std::move(err);
-    return out;
-  }
-  out.cursor = page->last_seq;
-  return out;
-}
-
-// --- transfers ------------------------------------------------------------------------------
-
-struct fetch_outcome {
-  bool done = false;   // delivered, or nothing more to do (acknowledge the queue item)
-  bool retry = false;  // a transient failure: release the item for a later attempt
-  uint64_t received = 0;
-  caf::error err;
-};
-
-// The content URL of `origin`'s volume (its volume element's `url`), cached.
-caf::expected<std::string> origin_url(site_env& env, worker& w, const std::string& origin) {
-  {
-    std::lock_guard<std::mutex> g{env.origins.mtx};
-    auto it = env.origins.urls.find(origin);
-    if (it != env.origins.urls.end()) return it->second;
-  }
-  auto got = w.tracker->read({"site/" + origin});
-  if (!got) return std::move(got.error());
-  std::optional<std::string> url;
-  if ((*got)[0])
-    if (auto e = connectors::flatten_element(*(*got)[0])) url = e->text("url");
-  if (!url || url->empty())
-    return connectors::make_error(connectors::connector_errc::network,
-                                  "the origin " + origin + " has published no url (its element "
-                                  "site/" + origin + " is missing: has that site started?)");
-  std::lock_guard<std::mutex> g{env.origins.mtx};
-  env.origins.urls[origin] = *url;
-  return *url;
-}
-
-// Keeps local content the tracker does not know (a file made or changed here since the last
-// scan) beside the arriving version: `<name>.sync-conflict-<site>-<time>` (never lost).
-caf::error keep_conflict(site_env& env, const std::string& ref, const wanted_copy& want,
-                         const std::optional<storage::datastore_row>& row) {
-  auto st = env.volume->stat(ref);
-  if (!st) return std::move(st.error());
-  if (!*st) return caf::none;
-  if (row && (*st)->size == row->size && (*st)->mtime_ns == row->mtime_ns) return caf::none;
-  std::error_code ec;
-  auto from = std::filesystem::path{env.cfg.path} / ref;
-  auto to = from;
-  to += ".sync-conflict-" + env.cfg.name + "-" + std::to_string(want.time);
-  std::filesystem::rename(from, to, ec);
-  if (ec)
-    return connectors::make_error(connectors::connector_errc::io_error,
-                                  "keeping " + ref + " aside before a newer version: " + ec.message());
-  spdlog::warn("site: {} changed here and at {}; the newer version from {} replaces it, this "
-               "site's copy is kept as {}",
-               ref, want.origin, want.origin, to.filename().string());
-  return caf::none;
-}
-
-fetch_outcome run_fetch(site_env& env, worker& w, const wanted_copy& want) {
-  fetch_outcome out;
-  auto& rows = env.ctx->rows();
-  auto id = element_id(want.reference);
-  auto& site = env.cfg.name;
-  auto row = rows.get(env.scope, want.reference);
-  if (!row) {
-    out.err = std::move(row.error());
-    out.retry = true;
-    return out;
-  }
-  auto record = [&](const std::string& body) {
-    auto r = w.tracker->sync_state(body);
-    if (!r) return std::move(r.error());
-    if (r->status != 200 && r->status != 404) return answer_error(*r, "recording " + id);
-    return caf::error{};
-  };
-  // Already held (delivered before a crash, or a duplicate queue item): record it only.
-  if (*row && (*row)->generation >= static_cast<uint64_t>(want.time)) {
-    auto st = env.volume->stat(want.reference);
-    if (st && *st && (*st)->size == (**row).size && (*st)->mtime_ns == (**row).mtime_ns) {
-      // The version held, which may be newer than this item's.
-      out.err = record(synced_body({{id, static_cast<int64_t>((*row)->generation)}}, site));
-      out.done = !out.err;
-      out.retry = !!out.err;
-      return out;
-    }
-  }
-  auto failed = [&](caf::error err) {
-    int code = rsync_code(err);
-    if (auto e = record(failed_body(id, site, code, env.ctx->now_ms())))
-      spdlog::debug("site: recording the failure of {}: {}", id, render(e));
-    out.retry = !connectors::is(err, connectors::connector_errc::not_found) &&
-                !connectors::is(err, connectors::connector_errc::invalid_path);
-    out.done = !out.retry;
-    out.err = std::move(err);
-    return out;
-  };
-  auto base = origin_url(env, w, want.origin);
-  if (!base) return failed(std::move(base.error()));
-  if (want.size >= resumable_size) {
-    std::string body = "{\"_id\":" + json_string(id) + ",\"" + key_for(site_key::syncing, site) +
-                       "\":" + std::to_string(env.ctx->now_ms()) + "}";
-    (void)record(body);
-  }
-  env.guard.begin(want.reference);
-  if (auto err = keep_conflict(env, want.reference, want, *row)) {
-    env.guard.end(want.reference);
-    return failed(std::move(err));
-  }
-  connectors::item_info info;
-  info.reference = want.reference;
-  info.kind = connectors::item_kind::file;
-  info.mode = 0644;
-  info.mtime_ns = want.mtime_ms * 1000000;
-  // A large file's ETag is kept while it travels, so that after a restart the copy resumes
-  // with Range from its temporary file instead of starting over.
-  auto part_key = env.part_prefix + want.reference;
-  std::string etag;
-  uint64_t resume = 0;
-  if (auto kept = env.ctx->db().get_meta(part_key); kept && *kept) {
-    etag = std::move(**kept);
-    resume = UINT64_MAX;
-  }
-  std::function<void(const std::string&)> started;
-  if (want.size >= resumable_size)
-    started = [&](const std::string& tag) {
-      if (tag != etag)
-        if (auto err = env.ctx->db().put_meta(part_key, tag))
-          spdlog::debug("site: keeping the ETag of {}: {}", want.reference, render(err));
-    };
-  auto got = w.fetcher->fetch(content_url(*base, want.reference), *env.volume, info, resume, etag,
-                              started);
-  using connectors::connector_errc;
-  bool resumable = !got && (connectors::is(got.error(), connector_errc::network) ||
-                            connectors::is(got.error(), connector_errc::busy) ||
-                            connectors::is(got.error(), connector_errc::cancelled));
-  if (!resumable && (!etag.empty() || started))
-    if (auto err = env.ctx->db().erase_meta(part_key))
-      spdlog::debug("site: forgetting the ETag of {}: {}", want.reference, render(err));
-  if (!got) {
-    env.guard.end(want.reference);
-    return failed(std::move(got.error()));
-  }
-  out.received = got->received;
-  auto st = env.volume->stat(want.reference);
-  storage::write_batch batch{env.ctx->db()};
-  if (st && *st)
-    rows.put(batch, env.scope, row_of(want.reference, (*st)->size, (*st)->mtime_ns, want.time));
-  auto written = env.ctx->db().write(batch);
-  env.guard.end(want.reference);
-  if (written) {
-    out.err = std::move(written);
-    out.retry = true;
-    return out;
-  }
-  out.err = record(synced_body({{id, want.time}}, site));
-  out.done = !out.err;
-  out.retry = !!out.err;
-  return out;
-}
 
 // --- the actor -------------------------------------------------------------------------------
 
@@ -570,9 +54,19 @@ struct site_state {
   std::shared_ptr<std::atomic<bool>> stop = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<io_pool> pool;
   std::vector<std::shared_ptr<worker>> idle;  // transfer workers
-  std::shared_ptr<worker> feed, scanner;
+  std::shared_ptr<worker> feed, scanner, bookkeeper;
   uint64_t cursor = 0;
   bool scanning = false, following = false;
+  // Copies held whose `synced_<site>` is not recorded yet, with their queue items (acknowledged
+  // once it is): recorded in batches, one at a time.
+  struct held_copy {
+    std::string id;
+    int64_t time;
+    storage::queue_ticket ticket;
+  };
+  std::vector<held_copy> unrecorded;
+  bool recording = false, record_due = false;
+  uint32_t record_attempts = 0;
   // Transfers running (by reference) and items waiting for one of them to end.
   std::set<std::string> running;
   std::map<std::string, storage::queue_item> parked;
@@ -604,6 +98,64 @@ std::chrono::seconds backoff(uint32_t attempts) {
 
 void pump(site_ptr self);
 
+// Records `synced_<site>` of the copies held so far in one request, then acknowledges their
+// queue items in one write: a crash in between leaves the items, which find their copies held
+// and record them again.
+void record_synced(site_ptr self) {
+  auto& s = self->state;
+  if (s.recording || s.unrecorded.empty()) return;
+  s.recording = true;
+  auto batch = std::make_shared<std::vector<site_state::held_copy>>(std::move(s.unrecorded));
+  s.unrecorded.clear();
+  run_io(
+      self, *s.pool,
+      [env = s.env, w = s.bookkeeper, batch]() -> caf::error {
+        std::vector<std::pair<std::string, int64_t>> copies;
+        copies.reserve(batch->size());
+        for (auto& c : *batch) copies.emplace_back(c.id, c.time);
+        auto r = w->tracker->sync_state(synced_body(copies, env->cfg.name));
+        if (!r) return std::move(r.error());
+        if (r->status != 200 && r->status != 207 && r->status != 404)
+          return answer_error(*r, "recording copies");
+        storage::write_batch acks{env->ctx->db()};
+        for (auto& c : *batch)
+          if (auto err = env->ctx->queue().ack(acks, c.ticket)) return err;
+        return env->ctx->db().write(acks);
+      },
+      [self, batch](caf::error err) {
+        auto& st = self->state;
+        st.recording = false;
+        if (err) {
+          note_error(self, "recording copies at the tracker", err);
+          // Keep them, in front of what came since, and try again after a while.
+          batch->insert(batch->end(), std::make_move_iterator(st.unrecorded.begin()),
+                        std::make_move_iterator(st.unrecorded.end()));
+          st.unrecorded = std::move(*batch);
+          auto n = ++st.record_attempts;
+          self->delayed_send(self, backoff(n), io_done_atom::value,
+                             io_continuation{[self] { record_synced(self); }});
+          return;
+        }
+        st.record_attempts = 0;
+        if (st.unrecorded.size() >= 256 || st.running.empty()) record_synced(self);
+        pump(self);
+      });
+}
+
+// A copy is held: recorded at once when a batch is full or nothing else runs, else soon.
+void held(site_ptr self, std::string id, int64_t time, storage::queue_ticket ticket) {
+  auto& s = self->state;
+  s.unrecorded.push_back({std::move(id), time, std::move(ticket)});
+  if (s.unrecorded.size() >= 256 || s.running.empty()) return record_synced(self);
+  if (s.record_due) return;
+  s.record_due = true;
+  self->delayed_send(self, std::chrono::milliseconds{100}, io_done_atom::value,
+                     io_continuation{[self] {
+                       self->state.record_due = false;
+                       record_synced(self);
+                     }});
+}
+
 void start_transfer(site_ptr self, storage::queue_item item, wanted_copy want) {
   auto& s = self->state;
   auto w = s.idle.back();
@@ -619,11 +171,12 @@ void start_transfer(site_ptr self, storage::queue_item item, wanted_copy want) {
           ++st.failed;
           note_error(self, ("transfer of " + want.reference).c_str(), out.err);
         }
-        if (out.done) {
-          if (!out.err) {
-            ++st.received;
-            st.bytes += out.received;
-          }
+        if (out.synced > 0) {
+          ++st.received;
+          st.bytes += out.received;
+          st.attempts.erase(want.reference);
+          held(self, element_id(want.reference), out.synced, item.ticket);
+        } else if (out.done) {
           st.attempts.erase(want.reference);
           if (auto err = st.env->ctx->queue().ack(item.ticket))
             note_error(self, "acknowledging a transfer", err);
@@ -736,9 +289,10 @@ caf::behavior site(site_ptr self, std::shared_ptr<site_env> env) {
   auto& s = self->state;
   s.env = env;
   env->stop = s.stop;
-  s.pool = std::make_unique<io_pool>(env->cfg.reception + 2);
+  s.pool = std::make_unique<io_pool>(env->cfg.reception + 3);
   s.feed = make_worker(*env, s.stop);
   s.scanner = make_worker(*env, s.stop);
+  s.bookkeeper = make_worker(*env, s.stop);
   for (uint32_t i = 0; i < std::max<uint32_t>(1, env->cfg.reception); ++i)
     s.idle.push_back(make_worker(*env, s.stop));
   if (auto stored = env->ctx->db().get_meta(env->cursor_key); stored && *stored)
@@ -780,6 +334,7 @@ caf::behavior site(site_ptr self, std::shared_ptr<site_env> env) {
         out.counters["failed"] = static_cast<int64_t>(st.failed);
         out.counters["held_removals"] = static_cast<int64_t>(st.held);
         out.counters["transfers"] = static_cast<int64_t>(st.running.size());
+        out.counters["unrecorded"] = static_cast<int64_t>(st.unrecorded.size());
         out.counters["queued"] = static_cast<int64_t>(st.env->ctx->queue().size(st.env->queue));
         out.counters["feed_cursor"] = static_cast<int64_t>(st.cursor);
         return out;

@@ -1,0 +1,143 @@
+// actors/site_jobs.hpp: the blocking work of a site (docs/sites.md): a scan and what it
+// publishes, a page of the change feed and what it queues, one file pulled from its origin. The
+// site actor (actors/site_actor.cpp) runs them on its own I/O threads. Internal to actors/.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include <caf/error.hpp>
+
+#include "actors/site_actor.hpp"
+#include "actors/site_logic.hpp"
+#include "connectors/http_fetch.hpp"
+#include "connectors/tracker_client.hpp"
+#include "connectors/volume.hpp"
+
+namespace syncline::actors {
+class node_context;
+}  // namespace syncline::actors
+
+namespace syncline::actors::site_detail {
+
+// Requests to the tracker carry at most this many elements.
+constexpr size_t chunk = 500;
+// Files this large get `syncing_<site>` while they travel, and resume after a restart.
+constexpr uint64_t resumable_size = uint64_t{1} << 20;
+// The site's rows (its index: what it last published or received, per reference) and its
+// queue live under this name in place of a datasource's id, which cannot begin with `~`.
+constexpr const char* site_scope_name = "~site";
+
+// What is being received now, shared with the jobs: a scan must not take a file that a
+// transfer is putting in place for a local change (it would publish it back as modified here).
+struct reception_guard {
+  std::mutex mtx;
+  std::set<std::string> receiving;
+  bool scanning = false;
+  std::set<std::string> received_during_scan;
+
+  void begin(const std::string& ref) {
+    std::lock_guard<std::mutex> g{mtx};
+    receiving.insert(ref);
+  }
+  // After the copy's row is written.
+  void end(const std::string& ref) {
+    std::lock_guard<std::mutex> g{mtx};
+    receiving.erase(ref);
+    if (scanning) received_during_scan.insert(ref);
+  }
+  bool busy(const std::string& ref) {
+    std::lock_guard<std::mutex> g{mtx};
+    return receiving.count(ref) > 0 || received_during_scan.count(ref) > 0;
+  }
+  void start_scan() {
+    std::lock_guard<std::mutex> g{mtx};
+    scanning = true;
+    received_during_scan.clear();
+  }
+  std::set<std::string> end_scan() {
+    std::lock_guard<std::mutex> g{mtx};
+    scanning = false;
+    return std::move(received_during_scan);
+  }
+};
+
+// The origins' content URLs (their volume elements' `url`), shared by the transfer jobs.
+struct origin_directory {
+  std::mutex mtx;
+  std::map<std::string, std::string> urls;
+};
+
+// One thread's clients: each job takes a worker and gives it back, so no two threads share one.
+struct worker {
+  std::unique_ptr<connectors::tracker_client> tracker;
+  std::unique_ptr<connectors::http_fetcher> fetcher;
+};
+
+// What the jobs need, shared and never changed after start.
+struct site_env {
+  node_context* ctx = nullptr;
+  site_settings cfg;
+  std::shared_ptr<connectors::volume> volume;
+  std::string scope;      // datastore scope of the index
+  std::string queue;      // transfer queue name
+  std::string cursor_key; // meta key of the feed cursor
+  std::string part_prefix; // meta keys of the ETags of large files in flight
+  std::shared_ptr<const std::atomic<bool>> stop;
+  reception_guard guard;
+  origin_directory origins;
+  // The newest version (tracker `time`) queued per reference since start: the follower queues
+  // a version once, so the site's own bookkeeping writes (a failure recorded, say), which come
+  // back through the feed, do not queue it again; a failed transfer is retried by its own
+  // queue item, and a file missing at its origin waits for a newer version.
+  std::mutex queued_mtx;
+  std::unordered_map<std::string, int64_t> queued;
+};
+
+/// A worker with its own clients for `env`'s tracker and origins.
+std::shared_ptr<worker> make_worker(const site_env& env, std::shared_ptr<const std::atomic<bool>> stop);
+
+/// An answer of the tracker that was not expected, as an error naming `what`.
+caf::error answer_error(const connectors::tracker_reply& r, const std::string& what);
+
+struct scan_outcome {
+  size_t added = 0, modified = 0, removed = 0, held = 0;
+  caf::error err;
+};
+
+struct follow_outcome {
+  uint64_t cursor = 0;
+  size_t queued = 0, removed = 0;
+  bool reset = false;
+  caf::error err;
+};
+
+struct fetch_outcome {
+  bool done = false;   // nothing more to do (acknowledge the queue item)
+  bool retry = false;  // a transient failure: release the item for a later attempt
+  // Held now (delivered, or found delivered): the version to record as `synced_<site>` before
+  // the queue item is acknowledged (the actor records them in batches).
+  int64_t synced = 0;
+  uint64_t received = 0;
+  caf::error err;
+};
+
+/// Lists the volume, compares it with the index, publishes what changed and records it.
+scan_outcome run_scan(site_env& env, worker& w);
+
+/// Reads one page of the change feed after `since` (waiting for news), queues the copies this
+/// site should fetch and removes local copies of deleted elements; the queue items and the new
+/// cursor in one write.
+follow_outcome run_follow(site_env& env, worker& w, uint64_t since);
+
+/// Pulls one file from its origin into the volume and records it in the index (not at the
+/// tracker: see `fetch_outcome::synced`); a failure is recorded at the tracker.
+fetch_outcome run_fetch(site_env& env, worker& w, const wanted_copy& want);
+
+}  // namespace syncline::actors::site_detail
