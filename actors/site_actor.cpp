@@ -98,9 +98,9 @@ std::chrono::seconds backoff(uint32_t attempts) {
 
 void pump(site_ptr self);
 
-// Records `synced_<site>` of the copies held so far in one request, then acknowledges their
-// queue items in one write: a crash in between leaves the items, which find their copies held
-// and record them again.
+// Makes the copies held so far durable (syncfs), records their `synced_<site>` in one request,
+// then acknowledges their queue items in one write: a crash in between leaves the items, which
+// find their copies held and record them again.
 void record_synced(site_ptr self) {
   auto& s = self->state;
   if (s.recording || s.unrecorded.empty()) return;
@@ -110,6 +110,8 @@ void record_synced(site_ptr self) {
   run_io(
       self, *s.pool,
       [env = s.env, w = s.bookkeeper, batch]() -> caf::error {
+        // Durable before the tracker is told (one syncfs per batch, as a datasource's group).
+        if (auto err = env->volume->sync()) return err;
         std::vector<std::pair<std::string, int64_t>> copies;
         copies.reserve(batch->size());
         for (auto& c : *batch) copies.emplace_back(c.id, c.time);

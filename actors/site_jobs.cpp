@@ -338,18 +338,32 @@ caf::expected<std::string> origin_url(site_env& env, worker& w, const std::strin
   return *url;
 }
 
-// Keeps local content the tracker does not know (a file made or changed here since the last
-// scan) beside the arriving version: `<name>.sync-conflict-<site>-<time>` (never lost).
-caf::error keep_conflict(site_env& env, const std::string& ref, const wanted_copy& want,
-                         const std::optional<storage::datastore_row>& row) {
+// Where the arriving version goes when the site has local content the tracker does not know
+// (made or changed here since the last scan), so that neither is lost (Syncthing's practice):
+// the newer by modification time keeps the name, the other is kept beside it as
+// `<name>.sync-conflict-<site whose version it is>-<time>`. A local file that is older is moved
+// aside now and the reference is returned; a newer one stays and the arriving version goes to
+// its conflict name (the next scan publishes the local change, which then wins everywhere).
+caf::expected<std::string> place_for(site_env& env, const wanted_copy& want,
+                                     const std::optional<storage::datastore_row>& row) {
+  auto& ref = want.reference;
   auto st = env.volume->stat(ref);
   if (!st) return std::move(st.error());
-  if (!*st) return caf::none;
-  if (row && (*st)->size == row->size && (*st)->mtime_ns == row->mtime_ns) return caf::none;
+  if (!*st) return ref;
+  if (row && (*st)->size == row->size && (*st)->mtime_ns == row->mtime_ns) return ref;
+  auto suffix = [&](const std::string& site) {
+    return ".sync-conflict-" + site + "-" + std::to_string(want.time);
+  };
+  if ((*st)->mtime_ns > want.mtime_ms * 1000000) {
+    spdlog::warn("site: {} changed here after the version from {}; this site's stays, the "
+                 "other is kept as {}{}",
+                 ref, want.origin, ref, suffix(want.origin));
+    return ref + suffix(want.origin);
+  }
   std::error_code ec;
   auto from = std::filesystem::path{env.cfg.path} / ref;
   auto to = from;
-  to += ".sync-conflict-" + env.cfg.name + "-" + std::to_string(want.time);
+  to += suffix(env.cfg.name);
   std::filesystem::rename(from, to, ec);
   if (ec)
     return connectors::make_error(connectors::connector_errc::io_error,
@@ -357,7 +371,7 @@ caf::error keep_conflict(site_env& env, const std::string& ref, const wanted_cop
   spdlog::warn("site: {} changed here and at {}; the newer version from {} replaces it, this "
                "site's copy is kept as {}",
                ref, want.origin, want.origin, to.filename().string());
-  return caf::none;
+  return ref;
 }
 
 }  // namespace
@@ -406,12 +420,14 @@ fetch_outcome run_fetch(site_env& env, worker& w, const wanted_copy& want) {
     (void)record(body);
   }
   env.guard.begin(want.reference);
-  if (auto err = keep_conflict(env, want.reference, want, *row)) {
+  auto place = place_for(env, want, *row);
+  if (!place) {
     env.guard.end(want.reference);
-    return failed(std::move(err));
+    return failed(std::move(place.error()));
   }
+  bool aside = *place != want.reference;
   connectors::item_info info;
-  info.reference = want.reference;
+  info.reference = *place;
   info.kind = connectors::item_kind::file;
   info.mode = 0644;
   info.mtime_ns = want.mtime_ms * 1000000;
@@ -425,14 +441,14 @@ fetch_outcome run_fetch(site_env& env, worker& w, const wanted_copy& want) {
     resume = UINT64_MAX;
   }
   std::function<void(const std::string&)> started;
-  if (want.size >= resumable_size)
+  if (want.size >= resumable_size && !aside)
     started = [&](const std::string& tag) {
       if (tag != etag)
         if (auto err = env.ctx->db().put_meta(part_key, tag))
           spdlog::debug("site: keeping the ETag of {}: {}", want.reference, render(err));
     };
-  auto got = w.fetcher->fetch(content_url(*base, want.reference), *env.volume, info, resume, etag,
-                              started);
+  auto got = w.fetcher->fetch(content_url(*base, want.reference), *env.volume, info,
+                              aside ? 0 : resume, aside ? std::string{} : etag, started);
   using connectors::connector_errc;
   bool resumable = !got && (connectors::is(got.error(), connector_errc::network) ||
                             connectors::is(got.error(), connector_errc::busy) ||
@@ -445,6 +461,12 @@ fetch_outcome run_fetch(site_env& env, worker& w, const wanted_copy& want) {
     return failed(std::move(got.error()));
   }
   out.received = got->received;
+  if (aside) {
+    // The local file keeps the name and its row; the next scan publishes both.
+    env.guard.end(want.reference);
+    out.synced = want.time;
+    return out;
+  }
   auto st = env.volume->stat(want.reference);
   storage::write_batch batch{env.ctx->db()};
   if (st && *st)

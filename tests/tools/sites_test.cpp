@@ -6,6 +6,7 @@
 #define BOOST_TEST_MODULE tools_sites
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -89,7 +90,7 @@ std::string site_toml(const std::string& name, const std::filesystem::path& volu
   return "name = \"" + name + "\"\n[site]\npath = \"" + volume.string() +
          "\"\ntracker = \"http://127.0.0.1:" + std::to_string(tracker_port) +
          "\"\ntoken_file = \"" + token_file.string() +
-         "\"\nscan_interval_s = 1\nfeed_wait_s = 2\n" + more;
+         "\"\nfeed_wait_s = 2\n" + (more.find("scan_interval_s") == std::string::npos ? "scan_interval_s = 1\n" : "") + more;
 }
 
 struct project {
@@ -300,4 +301,49 @@ BOOST_AUTO_TEST_CASE(a_download_cut_by_sigkill_resumes_with_range) {
   auto received = std::stoull(actors.substr(at + 17));
   BOOST_CHECK_MESSAGE(received < size && received + kept >= size,
                       "received " << received << " after keeping " << kept << " of " << size);
+}
+
+// The same file changed at two sites: neither version is lost. C has local changes it has not
+// published (its scan runs once an hour) when B's new versions arrive: the newer by
+// modification time keeps the name, the other is kept beside it as a conflict copy.
+BOOST_AUTO_TEST_CASE(a_file_changed_at_two_sites_keeps_both_versions) {
+  project p;
+  auto b = p.site("B");
+  auto c = p.site("C", "scan_interval_s = 3600\n");
+  auto at_b = p.root / "B" / "volume", at_c = p.root / "C" / "volume";
+  write_file(at_b / "older.txt", "b1");
+  write_file(at_b / "newer.txt", "b1");
+  for (auto* id : {"/older.txt", "/newer.txt"})
+    BOOST_REQUIRE(eventually([&] { return int_of(p.element(id), "synced_C") > 0; }, bound));
+  auto set_mtime = [](const std::filesystem::path& f, int64_t s) {
+    struct timespec t[2] = {{s, 0}, {s, 0}};
+    BOOST_REQUIRE_EQUAL(::utimensat(AT_FDCWD, f.c_str(), t, 0), 0);
+  };
+  write_file(at_c / "older.txt", "c-local-older");
+  set_mtime(at_c / "older.txt", 1000000000);  // 2001: older than what B writes now
+  write_file(at_c / "newer.txt", "c-local-newer");
+  set_mtime(at_c / "newer.txt", 4000000000);  // 2096: newer
+  auto t_older = int_of(p.element("/older.txt"), "time");
+  auto t_newer = int_of(p.element("/newer.txt"), "time");
+  write_file(at_b / "older.txt", "b2");
+  write_file(at_b / "newer.txt", "b2");
+  std::string e1, e2;
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          e1 = p.element("/older.txt");
+                          e2 = p.element("/newer.txt");
+                          return int_of(e1, "time") > t_older && int_of(e2, "time") > t_newer &&
+                                 int_of(e1, "synced_C") == int_of(e1, "time") &&
+                                 int_of(e2, "synced_C") == int_of(e2, "time");
+                        }, bound),
+                        e1 << "\n" << e2 << "\nC:\n" << c->proc->output());
+  // Older here: B's version takes the name, C's is kept as C's conflict copy.
+  BOOST_CHECK_EQUAL(read_file(at_c / "older.txt"), "b2");
+  auto kept = at_c / ("older.txt.sync-conflict-C-" + std::to_string(int_of(e1, "time")));
+  BOOST_CHECK_MESSAGE(std::filesystem::exists(kept), kept);
+  BOOST_CHECK_EQUAL(read_file(kept), "c-local-older");
+  // Newer here: C's stays, B's arrives as B's conflict copy.
+  BOOST_CHECK_EQUAL(read_file(at_c / "newer.txt"), "c-local-newer");
+  auto theirs = at_c / ("newer.txt.sync-conflict-B-" + std::to_string(int_of(e2, "time")));
+  BOOST_CHECK_MESSAGE(std::filesystem::exists(theirs), theirs);
+  BOOST_CHECK_EQUAL(read_file(theirs), "b2");
 }
