@@ -67,12 +67,13 @@ struct site_state {
   std::vector<held_copy> unrecorded;
   bool recording = false, record_due = false;
   uint32_t record_attempts = 0;
+  uint32_t workers = 0;  // transfer workers made so far (syncAmountReception may grow)
   // Transfers running (by reference) and items waiting for one of them to end.
   std::set<std::string> running;
   std::map<std::string, storage::queue_item> parked;
   std::map<std::string, uint32_t> attempts;
   uint32_t feed_attempts = 0;
-  uint64_t scans = 0, published = 0, received = 0, failed = 0, bytes = 0, held = 0;
+  uint64_t scans = 0, scans_skipped = 0, published = 0, received = 0, failed = 0, bytes = 0, held = 0;
   std::string last_error, link = "starting";
 
   static inline const char* name = "site";
@@ -97,6 +98,8 @@ std::chrono::seconds backoff(uint32_t attempts) {
 }
 
 void pump(site_ptr self);
+void steer(site_ptr self, const std::optional<connectors::flat_element>& own,
+           const std::optional<connectors::flat_element>& global);
 
 // Makes the copies held so far durable (syncfs), records their `synced_<site>` in one request,
 // then acknowledges their queue items in one write: a crash in between leaves the items, which
@@ -115,7 +118,12 @@ void record_synced(site_ptr self) {
         std::vector<std::pair<std::string, int64_t>> copies;
         copies.reserve(batch->size());
         for (auto& c : *batch) copies.emplace_back(c.id, c.time);
-        auto r = w->tracker->sync_state(synced_body(copies, env->cfg.name));
+        // With the volume element's last_reception, in the same request.
+        auto body = synced_body(copies, env->cfg.name);
+        body.pop_back();
+        body += ",{\"_id\":" + json_string(volume_element_id(env->cfg.name)) +
+                ",\"last_reception\":" + std::to_string(env->ctx->now_ms()) + "}]";
+        auto r = w->tracker->sync_state(body);
         if (!r) return std::move(r.error());
         if (r->status != 200 && r->status != 207 && r->status != 404)
           return answer_error(*r, "recording copies");
@@ -203,7 +211,15 @@ void start_transfer(site_ptr self, storage::queue_item item, wanted_copy want) {
 void pump(site_ptr self) {
   auto& s = self->state;
   auto& q = s.env->ctx->queue();
-  while (!s.idle.empty()) {
+  auto live = s.env->live_now();
+  if (!live.reception) return;  // enableReception: the queue waits
+  for (;;) {
+    if (s.running.size() >= live.amount) return;
+    if (s.idle.empty()) {
+      if (s.workers >= max_reception) return;
+      s.idle.push_back(make_worker(*s.env, s.stop));
+      ++s.workers;
+    }
     auto items = q.pop(s.env->queue, 1);
     if (!items) {
       note_error(self, "reading the queue", items.error());
@@ -251,6 +267,7 @@ void follow(site_ptr self) {
           spdlog::info("site {}: the tracker no longer keeps changes after {}; read every "
                        "element once", st.env->cfg.name, st.cursor);
         st.cursor = out.cursor;
+        if (out.own || out.global) steer(self, out.own, out.global);
         if (out.queued > 0) pump(self);
         follow(self);
       });
@@ -273,45 +290,67 @@ void scan(site_ptr self) {
         if (out.added + out.modified + out.removed > 0)
           spdlog::info("site {}: published {} new, {} modified, {} removed file(s)",
                        st.env->cfg.name, out.added, out.modified, out.removed);
-        self->delayed_send(self, st.env->cfg.scan_interval, scan_atom::value);
+        if (out.skipped) {
+          --st.scans;
+          ++st.scans_skipped;
+        }
+        self->delayed_send(self, std::chrono::seconds{st.env->live_now().scan_interval_s},
+                           scan_atom::value);
       });
 }
 
-// The site's volume element (seed 003): its name and where its content is served.
-std::string volume_element(const site_settings& cfg, int64_t now_ms) {
-  std::string url = cfg.url;
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return "{\"_id\":" + json_string("site/" + cfg.name) + ",\"name\":" + json_string(cfg.name) +
-         ",\"url\":" + json_string(url + "/api/content/" + cfg.volume_id) +
-         ",\"agentStatus\":\"on\",\"agentStartTime\":" + std::to_string(now_ms) +
-         ",\"agentVersion\":" + json_string(cfg.agent_version) + "}";
+// Takes what the volume element and the global parameters say (either may be missing).
+void steer(site_ptr self, const std::optional<connectors::flat_element>& own,
+           const std::optional<connectors::flat_element>& global) {
+  auto& s = self->state;
+  live_settings before, after;
+  {
+    std::lock_guard<std::mutex> g{s.env->live_mtx};
+    before = s.env->live;
+    if (global) apply_global(*global, s.env->live);
+    if (own) apply_volume(*own, s.env->live);
+    after = s.env->live;
+  }
+  if (after.reception != before.reception || after.amount != before.amount)
+    spdlog::info("site {}: reception {}, {} at once", s.env->cfg.name,
+                 after.reception ? "on" : "off", after.amount);
+  if (after.scans != before.scans || after.discovery != before.discovery)
+    spdlog::info("site {}: scans {}", s.env->cfg.name, after.scans && after.discovery ? "on" : "off");
+  pump(self);
+  // A scan that was off, or a shorter interval, starts now rather than after the old wait.
+  if ((after.scans && after.discovery && !(before.scans && before.discovery)) ||
+      after.scan_interval_s < before.scan_interval_s)
+    scan(self);
 }
 
 caf::behavior site(site_ptr self, std::shared_ptr<site_env> env) {
   auto& s = self->state;
   s.env = env;
   env->stop = s.stop;
-  s.pool = std::make_unique<io_pool>(env->cfg.reception + 3);
+  // Transfers (up to max_reception, as syncAmountReception says), the feed, scans, bookkeeping.
+  s.pool = std::make_unique<io_pool>(max_reception + 3);
   s.feed = make_worker(*env, s.stop);
   s.scanner = make_worker(*env, s.stop);
   s.bookkeeper = make_worker(*env, s.stop);
-  for (uint32_t i = 0; i < std::max<uint32_t>(1, env->cfg.reception); ++i)
-    s.idle.push_back(make_worker(*env, s.stop));
+  {
+    // The settings seed what steers the site until its elements say otherwise.
+    std::lock_guard<std::mutex> g{env->live_mtx};
+    env->live.scan_interval_s = env->cfg.scan_interval.count();
+    env->live.sync_everywhere = env->cfg.sync_everywhere;
+    env->live.discover_deletions = env->cfg.discover_deletions;
+    env->live.amount = std::clamp<uint32_t>(env->cfg.reception, 1, max_reception);
+  }
   if (auto stored = env->ctx->db().get_meta(env->cursor_key); stored && *stored)
     s.cursor = std::strtoull((*stored)->c_str(), nullptr, 10);
   spdlog::info("site {}: volume {}, tracker {}, changes after {}", env->cfg.name, env->cfg.path,
                env->cfg.tracker, s.cursor);
-  // The volume element first (other sites find this one's content through it), then the loops.
+  // The volume element first (other sites find this one's content through it, and it steers
+  // this one), then the loops.
   run_io(
-      self, *s.pool,
-      [env, w = s.scanner] {
-        auto r = w->tracker->upsert(volume_element(env->cfg, env->ctx->now_ms()));
-        if (!r) return std::move(r.error());
-        if (r->status != 200 && r->status != 201) return answer_error(*r, "publishing site/" + env->cfg.name);
-        return caf::error{};
-      },
-      [self](caf::error err) {
-        if (err) note_error(self, "publishing the volume element", err);
+      self, *s.pool, [env, w = s.scanner] { return run_start(*env, *w); },
+      [self](start_outcome out) {
+        if (out.err) note_error(self, "publishing the volume element", out.err);
+        steer(self, out.own, out.global);
         scan(self);
         follow(self);
         pump(self);
@@ -339,6 +378,11 @@ caf::behavior site(site_ptr self, std::shared_ptr<site_env> env) {
         out.counters["unrecorded"] = static_cast<int64_t>(st.unrecorded.size());
         out.counters["queued"] = static_cast<int64_t>(st.env->ctx->queue().size(st.env->queue));
         out.counters["feed_cursor"] = static_cast<int64_t>(st.cursor);
+        auto live = st.env->live_now();
+        out.counters["scans_skipped"] = static_cast<int64_t>(st.scans_skipped);
+        out.counters["scans_on"] = live.scans && live.discovery ? 1 : 0;
+        out.counters["reception_on"] = live.reception ? 1 : 0;
+        out.counters["reception_amount"] = live.amount;
         return out;
       },
   };

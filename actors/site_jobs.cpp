@@ -117,7 +117,9 @@ caf::error publish(site_env& env, worker& w, publish_as how,
 
 }  // namespace
 
-scan_outcome run_scan(site_env& env, worker& w) {
+namespace {
+
+scan_outcome scan_and_publish(site_env& env, worker& w, const live_settings& live) {
   scan_outcome out;
   auto& rows = env.ctx->rows();
   env.guard.start_scan();
@@ -137,6 +139,7 @@ scan_outcome run_scan(site_env& env, worker& w) {
   std::vector<const site_change*> added, modified, removed;
   for (auto& c : diff->changes) {
     if (late.count(c.reference)) continue;
+    if (c.what == site_change::kind::modified && !live.discover_updates) continue;
     (c.what == site_change::kind::added      ? added
      : c.what == site_change::kind::modified ? modified
                                              : removed)
@@ -173,7 +176,7 @@ scan_outcome run_scan(site_env& env, worker& w) {
   for (size_t at = 0; at < removed.size(); at += chunk) {
     std::vector<const site_change*> part(removed.begin() + at,
                                          removed.begin() + std::min(removed.size(), at + chunk));
-    if (env.cfg.discover_deletions) {
+    if (live.discover_deletions) {
       std::string body = "[";
       for (size_t i = 0; i < part.size(); ++i)
         body += (i ? "," : "") + json_string(element_id(part[i]->reference));
@@ -192,6 +195,29 @@ scan_outcome run_scan(site_env& env, worker& w) {
     out.removed += part.size();
   }
   out.err = env.ctx->db().write(batch);
+  return out;
+}
+
+}  // namespace
+
+scan_outcome run_scan(site_env& env, worker& w) {
+  scan_outcome out;
+  auto live = env.live_now();
+  if (!live.scans || !live.discovery) {
+    out.skipped = true;
+    return out;
+  }
+  auto started = std::chrono::steady_clock::now();
+  out = scan_and_publish(env, w, live);
+  // The volume element says how the scan went (bookkeeping: time and author stay).
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::steady_clock::now() - started).count();
+  std::string status = "{\"_id\":" + json_string(volume_element_id(env.cfg.name)) +
+                       ",\"last_scan\":" + std::to_string(env.ctx->now_ms()) +
+                       ",\"scan_duration\":" + std::to_string(seconds) +
+                       ",\"exit_scan\":" + (out.err ? "1" : "0") + ",\"stderr_scan\":" +
+                       (out.err ? json_string(render(out.err)) : std::string{"\"\""}) + "}";
+  if (auto r = w.tracker->sync_state(status); !r && !out.err) out.err = std::move(r.error());
   return out;
 }
 
@@ -248,7 +274,40 @@ follow_outcome run_follow(site_env& env, worker& w, uint64_t since) {
       else it->second = c.deleted;
     }
   }
-  reception_rules rules{env.cfg.name, env.cfg.sync_everywhere};
+  // The elements that steer sites first: what they say applies to this very page.
+  auto own_id = volume_element_id(env.cfg.name);
+  std::vector<std::string> steering;
+  for (auto& id : order) {
+    if (deleted[id]) continue;
+    if (id == own_id || id == global_parameters_id) {
+      steering.push_back(id);
+    } else if (is_volume_element_id(id)) {
+      // Another site's element: its url may have changed.
+      std::lock_guard<std::mutex> g{env.origins.mtx};
+      env.origins.urls.erase(id.substr(5));
+    }
+  }
+  auto live = env.live_now();
+  if (!steering.empty()) {
+    auto got = w.tracker->read(steering);
+    if (!got) {
+      out.err = std::move(got.error());
+      return out;
+    }
+    for (size_t i = 0; i < steering.size(); ++i) {
+      if (!(*got)[i]) continue;
+      auto e = connectors::flatten_element(*(*got)[i]);
+      if (!e) continue;
+      if (steering[i] == own_id) {
+        apply_volume(*e, live);
+        out.own = std::move(e);
+      } else {
+        apply_global(*e, live);
+        out.global = std::move(e);
+      }
+    }
+  }
+  reception_rules rules{env.cfg.name, live.sync_everywhere};
   storage::write_batch batch{env.ctx->db()};
   // Versions marked queued by this page, forgotten again if its write fails.
   std::vector<std::pair<std::string, int64_t>> fresh;
@@ -479,6 +538,46 @@ fetch_outcome run_fetch(site_env& env, worker& w, const wanted_copy& want) {
     return out;
   }
   out.synced = want.time;
+  return out;
+}
+
+// --- start ---------------------------------------------------------------------------------
+
+start_outcome run_start(site_env& env, worker& w) {
+  start_outcome out;
+  auto own_id = volume_element_id(env.cfg.name);
+  auto got = w.tracker->read({own_id, global_parameters_id});
+  if (!got) {
+    out.err = std::move(got.error());
+    return out;
+  }
+  if (!(*got)[0]) {
+    // First start: the configuration seeds the switches; the element wins after that.
+    auto made = w.tracker->create(volume_seed_body(env.cfg.name, env.live_now()));
+    if (!made) {
+      out.err = std::move(made.error());
+      return out;
+    }
+    if (made->status != 201 && made->status != 409) {
+      out.err = answer_error(*made, "making " + own_id);
+      return out;
+    }
+  } else {
+    out.own = connectors::flatten_element(*(*got)[0]);
+  }
+  if ((*got)[1]) out.global = connectors::flatten_element(*(*got)[1]);
+  std::string url = env.cfg.url;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  auto status = "{\"_id\":" + json_string(own_id) + ",\"name\":" + json_string(env.cfg.name) +
+                ",\"url\":" + json_string(url + "/api/content/" + env.cfg.volume_id) +
+                ",\"agentStatus\":\"on\",\"agentStartTime\":" + std::to_string(env.ctx->now_ms()) +
+                ",\"agentVersion\":" + json_string(env.cfg.agent_version) + "}";
+  auto r = w.tracker->sync_state(status);
+  if (!r) {
+    out.err = std::move(r.error());
+  } else if (r->status != 200) {
+    out.err = answer_error(*r, "recording the status of " + own_id);
+  }
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -98,6 +99,13 @@ struct site_env {
   // queue item, and a file missing at its origin waits for a newer version.
   std::mutex queued_mtx;
   std::unordered_map<std::string, int64_t> queued;
+  // What steers the site now (the actor changes it; jobs read a copy).
+  mutable std::mutex live_mtx;
+  live_settings live;
+  live_settings live_now() const {
+    std::lock_guard<std::mutex> g{live_mtx};
+    return live;
+  }
 };
 
 /// A worker with its own clients for `env`'s tracker and origins.
@@ -108,6 +116,7 @@ caf::error answer_error(const connectors::tracker_reply& r, const std::string& w
 
 struct scan_outcome {
   size_t added = 0, modified = 0, removed = 0, held = 0;
+  bool skipped = false;  // enableScans or enableDiscovery is off
   caf::error err;
 };
 
@@ -115,8 +124,20 @@ struct follow_outcome {
   uint64_t cursor = 0;
   size_t queued = 0, removed = 0;
   bool reset = false;
+  // The site's volume element and the global parameters, when the page changed them.
+  std::optional<connectors::flat_element> own, global;
   caf::error err;
 };
+
+struct start_outcome {
+  std::optional<connectors::flat_element> own, global;
+  caf::error err;
+};
+
+/// At start: makes the site's volume element when there is none (seeded from the settings in
+/// `env.live`), else records its status (agentStatus, agentStartTime, agentVersion, url); reads
+/// it and the global parameters.
+start_outcome run_start(site_env& env, worker& w);
 
 struct fetch_outcome {
   bool done = false;   // nothing more to do (acknowledge the queue item)

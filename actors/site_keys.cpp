@@ -51,4 +51,24 @@ std::optional<std::pair<site_key, std::string_view>> parse_site_key(std::string_
   return std::nullopt;
 }
 
+std::string volume_element_id(std::string_view site) {
+  std::string out = "site/";
+  out += site;
+  return out;
+}
+
+bool is_volume_element_id(std::string_view id) {
+  return id.size() > 5 && id.substr(0, 5) == "site/" && !site_name_problem(id.substr(5));
+}
+
+bool is_volume_status_key(std::string_view key) noexcept {
+  for (std::string_view k :
+       {"agentStatus", "agentStartTime", "agentVersion", "last_scan", "last_emission",
+        "last_reception", "lastConnectionAttempt", "lastConnectionSuccess",
+        "lastConnectionStatusChange", "error", "exit_scan", "exit_emission", "exit_reception",
+        "scan_duration", "stderr_scan", "stderr_emission", "stderr_reception", "url", "name"})
+    if (key == k) return true;
+  return false;
+}
+
 }  // namespace syncline::actors

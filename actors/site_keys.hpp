@@ -31,4 +31,18 @@ std::string key_for(site_key k, std::string_view site);
 /// not one (or its site is not a valid name).
 std::optional<std::pair<site_key, std::string_view>> parse_site_key(std::string_view key) noexcept;
 
+/// The global parameters element every site reads (seed 003).
+constexpr const char* global_parameters_id = "rsyncGlobalParameters";
+
+/// A site's volume element (seed 003): `site/<name>`.
+std::string volume_element_id(std::string_view site);
+/// Whether `id` is one (`site/` and a valid site name).
+bool is_volume_element_id(std::string_view id);
+
+/// The keys of a volume element that describe the site's state rather than steer it (seed 003:
+/// `agentStatus`, `agentStartTime`, `agentVersion`, `last_scan`, `last_emission`,
+/// `last_reception`, `lastConnection*`, `error`, `exit_*`, `scan_duration`, `stderr_*`, `url`,
+/// `name`): the site writes them as bookkeeping (`/api/syncState`), like per-site keys.
+bool is_volume_status_key(std::string_view key) noexcept;
+
 }  // namespace syncline::actors

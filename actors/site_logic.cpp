@@ -108,6 +108,35 @@ std::optional<wanted_copy> copy_needed(std::string_view id, const connectors::fl
   return w;
 }
 
+void apply_global(const connectors::flat_element& e, live_settings& live) {
+  live.scans = e.boolean("enableScans").value_or(live.scans);
+  live.sync_everywhere = e.boolean("syncEverywhere").value_or(live.sync_everywhere);
+  if (auto s = e.integer("sleepBetweenScans"); s && *s >= 1 && *s <= 86400) live.scan_interval_s = *s;
+}
+
+void apply_volume(const connectors::flat_element& e, live_settings& live) {
+  live.discovery = e.boolean("enableDiscovery").value_or(live.discovery);
+  live.discover_updates = e.boolean("enableDiscoveryUpdatedFiles").value_or(live.discover_updates);
+  live.discover_deletions = e.boolean("enableDiscoveryDeletedFiles").value_or(live.discover_deletions);
+  live.reception = e.boolean("enableReception").value_or(live.reception);
+  if (auto n = e.integer("syncAmountReception"); n && *n >= 1)
+    live.amount = static_cast<uint32_t>(std::min<int64_t>(*n, max_reception));
+}
+
+std::string volume_seed_body(std::string_view site, const live_settings& live) {
+  auto flag = [](bool b) { return b ? "true" : "false"; };
+  std::string body = "{\"_id\":" + json_string(volume_element_id(site));
+  body += ",\"name\":" + json_string(site);
+  body += std::string{",\"enableDiscovery\":"} + flag(live.discovery);
+  body += std::string{",\"enableDiscoveryUpdatedFiles\":"} + flag(live.discover_updates);
+  body += std::string{",\"enableDiscoveryDeletedFiles\":"} + flag(live.discover_deletions);
+  body += ",\"enableDiscoveryPackages\":false,\"enableEmission\":true";
+  body += std::string{",\"enableReception\":"} + flag(live.reception);
+  body += ",\"syncAmountReception\":" + std::to_string(live.amount);
+  body += ",\"syncAmountEmission\":" + std::to_string(live.amount) + "}";
+  return body;
+}
+
 namespace {
 
 std::string file_keys(const site_change& c) {

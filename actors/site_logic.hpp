@@ -53,6 +53,31 @@ template <class Skip>
 caf::expected<site_diff> diff_site(connectors::listing& now, storage::datastore::cursor& known,
                                    Skip skip);
 
+/// What steers a site while it runs: its settings, then the global parameters element
+/// `rsyncGlobalParameters` and its own volume element (`site/<name>`) as they change (seed 003).
+struct live_settings {
+  bool scans = true;             ///< enableScans (global)
+  int64_t scan_interval_s = 60;  ///< sleepBetweenScans (global)
+  bool sync_everywhere = true;   ///< syncEverywhere (global)
+  bool discovery = true;         ///< enableDiscovery
+  bool discover_updates = true;  ///< enableDiscoveryUpdatedFiles
+  bool discover_deletions = true;  ///< enableDiscoveryDeletedFiles
+  bool reception = true;         ///< enableReception
+  uint32_t amount = 4;           ///< syncAmountReception (1 to `max_reception`)
+};
+
+/// The most transfers a site runs at once, whatever `syncAmountReception` says.
+constexpr uint32_t max_reception = 32;
+
+/// Takes what `rsyncGlobalParameters` says into `live` (keys it does not have stay).
+void apply_global(const connectors::flat_element& e, live_settings& live);
+/// Takes what the site's volume element says into `live`.
+void apply_volume(const connectors::flat_element& e, live_settings& live);
+
+/// The body of `create` for a site's volume element made for the first time: the switches and
+/// amounts `live` holds (from the configuration), then the element wins.
+std::string volume_seed_body(std::string_view site, const live_settings& live);
+
 /// How a site takes part, from its settings (later its volume element and the global
 /// parameters element).
 struct reception_rules {

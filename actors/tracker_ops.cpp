@@ -461,11 +461,21 @@ api_answer op_sync_state(const tracker_services& s, const tracker_command& req, 
     if (e.fields.empty()) return bad_request("element " + std::to_string(i) + ": no per-site key");
     for (auto& id : e.ids)
       if (is_user_id(id)) return bad_request("element " + id + ": a user has no copies");
+    bool volume = std::all_of(e.ids.begin(), e.ids.end(),
+                              [](const std::string& id) { return is_volume_element_id(id); });
     for (auto& f : e.fields) {
+      // A site's volume element takes its status keys (a string, number or boolean) this way.
+      if (volume && is_volume_status_key(f.key)) {
+        if (!f.value.empty() && (f.value[0] == '{' || f.value[0] == '['))
+          return bad_request("element " + std::to_string(i) + ": " + f.key +
+                             " takes a string, a number, a boolean or null");
+        continue;
+      }
       if (!parse_site_key(f.key))
         return bad_request("element " + std::to_string(i) + ": " + f.key +
                            " is not a per-site key (syncing_, synced_, syncError_ or "
-                           "syncLastAttempt_ followed by a site name)");
+                           "syncLastAttempt_ followed by a site name, or a status key of a "
+                           "volume element site/<name>)");
       bool number = !f.value.empty() && (f.value[0] == '-' || (f.value[0] >= '0' && f.value[0] <= '9'));
       if (!number && !f.is_null())
         return bad_request("element " + std::to_string(i) + ": " + f.key +

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -346,4 +347,59 @@ BOOST_AUTO_TEST_CASE(a_file_changed_at_two_sites_keeps_both_versions) {
   auto theirs = at_c / ("newer.txt.sync-conflict-B-" + std::to_string(int_of(e2, "time")));
   BOOST_CHECK_MESSAGE(std::filesystem::exists(theirs), theirs);
   BOOST_CHECK_EQUAL(read_file(theirs), "b2");
+}
+
+// What the volume element and the global parameters say takes effect without a restart:
+// enableReception holds a site's deliveries (queued, not fetched) until it is on again;
+// enableScans off publishes nothing new until it is on again. The element's status keys are
+// kept current as bookkeeping.
+BOOST_AUTO_TEST_CASE(elements_steer_sites_without_a_restart) {
+  project p;
+  auto b = p.site("B");
+  auto c = p.site("C");
+  api_client admin_b{b->port}, admin_c{c->port};
+  admin_b.set_token(admin_b.sign_in("root", admin_password));
+  admin_c.set_token(admin_c.sign_in("root", admin_password));
+  auto counter = [](api_client& a, const char* name) -> int64_t {
+    auto body = a.get("/api/actors").body;
+    auto site = body.find("\"kind\":\"site\"");
+    if (site == std::string::npos) return -1;
+    auto at = body.find(std::string{"\""} + name + "\":", site);
+    if (at == std::string::npos) return -1;
+    return std::stoll(body.substr(at + std::strlen(name) + 3));
+  };
+  // The elements as the sites made them, seeded from their settings.
+  std::string vc;
+  BOOST_REQUIRE(eventually([&] {
+    vc = p.element("site/C");
+    return member(vc, "agentStatus") == "on";
+  }, bound));
+  auto d = parse_json(vc);
+  BOOST_CHECK(d->doc["enableReception"].IsTrue());
+  BOOST_CHECK_EQUAL(d->doc["syncAmountReception"].GetInt(), 4);
+  BOOST_CHECK(member(vc, "url").find("/api/content/site") != std::string::npos);
+
+  // Reception off at C: a new file from B is queued there, not fetched.
+  BOOST_REQUIRE_EQUAL(p.admin->put("/api/update/", R"({"_id":"site/C","enableReception":false})").status, 200);
+  BOOST_REQUIRE(eventually([&] { return counter(admin_c, "reception_on") == 0; }, bound));
+  write_file(p.root / "B" / "volume" / "held.txt", "held");
+  BOOST_REQUIRE(eventually([&] { return counter(admin_c, "queued") >= 1; }, bound));
+  BOOST_CHECK(!std::filesystem::exists(p.root / "C" / "volume" / "held.txt"));
+  BOOST_CHECK_LT(int_of(p.element("/held.txt"), "synced_C"), 0);
+  // On again: it arrives.
+  BOOST_REQUIRE_EQUAL(p.admin->put("/api/update/", R"({"_id":"site/C","enableReception":true})").status, 200);
+  BOOST_REQUIRE(eventually([&] { return int_of(p.element("/held.txt"), "synced_C") > 0; }, bound));
+  BOOST_CHECK_EQUAL(read_file(p.root / "C" / "volume" / "held.txt"), "held");
+  BOOST_CHECK_GT(int_of(p.element("site/C"), "last_reception"), 0);
+
+  // Scans off everywhere: B publishes nothing new while its scans are skipped.
+  BOOST_REQUIRE_EQUAL(p.admin->post("/api/create/", R"({"_id":"rsyncGlobalParameters","enableScans":false})").status, 201);
+  BOOST_REQUIRE(eventually([&] { return counter(admin_b, "scans_on") == 0; }, bound));
+  write_file(p.root / "B" / "volume" / "unscanned.txt", "u");
+  auto skipped = counter(admin_b, "scans_skipped");
+  BOOST_REQUIRE(eventually([&] { return counter(admin_b, "scans_skipped") >= skipped + 2; }, bound));
+  BOOST_CHECK(p.element("/unscanned.txt").empty());
+  BOOST_REQUIRE_EQUAL(p.admin->put("/api/update/", R"({"_id":"rsyncGlobalParameters","enableScans":true})").status, 200);
+  BOOST_REQUIRE(eventually([&] { return int_of(p.element("/unscanned.txt"), "synced_C") > 0; }, bound));
+  BOOST_CHECK_GT(int_of(p.element("site/B"), "last_scan"), 0);
 }
