@@ -490,6 +490,10 @@ void accept_next(server_core* core) {
               }));
           return;
         }
+        // Answers go out in several writes (a header, then a file's blocks): without this,
+        // Nagle's algorithm holds a small write until the peer's delayed ACK, 40 ms a request.
+        beast::error_code nodelay_ec;
+        socket.set_option(tcp::no_delay(true), nodelay_ec);
         auto s = std::make_shared<session>(core->shared_from_this(), std::move(socket));
         bool keep = true;
         {

@@ -395,6 +395,9 @@ BOOST_AUTO_TEST_CASE(elements_steer_sites_without_a_restart) {
   // Scans off everywhere: B publishes nothing new while its scans are skipped.
   BOOST_REQUIRE_EQUAL(p.admin->post("/api/create/", R"({"_id":"rsyncGlobalParameters","enableScans":false})").status, 201);
   BOOST_REQUIRE(eventually([&] { return counter(admin_b, "scans_on") == 0; }, bound));
+  // A scan that began before is over once one has been skipped (scans run one at a time).
+  auto before = counter(admin_b, "scans_skipped");
+  BOOST_REQUIRE(eventually([&] { return counter(admin_b, "scans_skipped") > before; }, bound));
   write_file(p.root / "B" / "volume" / "unscanned.txt", "u");
   auto skipped = counter(admin_b, "scans_skipped");
   BOOST_REQUIRE(eventually([&] { return counter(admin_b, "scans_skipped") >= skipped + 2; }, bound));
