@@ -178,7 +178,7 @@ void start_transfer(site_ptr self, storage::queue_item item, wanted_copy want) {
         st.idle.push_back(w);
         st.running.erase(want.reference);
         if (out.err) {
-          ++st.failed;
+          if (!is(out.err, actors_errc::paused)) ++st.failed;
           note_error(self, ("transfer of " + want.reference).c_str(), out.err);
         }
         if (out.synced > 0) {

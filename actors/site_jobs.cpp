@@ -284,7 +284,7 @@ follow_outcome run_follow(site_env& env, worker& w, uint64_t since) {
     } else if (is_volume_element_id(id)) {
       // Another site's element: its url may have changed.
       std::lock_guard<std::mutex> g{env.origins.mtx};
-      env.origins.urls.erase(id.substr(5));
+      env.origins.known.erase(id.substr(5));
     }
   }
   auto live = env.live_now();
@@ -376,25 +376,29 @@ follow_outcome run_follow(site_env& env, worker& w, uint64_t since) {
 
 namespace {
 
-// The content URL of `origin`'s volume (its volume element's `url`), cached.
-caf::expected<std::string> origin_url(site_env& env, worker& w, const std::string& origin) {
+// What `origin`'s volume element says (its content route, whether it emits), cached until the
+// element changes.
+caf::expected<origin_directory::origin> origin_of(site_env& env, worker& w, const std::string& origin) {
   {
     std::lock_guard<std::mutex> g{env.origins.mtx};
-    auto it = env.origins.urls.find(origin);
-    if (it != env.origins.urls.end()) return it->second;
+    auto it = env.origins.known.find(origin);
+    if (it != env.origins.known.end()) return it->second;
   }
-  auto got = w.tracker->read({"site/" + origin});
+  auto got = w.tracker->read({volume_element_id(origin)});
   if (!got) return std::move(got.error());
-  std::optional<std::string> url;
+  origin_directory::origin o;
   if ((*got)[0])
-    if (auto e = connectors::flatten_element(*(*got)[0])) url = e->text("url");
-  if (!url || url->empty())
+    if (auto e = connectors::flatten_element(*(*got)[0])) {
+      o.url = e->text("url").value_or("");
+      o.emitting = e->boolean("enableEmission").value_or(true);
+    }
+  if (o.url.empty())
     return connectors::make_error(connectors::connector_errc::network,
                                   "the origin " + origin + " has published no url (its element "
                                   "site/" + origin + " is missing: has that site started?)");
   std::lock_guard<std::mutex> g{env.origins.mtx};
-  env.origins.urls[origin] = *url;
-  return *url;
+  env.origins.known[origin] = o;
+  return o;
 }
 
 // Where the arriving version goes when the site has local content the tracker does not know
@@ -471,8 +475,16 @@ fetch_outcome run_fetch(site_env& env, worker& w, const wanted_copy& want) {
     out.err = std::move(err);
     return out;
   };
-  auto base = origin_url(env, w, want.origin);
-  if (!base) return failed(std::move(base.error()));
+  auto from = origin_of(env, w, want.origin);
+  if (!from) return failed(std::move(from.error()));
+  if (!from->emitting) {
+    // enableEmission is off at the origin: nothing is fetched from it; the item waits.
+    out.retry = true;
+    out.err = make_error(actors_errc::paused, "the origin " + want.origin +
+                                                  " does not emit (enableEmission is false)");
+    return out;
+  }
+  auto* base = &from->url;
   if (want.size >= resumable_size) {
     std::string body = "{\"_id\":" + json_string(id) + ",\"" + key_for(site_key::syncing, site) +
                        "\":" + std::to_string(env.ctx->now_ms()) + "}";

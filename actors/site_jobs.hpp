@@ -72,7 +72,11 @@ struct reception_guard {
 // The origins' content URLs (their volume elements' `url`), shared by the transfer jobs.
 struct origin_directory {
   std::mutex mtx;
-  std::map<std::string, std::string> urls;
+  struct origin {
+    std::string url;        // its content route
+    bool emitting = true;   // enableEmission
+  };
+  std::map<std::string, origin> known;
 };
 
 // One thread's clients: each job takes a worker and gives it back, so no two threads share one.

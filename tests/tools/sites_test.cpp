@@ -392,6 +392,16 @@ BOOST_AUTO_TEST_CASE(elements_steer_sites_without_a_restart) {
   BOOST_CHECK_EQUAL(read_file(p.root / "C" / "volume" / "held.txt"), "held");
   BOOST_CHECK_GT(int_of(p.element("site/C"), "last_reception"), 0);
 
+  // Emission off at B: C fetches nothing from B (the item waits, retried) until it is on again.
+  BOOST_REQUIRE_EQUAL(p.admin->put("/api/update/", R"({"_id":"site/B","enableEmission":false})").status, 200);
+  write_file(p.root / "B" / "volume" / "muted.txt", "muted");
+  BOOST_REQUIRE(eventually([&] {
+    return admin_c.get("/api/actors").body.find("does not emit") != std::string::npos;
+  }, bound));
+  BOOST_CHECK(!std::filesystem::exists(p.root / "C" / "volume" / "muted.txt"));
+  BOOST_REQUIRE_EQUAL(p.admin->put("/api/update/", R"({"_id":"site/B","enableEmission":true})").status, 200);
+  BOOST_REQUIRE(eventually([&] { return int_of(p.element("/muted.txt"), "synced_C") > 0; }, bound));
+
   // Scans off everywhere: B publishes nothing new while its scans are skipped.
   BOOST_REQUIRE_EQUAL(p.admin->post("/api/create/", R"({"_id":"rsyncGlobalParameters","enableScans":false})").status, 201);
   BOOST_REQUIRE(eventually([&] { return counter(admin_b, "scans_on") == 0; }, bound));
