@@ -1,5 +1,13 @@
 #include "connectors/item.hpp"
 
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
 #include "connectors/error.hpp"
 
 namespace syncline::connectors {
@@ -40,6 +48,26 @@ caf::error validate_reference(const std::string& reference) {
     begin = slash + 1;
   }
   return {};
+}
+
+caf::expected<uint64_t> xxh3_of(int fd, uint64_t length, char* buffer, size_t size,
+                                const std::string& what) {
+  std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state{XXH3_createState(),
+                                                                        &XXH3_freeState};
+  if (!state) return make_error(connector_errc::io_error, "hash " + what + ": out of memory");
+  XXH3_64bits_reset(state.get());
+  for (uint64_t at = 0; at < length;) {
+    const auto want = static_cast<size_t>(std::min<uint64_t>(size, length - at));
+    const ssize_t r = ::pread(fd, buffer, want, static_cast<off_t>(at));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return make_error(connector_errc::io_error, "read " + what + ": " + std::strerror(errno));
+    }
+    if (r == 0) return make_error(connector_errc::io_error, "read " + what + ": shorter than expected");
+    XXH3_64bits_update(state.get(), buffer, static_cast<size_t>(r));
+    at += static_cast<uint64_t>(r);
+  }
+  return static_cast<uint64_t>(XXH3_64bits_digest(state.get()));
 }
 
 }  // namespace syncline::connectors

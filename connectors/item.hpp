@@ -1,11 +1,13 @@
 // connectors/item.hpp: what sources list and volumes hold.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
 
 namespace syncline::connectors {
 
@@ -36,6 +38,12 @@ struct item_info {
 /// Checks a reference against the rules above. Returns `connector_errc::invalid_path` naming
 /// the problem.
 [[nodiscard]] caf::error validate_reference(const std::string& reference);
+
+/// The XXH3-64 of the first `length` bytes of the open file `fd`, read with pread into
+/// `buffer` (`size` > 0 bytes). Errors name `what`: `io_error` when a read fails or the file is
+/// shorter than `length`.
+[[nodiscard]] caf::expected<uint64_t> xxh3_of(int fd, uint64_t length, char* buffer, size_t size,
+                                              const std::string& what);
 
 /// Compares references in listing order (plain byte order).
 inline bool reference_less(const std::string& a, const std::string& b) noexcept { return a < b; }

@@ -10,7 +10,6 @@
 #include <utility>
 #include <vector>
 
-#include <xxhash.h>
 
 #include "connectors/error.hpp"
 #include "connectors/local_fs.hpp"
@@ -126,26 +125,8 @@ class local_writer final : public item_writer {
 
   caf::expected<uint64_t> content_hash() override {
     if (!file_) return closed();
-    std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state{XXH3_createState(),
-                                                                          &XXH3_freeState};
-    if (!state) return make_error(connector_errc::io_error, "hash " + path_ + ": out of memory");
-    XXH3_64bits_reset(state.get());
     if (!buffer_) buffer_ = std::make_unique<char[]>(copy_buffer_size);
-    for (uint64_t at = 0; at < offset_;) {
-      const auto want = static_cast<size_t>(std::min<uint64_t>(copy_buffer_size, offset_ - at));
-      const ssize_t r = ::pread(file_.get(), buffer_.get(), want, static_cast<off_t>(at));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return from_errno(errno, "read back " + path_);
-      }
-      if (r == 0) {
-        return make_error(connector_errc::io_error,
-                          "read back " + path_ + ": shorter than written");
-      }
-      XXH3_64bits_update(state.get(), buffer_.get(), static_cast<size_t>(r));
-      at += static_cast<uint64_t>(r);
-    }
-    return static_cast<uint64_t>(XXH3_64bits_digest(state.get()));
+    return xxh3_of(file_.get(), offset_, buffer_.get(), copy_buffer_size, "back " + path_);
   }
 
   caf::error commit(const item_info& info) override {

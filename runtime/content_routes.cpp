@@ -9,7 +9,6 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "actors/io_pool.hpp"
 #include "actors/node_context.hpp"
@@ -82,25 +81,6 @@ std::optional<byte_range> read_range(const std::string* header, uint64_t size,
   return r;
 }
 
-// XXH3-64 of the first `size` bytes of `fd`; nullopt when it could not read them all.
-std::optional<uint64_t> hash_of(int fd, uint64_t size) {
-  std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state{XXH3_createState(),
-                                                                        &XXH3_freeState};
-  if (!state) return std::nullopt;
-  XXH3_64bits_reset(state.get());
-  constexpr size_t block = 1u << 20;
-  auto buffer = std::make_unique<char[]>(block);
-  uint64_t done = 0;
-  while (done < size) {
-    auto want = static_cast<size_t>(std::min<uint64_t>(block, size - done));
-    auto got = ::pread(fd, buffer.get(), want, static_cast<off_t>(done));
-    if (got <= 0) return std::nullopt;
-    XXH3_64bits_update(state.get(), buffer.get(), static_cast<size_t>(got));
-    done += static_cast<uint64_t>(got);
-  }
-  return XXH3_64bits_digest(state.get());
-}
-
 http_response refusal(const caf::error& err, const std::string& what) {
   using connectors::connector_errc;
   if (connectors::is(err, connector_errc::not_found))
@@ -126,7 +106,8 @@ http_response serve(actors::node_context& ctx, const std::string& volume, const 
   int fd = (*reader)->native_handle();
   if (fd < 0)
     return http_response::error(501, "not_implemented", "volume '" + volume + "' cannot serve files");
-  auto hash = hash_of(fd, info.size);
+  auto buffer = std::make_unique<char[]>(size_t{1} << 20);
+  auto hash = connectors::xxh3_of(fd, info.size, buffer.get(), size_t{1} << 20, what);
   if (!hash)
     return http_response::error(409, "conflict", what + " changed while it was read; ask again");
   char hex[17];
