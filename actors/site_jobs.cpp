@@ -236,7 +236,7 @@ caf::error remove_local(site_env& env, const std::string& ref, storage::write_ba
   if (!*row) return caf::none;
   auto st = env.volume->stat(ref);
   if (!st) return std::move(st.error());
-  if (*st && (*st)->size == (*row)->size && (*st)->mtime_ns == (*row)->mtime_ns) {
+  if (*st && as_recorded(**st, **row)) {
     if (auto err = env.volume->remove(ref)) return err;
     ++removed;
   }
@@ -413,7 +413,7 @@ caf::expected<std::string> place_for(site_env& env, const wanted_copy& want,
   auto st = env.volume->stat(ref);
   if (!st) return std::move(st.error());
   if (!*st) return ref;
-  if (row && (*st)->size == row->size && (*st)->mtime_ns == row->mtime_ns) return ref;
+  if (row && as_recorded(**st, *row)) return ref;
   auto suffix = [&](const std::string& site) {
     return ".sync-conflict-" + site + "-" + std::to_string(want.time);
   };
@@ -459,7 +459,7 @@ fetch_outcome run_fetch(site_env& env, worker& w, const wanted_copy& want) {
   // Already held (delivered before a crash, or a duplicate queue item): record it only.
   if (*row && (*row)->generation >= static_cast<uint64_t>(want.time)) {
     auto st = env.volume->stat(want.reference);
-    if (st && *st && (*st)->size == (**row).size && (*st)->mtime_ns == (**row).mtime_ns) {
+    if (st && *st && as_recorded(**st, **row)) {
       // The version held, which may be newer than this item's.
       out.synced = static_cast<int64_t>((*row)->generation);
       return out;

@@ -30,6 +30,13 @@ std::optional<std::string> reference_of(std::string_view id);
 /// e.g. `http://host:8460/api/content/site`) `/` the reference, percent-encoded but for `/`.
 std::string content_url(std::string_view base, std::string_view reference);
 
+/// Whether `file` is still the one the site's index row recorded (same size and modification
+/// time): the one test of "changed here since" for scans, removals, conflicts and deliveries.
+inline bool as_recorded(const connectors::item_info& file,
+                        const storage::datastore_row& row) noexcept {
+  return file.size == row.size && file.mtime_ns == row.mtime_ns;
+}
+
 /// A file of the site volume that differs from what the site last recorded (its index).
 struct site_change {
   enum class kind : uint8_t { added, modified, removed };
@@ -174,7 +181,7 @@ caf::expected<site_diff> diff_site(connectors::listing& now, storage::datastore:
         out.push_back({site_change::kind::removed, known.row().reference, 0, 0});
     } else {
       auto& r = known.row();
-      if ((r.size != f->size || r.mtime_ns != f->mtime_ns) && !skip(f->reference))
+      if (!as_recorded(*f, r) && !skip(f->reference))
         out.push_back({site_change::kind::modified, f->reference, f->size, f->mtime_ns});
     }
     if (take_file || !take_row) {
