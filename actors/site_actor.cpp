@@ -54,7 +54,7 @@ struct site_state {
   std::shared_ptr<std::atomic<bool>> stop = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<io_pool> pool;
   std::vector<std::shared_ptr<worker>> idle;  // transfer workers
-  std::shared_ptr<worker> feed, scanner, bookkeeper;
+  std::shared_ptr<worker> feed, scanner, bookkeeper, reporter;
   uint64_t cursor = 0;
   bool scanning = false, following = false;
   // Copies held whose `synced_<site>` is not recorded yet, with their queue items (acknowledged
@@ -75,6 +75,15 @@ struct site_state {
   uint32_t feed_attempts = 0;
   uint64_t scans = 0, scans_skipped = 0, published = 0, received = 0, failed = 0, bytes = 0, held = 0;
   std::string last_error, link = "starting";
+  // What the volume element says of the links (docs/sites.md, "Links down"): whether the
+  // start's status is written (`announced`), whether the tracker answers and since when, and the
+  // last reception failure (code 0: none since the last success), with what the element shows.
+  bool announced = false, announcing = false, started = false;
+  bool link_up = false;
+  int64_t link_changed_ms = 0, reported_ms = 0;
+  int reception_code = 0, shown_code = -1;
+  std::string reception_text;
+  bool reporting = false, report_again = false;
 
   static inline const char* name = "site";
 
@@ -98,8 +107,113 @@ std::chrono::seconds backoff(uint32_t attempts) {
 }
 
 void pump(site_ptr self);
+void scan(site_ptr self);
+void follow(site_ptr self);
 void steer(site_ptr self, const std::optional<connectors::flat_element>& own,
            const std::optional<connectors::flat_element>& global);
+
+// Writes the link and reception status into the volume element: lastConnection* (a write that
+// arrives is a connection that succeeded), `error` and `exit_reception` (rsync's code of the
+// last reception failure, 0 when none since the last success) and `stderr_reception`. One write
+// at a time; asked again meanwhile, it writes once more after.
+void report(site_ptr self) {
+  auto& s = self->state;
+  if (s.reporting) {
+    s.report_again = true;
+    return;
+  }
+  s.reporting = true;
+  auto now = s.env->ctx->now_ms();
+  int code = s.reception_code;
+  auto body = volume_status_body(
+      s.env->cfg.name,
+      {status_number("lastConnectionAttempt", now), status_number("lastConnectionSuccess", now),
+       status_number("lastConnectionStatusChange", s.link_changed_ms), status_number("error", code),
+       status_number("exit_reception", code), status_text("stderr_reception", s.reception_text)});
+  run_io(
+      self, *s.pool,
+      [w = s.reporter, body]() -> caf::error {
+        auto r = w->tracker->sync_state(body);
+        if (!r) return std::move(r.error());
+        if (r->status != 200) return answer_error(*r, "recording the site's status");
+        return caf::none;
+      },
+      [self, now, code](caf::error err) {
+        auto& st = self->state;
+        st.reporting = false;
+        if (err) {
+          note_error(self, "recording the site's status", err);
+        } else {
+          st.reported_ms = now;
+          st.shown_code = code;
+        }
+        if (st.report_again) {
+          st.report_again = false;
+          report(self);
+        }
+      });
+}
+
+// A reception failed (`code`: rsync's), or succeeded (0): the element shows it when the code
+// changes; a new text with the same code waits for the next heartbeat.
+void reception_result(site_ptr self, int code, std::string text) {
+  auto& s = self->state;
+  s.reception_code = code;
+  s.reception_text = std::move(text);
+  if (code != s.shown_code && s.announced) report(self);
+}
+
+// The tracker answered (`up`) or not: the moment it changes is `lastConnectionStatusChange`;
+// while up, the status is written again at least every minute (a heartbeat: a site whose
+// `lastConnectionSuccess` is old is down or cut off).
+void link_result(site_ptr self, bool up);
+
+// Publishes the volume element's start status (run_start) and takes what the elements say;
+// until it succeeds the site does not scan (its url is unknown to others), and it is tried
+// again when the tracker answers again.
+void announce(site_ptr self) {
+  auto& s = self->state;
+  if (s.announcing || s.announced) return;
+  s.announcing = true;
+  run_io(
+      self, *s.pool, [env = s.env, w = s.scanner] { return run_start(*env, *w); },
+      [self](start_outcome out) {
+        auto& st = self->state;
+        st.announcing = false;
+        if (out.err) {
+          note_error(self, "publishing the volume element", out.err);
+        } else {
+          st.announced = true;
+          link_result(self, true);  // and the first report
+          steer(self, out.own, out.global);
+        }
+        if (!st.started) {
+          st.started = true;
+          if (st.announced) scan(self);
+          follow(self);
+          pump(self);
+        } else if (st.announced) {
+          scan(self);
+        }
+      });
+}
+
+void link_result(site_ptr self, bool up) {
+  auto& s = self->state;
+  auto now = s.env->ctx->now_ms();
+  if (up != s.link_up) {
+    s.link_up = up;
+    s.link_changed_ms = now;
+    if (up && s.started) {
+      spdlog::info("site {}: the tracker answers again", s.env->cfg.name);
+      s.last_error.clear();
+    }
+    if (up && s.announced) report(self);
+  } else if (up && s.announced && now - s.reported_ms >= 60000) {
+    report(self);
+  }
+  if (up && !s.announced) announce(self);
+}
 
 // Makes the copies held so far durable (syncfs), records their `synced_<site>` in one request,
 // then acknowledges their queue items in one write: a crash in between leaves the items, which
@@ -120,9 +234,9 @@ void record_synced(site_ptr self) {
         for (auto& c : *batch) copies.emplace_back(c.id, c.time);
         // With the volume element's last_reception, in the same request.
         auto body = synced_body(copies, env->cfg.name);
-        body.pop_back();
-        body += ",{\"_id\":" + json_string(volume_element_id(env->cfg.name)) +
-                ",\"last_reception\":" + std::to_string(env->ctx->now_ms()) + "}]";
+        body.back() = ',';
+        body += volume_status_body(env->cfg.name,
+                                   {status_number("last_reception", env->ctx->now_ms())}) + "]";
         auto r = w->tracker->sync_state(body);
         if (!r) return std::move(r.error());
         if (r->status != 200 && r->status != 207 && r->status != 404)
@@ -147,6 +261,7 @@ void record_synced(site_ptr self) {
           return;
         }
         st.record_attempts = 0;
+        if (st.reception_code != 0) reception_result(self, 0, {});
         if (st.unrecorded.size() >= 256 || st.running.empty()) record_synced(self);
         pump(self);
       });
@@ -178,8 +293,17 @@ void start_transfer(site_ptr self, storage::queue_item item, wanted_copy want) {
         st.idle.push_back(w);
         st.running.erase(want.reference);
         if (out.err) {
-          if (!is(out.err, actors_errc::paused)) ++st.failed;
           note_error(self, ("transfer of " + want.reference).c_str(), out.err);
+          if (!is(out.err, actors_errc::paused) &&
+              !connectors::is(out.err, connectors::connector_errc::cancelled)) {
+            ++st.failed;
+            int code = rsync_code(out.err);
+            auto text = "receiving " + want.reference + " from " + want.origin + ": " + render(out.err);
+            if (code == 5)
+              text += " (the origin does not know this site's token, [site] token_file: do both "
+                      "sites follow the same tracker?)";
+            reception_result(self, code, std::move(text));
+          }
         }
         if (out.synced > 0) {
           ++st.received;
@@ -255,14 +379,21 @@ void follow(site_ptr self) {
         st.following = false;
         if (out.err) {
           if (connectors::is(out.err, connectors::connector_errc::cancelled)) return;
-          st.link = "tracker unreachable";
-          note_error(self, "following the tracker's changes", out.err);
+          bool refused = connectors::is(out.err, connectors::connector_errc::permission_denied);
+          st.link = refused ? "token refused" : "tracker unreachable";
+          note_error(self,
+                     refused ? "following the tracker's changes (the tracker refused the token of "
+                               "[site] token_file: sign in again and write the new token there)"
+                             : "following the tracker's changes",
+                     out.err);
+          link_result(self, false);
           auto n = ++st.feed_attempts;
           self->delayed_send(self, backoff(n), follow_atom::value);
           return;
         }
         st.feed_attempts = 0;
         st.link = "connected";
+        link_result(self, true);
         if (out.reset)
           spdlog::info("site {}: the tracker no longer keeps changes after {}; read every "
                        "element once", st.env->cfg.name, st.cursor);
@@ -314,6 +445,13 @@ void steer(site_ptr self, const std::optional<connectors::flat_element>& own,
   if (after.reception != before.reception || after.amount != before.amount)
     spdlog::info("site {}: reception {}, {} at once", s.env->cfg.name,
                  after.reception ? "on" : "off", after.amount);
+  if (after.rules != before.rules) {
+    if (after.rules_problem.empty())
+      spdlog::info("site {}: scan rules {}", s.env->cfg.name,
+                   after.filter ? "changed" : "cleared: every file is scanned");
+    else
+      spdlog::warn("site {}: {}", s.env->cfg.name, after.rules_problem);
+  }
   if (after.scans != before.scans || after.discovery != before.discovery)
     spdlog::info("site {}: scans {}", s.env->cfg.name, after.scans && after.discovery ? "on" : "off");
   pump(self);
@@ -327,11 +465,13 @@ caf::behavior site(site_ptr self, std::shared_ptr<site_env> env) {
   auto& s = self->state;
   s.env = env;
   env->stop = s.stop;
-  // Transfers (up to max_reception, as syncAmountReception says), the feed, scans, bookkeeping.
-  s.pool = std::make_unique<io_pool>(max_reception + 3);
+  // Transfers (up to max_reception, as syncAmountReception says), the feed, scans, bookkeeping,
+  // status reports.
+  s.pool = std::make_unique<io_pool>(max_reception + 4);
   s.feed = make_worker(*env, s.stop);
   s.scanner = make_worker(*env, s.stop);
   s.bookkeeper = make_worker(*env, s.stop);
+  s.reporter = make_worker(*env, s.stop);
   {
     // The settings seed what steers the site until its elements say otherwise.
     std::lock_guard<std::mutex> g{env->live_mtx};
@@ -346,15 +486,7 @@ caf::behavior site(site_ptr self, std::shared_ptr<site_env> env) {
                env->cfg.tracker, s.cursor);
   // The volume element first (other sites find this one's content through it, and it steers
   // this one), then the loops.
-  run_io(
-      self, *s.pool, [env, w = s.scanner] { return run_start(*env, *w); },
-      [self](start_outcome out) {
-        if (out.err) note_error(self, "publishing the volume element", out.err);
-        steer(self, out.own, out.global);
-        scan(self);
-        follow(self);
-        pump(self);
-      });
+  announce(self);
   return {
       [=](scan_atom) { scan(self); },
       [=](follow_atom) { follow(self); },
@@ -383,6 +515,7 @@ caf::behavior site(site_ptr self, std::shared_ptr<site_env> env) {
         out.counters["scans_on"] = live.scans && live.discovery ? 1 : 0;
         out.counters["reception_on"] = live.reception ? 1 : 0;
         out.counters["reception_amount"] = live.amount;
+        out.counters["reception_error"] = st.reception_code;
         return out;
       },
   };

@@ -28,6 +28,8 @@ struct site_settings {
   std::string url;
   /// Plain http beyond loopback (tokens in clear) allowed.
   bool allow_insecure = false;
+  /// Certificates (PEM file) trusted for https in place of the system's; empty: the system's.
+  std::string ca_file;
   /// Seconds between scans of the volume (`sleepBetweenScans`).
   std::chrono::seconds scan_interval{60};
   /// Transfers in at once (`syncAmountReception`).

@@ -25,12 +25,14 @@ std::shared_ptr<worker> make_worker(const site_env& env, std::shared_ptr<const s
   t.url = env.cfg.tracker;
   t.token = env.cfg.token;
   t.allow_insecure = env.cfg.allow_insecure;
+  t.ca_file = env.cfg.ca_file;
   t.cancel = stop;
   w->tracker = std::make_unique<connectors::tracker_client>(std::move(t));
   connectors::fetch_options f;
   f.token = env.cfg.token;
   f.max_bytes_per_s = env.cfg.max_bytes_per_s;
   f.allow_insecure = env.cfg.allow_insecure;
+  f.ca_file = env.cfg.ca_file;
   f.cancel = std::move(stop);
   w->fetcher = std::make_unique<connectors::http_fetcher>(std::move(f));
   return w;
@@ -130,7 +132,10 @@ scan_outcome scan_and_publish(site_env& env, worker& w, const live_settings& liv
     return out;
   }
   auto known = rows.scan(env.scope);
-  auto diff = diff_site(**listing, known, [&](const std::string& ref) { return env.guard.busy(ref); });
+  // A file the scan rules leave out is neither published nor, when tracked, removed.
+  auto diff = diff_site(**listing, known, [&](const std::string& ref) {
+    return !live.scans_file(ref) || env.guard.busy(ref);
+  });
   auto late = env.guard.end_scan();
   if (!diff) {
     out.err = std::move(diff.error());
@@ -139,7 +144,8 @@ scan_outcome scan_and_publish(site_env& env, worker& w, const live_settings& liv
   std::vector<const site_change*> added, modified, removed;
   for (auto& c : diff->changes) {
     if (late.count(c.reference)) continue;
-    if (c.what == site_change::kind::modified && !live.discover_updates) continue;
+    if (c.what == site_change::kind::modified && (!live.discover_updates || live.ignore_existing))
+      continue;
     (c.what == site_change::kind::added      ? added
      : c.what == site_change::kind::modified ? modified
                                              : removed)
@@ -212,11 +218,13 @@ scan_outcome run_scan(site_env& env, worker& w) {
   // The volume element says how the scan went (bookkeeping: time and author stay).
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
                      std::chrono::steady_clock::now() - started).count();
-  std::string status = "{\"_id\":" + json_string(volume_element_id(env.cfg.name)) +
-                       ",\"last_scan\":" + std::to_string(env.ctx->now_ms()) +
-                       ",\"scan_duration\":" + std::to_string(seconds) +
-                       ",\"exit_scan\":" + (out.err ? "1" : "0") + ",\"stderr_scan\":" +
-                       (out.err ? json_string(render(out.err)) : std::string{"\"\""}) + "}";
+  // Scan rules that could not be used count as the scan's problem (the rules before them ran).
+  auto problem = out.err ? render(out.err) : live.rules_problem;
+  auto status = volume_status_body(
+      env.cfg.name, {status_number("last_scan", env.ctx->now_ms()),
+                     status_number("scan_duration", seconds),
+                     status_number("exit_scan", problem.empty() ? 0 : 1),
+                     status_text("stderr_scan", problem)});
   if (auto r = w.tracker->sync_state(status); !r && !out.err) out.err = std::move(r.error());
   return out;
 }
@@ -580,10 +588,12 @@ start_outcome run_start(site_env& env, worker& w) {
   if ((*got)[1]) out.global = connectors::flatten_element(*(*got)[1]);
   std::string url = env.cfg.url;
   while (!url.empty() && url.back() == '/') url.pop_back();
-  auto status = "{\"_id\":" + json_string(own_id) + ",\"name\":" + json_string(env.cfg.name) +
-                ",\"url\":" + json_string(url + "/api/content/" + env.cfg.volume_id) +
-                ",\"agentStatus\":\"on\",\"agentStartTime\":" + std::to_string(env.ctx->now_ms()) +
-                ",\"agentVersion\":" + json_string(env.cfg.agent_version) + "}";
+  auto now = env.ctx->now_ms();
+  auto status = volume_status_body(
+      env.cfg.name, {status_text("name", env.cfg.name),
+                     status_text("url", url + "/api/content/" + env.cfg.volume_id),
+                     status_text("agentStatus", "on"), status_number("agentStartTime", now),
+                     status_text("agentVersion", env.cfg.agent_version)});
   auto r = w.tracker->sync_state(status);
   if (!r) {
     out.err = std::move(r.error());

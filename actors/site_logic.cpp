@@ -108,8 +108,59 @@ std::optional<wanted_copy> copy_needed(std::string_view id, const connectors::fl
   return w;
 }
 
+namespace {
+
+// The entries of a rules text: separated by newlines or commas, without the blanks around.
+std::vector<std::string> rule_entries(std::string_view text) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at <= text.size()) {
+    auto end = text.find_first_of(",\n", at);
+    if (end == std::string_view::npos) end = text.size();
+    auto entry = text.substr(at, end - at);
+    while (!entry.empty() && (entry.front() == ' ' || entry.front() == '\t')) entry.remove_prefix(1);
+    while (!entry.empty() && (entry.back() == ' ' || entry.back() == '\t' || entry.back() == '\r'))
+      entry.remove_suffix(1);
+    if (!entry.empty()) out.emplace_back(entry);
+    at = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+caf::expected<connectors::path_filter> scan_filter(std::string_view include, std::string_view exclude,
+                                                   std::string_view excluded_files) {
+  auto excluded = rule_entries(exclude);
+  for (auto& id : rule_entries(excluded_files)) {
+    // A tracked id as a literal pattern anchored at the root.
+    std::string pattern = "/";
+    for (char c : std::string_view{id}.substr(id.front() == '/' ? 1 : 0)) {
+      if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') pattern += '\\';
+      pattern += c;
+    }
+    if (pattern != "/") excluded.push_back(std::move(pattern));
+  }
+  return connectors::path_filter::make(rule_entries(include), excluded);
+}
+
 void apply_global(const connectors::flat_element& e, live_settings& live) {
   live.scans = e.boolean("enableScans").value_or(live.scans);
+  live.ignore_existing = e.boolean("ignoreExistingFiles").value_or(live.ignore_existing);
+  auto include = e.text("includePatternRules").value_or("");
+  auto exclude = e.text("excludePatternRules").value_or("");
+  auto files = e.text("excludedFiles").value_or("");
+  auto rules = include + '\0' + exclude + '\0' + files;
+  if (rules != live.rules) {
+    live.rules = std::move(rules);
+    if (auto f = scan_filter(include, exclude, files)) {
+      live.filter = f->keeps_all() ? nullptr : std::make_shared<const connectors::path_filter>(*f);
+      live.rules_problem.clear();
+    } else {
+      live.rules_problem = "rsyncGlobalParameters: " + connectors::render(f.error()) +
+                           " (the scan rules before it stay)";
+    }
+  }
   live.sync_everywhere = e.boolean("syncEverywhere").value_or(live.sync_everywhere);
   if (auto s = e.integer("sleepBetweenScans"); s && *s >= 1 && *s <= 86400) live.scan_interval_s = *s;
 }
@@ -187,6 +238,13 @@ std::string synced_body(const std::vector<std::pair<std::string, int64_t>>& copi
     body += '}';
   }
   body += ']';
+  return body;
+}
+
+std::string volume_status_body(std::string_view site, const std::vector<status_field>& fields) {
+  std::string body = "{\"_id\":" + json_string(volume_element_id(site));
+  for (auto& f : fields) body += ",\"" + std::string{f.key} + "\":" + f.json;
+  body += '}';
   return body;
 }
 

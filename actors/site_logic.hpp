@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,8 @@
 
 #include <caf/expected.hpp>
 
+#include "actors/text.hpp"
+#include "connectors/glob.hpp"
 #include "connectors/source.hpp"
 #include "connectors/tracker_client.hpp"
 #include "storage/datastore.hpp"
@@ -71,7 +74,25 @@ struct live_settings {
   bool discover_deletions = true;  ///< enableDiscoveryDeletedFiles
   bool reception = true;         ///< enableReception
   uint32_t amount = 4;           ///< syncAmountReception (1 to `max_reception`)
+  /// Which files scans publish (global `includePatternRules`, `excludePatternRules`,
+  /// `excludedFiles`; see `scan_filter`); null: every file.
+  std::shared_ptr<const connectors::path_filter> filter;
+  /// The three texts the filter was made from, and why the last ones could not be used (the
+  /// filter made before them stays), empty when they could.
+  std::string rules, rules_problem;
+  /// `ignoreExistingFiles` (global): scans publish new files only, not changes of tracked ones.
+  bool ignore_existing = false;
+
+  /// Whether a scan publishes (and, when tracked, removes) the file `reference`.
+  bool scans_file(std::string_view reference) const { return !filter || filter->admits(reference); }
 };
+
+/// The filter of the global scan rules (seed 003's `rsyncGlobalParameters`), each a list of
+/// entries separated by newlines or commas: `include` and `exclude` globs as a datasource's
+/// (connectors/glob.hpp: `*.tmp`, `/cache/`, `**/build/**`), and `excluded_files` tracked ids
+/// (`/a/b.txt`, or a folder `/a/`) excluded with all they hold. `bad_config` naming a bad glob.
+caf::expected<connectors::path_filter> scan_filter(std::string_view include, std::string_view exclude,
+                                                   std::string_view excluded_files);
 
 /// The most transfers a site runs at once, whatever `syncAmountReception` says.
 constexpr uint32_t max_reception = 32;
@@ -135,6 +156,18 @@ std::string failed_body(std::string_view id, std::string_view site, int code, in
 
 /// rsync's exit code for an error of a transfer (see `failed_body`).
 int rsync_code(const caf::error& err);
+
+/// One status key of a site's volume element and its value, already JSON text.
+struct status_field {
+  const char* key;
+  std::string json;
+};
+inline status_field status_number(const char* key, int64_t n) { return {key, std::to_string(n)}; }
+inline status_field status_text(const char* key, std::string_view s) { return {key, json_string(s)}; }
+
+/// The body of `syncState` setting status keys (`is_volume_status_key`) of `site`'s volume
+/// element: bookkeeping, which changes neither its `time` nor its `author`.
+std::string volume_status_body(std::string_view site, const std::vector<status_field>& fields);
 
 // --- template definitions -----------------------------------------------------------------
 

@@ -62,7 +62,7 @@ void watch_cancel(void* curl, const std::atomic<bool>* flag) {
 
 void set_request(void* curl, const std::string& url, void* headers, curl_data_fn on_header,
                  curl_data_fn on_body, void* user, long connect_timeout_s,
-                 const std::atomic<bool>* cancel) {
+                 const std::atomic<bool>* cancel, const std::string& ca_file) {
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(headers));
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
@@ -73,6 +73,10 @@ void set_request(void* curl, const std::string& url, void* headers, curl_data_fn
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, connect_timeout_s);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  // Certificates are always verified (peer and host name); only the trusted set may change.
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file.empty() ? nullptr : ca_file.c_str());
   watch_cancel(curl, cancel);
 }
 

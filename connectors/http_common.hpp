@@ -31,10 +31,11 @@ using curl_data_fn = size_t (*)(char* data, size_t size, size_t n, void* user);
 
 /// What every request of ours sets on the libcurl handle `curl`: the URL and `headers` (a
 /// `curl_slist*`), `on_header` and `on_body` with `user` as their data, no redirects, no
-/// signals, http and https only, `connect_timeout_s`, and `cancel` (see `watch_cancel`).
+/// signals, http and https only, `connect_timeout_s`, `cancel` (see `watch_cancel`), and for
+/// https the certificates of `ca_file` (PEM) trusted in place of the system's when not empty.
 void set_request(void* curl, const std::string& url, void* headers, curl_data_fn on_header,
                  curl_data_fn on_body, void* user, long connect_timeout_s,
-                 const std::atomic<bool>* cancel);
+                 const std::atomic<bool>* cancel, const std::string& ca_file);
 
 /// Makes the libcurl handle `curl` end its transfer (`CURLE_ABORTED_BY_CALLBACK`) soon after
 /// `*flag` turns true (checked at least once a second); nothing when `flag` is null.

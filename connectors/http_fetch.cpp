@@ -128,7 +128,8 @@ caf::expected<fetch_result> http_fetcher::fetch(const std::string& url, volume& 
     }
     auto* c = s.curl;
     detail::set_request(c, url, headers, &impl::on_header, &impl::on_body, &s,
-                        static_cast<long>(s.opt.timeout.count()), s.opt.cancel.get());
+                        static_cast<long>(s.opt.timeout.count()), s.opt.cancel.get(),
+                        s.opt.ca_file);
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(s.opt.timeout.count()));

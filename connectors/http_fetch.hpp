@@ -24,6 +24,8 @@ struct fetch_options {
   std::string token;
   /// Allow `http://` to a host that is not loopback (tokens would travel in clear).
   bool allow_insecure = false;
+  /// Certificates (PEM file) trusted for https in place of the system's; empty: the system's.
+  std::string ca_file;
   /// Bytes per second at most (0: no limit).
   uint64_t max_bytes_per_s = 0;
   /// Bound on connecting, and on a transfer making no progress.

@@ -181,7 +181,8 @@ caf::expected<tracker_reply> tracker_client::call(std::string_view method, std::
   std::string verb{method};
   auto* c = s.curl;
   detail::set_request(c, url, headers, &impl::on_header, &impl::on_body, &s,
-                      static_cast<long>(s.opt.timeout.count()), s.opt.cancel.get());
+                      static_cast<long>(s.opt.timeout.count()), s.opt.cancel.get(),
+                      s.opt.ca_file);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, nullptr);
   if (verb == "GET") {
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);

@@ -26,6 +26,8 @@ struct tracker_options {
   std::string token;
   /// Allow `http://` to a host that is not loopback (the token would travel in clear).
   bool allow_insecure = false;
+  /// Certificates (PEM file) trusted for https in place of the system's; empty: the system's.
+  std::string ca_file;
   /// Bound on connecting and on an answer making no progress (a long poll adds its wait).
   std::chrono::seconds timeout{30};
   /// When set and true, a call in progress ends at once (`cancelled`): a node stopping does not

@@ -146,8 +146,11 @@ http_response serve(actors::node_context& ctx, const std::string& volume, const 
 }  // namespace
 
 remote_verifier::remote_verifier(std::string tracker_url, bool allow_insecure,
-                                 std::chrono::seconds ttl)
-    : url_(std::move(tracker_url)), allow_insecure_(allow_insecure), ttl_(ttl) {}
+                                 std::string ca_file, std::chrono::seconds ttl)
+    : url_(std::move(tracker_url)),
+      allow_insecure_(allow_insecure),
+      ca_file_(std::move(ca_file)),
+      ttl_(ttl) {}
 
 bool remote_verifier::verify(const std::string& token) {
   if (token.empty()) return false;
@@ -161,6 +164,7 @@ bool remote_verifier::verify(const std::string& token) {
   o.url = url_;
   o.token = token;
   o.allow_insecure = allow_insecure_;
+  o.ca_file = ca_file_;
   o.timeout = std::chrono::seconds{10};
   connectors::tracker_client c{std::move(o)};
   auto r = c.verify();

@@ -27,13 +27,14 @@ namespace syncline::runtime {
 /// Thread-safe; `verify` blocks (call it off the network threads).
 class remote_verifier {
  public:
-  remote_verifier(std::string tracker_url, bool allow_insecure,
+  remote_verifier(std::string tracker_url, bool allow_insecure, std::string ca_file,
                   std::chrono::seconds ttl = std::chrono::seconds{30});
   bool verify(const std::string& token);
 
  private:
   std::string url_;
   bool allow_insecure_;
+  std::string ca_file_;
   std::chrono::seconds ttl_;
   std::mutex mtx_;
   std::map<std::string, std::pair<bool, std::chrono::steady_clock::time_point>> seen_;

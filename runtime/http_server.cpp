@@ -24,6 +24,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #pragma GCC diagnostic pop
 #include <spdlog/spdlog.h>
 
@@ -50,7 +51,7 @@ constexpr size_t linger_bytes = size_t{8} << 20;
 // spinning on the same failure.
 constexpr auto accept_retry_delay = 100ms;
 
-class session;
+class session_base;
 
 // Shared by the server and every session. A session can outlive the `http_server` object (a
 // reply handle held elsewhere may be locking it just then), and its socket needs the
@@ -67,13 +68,16 @@ struct server_core : std::enable_shared_from_this<server_core> {
   tcp::acceptor acceptor{ioc};
   net::steady_timer accept_retry{ioc};
   net::steady_timer grace_timer{ioc};  // guarded by `mu`
+  // Set when the server speaks TLS (`tls_cert_file`): every connection then begins with a
+  // handshake.
+  std::optional<net::ssl::context> tls;
 
   std::mutex mu;
   // The owners of the open connections. While a request waits for its handler's answer, no
   // operation is pending on its connection, so this map is what keeps it alive. Answers and
   // stop notices reach a session through weak pointers, so a connection closed meanwhile is
   // simply gone.
-  std::unordered_map<session*, std::shared_ptr<session>> sessions;
+  std::unordered_map<session_base*, std::shared_ptr<session_base>> sessions;
   bool stopping = false;
   // Sessions of `sessions` accepted past max_connections (one request each, then closed).
   size_t overflowing = 0;
@@ -81,7 +85,7 @@ struct server_core : std::enable_shared_from_this<server_core> {
   bool overloaded = false;
   uint64_t refused = 0;
 
-  void forget(session* s);
+  void forget(session_base* s);
 };
 
 std::string lower(beast::string_view s) {
@@ -137,16 +141,14 @@ http_request to_request(http::request<http::string_body>&& msg) {
   return req;
 }
 
-class session : public std::enable_shared_from_this<session> {
+// What the server and the answers know of a connection, whatever its stream.
+class session_base : public std::enable_shared_from_this<session_base> {
  public:
-  session(std::shared_ptr<server_core> core, tcp::socket&& socket)
-      : core_(std::move(core)), executor_(socket.get_executor()), stream_(std::move(socket)) {
-    beast::error_code ec;
-    auto peer = stream_.socket().remote_endpoint(ec);
-    remote_ = ec ? std::string{"?"} : endpoint_text(peer);
-    auto here = stream_.socket().local_endpoint(ec);
-    local_ = ec ? std::string{} : endpoint_text(here);
-  }
+  session_base(std::shared_ptr<server_core> core, net::any_io_executor ex)
+      : core_(std::move(core)), executor_(std::move(ex)) {}
+  virtual ~session_base() = default;
+  session_base(const session_base&) = delete;
+  session_base& operator=(const session_base&) = delete;
 
   const net::any_io_executor& executor() const noexcept { return executor_; }
 
@@ -155,11 +157,60 @@ class session : public std::enable_shared_from_this<session> {
   void mark_overflow() noexcept { overflow_ = true; }
   bool overflow() const noexcept { return overflow_; }
 
+  // These run on the session's strand.
+  virtual void start() = 0;
+  virtual void on_reply(uint64_t seq, http_response response) = 0;
+  virtual void on_server_stop() = 0;
+  virtual void close() = 0;
+
+ protected:
+  // The io_context lives in the core: the core must outlive the executor (and the stream of
+  // the derived class), so it is the first member of the base and destroyed last.
+  std::shared_ptr<server_core> core_;
+  bool overflow_ = false;
+
+ private:
+  const net::any_io_executor executor_;
+};
+
+// One connection: plain TCP (`beast::tcp_stream`) or TLS over it.
+template <class Stream>
+class session final : public session_base {
+  static constexpr bool tls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+ public:
+  session(std::shared_ptr<server_core> core, tcp::socket&& socket)
+      : session_base(std::move(core), socket.get_executor()), stream_(make_stream(std::move(socket))) {
+    beast::error_code ec;
+    auto peer = tcp_socket().remote_endpoint(ec);
+    remote_ = ec ? std::string{"?"} : endpoint_text(peer);
+    auto here = tcp_socket().local_endpoint(ec);
+    local_ = ec ? std::string{} : endpoint_text(here);
+  }
+
   // Everything below runs on the session's strand.
 
-  void start() { do_read(); }
+  void start() override {
+    if constexpr (tls) {
+      phase_ = phase::reading;
+      lowest().expires_after(std::min<std::chrono::seconds>(core_->options.read_timeout,
+                                                            std::chrono::seconds{10}));
+      stream_.async_handshake(net::ssl::stream_base::server,
+                              [self = shared_this()](beast::error_code ec) {
+                                if (self->phase_ == phase::closed) return;
+                                if (ec) {
+                                  spdlog::debug("http {}: TLS handshake failed: {}", self->remote_,
+                                                ec.message());
+                                  return self->close();
+                                }
+                                self->do_read();
+                              });
+    } else {
+      do_read();
+    }
+  }
 
-  void on_reply(uint64_t seq, http_response response) {
+  void on_reply(uint64_t seq, http_response response) override {
     if (seq != seq_ || phase_ != phase::handling) return;
     log_access(response.status);
     if (core_->options.metrics)
@@ -170,33 +221,47 @@ class session : public std::enable_shared_from_this<session> {
 
   // Idle connections close now; a request being received, handled or answered gets until the
   // grace timer fires, and its connection closes after the answer.
-  void on_server_stop() {
+  void on_server_stop() override {
     stopping_ = true;
     if (phase_ == phase::reading && !(parser_ && parser_->got_some())) close();
   }
 
-  void close() {
+  void close() override {
     if (phase_ == phase::closed) return;
     phase_ = phase::closed;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    tcp_socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().close();
     core_->forget(this);
   }
 
  private:
   enum class phase : uint8_t { reading, handling, writing, lingering, closed };
 
+  Stream make_stream(tcp::socket&& socket) {
+    if constexpr (tls)
+      return Stream{std::move(socket), *core_->tls};
+    else
+      return Stream{std::move(socket)};
+  }
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  tcp::socket& tcp_socket() { return lowest().socket(); }
+  std::shared_ptr<session> shared_this() {
+    return std::static_pointer_cast<session>(shared_from_this());
+  }
+
+  void on_request();
+
   void do_read() {
     phase_ = phase::reading;
     parser_.emplace();
     limit(*parser_, core_->options);
-    stream_.expires_after(overflow_ ? std::min<std::chrono::seconds>(core_->options.read_timeout,
+    lowest().expires_after(overflow_ ? std::min<std::chrono::seconds>(core_->options.read_timeout,
                                                                      std::chrono::seconds{5})
                                     : core_->options.read_timeout);
     http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+        [self = shared_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
 
   // Completion handlers return at once when the connection was closed meanwhile (a forced close
@@ -208,9 +273,9 @@ class session : public std::enable_shared_from_this<session> {
     auto& req = parser_->get();
     if (beast::iequals(req[http::field::expect], "100-continue") && req.version() >= 11) {
       interim_.emplace(http::status::continue_, req.version());
-      stream_.expires_after(core_->options.read_timeout);
+      lowest().expires_after(core_->options.read_timeout);
       http::async_write(stream_, *interim_,
-                        [self = shared_from_this()](beast::error_code wec, size_t) {
+                        [self = shared_this()](beast::error_code wec, size_t) {
                           if (wec || self->phase_ == phase::closed) return self->close();
                           self->read_body();
                         });
@@ -220,9 +285,9 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void read_body() {
-    stream_.expires_after(core_->options.read_timeout);
+    lowest().expires_after(core_->options.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                     [self = shared_this()](beast::error_code ec, size_t) {
                        if (self->phase_ == phase::closed) return;
                        if (ec) return self->on_read_error(ec);
                        self->on_request();
@@ -239,8 +304,6 @@ class session : public std::enable_shared_from_this<session> {
       return answer_and_close(std::move(*refusal));
     close();
   }
-
-  void on_request();
 
   void answer_and_close(http_response response) {
     method_ = "-";
@@ -276,8 +339,8 @@ class session : public std::enable_shared_from_this<session> {
       res_->body() = std::move(r.body);
       res_->prepare_payload();
     }
-    stream_.expires_after(core_->options.read_timeout);
-    http::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    lowest().expires_after(core_->options.read_timeout);
+    http::async_write(stream_, *res_, [self = shared_this()](beast::error_code ec, size_t) {
       self->on_write(ec);
     });
   }
@@ -291,9 +354,9 @@ class session : public std::enable_shared_from_this<session> {
     file_ = std::move(part);
     file_sent_ = 0;
     file_sr_.emplace(*file_hdr_);
-    stream_.expires_after(core_->options.read_timeout);
+    lowest().expires_after(core_->options.read_timeout);
     http::async_write_header(stream_, *file_sr_,
-                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                             [self = shared_this()](beast::error_code ec, size_t) {
                                if (ec || self->phase_ == phase::closed) return self->close();
                                self->write_file_block();
                              });
@@ -321,9 +384,9 @@ class session : public std::enable_shared_from_this<session> {
       return close();
     }
     file_sent_ += static_cast<uint64_t>(got);
-    stream_.expires_after(core_->options.read_timeout);
+    lowest().expires_after(core_->options.read_timeout);
     net::async_write(stream_, net::buffer(file_block_.get(), static_cast<size_t>(got)),
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                     [self = shared_this()](beast::error_code ec, size_t) {
                        if (ec || self->phase_ == phase::closed) return self->close();
                        self->write_file_block();
                      });
@@ -339,16 +402,22 @@ class session : public std::enable_shared_from_this<session> {
 
   void linger() {
     phase_ = phase::lingering;
+    if constexpr (tls) {
+      // TLS ends with close_notify; whatever the client still sends is read by the shutdown.
+      lowest().expires_after(linger_time);
+      stream_.async_shutdown([self = shared_this()](beast::error_code) { self->close(); });
+      return;
+    }
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    tcp_socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return close();
-    stream_.expires_after(linger_time);
+    lowest().expires_after(linger_time);
     drain();
   }
 
   void drain() {
     stream_.async_read_some(net::buffer(drain_buf_),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            [self = shared_this()](beast::error_code ec, size_t n) {
                               self->drained_ += n;
                               if (ec || self->drained_ > linger_bytes) return self->close();
                               self->drain();
@@ -361,9 +430,7 @@ class session : public std::enable_shared_from_this<session> {
     spdlog::debug("http {} {} {} -> {} ({} ms)", remote_, method_, target_, status, ms.count());
   }
 
-  std::shared_ptr<server_core> core_;
-  const net::any_io_executor executor_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<request_parser> parser_;
   std::optional<http::response<http::empty_body>> interim_;
@@ -381,7 +448,6 @@ class session : public std::enable_shared_from_this<session> {
   std::string local_;
   phase phase_ = phase::reading;
   bool stopping_ = false;
-  bool overflow_ = false;
   // The request being handled: answers carrying another sequence number are stale.
   uint64_t seq_ = 0;
   bool keep_alive_ = false;
@@ -398,7 +464,7 @@ class session : public std::enable_shared_from_this<session> {
 // session weakly so that a handle kept by a slow actor never keeps a closed connection alive.
 class session_sink final : public http_reply::sink {
  public:
-  session_sink(std::weak_ptr<session> s, uint64_t seq) : session_(std::move(s)), seq_(seq) {}
+  session_sink(std::weak_ptr<session_base> s, uint64_t seq) : session_(std::move(s)), seq_(seq) {}
 
   void deliver(http_response response) noexcept override {
     auto s = session_.lock();
@@ -413,11 +479,12 @@ class session_sink final : public http_reply::sink {
   }
 
  private:
-  std::weak_ptr<session> session_;
+  std::weak_ptr<session_base> session_;
   uint64_t seq_;
 };
 
-void session::on_request() {
+template <class Stream>
+void session<Stream>::on_request() {
   auto msg = parser_->release();
   parser_.reset();
   if (overflow_ && msg.target() != "/health") {
@@ -458,8 +525,8 @@ void session::on_request() {
   }
 }
 
-void server_core::forget(session* s) {
-  std::shared_ptr<session> last;
+void server_core::forget(session_base* s) {
+  std::shared_ptr<session_base> last;
   std::lock_guard<std::mutex> lock{mu};
   auto i = sessions.find(s);
   if (i == sessions.end()) return;
@@ -494,7 +561,13 @@ void accept_next(server_core* core) {
         // Nagle's algorithm holds a small write until the peer's delayed ACK, 40 ms a request.
         beast::error_code nodelay_ec;
         socket.set_option(tcp::no_delay(true), nodelay_ec);
-        auto s = std::make_shared<session>(core->shared_from_this(), std::move(socket));
+        std::shared_ptr<session_base> s;
+        if (core->tls)
+          s = std::make_shared<session<beast::ssl_stream<beast::tcp_stream>>>(
+              core->shared_from_this(), std::move(socket));
+        else
+          s = std::make_shared<session<beast::tcp_stream>>(core->shared_from_this(),
+                                                           std::move(socket));
         bool keep = true;
         {
           std::lock_guard<std::mutex> lock{core->mu};
@@ -527,7 +600,7 @@ void begin_stop(server_core* core) {
   beast::error_code ec;
   core->acceptor.close(ec);
   core->accept_retry.cancel();
-  std::vector<std::shared_ptr<session>> open;
+  std::vector<std::shared_ptr<session_base>> open;
   std::lock_guard<std::mutex> held{core->mu};
   core->stopping = true;
   for (auto& entry : core->sessions) open.push_back(entry.second);
@@ -535,7 +608,7 @@ void begin_stop(server_core* core) {
   core->grace_timer.expires_after(core->options.stop_grace);
   core->grace_timer.async_wait([core](beast::error_code wec) {
     if (wec) return;
-    std::vector<std::weak_ptr<session>> left;
+    std::vector<std::weak_ptr<session_base>> left;
     {
       std::lock_guard<std::mutex> lock{core->mu};
       for (auto& entry : core->sessions) left.push_back(entry.second);
@@ -546,6 +619,33 @@ void begin_stop(server_core* core) {
   });
   // Posted, not dispatched: a session's own handlers take `mu` (forget), which this holds.
   for (auto& s : open) net::post(s->executor(), [s] { s->on_server_stop(); });
+}
+
+// The TLS context of `o`, or an error naming the file that cannot be used.
+caf::expected<std::optional<net::ssl::context>> tls_context(const http_server_options& o) {
+  if (o.tls_cert_file.empty() && o.tls_key_file.empty()) return std::optional<net::ssl::context>{};
+  if (o.tls_cert_file.empty() || o.tls_key_file.empty())
+    return make_error(runtime_errc::listen_failed,
+                      "TLS needs both a certificate and its key ([http] tls_cert and tls_key)");
+  std::optional<net::ssl::context> ctx{std::in_place, net::ssl::context::tls_server};
+  ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                   net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+  beast::error_code ec;
+  ctx->use_certificate_chain_file(o.tls_cert_file, ec);
+  if (ec)
+    return make_error(runtime_errc::listen_failed, "cannot use the TLS certificate " +
+                                                       o.tls_cert_file + " ([http] tls_cert): " +
+                                                       ec.message());
+  ctx->use_private_key_file(o.tls_key_file, net::ssl::context::pem, ec);
+  if (ec)
+    return make_error(runtime_errc::listen_failed, "cannot use the TLS key " + o.tls_key_file +
+                                                       " ([http] tls_key): " + ec.message());
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+    return make_error(runtime_errc::listen_failed, "the TLS key " + o.tls_key_file +
+                                                       " does not belong to the certificate " +
+                                                       o.tls_cert_file);
+  return ctx;
 }
 
 caf::error listen_error(const listen_address& where, const beast::error_code& ec) {
@@ -593,10 +693,13 @@ const listen_address& http_server::local_address() const noexcept {
 
 caf::expected<std::unique_ptr<http_server>> http_server::start(http_server_options options,
                                                                http_router router) {
+  auto tls = tls_context(options);
+  if (!tls) return std::move(tls.error());
   if (options.metrics) options.metrics->bind(router.labels());
   auto p = std::make_unique<impl>();
   p->core = std::make_shared<server_core>(std::move(options), std::move(router));
   auto& core = *p->core;
+  core.tls = std::move(*tls);
   const auto& where = core.options.listen;
   beast::error_code ec;
   auto addr = net::ip::make_address(where.host, ec);
@@ -647,7 +750,7 @@ void http_server::stop() noexcept {
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
   // Sessions left here (normally none) die while the io_context is still alive.
-  std::unordered_map<session*, std::shared_ptr<session>> left;
+  std::unordered_map<session_base*, std::shared_ptr<session_base>> left;
   {
     std::lock_guard<std::mutex> lock{core->mu};
     left.swap(core->sessions);

@@ -38,6 +38,10 @@ struct http_server_options {
   /// Network threads: requests are read, routed and written on this many threads (each
   /// connection on one at a time).
   size_t threads = 1;
+  /// HTTPS: the certificate chain (PEM, the server's first) and its private key (PEM). Both
+  /// empty: plain HTTP. TLS 1.2 at least.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   /// The `Server` header's value.
   std::string server_name = "syncline";
   /// Consulted for every complete request before routing: an answer given here is sent
@@ -60,7 +64,8 @@ struct http_server_options {
 class http_server {
  public:
   /// Binds, listens and starts the network thread. Fails with `runtime_errc::listen_failed`
-  /// naming the address when it cannot listen (in use, not a local address, no permission).
+  /// naming the address when it cannot listen (in use, not a local address, no permission),
+  /// or naming the file when the TLS certificate or key cannot be used.
   /// The router is fixed from here on.
   [[nodiscard]] static caf::expected<std::unique_ptr<http_server>> start(
       http_server_options options, http_router router);

@@ -117,6 +117,7 @@ caf::expected<std::optional<actors::site_settings>> site_settings_of(const node_
   out.token = std::move(token);
   out.url = s.url;
   out.allow_insecure = s.allow_insecure;
+  out.ca_file = s.ca_file;
   out.scan_interval = std::chrono::seconds{s.scan_interval_s};
   out.reception = static_cast<uint32_t>(s.reception);
   out.max_bytes_per_s = static_cast<uint64_t>(s.max_bytes_per_s);
@@ -407,6 +408,10 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   if (auto err = check_auth_settings(cfg.auth)) return err;
   auto site = site_settings_of(cfg);
   if (!site) return std::move(site.error());
+  if (cfg.http.tls_cert.empty() != cfg.http.tls_key.empty())
+    return make_error(runtime_errc::invalid_config,
+                      "[http] TLS needs both tls_cert (the certificate chain) and tls_key (its "
+                      "private key)");
 
   std::error_code ec;
   auto data_dir = std::filesystem::absolute(cfg.node.data_dir, ec).lexically_normal();
@@ -549,9 +554,16 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
     }
   }
 
+  if (cfg.http.tls_cert.empty() && !loopback(cfg.http.listen.host))
+    spdlog::warn("http: the node listens on {}, beyond loopback, in plain HTTP: passwords and "
+                 "tokens travel in clear ([http] tls_cert and tls_key serve HTTPS)",
+                 cfg.http.listen.to_string());
+
   auto metrics = std::make_shared<http_metrics>();
   http_server_options http_opts;
   http_opts.listen = cfg.http.listen;
+  http_opts.tls_cert_file = cfg.http.tls_cert;
+  http_opts.tls_key_file = cfg.http.tls_key;
   http_opts.max_body_bytes = cfg.http.max_body_bytes;
   http_opts.max_header_bytes = cfg.http.max_header_bytes;
   http_opts.threads = cfg.http.threads;
@@ -578,13 +590,15 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
                             std::move(node_routes), std::move(policy));
   content_routes_init content{p->tracker, p->ctx.get(), p->api_pool.get(), nullptr};
   if (*site && (*site)->tracker != "self")
-    content.remote = std::make_shared<remote_verifier>((*site)->tracker, (*site)->allow_insecure);
+    content.remote = std::make_shared<remote_verifier>((*site)->tracker, (*site)->allow_insecure,
+                                                       (*site)->ca_file);
   add_content_routes(routes, *p->system, std::move(content));
   auto http = http_server::start(std::move(http_opts), std::move(routes));
   if (!http) return std::move(http.error());
   p->http = std::move(*http);
   p->http_address = p->http->local_address();
-  spdlog::info("listening on http://{}", p->http_address.to_string());
+  const std::string scheme = cfg.http.tls_cert.empty() ? "http://" : "https://";
+  spdlog::info("listening on {}{}", scheme, p->http_address.to_string());
   if (*site) {
     // After the server, whose address is the site's URL by default (and which may be the
     // tracker the site calls).
@@ -593,12 +607,12 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
     bool wildcard = own.host == "0.0.0.0" || own.host == "::";
     if (wildcard) own.host = own.host == "::" ? "::1" : "127.0.0.1";
     if ((*site)->url.empty()) {
-      (*site)->url = "http://" + own.to_string();
+      (*site)->url = scheme + own.to_string();
       if (wildcard)
         spdlog::warn("site: [site] url is not set and the node listens on every address; other "
                      "sites are told {}, which only this machine reaches", (*site)->url);
     }
-    if ((*site)->tracker == "self") (*site)->tracker = "http://" + own.to_string();
+    if ((*site)->tracker == "self") (*site)->tracker = scheme + own.to_string();
     p->site = actors::spawn_site(*p->system, p->ctx.get(), std::move(**site));
     caf::anon_send(p->directory, actors::register_atom::value,
                    actors::directory_entry{"site", "site", p->site});

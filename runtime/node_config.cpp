@@ -220,6 +220,14 @@ const std::vector<setting>& settings() {
        [](const toml::node& v, node_config& c) {
          return read_normalised_list(v, read_allowed_origin, c.http.allowed_origins);
        }},
+      {"http", "tls_cert", value_kind::string,
+       "serve HTTPS with this certificate chain (PEM file); with tls_key; empty: plain HTTP",
+       [](const node_config& c) { return quote_toml(c.http.tls_cert); },
+       [](const toml::node& v, node_config& c) { return read_string(v, c.http.tls_cert); }},
+      {"http", "tls_key", value_kind::string,
+       "the private key (PEM file) of tls_cert",
+       [](const node_config& c) { return quote_toml(c.http.tls_key); },
+       [](const toml::node& v, node_config& c) { return read_string(v, c.http.tls_key); }},
       {"scheduler", "threads", value_kind::integer, "threads of the actor scheduler",
        [](const node_config& c) { return std::to_string(c.scheduler.threads); },
        [](const toml::node& v, node_config& c) {
@@ -372,6 +380,11 @@ const std::vector<setting>& settings() {
        "let tokens travel over plain http to hosts beyond loopback",
        [](const node_config& c) { return std::string{c.site.allow_insecure ? "true" : "false"}; },
        [](const toml::node& v, node_config& c) { return read_bool(v, c.site.allow_insecure); }},
+      {"site", "ca_file", value_kind::string,
+       "certificates (PEM file) trusted for https to the tracker and the other sites, in place "
+       "of the system's; empty: the system's",
+       [](const node_config& c) { return quote_toml(c.site.ca_file); },
+       [](const toml::node& v, node_config& c) { return read_string(v, c.site.ca_file); }},
       {"site", "scan_interval_s", value_kind::integer,
        "seconds between scans of the site volume (sleepBetweenScans)",
        [](const node_config& c) { return std::to_string(c.site.scan_interval_s); },

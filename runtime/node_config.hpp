@@ -68,6 +68,9 @@ struct http_settings {
   /// Origins (`https://app.example.com`) of pages that may change state, besides the node's
   /// own; a request with another `Origin` is refused.
   std::vector<std::string> allowed_origins;
+  /// HTTPS: the certificate chain (PEM) and its private key (PEM); both empty: plain HTTP.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 /// `[scheduler]`
@@ -148,6 +151,9 @@ struct site_section {
   std::string url;
   /// Plain http to a host beyond loopback (tokens in clear).
   bool allow_insecure = false;
+  /// Certificates (PEM) trusted for https to the tracker and other sites in place of the
+  /// system's (a private CA, a self-made certificate); empty: the system's.
+  std::string ca_file;
   int64_t scan_interval_s = 60;
   int64_t reception = 4;
   int64_t max_bytes_per_s = 0;

@@ -16,14 +16,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # What the build needs, all Debian 12 packages.
 build_packages=(
-  g++ make cmake pkg-config ccache
+  g++ make cmake pkg-config ccache libssl-dev
   libcaf-dev librocksdb-dev libsimdjson-dev libcurl4-openssl-dev libxxhash-dev
   libboost-dev libboost-test-dev rapidjson-dev libcli11-dev libspdlog-dev
   libtomlplusplus-dev libsodium-dev libre2-dev
 )
 # What the tests and benchmarks need on top: the tools they compare syncline with.
 # clang and its runtime libraries build the fuzz targets (libFuzzer).
-test_packages=(rsync procps wrk nginx clang libclang-rt-14-dev)
+test_packages=(rsync procps wrk nginx clang libclang-rt-14-dev openssl)
 
 log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
 

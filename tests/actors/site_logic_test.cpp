@@ -223,3 +223,48 @@ BOOST_AUTO_TEST_CASE(site_names_and_keys) {
   BOOST_CHECK(!actors::parse_site_key("modified_B"));
   BOOST_CHECK_EQUAL(actors::destination_key("B"), "sync_B");
 }
+
+// The global scan rules: globs to include and exclude, tracked ids excluded with all they hold,
+// entries separated by newlines or commas; the scan leaves out what they leave out (both ways:
+// a tracked file now excluded is not removed); a bad glob keeps the rules before it and says why.
+BOOST_FIXTURE_TEST_CASE(the_global_scan_rules_choose_what_scans_publish, fixture) {
+  actors::live_settings live;
+  BOOST_CHECK(live.scans_file("any/thing.tmp"));
+  actors::apply_global(element(R"({"_id":"rsyncGlobalParameters","includePatternRules":"",
+      "excludePatternRules":"*.tmp, **/cache/**\n/build/","excludedFiles":"/private/,/a[1].txt",
+      "ignoreExistingFiles":true})"),
+                       live);
+  BOOST_CHECK(live.rules_problem.empty());
+  BOOST_CHECK(live.ignore_existing);
+  BOOST_CHECK(live.scans_file("docs/a.txt"));
+  BOOST_CHECK(!live.scans_file("docs/a.tmp"));
+  BOOST_CHECK(!live.scans_file("x/cache/y.bin"));
+  BOOST_CHECK(!live.scans_file("build/out.o"));
+  BOOST_CHECK(live.scans_file("src/build/out.o"));  // anchored at the root
+  BOOST_CHECK(!live.scans_file("private/notes.txt"));
+  BOOST_CHECK(!live.scans_file("a[1].txt"));  // an id, taken literally
+  BOOST_CHECK(live.scans_file("a1.txt"));
+
+  write(vol / "keep.txt", "k", 1000);
+  write(vol / "new.tmp", "t", 1000);
+  write(vol / "private/p.txt", "p", 1000);
+  known("private/old.txt", 1, 1000);  // tracked, now excluded, and gone: no removal
+  auto got = diff([&](const std::string& r) { return !live.scans_file(r); });
+  std::vector<std::string> want{"+keep.txt"};
+  BOOST_CHECK_EQUAL_COLLECTIONS(got.begin(), got.end(), want.begin(), want.end());
+
+  // Include rules keep only what they name.
+  actors::apply_global(element(R"({"_id":"rsyncGlobalParameters","includePatternRules":"*.txt"})"),
+                       live);
+  BOOST_CHECK(live.scans_file("keep.txt"));
+  BOOST_CHECK(!live.scans_file("pic.jpg"));
+  // A bad glob: the rules before it stay, and the problem is named.
+  actors::apply_global(element(R"({"_id":"rsyncGlobalParameters","excludePatternRules":"[oops"})"),
+                       live);
+  BOOST_CHECK_MESSAGE(live.rules_problem.find("[oops") != std::string::npos, live.rules_problem);
+  BOOST_CHECK(!live.scans_file("pic.jpg"));
+  // Cleared: every file again.
+  actors::apply_global(element(R"({"_id":"rsyncGlobalParameters","excludePatternRules":""})"), live);
+  BOOST_CHECK(live.rules_problem.empty());
+  BOOST_CHECK(live.scans_file("pic.jpg"));
+}

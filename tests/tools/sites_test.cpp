@@ -21,113 +21,13 @@
 #include "tests/api/api_client.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/temp_dir.hpp"
+#include "tests/tools/site_nodes.hpp"
 
 using namespace syncline::test;
 using namespace std::chrono_literals;
 
-namespace {
+using namespace syncline::test::sites;
 
-constexpr auto bound = 90s;
-const std::string admin_password = "root-secret-1";
-
-std::string binary() {
-  const char* dir = std::getenv("SYNCLINE_BUILD_DIR");
-  BOOST_REQUIRE_MESSAGE(dir != nullptr && *dir != '\0', "SYNCLINE_BUILD_DIR is not set");
-  return std::string{dir} + "/tools/syncline";
-}
-
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in{p, std::ios::binary};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const std::filesystem::path& p, const std::string& bytes) {
-  std::filesystem::create_directories(p.parent_path());
-  std::ofstream{p, std::ios::binary | std::ios::trunc} << bytes;
-}
-
-int64_t int_of(const std::string& body, const char* key) {
-  auto d = parse_json(body);
-  if (!d->ok || !d->doc.IsObject() || !d->doc.HasMember(key) || !d->doc[key].IsInt64()) return -1;
-  return d->doc[key].GetInt64();
-}
-
-// One `syncline node` with its own directory and configuration.
-struct node_process {
-  std::filesystem::path dir;
-  std::unique_ptr<child_process> proc;
-  uint16_t port = 0;
-
-  node_process(std::filesystem::path d, const std::string& extra_toml) : dir(std::move(d)) {
-    std::filesystem::create_directories(dir);
-    {
-      std::ofstream cfg{dir / "node.toml"};
-      cfg << "[node]\ndata_dir = \"" << (dir / "data").string() << "\"\n" << extra_toml
-          << "[http]\nlisten = \"127.0.0.1:0\"\n[auth]\nadmin_user = \"root\"\n";
-    }
-    ::setenv("SYNCLINE_ADMIN_PASSWORD", admin_password.c_str(), 1);
-    proc = std::make_unique<child_process>(
-        binary(), std::vector<std::string>{"node", "--config", (dir / "node.toml").string()});
-    ::unsetenv("SYNCLINE_ADMIN_PASSWORD");
-    auto line = proc->wait_for_line("listening on http://", bound);
-    BOOST_REQUIRE_MESSAGE(line, "the node never said where it listens:\n" << proc->output());
-    port = static_cast<uint16_t>(std::stoul(line->substr(line->rfind(':') + 1)));
-  }
-  ~node_process() {
-    if (!proc) return;
-    proc->send_signal(SIGTERM);
-    auto st = proc->wait_exit(bound);
-    BOOST_CHECK_MESSAGE(st && st->code == 0, "a node did not stop cleanly:\n" << proc->output());
-  }
-};
-
-// The site section of a node named `name`, following the tracker at `tracker_port`.
-std::string site_toml(const std::string& name, const std::filesystem::path& volume,
-                      uint16_t tracker_port, const std::filesystem::path& token_file,
-                      const std::string& more) {
-  std::filesystem::create_directories(volume);
-  return "name = \"" + name + "\"\n[site]\npath = \"" + volume.string() +
-         "\"\ntracker = \"http://127.0.0.1:" + std::to_string(tracker_port) +
-         "\"\ntoken_file = \"" + token_file.string() +
-         "\"\nfeed_wait_s = 2\n" + (more.find("scan_interval_s") == std::string::npos ? "scan_interval_s = 1\n" : "") + more;
-}
-
-struct project {
-  temp_dir root{"sites"};
-  std::unique_ptr<node_process> tracker;
-  std::unique_ptr<api_client> admin;
-  std::filesystem::path token_file;
-
-  project() {
-    tracker = std::make_unique<node_process>(root / "T", "");
-    admin = std::make_unique<api_client>(tracker->port);
-    admin->set_token(admin->sign_in("root", admin_password));
-    BOOST_REQUIRE(!admin->token().empty());
-    // Seed 003: files found by a scan are published by `support`.
-    auto made = admin->post("/api/create/",
-                            R"({"_id":"@support","class":"editor","password":"pw-support"})");
-    BOOST_REQUIRE_MESSAGE(made.status == 201, made.status << " " << made.body);
-    auto token = api_client{tracker->port}.sign_in("support", "pw-support");
-    BOOST_REQUIRE(!token.empty());
-    token_file = root / "support.token";
-    write_file(token_file, token + "\n");
-    ::chmod(token_file.c_str(), 0600);
-  }
-
-  std::unique_ptr<node_process> site(const std::string& name, const std::string& more = {}) {
-    return std::make_unique<node_process>(
-        root / name, site_toml(name, root / name / "volume", tracker->port, token_file, more));
-  }
-
-  std::string element(const std::string& id) {
-    auto r = admin->get("/api/read/" + id);
-    return r.status == 200 ? r.body : std::string{};
-  }
-};
-
-}  // namespace
 
 BOOST_AUTO_TEST_CASE(a_file_made_at_one_site_reaches_the_others) {
   project p;
@@ -415,4 +315,99 @@ BOOST_AUTO_TEST_CASE(elements_steer_sites_without_a_restart) {
   BOOST_REQUIRE_EQUAL(p.admin->put("/api/update/", R"({"_id":"rsyncGlobalParameters","enableScans":true})").status, 200);
   BOOST_REQUIRE(eventually([&] { return int_of(p.element("/unscanned.txt"), "synced_C") > 0; }, bound));
   BOOST_CHECK_GT(int_of(p.element("site/B"), "last_scan"), 0);
+
+  // Scan rules: what they exclude is not published; what they let through is.
+  BOOST_REQUIRE_EQUAL(p.admin->put("/api/update/", R"({"_id":"rsyncGlobalParameters",
+      "excludePatternRules":"*.tmp","excludedFiles":"/private/"})").status, 200);
+  BOOST_REQUIRE(eventually([&] {
+    return b->proc->output().find("scan rules changed") != std::string::npos;
+  }, bound));
+  write_file(p.root / "B" / "volume" / "scratch.tmp", "t");
+  write_file(p.root / "B" / "volume" / "private" / "diary.txt", "d");
+  write_file(p.root / "B" / "volume" / "public.txt", "p");
+  BOOST_REQUIRE(eventually([&] { return int_of(p.element("/public.txt"), "synced_C") > 0; }, bound));
+  // public.txt was published by a scan that saw the other two as well.
+  BOOST_CHECK(p.element("/scratch.tmp").empty());
+  BOOST_CHECK(p.element("/private/diary.txt").empty());
+}
+
+// Links down: an origin out of reach. C records syncError_C (30) and syncLastAttempt_C for the
+// file, and its volume element says what failed (exit_reception, stderr_reception naming the
+// origin) beside its lastConnection* keys; when the origin comes up (its volume element then
+// names where) C catches up, and its element says all is well again (exit_reception 0).
+BOOST_AUTO_TEST_CASE(an_origin_out_of_reach_is_caught_up_with_when_it_returns) {
+  project p;
+  auto c = p.site("C");
+  BOOST_REQUIRE(eventually([&] { return int_of(p.element("site/C"), "lastConnectionSuccess") > 0; },
+                           bound));
+  auto vc = p.element("site/C");
+  BOOST_CHECK_GT(int_of(vc, "lastConnectionStatusChange"), 0);
+  BOOST_CHECK_EQUAL(int_of(vc, "exit_reception"), 0);
+  // Y is down: its element names a port where nothing listens. Its volume holds the file.
+  write_file(p.root / "Y" / "volume" / "late.txt", "from Y, which was down");
+  BOOST_REQUIRE_EQUAL(p.admin->post("/api/create/",
+                                    R"([{"_id":"site/Y","url":"http://127.0.0.1:1/api/content/site"},
+                                        {"_id":"/late.txt","origin":"Y","file_size":22}])")
+                          .status,
+                      201);
+  std::string e;
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          e = p.element("/late.txt");
+                          return int_of(e, "syncError_C") == 30;
+                        }, bound),
+                        "no error 30: " << e << "\nC:\n" << c->proc->output());
+  BOOST_CHECK_GT(int_of(e, "syncLastAttempt_C"), 0);
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          vc = p.element("site/C");
+                          return int_of(vc, "exit_reception") == 30;
+                        }, bound),
+                        "C's volume element never said: " << vc);
+  BOOST_CHECK_EQUAL(int_of(vc, "error"), 30);
+  BOOST_CHECK_MESSAGE(member(vc, "stderr_reception").find("from Y") != std::string::npos, vc);
+
+  // Y comes up: its start writes its real url, and C's retries reach it.
+  auto y = p.site("Y");
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          e = p.element("/late.txt");
+                          return int_of(e, "synced_C") > 0;
+                        }, bound),
+                        "C never caught up: " << e << "\nC:\n" << c->proc->output());
+  BOOST_CHECK_EQUAL(int_of(e, "synced_C"), int_of(e, "time"));
+  BOOST_CHECK(!has_member(e, "syncError_C"));
+  BOOST_CHECK_EQUAL(read_file(p.root / "C" / "volume" / "late.txt"), "from Y, which was down");
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          vc = p.element("site/C");
+                          return int_of(vc, "exit_reception") == 0;
+                        }, bound),
+                        "C's volume element still shows the failure: " << vc);
+  BOOST_CHECK_EQUAL(member(vc, "stderr_reception"), "");
+}
+
+// A bad token between sites: X's content route is served by a node of another tracker, which
+// does not know C's token. C records rsync's 5, says so in its volume element and its log.
+BOOST_AUTO_TEST_CASE(a_token_refused_by_an_origin_is_a_clear_error) {
+  project p;
+  auto c = p.site("C");
+  node_process other{p.root / "N", ""};
+  BOOST_REQUIRE_EQUAL(
+      p.admin
+          ->post("/api/create/",
+                 R"([{"_id":"site/X","url":"http://127.0.0.1:)" + std::to_string(other.port) +
+                     R"(/api/content/site"},{"_id":"/t.txt","origin":"X","file_size":3}])")
+          .status,
+      201);
+  std::string e, vc;
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          e = p.element("/t.txt");
+                          vc = p.element("site/C");
+                          return int_of(e, "syncError_C") == 5 && int_of(vc, "exit_reception") == 5;
+                        }, bound),
+                        "no error 5: " << e << "\n" << vc << "\nC:\n" << c->proc->output());
+  auto said = member(vc, "stderr_reception");
+  BOOST_CHECK_MESSAGE(said.find("refused the token") != std::string::npos &&
+                          said.find("from X") != std::string::npos,
+                      said);
+  BOOST_CHECK_MESSAGE(c->proc->output().find("refused the token") != std::string::npos,
+                      c->proc->output());
+  BOOST_CHECK(!std::filesystem::exists(p.root / "C" / "volume" / "t.txt"));
 }
