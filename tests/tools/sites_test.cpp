@@ -28,6 +28,27 @@ using namespace std::chrono_literals;
 
 using namespace syncline::test::sites;
 
+namespace {
+
+// A counter of the site actor, as the node's /api/actors shows it (-1: not there).
+int64_t counter(api_client& a, const char* name) {
+  auto body = a.get("/api/actors").body;
+  auto site = body.find("\"kind\":\"site\"");
+  if (site == std::string::npos) return -1;
+  auto at = body.find(std::string{"\""} + name + "\":", site);
+  if (at == std::string::npos) return -1;
+  return std::stoll(body.substr(at + std::strlen(name) + 3));
+}
+
+// When the file last changed status (its rename into place, for a copy), in nanoseconds.
+int64_t ctime_ns(const std::filesystem::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return -1;
+  return static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+}
+
+}  // namespace
+
 
 BOOST_AUTO_TEST_CASE(a_file_made_at_one_site_reaches_the_others) {
   project p;
@@ -260,14 +281,6 @@ BOOST_AUTO_TEST_CASE(elements_steer_sites_without_a_restart) {
   api_client admin_b{b->port}, admin_c{c->port};
   admin_b.set_token(admin_b.sign_in("root", admin_password));
   admin_c.set_token(admin_c.sign_in("root", admin_password));
-  auto counter = [](api_client& a, const char* name) -> int64_t {
-    auto body = a.get("/api/actors").body;
-    auto site = body.find("\"kind\":\"site\"");
-    if (site == std::string::npos) return -1;
-    auto at = body.find(std::string{"\""} + name + "\":", site);
-    if (at == std::string::npos) return -1;
-    return std::stoll(body.substr(at + std::strlen(name) + 3));
-  };
   // The elements as the sites made them, seeded from their settings.
   std::string vc;
   BOOST_REQUIRE(eventually([&] {
@@ -410,4 +423,76 @@ BOOST_AUTO_TEST_CASE(a_token_refused_by_an_origin_is_a_clear_error) {
   BOOST_CHECK_MESSAGE(c->proc->output().find("refused the token") != std::string::npos,
                       c->proc->output());
   BOOST_CHECK(!std::filesystem::exists(p.root / "C" / "volume" / "t.txt"));
+}
+
+// Files published through the API (`/api/publish`, seed 003) propagate as scanned ones do:
+// `syncEverywhere: false` with `sync_D: true` reaches D only; a site fetches its queue highest
+// `sync_priority` first; a locked file still records its copies (bookkeeping passes locks).
+BOOST_AUTO_TEST_CASE(published_files_go_where_and_in_the_order_their_elements_say) {
+  project p;
+  // B scans once at start, then not for an hour: what it holds below is published by hand.
+  auto b = p.site("B", "scan_interval_s = 3600\n");
+  auto c = p.site("C");
+  auto d = p.site("D");
+  api_client admin_c{c->port};
+  admin_c.set_token(admin_c.sign_in("root", admin_password));
+  BOOST_REQUIRE(eventually([&] {
+    return int_of(p.element("site/B"), "last_scan") > 0 && !p.element("site/C").empty() &&
+           !p.element("site/D").empty();
+  }, bound));
+  // C holds its deliveries while they queue, then takes them one at a time.
+  BOOST_REQUIRE_EQUAL(p.admin->put("/api/update/", R"({"_id":"site/C","enableReception":false})").status, 200);
+  BOOST_REQUIRE(eventually([&] { return counter(admin_c, "reception_on") == 0; }, bound));
+  auto vol = p.root / "B" / "volume";
+  const std::vector<std::pair<std::string, int>> files{
+      {"p1.txt", 1}, {"p9.txt", 9}, {"locked.txt", 3}, {"p5.txt", 5}};
+  std::string published = "[";
+  for (auto& [name, priority] : files) {
+    write_file(vol / name, "priority " + std::to_string(priority));
+    if (published.size() > 1) published += ',';
+    published += R"({"_id":"/)" + name + R"(","origin":"B","comment":"by hand","file_size":10,"sync_priority":)" +
+                 std::to_string(priority) + "}";
+  }
+  published += "]";
+  auto r = p.admin->post("/api/publish/", published);
+  BOOST_REQUIRE_MESSAGE(r.status == 201, r.status << " " << r.body);
+  write_file(vol / "only-d.txt", "for D");
+  r = p.admin->post("/api/publish/",
+                    R"({"_id":"/only-d.txt","origin":"B","comment":"for D only","file_size":5,"syncEverywhere":false,"sync_D":true})");
+  BOOST_REQUIRE_MESSAGE(r.status == 201, r.status << " " << r.body);
+  BOOST_REQUIRE_EQUAL(p.admin->put("/api/lock/", R"("/locked.txt")").status, 200);
+
+  // D receives everything meant for it, the file only it should have included.
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          for (auto& f : files)
+                            if (int_of(p.element("/" + f.first), "synced_D") <= 0) return false;
+                          return int_of(p.element("/only-d.txt"), "synced_D") > 0;
+                        }, bound),
+                        "D:\n" << d->proc->output());
+  BOOST_CHECK_EQUAL(read_file(p.root / "D" / "volume" / "only-d.txt"), "for D");
+  BOOST_REQUIRE(eventually([&] { return counter(admin_c, "queued") == 4; }, bound));
+
+  BOOST_REQUIRE_EQUAL(p.admin->put("/api/update/",
+                                   R"({"_id":"site/C","enableReception":true,"syncAmountReception":1})")
+                          .status,
+                      200);
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          for (auto& f : files)
+                            if (int_of(p.element("/" + f.first), "synced_C") <= 0) return false;
+                          return true;
+                        }, bound),
+                        "C:\n" << c->proc->output());
+  // Highest priority first: p9, p5, locked (3), p1 were put in place in that order.
+  std::vector<int64_t> placed;
+  for (auto* name : {"p9.txt", "p5.txt", "locked.txt", "p1.txt"})
+    placed.push_back(ctime_ns(p.root / "C" / "volume" / name));
+  for (size_t i = 1; i < placed.size(); ++i)
+    BOOST_CHECK_MESSAGE(placed[i - 1] < placed[i], "out of priority order at " << i);
+  auto locked = p.element("/locked.txt");
+  BOOST_CHECK_EQUAL(int_of(locked, "synced_C"), int_of(locked, "time"));
+  BOOST_CHECK_EQUAL(member(locked, "lock"), "root");
+  BOOST_CHECK_EQUAL(read_file(p.root / "C" / "volume" / "locked.txt"), "priority 3");
+  // Not meant for C: never fetched there.
+  BOOST_CHECK(!std::filesystem::exists(p.root / "C" / "volume" / "only-d.txt"));
+  BOOST_CHECK(!has_member(p.element("/only-d.txt"), "synced_C"));
 }
