@@ -78,7 +78,7 @@ struct site_state {
   // What the volume element says of the links (docs/sites.md, "Links down"): whether the
   // start's status is written (`announced`), whether the tracker answers and since when, and the
   // last reception failure (code 0: none since the last success), with what the element shows.
-  bool announced = false, announcing = false, started = false;
+  bool announced = false, announcing = false, started = false, caught_up = false;
   bool link_up = false;
   int64_t link_changed_ms = 0, reported_ms = 0;
   int reception_code = 0, shown_code = -1;
@@ -189,10 +189,9 @@ void announce(site_ptr self) {
         }
         if (!st.started) {
           st.started = true;
-          if (st.announced) scan(self);
-          follow(self);
+          follow(self);  // the first scan follows the first pages of the feed
           pump(self);
-        } else if (st.announced) {
+        } else if (st.announced && st.caught_up) {
           scan(self);
         }
       });
@@ -373,7 +372,10 @@ void follow(site_ptr self) {
   if (s.following) return;
   s.following = true;
   run_io(
-      self, *s.pool, [env = s.env, w = s.feed, since = s.cursor] { return run_follow(*env, *w, since); },
+      self, *s.pool,
+      [env = s.env, w = s.feed, since = s.cursor, wait = s.caught_up] {
+        return run_follow(*env, *w, since, wait);
+      },
       [self](follow_outcome out) {
         auto& st = self->state;
         st.following = false;
@@ -399,6 +401,12 @@ void follow(site_ptr self) {
                        "element once", st.env->cfg.name, st.cursor);
         st.cursor = out.cursor;
         if (out.own || out.global) steer(self, out.own, out.global);
+        if (!st.caught_up && !out.more) {
+          // Scans begin once the site has read what the tracker already knows (which files
+          // are packages, which are arriving): it publishes only what is really new.
+          st.caught_up = true;
+          if (st.announced) scan(self);
+        }
         if (out.queued > 0) pump(self);
         follow(self);
       });

@@ -44,8 +44,6 @@ caf::error answer_error(const connectors::tracker_reply& r, const std::string& w
                         r.body.substr(0, 300));
 }
 
-namespace {
-
 storage::datastore_row row_of(const std::string& ref, uint64_t size, int64_t mtime_ns,
                               int64_t version) {
   storage::datastore_row r;
@@ -57,8 +55,6 @@ storage::datastore_row row_of(const std::string& ref, uint64_t size, int64_t mti
   r.generation = version > 0 ? static_cast<uint64_t>(version) : 0;
   return r;
 }
-
-}  // namespace
 
 // --- discovery ----------------------------------------------------------------------------
 
@@ -124,6 +120,13 @@ namespace {
 scan_outcome scan_and_publish(site_env& env, worker& w, const live_settings& live) {
   scan_outcome out;
   auto& rows = env.ctx->rows();
+  // Packages are published whole: a change inside one is the package's change.
+  auto packages = known_packages(env);
+  if (!packages) {
+    out.err = std::move(packages.error());
+    return out;
+  }
+  for (auto& p : *packages) recover_package(env, p);
   env.guard.start_scan();
   auto listing = env.volume->list();
   if (!listing) {
@@ -134,7 +137,7 @@ scan_outcome scan_and_publish(site_env& env, worker& w, const live_settings& liv
   auto known = rows.scan(env.scope);
   // A file the scan rules leave out is neither published nor, when tracked, removed.
   auto diff = diff_site(**listing, known, [&](const std::string& ref) {
-    return !live.scans_file(ref) || env.guard.busy(ref);
+    return is_package(ref) || !live.scans_file(ref) || env.guard.busy(ref);
   });
   auto late = env.guard.end_scan();
   if (!diff) {
@@ -142,14 +145,34 @@ scan_outcome scan_and_publish(site_env& env, worker& w, const live_settings& liv
     return out;
   }
   std::vector<const site_change*> added, modified, removed;
+  std::set<std::string> touched;  // packages with changes inside
   for (auto& c : diff->changes) {
     if (late.count(c.reference)) continue;
+    if (auto* package = package_of(*packages, c.reference)) {
+      touched.insert(*package);
+      continue;
+    }
     if (c.what == site_change::kind::modified && (!live.discover_updates || live.ignore_existing))
       continue;
     (c.what == site_change::kind::added      ? added
      : c.what == site_change::kind::modified ? modified
                                              : removed)
         .push_back(&c);
+  }
+  std::vector<site_change> package_changes;
+  package_changes.reserve(touched.size());  // pointed to below
+  for (auto& package : touched) {
+    if (late.count(package) || env.guard.busy(package)) continue;
+    auto c = package_change(env, package);
+    if (!c) {
+      out.err = std::move(c.error());
+      return out;
+    }
+    if (c->what == site_change::kind::modified && (!live.discover_updates || live.ignore_existing))
+      continue;
+    package_changes.push_back(std::move(*c));
+    (package_changes.back().what == site_change::kind::removed ? removed : modified)
+        .push_back(&package_changes.back());
   }
   auto now = env.ctx->now_ms();
   if (auto err = publish(env, w, publish_as::create, added,
@@ -161,6 +184,18 @@ scan_outcome scan_and_publish(site_env& env, worker& w, const live_settings& liv
   if (auto err = publish(env, w, publish_as::update, modified,
                          [&](auto& part) { return modified_body(part, env.cfg.name, now); },
                          out.modified)) {
+    out.err = std::move(err);
+    return out;
+  }
+  // The files of the packages published: known from now on.
+  storage::write_batch package_rows{env.ctx->db()};
+  for (auto& c : package_changes)
+    if (c.what == site_change::kind::modified)
+      if (auto err = record_package_files(env, c.reference, package_rows)) {
+        out.err = std::move(err);
+        return out;
+      }
+  if (auto err = env.ctx->db().write(package_rows)) {
     out.err = std::move(err);
     return out;
   }
@@ -197,7 +232,14 @@ scan_outcome scan_and_publish(site_env& env, worker& w, const live_settings& liv
         return out;
       }
     }
-    for (auto* c : part) rows.erase(batch, env.scope, c->reference);
+    for (auto* c : part) {
+      rows.erase(batch, env.scope, c->reference);
+      if (is_package(c->reference))
+        if (auto err = record_package_files(env, c->reference, batch)) {  // all gone: erased
+          out.err = std::move(err);
+          return out;
+        }
+    }
     out.removed += part.size();
   }
   out.err = env.ctx->db().write(batch);
@@ -254,14 +296,16 @@ caf::error remove_local(site_env& env, const std::string& ref, storage::write_ba
 
 }  // namespace
 
-follow_outcome run_follow(site_env& env, worker& w, uint64_t since) {
+follow_outcome run_follow(site_env& env, worker& w, uint64_t since, bool wait) {
   follow_outcome out;
   out.cursor = since;
-  auto page = w.tracker->changes(since, chunk, static_cast<uint32_t>(env.cfg.feed_wait.count()));
+  auto page = w.tracker->changes(since, chunk, wait ? static_cast<uint32_t>(env.cfg.feed_wait.count()) : 0);
   if (!page) {
     out.err = std::move(page.error());
     return out;
   }
+  // A full page: more changes wait after it.
+  out.more = !page->reset && page->changes.size() >= chunk;
   // The last change of each id decides (created then deleted in one page: deleted).
   std::vector<std::string> order;
   std::map<std::string, bool> deleted;
@@ -332,7 +376,8 @@ follow_outcome run_follow(site_env& env, worker& w, uint64_t since) {
     if (!ref) continue;
     if (!deleted[id]) {
       present.push_back(id);
-    } else if (auto err = remove_local(env, *ref, batch, out.removed)) {
+    } else if (auto err = is_package(*ref) ? remove_local_package(env, *ref, batch, out.removed)
+                                           : remove_local(env, *ref, batch, out.removed)) {
       out.err = std::move(err);
       return out;
     }
@@ -350,6 +395,14 @@ follow_outcome run_follow(site_env& env, worker& w, uint64_t since) {
       if (!(*got)[i]) continue;
       auto e = connectors::flatten_element(*(*got)[i]);
       if (!e) continue;
+      if (is_package(part[i]) && e->text("origin") == env.cfg.name) {
+        // A package published with this site as its origin: its scans publish it whole.
+        auto ref = part[i].substr(1);
+        auto row = env.ctx->rows().get(env.scope, ref);
+        if (row && !*row)
+          env.ctx->rows().put(batch, env.scope, row_of(ref, 0, 0, e->integer("time").value_or(0)));
+        continue;
+      }
       auto want = copy_needed(part[i], *e, rules);
       if (!want) continue;
       {
@@ -490,6 +543,15 @@ fetch_outcome run_fetch(site_env& env, worker& w, const wanted_copy& want) {
     out.retry = true;
     out.err = make_error(actors_errc::paused, "the origin " + want.origin +
                                                   " does not emit (enableEmission is false)");
+    return out;
+  }
+  if (is_package(want.reference)) {
+    env.guard.begin(want.reference);
+    auto got = receive_package(env, w, want, from->url);
+    env.guard.end(want.reference);
+    if (!got) return failed(std::move(got.error()));
+    out.received = *got;
+    out.synced = want.time;
     return out;
   }
   auto* base = &from->url;

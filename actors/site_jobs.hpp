@@ -20,6 +20,7 @@
 #include "connectors/http_fetch.hpp"
 #include "connectors/tracker_client.hpp"
 #include "connectors/volume.hpp"
+#include "storage/datastore.hpp"
 
 namespace syncline::actors {
 class node_context;
@@ -53,9 +54,16 @@ struct reception_guard {
     receiving.erase(ref);
     if (scanning) received_during_scan.insert(ref);
   }
+  // A file is busy when it, or the package (`a/pkg/`) holding it, is being received.
   bool busy(const std::string& ref) {
     std::lock_guard<std::mutex> g{mtx};
-    return receiving.count(ref) > 0 || received_during_scan.count(ref) > 0;
+    return holds(receiving, ref) || holds(received_during_scan, ref);
+  }
+  static bool holds(const std::set<std::string>& refs, const std::string& ref) {
+    if (refs.count(ref) > 0) return true;
+    for (size_t slash = ref.find('/'); slash != std::string::npos; slash = ref.find('/', slash + 1))
+      if (refs.count(ref.substr(0, slash + 1)) > 0) return true;
+    return false;
   }
   void start_scan() {
     std::lock_guard<std::mutex> g{mtx};
@@ -115,6 +123,11 @@ struct site_env {
 /// A worker with its own clients for `env`'s tracker and origins.
 std::shared_ptr<worker> make_worker(const site_env& env, std::shared_ptr<const std::atomic<bool>> stop);
 
+/// The index row of a file the site holds: `generation` keeps the tracker `time` of the
+/// version (0: some version, not known which).
+storage::datastore_row row_of(const std::string& ref, uint64_t size, int64_t mtime_ns,
+                              int64_t version);
+
 /// An answer of the tracker that was not expected, as an error naming `what`.
 caf::error answer_error(const connectors::tracker_reply& r, const std::string& what);
 
@@ -128,6 +141,7 @@ struct follow_outcome {
   uint64_t cursor = 0;
   size_t queued = 0, removed = 0;
   bool reset = false;
+  bool more = false;  // the page was full: more changes follow at once
   // The site's volume element and the global parameters, when the page changed them.
   std::optional<connectors::flat_element> own, global;
   caf::error err;
@@ -156,10 +170,48 @@ struct fetch_outcome {
 /// Lists the volume, compares it with the index, publishes what changed and records it.
 scan_outcome run_scan(site_env& env, worker& w);
 
-/// Reads one page of the change feed after `since` (waiting for news), queues the copies this
-/// site should fetch and removes local copies of deleted elements; the queue items and the new
-/// cursor in one write.
-follow_outcome run_follow(site_env& env, worker& w, uint64_t since);
+/// Reads one page of the change feed after `since` (waiting for news when `wait`), queues the
+/// copies this site should fetch and removes local copies of deleted elements; the queue items
+/// and the new cursor in one write.
+follow_outcome run_follow(site_env& env, worker& w, uint64_t since, bool wait);
+
+// --- packages (actors/site_packages.cpp) ---------------------------------------------------
+
+/// Whether `reference` is a package: a folder tracked as one unit (`/a/pkg/`, seed 003).
+inline bool is_package(std::string_view reference) {
+  return !reference.empty() && reference.back() == '/';
+}
+
+/// The packages the index knows (their references, `a/pkg/`).
+caf::expected<std::set<std::string>> known_packages(site_env& env);
+
+/// The package of `packages` holding `reference`, or null.
+const std::string* package_of(const std::set<std::string>& packages, const std::string& reference);
+
+/// What a scan publishes of a package with changes inside: `modified` with its total size and
+/// newest modification time, or `removed` when its folder is gone.
+caf::expected<site_change> package_change(site_env& env, const std::string& package);
+
+/// Puts into `batch` the index rows of the files now under `package` (those gone erased), so
+/// that the next scan finds them known.
+caf::error record_package_files(site_env& env, const std::string& package,
+                                storage::write_batch& batch);
+
+/// Puts a package folder back where a crash in the middle of its replacement left it aside.
+void recover_package(site_env& env, const std::string& package);
+
+/// Receives the package `want` from its origin's content route at `base`: its listing, every
+/// file into a staging folder beside it (a temporary name, which listings skip), then the whole
+/// put in place at once (the old folder moved aside, the new one renamed in, the old one
+/// removed, or kept as `<name>.sync-conflict-<site>-<time>` when it held local changes); the
+/// index learns its files. Returns the bytes received.
+caf::expected<uint64_t> receive_package(site_env& env, worker& w, const wanted_copy& want,
+                                        const std::string& base);
+
+/// Removes the local copy of the deleted package `ref` when every file in it is the copy the
+/// index recorded (a package changed here stays, and the next scan publishes it again).
+caf::error remove_local_package(site_env& env, const std::string& ref, storage::write_batch& batch,
+                                size_t& removed);
 
 /// Pulls one file from its origin into the volume and records it in the index (not at the
 /// tracker: see `fetch_outcome::synced`); a failure is recorded at the tracker.

@@ -17,7 +17,7 @@ std::string element_id(std::string_view reference) {
 }
 
 std::optional<std::string> reference_of(std::string_view id) {
-  if (id.size() < 2 || id.front() != '/' || id.back() == '/') return std::nullopt;
+  if (id.size() < 2 || id.front() != '/' || id == "//") return std::nullopt;
   auto ref = id.substr(1);
   if (has_dot_segment(ref) || ref.find("//") != std::string_view::npos) return std::nullopt;
   for (char c : ref)

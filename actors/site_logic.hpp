@@ -25,8 +25,8 @@ namespace syncline::actors {
 std::string element_id(std::string_view reference);
 
 /// The reference in the site volume of a tracked file's id, or nothing when the id names no
-/// file a site holds: not beginning with `/`, a folder package (a trailing `/`: propagated as
-/// one unit, not yet), empty or `.`/`..` segments, control bytes.
+/// file a site holds: not beginning with `/`, empty or `.`/`..` segments, control bytes. A
+/// package (a folder tracked as one unit, `/a/pkg/`) keeps its trailing `/` (`a/pkg/`).
 std::optional<std::string> reference_of(std::string_view id);
 
 /// The URL of a file on its origin's content route: `base` (the origin's volume element's `url`,

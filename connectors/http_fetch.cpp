@@ -18,6 +18,16 @@ using detail::starts_with_nocase;
 using detail::trim;
 
 struct http_fetcher::impl {
+  // Why a request to `url` is not made: libcurl did not start, or a token would travel in clear.
+  caf::error refused(const std::string& url) const {
+    if (curl == nullptr) return make_error(connector_errc::io_error, "libcurl could not start");
+    if (!secure_enough(url) && !opt.allow_insecure)
+      return make_error(connector_errc::invalid_path,
+                        shown(url) + ": a token never travels over plain http beyond loopback "
+                                     "(use https, or allow_insecure)");
+    return caf::none;
+  }
+
   fetch_options opt;
   CURL* curl = nullptr;
   // What the response being received said.
@@ -32,6 +42,10 @@ struct http_fetcher::impl {
   // A 200 answered to a Range: the body is the whole file, not the rest; stop and start over.
   bool whole_to_a_range = false;
   bool asked_range = false;
+  // `read`: the body goes here, up to `text_max` bytes (`too_big` past it).
+  std::string* text = nullptr;
+  size_t text_max = 0;
+  bool too_big = false;
 
   static size_t on_header(char* data, size_t size, size_t n, void* self_ptr) {
     auto* self = static_cast<impl*>(self_ptr);
@@ -57,6 +71,14 @@ struct http_fetcher::impl {
     size_t len = size * n;
     if (self->status != 200 && self->status != 206) {
       if (self->error_body.size() < 4096) self->error_body.append(data, std::min<size_t>(len, 4096));
+      return len;
+    }
+    if (self->text != nullptr) {
+      if (self->text->size() + len > self->text_max) {
+        self->too_big = true;
+        return 0;
+      }
+      self->text->append(data, len);
       return len;
     }
     if (self->status == 200 && self->asked_range) {
@@ -86,16 +108,64 @@ http_fetcher::~http_fetcher() {
   if (impl_->curl != nullptr) curl_easy_cleanup(impl_->curl);
 }
 
+caf::expected<std::string> http_fetcher::read(const std::string& url, size_t max_bytes) {
+  auto& s = *impl_;
+  if (auto err = s.refused(url)) return err;
+  std::string out;
+  s.status = 0;
+  s.error_body.clear();
+  s.writer = nullptr;
+  s.started = nullptr;
+  s.told = true;
+  s.asked_range = false;
+  s.text = &out;
+  s.text_max = max_bytes;
+  s.too_big = false;
+  curl_slist* headers = nullptr;
+  std::string auth = "Authorization: Bearer " + s.opt.token;
+  if (!s.opt.token.empty()) headers = curl_slist_append(headers, auth.c_str());
+  auto* c = s.curl;
+  detail::set_request(c, url, headers, &impl::on_header, &impl::on_body, &s,
+                      static_cast<long>(s.opt.timeout.count()), s.opt.cancel.get(), s.opt.ca_file);
+  curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(s.opt.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_MAX_RECV_SPEED_LARGE, curl_off_t{0});
+  auto rc = curl_easy_perform(c);
+  curl_slist_free_all(headers);
+  s.text = nullptr;
+  if (s.too_big)
+    return make_error(connector_errc::network,
+                      shown(url) + ": the answer exceeds " + std::to_string(max_bytes) + " bytes");
+  if (rc == CURLE_ABORTED_BY_CALLBACK)
+    return make_error(connector_errc::cancelled, "reading " + shown(url) + ": the node is stopping");
+  if (rc != CURLE_OK)
+    return make_error(connector_errc::network, "reading " + shown(url) + ": " + curl_easy_strerror(rc));
+  switch (s.status) {
+    case 200:
+      return out;
+    case 404:
+      return make_error(connector_errc::not_found, shown(url) + ": the origin has no such folder");
+    case 401:
+    case 403:
+      return make_error(connector_errc::permission_denied,
+                        shown(url) + ": the origin refused the token (" + std::to_string(s.status) + ")");
+    case 429:
+    case 503:
+      return make_error(connector_errc::busy,
+                        shown(url) + ": the origin is busy (" + std::to_string(s.status) + ")");
+    default:
+      return make_error(connector_errc::network,
+                        shown(url) + ": the origin answered " + std::to_string(s.status));
+  }
+}
+
 caf::expected<fetch_result> http_fetcher::fetch(const std::string& url, volume& target,
                                                 const item_info& info, uint64_t resume_offset,
                                                 const std::string& etag,
                                                 const std::function<void(const std::string&)>& started) {
   auto& s = *impl_;
-  if (s.curl == nullptr) return make_error(connector_errc::io_error, "libcurl could not start");
-  if (!secure_enough(url) && !s.opt.allow_insecure)
-    return make_error(connector_errc::invalid_path,
-                      shown(url) + ": a token never travels over plain http beyond loopback "
-                                   "(use https, or allow_insecure)");
+  if (auto err = s.refused(url)) return err;
   std::string known_etag = etag;
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto opened = target.open_writer(info, resume_offset);

@@ -71,6 +71,10 @@ class http_fetcher {
       const std::string& etag = {},
       const std::function<void(const std::string&)>& started = {});
 
+  /// GETs `url` whole into a string (a package's listing): errors as `fetch`'s, and `network`
+  /// when the body exceeds `max_bytes`.
+  [[nodiscard]] caf::expected<std::string> read(const std::string& url, size_t max_bytes);
+
   /// The ETag the origin gave in the last fetch (for a later `If-Range`).
   const std::string& last_etag() const noexcept { return etag_; }
 

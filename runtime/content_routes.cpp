@@ -6,12 +6,14 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include "actors/io_pool.hpp"
 #include "actors/node_context.hpp"
+#include "actors/text.hpp"
 #include "actors/tracker_json.hpp"
 #include "connectors/error.hpp"
 #include "connectors/item.hpp"
@@ -27,6 +29,8 @@ namespace {
 // Jobs waiting for the pool beyond this are refused (503): a flood of content requests must
 // not queue without limit.
 constexpr size_t max_queued = 4096;
+// A package (a folder) listed for another site has at most this many files.
+constexpr size_t max_package_files = 200000;
 
 struct byte_range {
   uint64_t first = 0, last = 0;  // inclusive
@@ -90,6 +94,46 @@ http_response refusal(const caf::error& err, const std::string& what) {
   if (connectors::is(err, connector_errc::permission_denied))
     return http_response::error(403, "forbidden", "the node may not read " + what);
   return error_response(err);
+}
+
+// A folder tracked as a package (`/a/pkg/`): the files beneath it, listed (on the pool), so
+// that a site can fetch them one by one and put the whole in place at once.
+http_response serve_folder(actors::node_context& ctx, const std::string& volume, const std::string& path) {
+  auto what = "'" + path + "' in volume '" + volume + "'";
+  auto v = ctx.volume(volume);
+  if (!v) return http_response::error(404, "not_found", "no volume '" + volume + "' on this node");
+  auto st = v->stat(path);
+  if (!st) return refusal(st.error(), what);
+  if (!*st || (*st)->kind != connectors::item_kind::directory)
+    return http_response::error(404, "not_found", "no folder " + what);
+  auto folder = v->target(std::string_view{path}.substr(0, path.size() - 1));
+  if (!folder) return refusal(folder.error(), what);
+  auto listing = (*folder)->list();
+  if (!listing) return refusal(listing.error(), what);
+  std::string body = "[";
+  std::vector<connectors::item_info> batch;
+  size_t files = 0;
+  for (bool more = true; more;) {
+    batch.clear();
+    auto got = (*listing)->next(batch, 1024);
+    if (!got) return refusal(got.error(), what);
+    more = *got;
+    for (auto& it : batch) {
+      if (it.kind != connectors::item_kind::file) continue;
+      if (++files > max_package_files)
+        return http_response::error(413, "payload_too_large",
+                                    what + " holds more than " + std::to_string(max_package_files) +
+                                        " files: too many for one package");
+      if (files > 1) body += ',';
+      body += "{\"path\":" + actors::json_string(it.reference) + ",\"size\":" +
+              std::to_string(it.size) + ",\"mtime_ns\":" + std::to_string(it.mtime_ns) + "}";
+    }
+  }
+  body += "]";
+  http_response res;
+  res.content_type = "application/json";
+  res.body = std::move(body);
+  return res;
 }
 
 // Opens, hashes and answers one file (on the pool).
@@ -201,7 +245,7 @@ void serve_request(const content_routes_init& init, const std::shared_ptr<http_r
   if (auto* h = shared->header("if-range")) if_range = *h;
   init.pool->submit([ctx = init.ctx, vol = volume->value, p, range, if_range, r] {
     try {
-      r.send(serve(*ctx, vol, p, range, if_range));
+      r.send(p.back() == '/' ? serve_folder(*ctx, vol, p) : serve(*ctx, vol, p, range, if_range));
     } catch (const std::exception& e) {
       r.send(http_response::error(500, "internal_error", e.what()));
     }

@@ -141,8 +141,12 @@ BOOST_AUTO_TEST_CASE(which_tracked_files_a_site_fetches) {
   BOOST_CHECK(!need("/a", R"({"origin":"C","time":100})"));
   BOOST_CHECK(!need("/a", R"({"time":100})"));
   BOOST_CHECK(!need("/a", R"({"origin":"B"})"));
-  for (auto* id : {"rsyncGlobalParameters", "site/B", "@bob", "/pkg/", "/a/../b", "/", "/a//b"})
+  for (auto* id : {"rsyncGlobalParameters", "site/B", "@bob", "/a/../b", "/", "//", "/a//b"})
     BOOST_CHECK_MESSAGE(!need(id, R"({"origin":"B","time":1})"), id);
+  // A package (a folder tracked as one unit) keeps its trailing slash.
+  auto package = actors::copy_needed("/pkg/", element(R"({"origin":"B","time":1})"), rules);
+  BOOST_REQUIRE(package);
+  BOOST_CHECK_EQUAL(package->reference, "pkg/");
   // Destination filtering: the element's syncEverywhere, else the site's default; sync_C wins.
   BOOST_CHECK(!need("/a", R"({"origin":"B","time":1,"syncEverywhere":false})"));
   BOOST_CHECK(need("/a", R"({"origin":"B","time":1,"syncEverywhere":false,"sync_C":true})"));

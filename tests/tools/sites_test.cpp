@@ -496,3 +496,61 @@ BOOST_AUTO_TEST_CASE(published_files_go_where_and_in_the_order_their_elements_sa
   BOOST_CHECK(!std::filesystem::exists(p.root / "C" / "volume" / "only-d.txt"));
   BOOST_CHECK(!has_member(p.element("/only-d.txt"), "synced_C"));
 }
+
+// Packages (seed 003): a folder tracked with a trailing slash travels as one unit. Published by
+// hand with B as origin, it reaches C whole (never file by file); a change inside it publishes
+// the package again and C's copy is replaced at once, leaving nothing half-done behind; removed
+// at B, it is removed at C.
+BOOST_AUTO_TEST_CASE(a_package_travels_and_changes_as_one_unit) {
+  project p;
+  auto vb = p.root / "B" / "volume";
+  auto vc = p.root / "C" / "volume";
+  std::string big = pseudo_random(200 * 1024, 3);
+  write_file(vb / "pkg" / "a.txt", "first");
+  write_file(vb / "pkg" / "sub" / "b.bin", big);
+  write_file(vb / "other.txt", "not in the package");
+  // Published before B starts: B reads the feed before its first scan, so it knows the package.
+  auto r = p.admin->post("/api/publish/", R"({"_id":"/pkg/","origin":"B","comment":"a package"})");
+  BOOST_REQUIRE_MESSAGE(r.status == 201, r.status << " " << r.body);
+  auto b = p.site("B");
+  auto c = p.site("C");
+  std::string e;
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          e = p.element("/pkg/");
+                          return int_of(e, "synced_C") > 0 && int_of(e, "synced_C") == int_of(e, "time") &&
+                                 int_of(p.element("/other.txt"), "synced_C") > 0;
+                        }, bound),
+                        "the package never reached C: " << e << "\nB:\n" << b->proc->output()
+                                                        << "\nC:\n" << c->proc->output());
+  BOOST_CHECK_EQUAL(read_file(vc / "pkg" / "a.txt"), "first");
+  BOOST_CHECK(read_file(vc / "pkg" / "sub" / "b.bin") == big);
+  BOOST_CHECK(p.element("/pkg/a.txt").empty());
+  BOOST_CHECK(p.element("/pkg/sub/b.bin").empty());
+
+  // A change inside: the package is published again, whole, and C's copy replaced.
+  auto first = int_of(e, "time");
+  write_file(vb / "pkg" / "a.txt", "second version");
+  write_file(vb / "pkg" / "new.txt", "new");
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          e = p.element("/pkg/");
+                          return int_of(e, "time") > first && int_of(e, "synced_C") == int_of(e, "time");
+                        }, bound),
+                        "the change never reached C: " << e << "\nC:\n" << c->proc->output());
+  BOOST_CHECK_EQUAL(member(e, "comment"), "modified at B");
+  BOOST_CHECK_EQUAL(int_of(e, "file_size"), static_cast<int64_t>(14 + big.size() + 3));
+  BOOST_CHECK_EQUAL(read_file(vc / "pkg" / "a.txt"), "second version");
+  BOOST_CHECK_EQUAL(read_file(vc / "pkg" / "new.txt"), "new");
+  BOOST_CHECK(read_file(vc / "pkg" / "sub" / "b.bin") == big);
+  BOOST_CHECK(p.element("/pkg/new.txt").empty());
+  for (auto& entry : std::filesystem::directory_iterator{vc})
+    BOOST_CHECK_MESSAGE(entry.path().filename().string().front() != '.',
+                        "left behind: " << entry.path());
+
+  // Removed at B: the element goes, and C's copy with it.
+  std::filesystem::remove_all(vb / "pkg");
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return !std::filesystem::exists(vc / "pkg"); }, bound),
+                        "C kept the package; element: " << p.element("/pkg/") << "\nB:\n"
+                                                        << b->proc->output());
+  BOOST_CHECK(p.element("/pkg/").empty());
+  BOOST_CHECK_EQUAL(read_file(vc / "other.txt"), "not in the package");
+}
