@@ -280,6 +280,49 @@ void held(site_ptr self, std::string id, int64_t time, storage::queue_ticket tic
                      }});
 }
 
+// What one transfer (alone or in a batch) came to: the copy recorded, the item acknowledged, or
+// released for another attempt after a backoff; an item parked behind it goes back to the queue.
+void finish(site_ptr self, const storage::queue_item& item, const wanted_copy& want,
+            fetch_outcome& out) {
+  auto& st = self->state;
+  st.running.erase(want.reference);
+  if (out.err) {
+    note_error(self, ("transfer of " + want.reference).c_str(), out.err);
+    if (!is(out.err, actors_errc::paused) &&
+        !connectors::is(out.err, connectors::connector_errc::cancelled)) {
+      ++st.failed;
+      int code = rsync_code(out.err);
+      auto text = "receiving " + want.reference + " from " + want.origin + ": " + render(out.err);
+      if (code == 5)
+        text += " (the origin does not know this site's token, [site] token_file: do both "
+                "sites follow the same tracker?)";
+      reception_result(self, code, std::move(text));
+    }
+  }
+  if (out.synced > 0) {
+    ++st.received;
+    st.bytes += out.received;
+    st.attempts.erase(want.reference);
+    held(self, element_id(want.reference), out.synced, item.ticket);
+  } else if (out.done) {
+    st.attempts.erase(want.reference);
+    if (auto err = st.env->ctx->queue().ack(item.ticket))
+      note_error(self, "acknowledging a transfer", err);
+  } else {
+    auto n = ++st.attempts[want.reference];
+    self->delayed_send(self, backoff(n), io_done_atom::value, io_continuation{[self, item] {
+                         self->state.env->ctx->queue().release(item.ticket);
+                         pump(self);
+                       }});
+  }
+  auto p = st.parked.find(want.reference);
+  if (p != st.parked.end()) {
+    auto next = std::move(p->second);
+    st.parked.erase(p);
+    st.env->ctx->queue().release(next.ticket);
+  }
+}
+
 void start_transfer(site_ptr self, storage::queue_item item, wanted_copy want) {
   auto& s = self->state;
   auto w = s.idle.back();
@@ -288,47 +331,30 @@ void start_transfer(site_ptr self, storage::queue_item item, wanted_copy want) {
   run_io(
       self, *s.pool, [env = s.env, w, want] { return run_fetch(*env, *w, want); },
       [self, w, item, want](fetch_outcome out) {
-        auto& st = self->state;
-        st.idle.push_back(w);
-        st.running.erase(want.reference);
-        if (out.err) {
-          note_error(self, ("transfer of " + want.reference).c_str(), out.err);
-          if (!is(out.err, actors_errc::paused) &&
-              !connectors::is(out.err, connectors::connector_errc::cancelled)) {
-            ++st.failed;
-            int code = rsync_code(out.err);
-            auto text = "receiving " + want.reference + " from " + want.origin + ": " + render(out.err);
-            if (code == 5)
-              text += " (the origin does not know this site's token, [site] token_file: do both "
-                      "sites follow the same tracker?)";
-            reception_result(self, code, std::move(text));
-          }
-        }
-        if (out.synced > 0) {
-          ++st.received;
-          st.bytes += out.received;
-          st.attempts.erase(want.reference);
-          held(self, element_id(want.reference), out.synced, item.ticket);
-        } else if (out.done) {
-          st.attempts.erase(want.reference);
-          if (auto err = st.env->ctx->queue().ack(item.ticket))
-            note_error(self, "acknowledging a transfer", err);
-        } else {
-          auto n = ++st.attempts[want.reference];
-          self->delayed_send(self, backoff(n), io_done_atom::value,
-                             io_continuation{[self, item] {
-                               self->state.env->ctx->queue().release(item.ticket);
-                               pump(self);
-                             }});
-        }
-        auto p = st.parked.find(want.reference);
-        if (p != st.parked.end()) {
-          auto next = std::move(p->second);
-          st.parked.erase(p);
-          st.env->ctx->queue().release(next.ticket);
-        }
+        self->state.idle.push_back(w);
+        finish(self, item, want, out);
         pump(self);
       });
+}
+
+// Several small files from one origin in one request (run_fetch_batch), on one worker.
+void start_batch(site_ptr self, std::vector<storage::queue_item> items, std::vector<wanted_copy> wants) {
+  auto& s = self->state;
+  auto w = s.idle.back();
+  s.idle.pop_back();
+  for (auto& want : wants) s.running.insert(want.reference);
+  run_io(
+      self, *s.pool, [env = s.env, w, wants] { return run_fetch_batch(*env, *w, wants); },
+      [self, w, items, wants](std::vector<fetch_outcome> outs) {
+        self->state.idle.push_back(w);
+        for (size_t i = 0; i < wants.size() && i < outs.size(); ++i) finish(self, items[i], wants[i], outs[i]);
+        pump(self);
+      });
+}
+
+// Whether `want` may travel in a batch: a small file (not a package).
+bool batchable(const wanted_copy& want) {
+  return want.size <= batch_file_bytes && !is_package(want.reference);
 }
 
 void pump(site_ptr self) {
@@ -363,7 +389,34 @@ void pump(site_ptr self) {
       s.parked[want->reference] = std::move(item);
       continue;
     }
-    start_transfer(self, std::move(item), std::move(*want));
+    if (!batchable(*want)) {
+      start_transfer(self, std::move(item), std::move(*want));
+      continue;
+    }
+    // A small file: others of the same origin that wait behind it go in the same request.
+    std::vector<storage::queue_item> batch_items{std::move(item)};
+    std::vector<wanted_copy> batch_wants{std::move(*want)};
+    auto more = q.pop(s.env->queue, batch_files - 1);
+    if (more) {
+      for (auto& next : *more) {
+        auto next_want = wanted_copy::decode(next.payload);
+        if (next_want && batchable(*next_want) && next_want->origin == batch_wants.front().origin &&
+            !s.running.count(next_want->reference) && batch_items.size() < batch_files) {
+          bool twice = false;
+          for (auto& b : batch_wants) twice = twice || b.reference == next_want->reference;
+          if (!twice) {
+            batch_items.push_back(std::move(next));
+            batch_wants.push_back(std::move(*next_want));
+            continue;
+          }
+        }
+        q.release(next.ticket);  // popped again later, in its place
+      }
+    }
+    if (batch_items.size() == 1)
+      start_transfer(self, std::move(batch_items.front()), std::move(batch_wants.front()));
+    else
+      start_batch(self, std::move(batch_items), std::move(batch_wants));
   }
 }
 

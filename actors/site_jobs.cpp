@@ -434,11 +434,6 @@ follow_outcome run_follow(site_env& env, worker& w, uint64_t since, bool wait) {
 
 // --- transfers ------------------------------------------------------------------------------
 
-
-namespace {
-
-// What `origin`'s volume element says (its content route, whether it emits), cached until the
-// element changes.
 caf::expected<origin_directory::origin> origin_of(site_env& env, worker& w, const std::string& origin) {
   {
     std::lock_guard<std::mutex> g{env.origins.mtx};
@@ -461,6 +456,8 @@ caf::expected<origin_directory::origin> origin_of(site_env& env, worker& w, cons
   env.origins.known[origin] = o;
   return o;
 }
+
+namespace {
 
 // Where the arriving version goes when the site has local content the tracker does not know
 // (made or changed here since the last scan), so that neither is lost (Syncthing's practice):

@@ -213,6 +213,20 @@ caf::expected<uint64_t> receive_package(site_env& env, worker& w, const wanted_c
 caf::error remove_local_package(site_env& env, const std::string& ref, storage::write_batch& batch,
                                 size_t& removed);
 
+/// What `origin`'s volume element says (its content route, whether it emits), cached until the
+/// element changes.
+caf::expected<origin_directory::origin> origin_of(site_env& env, worker& w, const std::string& origin);
+
+/// Files at most this large, from one origin, travel several in one request (`run_fetch_batch`).
+constexpr uint64_t batch_file_bytes = 256 * 1024;
+constexpr size_t batch_files = 128;
+
+/// Pulls several small files from one origin in one request to its batch content route, each
+/// verified (size, XXH3-64) and renamed into place, their rows in one write. A file with local
+/// changes, or one the batch did not carry, takes `run_fetch`'s way. One outcome per `wants`.
+std::vector<fetch_outcome> run_fetch_batch(site_env& env, worker& w,
+                                           const std::vector<wanted_copy>& wants);
+
 /// Pulls one file from its origin into the volume and records it in the index (not at the
 /// tracker: see `fetch_outcome::synced`); a failure is recorded at the tracker.
 fetch_outcome run_fetch(site_env& env, worker& w, const wanted_copy& want);

@@ -108,7 +108,8 @@ http_fetcher::~http_fetcher() {
   if (impl_->curl != nullptr) curl_easy_cleanup(impl_->curl);
 }
 
-caf::expected<std::string> http_fetcher::read(const std::string& url, size_t max_bytes) {
+caf::expected<std::string> http_fetcher::read(const std::string& url, size_t max_bytes,
+                                              const std::string* post) {
   auto& s = *impl_;
   if (auto err = s.refused(url)) return err;
   std::string out;
@@ -124,10 +125,20 @@ caf::expected<std::string> http_fetcher::read(const std::string& url, size_t max
   curl_slist* headers = nullptr;
   std::string auth = "Authorization: Bearer " + s.opt.token;
   if (!s.opt.token.empty()) headers = curl_slist_append(headers, auth.c_str());
+  if (post != nullptr) {
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers = curl_slist_append(headers, "Expect:");
+  }
   auto* c = s.curl;
   detail::set_request(c, url, headers, &impl::on_header, &impl::on_body, &s,
                       static_cast<long>(s.opt.timeout.count()), s.opt.cancel.get(), s.opt.ca_file);
-  curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  if (post != nullptr) {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, post->c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(post->size()));
+  } else {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  }
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(s.opt.timeout.count()));
   curl_easy_setopt(c, CURLOPT_MAX_RECV_SPEED_LARGE, curl_off_t{0});

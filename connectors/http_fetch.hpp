@@ -71,9 +71,11 @@ class http_fetcher {
       const std::string& etag = {},
       const std::function<void(const std::string&)>& started = {});
 
-  /// GETs `url` whole into a string (a package's listing): errors as `fetch`'s, and `network`
-  /// when the body exceeds `max_bytes`.
-  [[nodiscard]] caf::expected<std::string> read(const std::string& url, size_t max_bytes);
+  /// GETs `url` whole into a string (a package's listing), or POSTs the JSON `post` to it (a
+  /// batch of small files): errors as `fetch`'s, and `network` when the answer exceeds
+  /// `max_bytes`.
+  [[nodiscard]] caf::expected<std::string> read(const std::string& url, size_t max_bytes,
+                                                const std::string* post = nullptr);
 
   /// The ETag the origin gave in the last fetch (for a later `If-Range`).
   const std::string& last_etag() const noexcept { return etag_; }

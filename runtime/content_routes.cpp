@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <xxhash.h>
 #include <unistd.h>
 
 #include "actors/io_pool.hpp"
@@ -20,6 +21,7 @@
 #include "connectors/tracker_client.hpp"
 #include "connectors/volume.hpp"
 #include "runtime/api_errors.hpp"
+#include "storage/element_json.hpp"
 #include "runtime/api_routes.hpp"
 
 namespace syncline::runtime {
@@ -31,6 +33,10 @@ namespace {
 constexpr size_t max_queued = 4096;
 // A package (a folder) listed for another site has at most this many files.
 constexpr size_t max_package_files = 200000;
+// A batch answer carries at most this many files, each at most this large, this much in all.
+constexpr size_t max_batch_files = 256;
+constexpr uint64_t max_batch_file_bytes = uint64_t{1} << 20;
+constexpr uint64_t max_batch_bytes = uint64_t{16} << 20;
 
 struct byte_range {
   uint64_t first = 0, last = 0;  // inclusive
@@ -136,6 +142,68 @@ http_response serve_folder(actors::node_context& ctx, const std::string& volume,
   return res;
 }
 
+// Several small files in one answer (`POST /api/content_batch/{volume}` with a JSON array of
+// paths): for each, in order, a header line `{"path","size","mtime_ns","xxh3"}` and its bytes,
+// or `{"path","error","message"}` and none. Each file is read once (hashed from what was read).
+http_response serve_batch(actors::node_context& ctx, const std::string& volume, const std::string& body) {
+  auto v = ctx.volume(volume);
+  if (!v) return http_response::error(404, "not_found", "no volume '" + volume + "' on this node");
+  auto paths = storage::parse_ids(body);
+  if (!paths || paths->empty() || paths->size() > max_batch_files)
+    return http_response::error(400, "bad_request",
+                                "the body must be a JSON array of 1 to " +
+                                    std::to_string(max_batch_files) + " file paths");
+  std::string out;
+  auto refuse = [&](const std::string& path, const char* error, const std::string& message) {
+    out += "{\"path\":" + actors::json_string(path) + ",\"error\":\"" + error +
+           "\",\"message\":" + actors::json_string(message) + "}\n";
+  };
+  for (auto& path : *paths) {
+    if (connectors::validate_reference(path) || path.empty() || path.back() == '/') {
+      refuse(path, "bad_request", "not a file's relative path");
+      continue;
+    }
+    auto reader = v->open_reader(path, 0);
+    if (!reader || (*reader)->info().kind != connectors::item_kind::file ||
+        (*reader)->native_handle() < 0) {
+      refuse(path, "not_found", reader ? "not a file" : actors::error_message(reader.error()));
+      continue;
+    }
+    auto& info = (*reader)->info();
+    if (info.size > max_batch_file_bytes || out.size() + info.size > max_batch_bytes) {
+      refuse(path, "too_large", "fetch it alone");
+      continue;
+    }
+    auto header_at = out.size();
+    std::string header = "{\"path\":" + actors::json_string(path) + ",\"size\":" +
+                         std::to_string(info.size) + ",\"mtime_ns\":" + std::to_string(info.mtime_ns) +
+                         ",\"xxh3\":\"0000000000000000\"}\n";
+    out += header;
+    auto at = out.size();
+    out.resize(at + info.size);
+    uint64_t done = 0;
+    int fd = (*reader)->native_handle();
+    while (done < info.size) {
+      auto got = ::pread(fd, &out[at + done], static_cast<size_t>(info.size - done),
+                         static_cast<off_t>(done));
+      if (got <= 0) break;
+      done += static_cast<uint64_t>(got);
+    }
+    if (done != info.size) {
+      out.resize(header_at);
+      refuse(path, "conflict", "changed while it was read; ask again");
+      continue;
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016" PRIx64, XXH3_64bits(out.data() + at, info.size));
+    out.replace(at - 19, 16, hex);  // the placeholder before `"}\n`
+  }
+  http_response res;
+  res.content_type = "application/octet-stream";
+  res.body = std::move(out);
+  return res;
+}
+
 // Opens, hashes and answers one file (on the pool).
 http_response serve(actors::node_context& ctx, const std::string& volume, const std::string& path,
                     const std::optional<std::string>& range, const std::optional<std::string>& if_range) {
@@ -224,6 +292,27 @@ bool remote_verifier::verify(const std::string& token) {
 
 namespace {
 
+http_response busy_answer() {
+  auto busy = http_response::error(503, "unavailable", "the node is busy; retry");
+  busy.headers.emplace_back("Retry-After", "1");
+  return busy;
+}
+
+// Answers with what `job` makes on the pool (files are opened and read off the network threads).
+template <class Job>
+void on_pool(const content_routes_init& init, http_reply r, Job job) {
+  if (init.pool == nullptr || init.ctx == nullptr)
+    return r.send(http_response::error(503, "unavailable", "this node serves no content"));
+  if (init.pool->queued() >= max_queued) return r.send(busy_answer());
+  init.pool->submit([job = std::move(job), r] {
+    try {
+      r.send(job());
+    } catch (const std::exception& e) {
+      r.send(http_response::error(500, "internal_error", e.what()));
+    }
+  });
+}
+
 void serve_request(const content_routes_init& init, const std::shared_ptr<http_request>& shared,
                    http_reply r) {
   auto* volume = shared->param("volume");
@@ -233,59 +322,62 @@ void serve_request(const content_routes_init& init, const std::shared_ptr<http_r
     return r.send(http_response::error(
         400, "bad_request",
         "the content path must be a file's relative path, without . or .. segments"));
-  if (init.pool == nullptr || init.ctx == nullptr)
-    return r.send(http_response::error(503, "unavailable", "this node serves no content"));
-  if (init.pool->queued() >= max_queued) {
-    auto busy = http_response::error(503, "unavailable", "the node is busy; retry");
-    busy.headers.emplace_back("Retry-After", "1");
-    return r.send(std::move(busy));
-  }
   std::optional<std::string> range, if_range;
   if (auto* h = shared->header("range")) range = *h;
   if (auto* h = shared->header("if-range")) if_range = *h;
-  init.pool->submit([ctx = init.ctx, vol = volume->value, p, range, if_range, r] {
-    try {
-      r.send(p.back() == '/' ? serve_folder(*ctx, vol, p) : serve(*ctx, vol, p, range, if_range));
-    } catch (const std::exception& e) {
-      r.send(http_response::error(500, "internal_error", e.what()));
-    }
+  on_pool(init, std::move(r), [ctx = init.ctx, vol = volume->value, p, range, if_range] {
+    return p.back() == '/' ? serve_folder(*ctx, vol, p) : serve(*ctx, vol, p, range, if_range);
   });
 }
+
+// The batch route: several small files in one answer (`serve_batch`), on the pool.
+void serve_batch_request(const content_routes_init& init, const std::shared_ptr<http_request>& shared,
+                         http_reply r) {
+  auto* volume = shared->param("volume");
+  on_pool(init, std::move(r), [ctx = init.ctx, vol = volume->value, shared] {
+    return serve_batch(*ctx, vol, shared->body);
+  });
+}
+
+using content_handler = void (*)(const content_routes_init&, const std::shared_ptr<http_request>&,
+                                 http_reply);
 
 }  // namespace
 
 void add_content_routes(http_router& router, caf::actor_system& sys, content_routes_init init) {
-  router.add("GET", "/api/content/:volume/*path", [&sys, init](http_request req, http_reply reply) {
-    auto shared = std::make_shared<http_request>(std::move(req));
-    if (init.remote) {
-      // A site: a token of the tracker's users is checked there (this node's own users too).
-      auto who = read_credentials(*shared);
-      if (!who.token.empty() && !who.bad) {
-        if (init.pool == nullptr || init.pool->queued() >= max_queued) {
-          auto busy = http_response::error(503, "unavailable", "the node is busy; retry");
-          busy.headers.emplace_back("Retry-After", "1");
-          return reply.send(std::move(busy));
-        }
-        return authenticate_then(
-            sys, init.tracker, *shared, reply,
-            [shared, init](caf::event_based_actor*, http_reply r, const caller&) {
-              serve_request(init, shared, std::move(r));
-            },
-            [shared, init, token = who.token](http_reply r) {
-              init.pool->submit([shared, init, token, r]() mutable {
-                if (!init.remote->verify(token))
-                  return r.send(http_response::error(401, "unauthenticated",
-                                                     "the token is unknown here and at the tracker"));
-                serve_request(init, shared, std::move(r));
+  // Every content route authenticates the same way, then runs `handle`.
+  auto guarded = [&sys, init](content_handler handle) {
+    return [&sys, init, handle](http_request req, http_reply reply) {
+      auto shared = std::make_shared<http_request>(std::move(req));
+      if (init.remote) {
+        // A site: a token of the tracker's users is checked there (this node's own users too).
+        auto who = read_credentials(*shared);
+        if (!who.token.empty() && !who.bad) {
+          if (init.pool == nullptr || init.pool->queued() >= max_queued)
+            return reply.send(busy_answer());
+          return authenticate_then(
+              sys, init.tracker, *shared, reply,
+              [shared, init, handle](caf::event_based_actor*, http_reply r, const caller&) {
+                handle(init, shared, std::move(r));
+              },
+              [shared, init, handle, token = who.token](http_reply r) {
+                init.pool->submit([shared, init, handle, token, r]() mutable {
+                  if (!init.remote->verify(token))
+                    return r.send(http_response::error(
+                        401, "unauthenticated", "the token is unknown here and at the tracker"));
+                  handle(init, shared, std::move(r));
+                });
               });
-            });
+        }
       }
-    }
-    authenticate_then(sys, init.tracker, *shared, std::move(reply),
-                      [shared, init](caf::event_based_actor*, http_reply r, const caller&) {
-                        serve_request(init, shared, std::move(r));
-                      });
-  });
+      authenticate_then(sys, init.tracker, *shared, std::move(reply),
+                        [shared, init, handle](caf::event_based_actor*, http_reply r, const caller&) {
+                          handle(init, shared, std::move(r));
+                        });
+    };
+  };
+  router.add("GET", "/api/content/:volume/*path", guarded(&serve_request));
+  router.add("POST", "/api/content_batch/:volume", guarded(&serve_batch_request));
 }
 
 }  // namespace syncline::runtime

@@ -116,3 +116,45 @@ BOOST_FIXTURE_TEST_CASE(no_path_leaves_the_volume_and_strangers_get_nothing, fix
   BOOST_CHECK_EQUAL(r.status, 401);
   BOOST_CHECK(r.body.size() < 1000);
 }
+
+// A folder (a package) is listed; several small files travel in one batch answer, each framed
+// by a header with its size and hash, and what cannot be sent is named in place of its bytes.
+BOOST_FIXTURE_TEST_CASE(folders_are_listed_and_small_files_travel_in_batches, fixture) {
+  {
+    std::ofstream{volume_dir / "a" / "s1.txt", std::ios::binary} << "one";
+    std::ofstream{volume_dir / "a" / "s2.txt", std::ios::binary} << "";
+  }
+  auto list = root.get("/api/content/v1/a/");
+  BOOST_REQUIRE_EQUAL(list.status, 200);
+  BOOST_CHECK_EQUAL(list.header("content-type"), "application/json");
+  BOOST_CHECK_EQUAL(array_size(list.body), 3);
+  BOOST_CHECK_MESSAGE(list.body.find(R"("path":"s1.txt","size":3)") != std::string::npos, list.body);
+  BOOST_CHECK_EQUAL(root.get("/api/content/v1/none/").status, 404);
+  BOOST_CHECK_EQUAL(root.get("/api/content/v1/a/s1.txt/").status, 404);  // a file, not a folder
+
+  auto r = root.post("/api/content_batch/v1", R"(["a/s1.txt","a/missing.txt","a/s2.txt","a/b.bin","../x"])");
+  BOOST_REQUIRE_EQUAL(r.status, 200);
+  std::string_view rest{r.body};
+  auto next_header = [&]() {
+    auto nl = rest.find('\n');
+    BOOST_REQUIRE(nl != std::string_view::npos);
+    std::string line{rest.substr(0, nl)};
+    rest.remove_prefix(nl + 1);
+    return line;
+  };
+  auto h1 = next_header();
+  BOOST_CHECK_EQUAL(member(h1, "path"), "a/s1.txt");
+  BOOST_CHECK_EQUAL(member(h1, "xxh3"), hex_hash("one"));
+  BOOST_CHECK_EQUAL(rest.substr(0, 3), "one");
+  rest.remove_prefix(3);
+  BOOST_CHECK_EQUAL(member(next_header(), "error"), "not_found");
+  auto h3 = next_header();
+  BOOST_CHECK_EQUAL(member(h3, "path"), "a/s2.txt");
+  BOOST_CHECK_EQUAL(member(h3, "xxh3"), hex_hash(""));
+  auto h4 = next_header();  // 1.5 MiB: over the batch's limit for one file
+  BOOST_CHECK_EQUAL(member(h4, "error"), "too_large");
+  BOOST_CHECK_EQUAL(member(next_header(), "error"), "bad_request");
+  BOOST_CHECK(rest.empty());
+  BOOST_CHECK_EQUAL(root.post("/api/content_batch/v1", "{}").status, 400);
+  BOOST_CHECK_EQUAL(api_client{node.port}.post("/api/content_batch/v1", R"(["a/s1.txt"])").status, 401);
+}
