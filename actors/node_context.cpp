@@ -44,6 +44,18 @@ std::shared_ptr<connectors::volume> node_context::volume(const std::string& volu
   return i == volumes_.end() ? nullptr : i->second;
 }
 
+void node_context::note_emission(const std::string& volume) {
+  auto now = now_ms();
+  std::lock_guard<std::mutex> guard{mtx_};
+  emissions_[volume] = now;
+}
+
+int64_t node_context::last_emission(const std::string& volume) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = emissions_.find(volume);
+  return i == emissions_.end() ? 0 : i->second;
+}
+
 void node_context::set_targets(const std::string& datasource,
                                std::map<std::string, std::string> targets) {
   std::lock_guard<std::mutex> guard{mtx_};

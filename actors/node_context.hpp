@@ -47,6 +47,10 @@ class node_context {
   std::shared_ptr<connectors::source> source(const std::string& datasource) const;
   void set_volume(const std::string& volume, std::shared_ptr<connectors::volume> v);
   std::shared_ptr<connectors::volume> volume(const std::string& volume) const;
+  /// A file of `volume` was served to another site now (the content route); `last_emission`
+  /// says when that last happened (ms since the epoch, 0: never since start).
+  void note_emission(const std::string& volume);
+  int64_t last_emission(const std::string& volume) const;
   /// A datasource's target directory in each volume it feeds (relative paths, `""` for the
   /// root), set when its actor starts.
   void set_targets(const std::string& datasource, std::map<std::string, std::string> targets);
@@ -90,6 +94,7 @@ class node_context {
   mutable std::mutex mtx_;
   std::map<std::string, std::shared_ptr<connectors::source>> sources_;
   std::map<std::string, std::shared_ptr<connectors::volume>> volumes_;
+  std::map<std::string, int64_t> emissions_;  // guarded by mtx_
   std::map<std::string, std::map<std::string, std::string>> targets_;  // datasource -> volume -> path
   struct made_target {
     std::shared_ptr<connectors::volume> base;

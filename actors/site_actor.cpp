@@ -80,7 +80,7 @@ struct site_state {
   // last reception failure (code 0: none since the last success), with what the element shows.
   bool announced = false, announcing = false, started = false, caught_up = false;
   bool link_up = false;
-  int64_t link_changed_ms = 0, reported_ms = 0;
+  int64_t link_changed_ms = 0, reported_ms = 0, reported_emission = 0;
   int reception_code = 0, shown_code = -1;
   std::string reception_text;
   bool reporting = false, report_again = false;
@@ -125,11 +125,15 @@ void report(site_ptr self) {
   s.reporting = true;
   auto now = s.env->ctx->now_ms();
   int code = s.reception_code;
-  auto body = volume_status_body(
-      s.env->cfg.name,
-      {status_number("lastConnectionAttempt", now), status_number("lastConnectionSuccess", now),
-       status_number("lastConnectionStatusChange", s.link_changed_ms), status_number("error", code),
-       status_number("exit_reception", code), status_text("stderr_reception", s.reception_text)});
+  std::vector<status_field> fields{
+      status_number("lastConnectionAttempt", now), status_number("lastConnectionSuccess", now),
+      status_number("lastConnectionStatusChange", s.link_changed_ms), status_number("error", code),
+      status_number("exit_reception", code), status_text("stderr_reception", s.reception_text)};
+  // When another site last pulled a file from this one (its content route).
+  auto emitted = s.env->ctx->last_emission(s.env->cfg.volume_id);
+  if (emitted > 0) fields.push_back(status_number("last_emission", emitted));
+  s.reported_emission = emitted;
+  auto body = volume_status_body(s.env->cfg.name, fields);
   run_io(
       self, *s.pool,
       [w = s.reporter, body]() -> caf::error {
@@ -208,7 +212,11 @@ void link_result(site_ptr self, bool up) {
       s.last_error.clear();
     }
     if (up && s.announced) report(self);
-  } else if (up && s.announced && now - s.reported_ms >= 60000) {
+  } else if (up && s.announced &&
+             (now - s.reported_ms >= 60000 ||
+              (now - s.reported_ms >= 5000 &&
+               s.env->ctx->last_emission(s.env->cfg.volume_id) != s.reported_emission))) {
+    // A heartbeat every minute; a new emission shows within seconds.
     report(self);
   }
   if (up && !s.announced) announce(self);

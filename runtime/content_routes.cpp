@@ -198,6 +198,7 @@ http_response serve_batch(actors::node_context& ctx, const std::string& volume, 
     std::snprintf(hex, sizeof hex, "%016" PRIx64, XXH3_64bits(out.data() + at, info.size));
     out.replace(at - 19, 16, hex);  // the placeholder before `"}\n`
   }
+  ctx.note_emission(volume);
   http_response res;
   res.content_type = "application/octet-stream";
   res.body = std::move(out);
@@ -225,6 +226,7 @@ http_response serve(actors::node_context& ctx, const std::string& volume, const 
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016" PRIx64, *hash);
   std::string etag = "\"xxh3-" + std::string{hex} + "\"";
+  ctx.note_emission(volume);
   int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (own < 0) return http_response::error(500, "internal_error", "cannot serve " + what);
   http_response res;

@@ -304,6 +304,8 @@ BOOST_AUTO_TEST_CASE(elements_steer_sites_without_a_restart) {
   BOOST_REQUIRE(eventually([&] { return int_of(p.element("/held.txt"), "synced_C") > 0; }, bound));
   BOOST_CHECK_EQUAL(read_file(p.root / "C" / "volume" / "held.txt"), "held");
   BOOST_CHECK_GT(int_of(p.element("site/C"), "last_reception"), 0);
+  // B served it: its element says when it last emitted (within seconds).
+  BOOST_REQUIRE(eventually([&] { return int_of(p.element("site/B"), "last_emission") > 0; }, bound));
 
   // Emission off at B: C fetches nothing from B (the item waits, retried) until it is on again.
   BOOST_REQUIRE_EQUAL(p.admin->put("/api/update/", R"({"_id":"site/B","enableEmission":false})").status, 200);
