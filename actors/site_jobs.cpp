@@ -276,14 +276,16 @@ scan_outcome run_scan(site_env& env, worker& w) {
 
 namespace {
 
-// Removes the local copy of a file deleted from the tracker when it is the copy the site
-// recorded (same size and time); a file changed here since stays, and the next scan publishes it.
+// Removes the local copy of a file (or package) deleted from the tracker when it is the copy
+// the site recorded (same size and time); a file changed here since stays, and the next scan
+// publishes it.
 caf::error remove_local(site_env& env, const std::string& ref, storage::write_batch& batch,
                         size_t& removed) {
   if (env.guard.busy(ref)) return caf::none;
   auto row = env.ctx->rows().get(env.scope, ref);
   if (!row) return std::move(row.error());
   if (!*row) return caf::none;
+  if (is_package(ref)) return remove_local_package(env, ref, batch, removed);
   auto st = env.volume->stat(ref);
   if (!st) return std::move(st.error());
   if (*st && as_recorded(**st, **row)) {
@@ -376,8 +378,7 @@ follow_outcome run_follow(site_env& env, worker& w, uint64_t since, bool wait) {
     if (!ref) continue;
     if (!deleted[id]) {
       present.push_back(id);
-    } else if (auto err = is_package(*ref) ? remove_local_package(env, *ref, batch, out.removed)
-                                           : remove_local(env, *ref, batch, out.removed)) {
+    } else if (auto err = remove_local(env, *ref, batch, out.removed)) {
       out.err = std::move(err);
       return out;
     }

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <string>
 #include <unordered_map>
 
@@ -36,6 +37,22 @@ constexpr uint64_t resumable_size = uint64_t{1} << 20;
 // queue live under this name in place of a datasource's id, which cannot begin with `~`.
 constexpr const char* site_scope_name = "~site";
 
+/// Whether `reference` is a package: a folder tracked as one unit (`/a/pkg/`, seed 003).
+inline bool is_package(std::string_view reference) {
+  return !reference.empty() && reference.back() == '/';
+}
+
+/// The package of `packages` holding `reference` (one of its ancestor folders), or null.
+inline const std::string* package_of(const std::set<std::string>& packages,
+                                     const std::string& reference) {
+  for (size_t slash = reference.find('/'); slash != std::string::npos;
+       slash = reference.find('/', slash + 1)) {
+    auto it = packages.find(reference.substr(0, slash + 1));
+    if (it != packages.end()) return &*it;
+  }
+  return nullptr;
+}
+
 // What is being received now, shared with the jobs: a scan must not take a file that a
 // transfer is putting in place for a local change (it would publish it back as modified here).
 struct reception_guard {
@@ -60,10 +77,7 @@ struct reception_guard {
     return holds(receiving, ref) || holds(received_during_scan, ref);
   }
   static bool holds(const std::set<std::string>& refs, const std::string& ref) {
-    if (refs.count(ref) > 0) return true;
-    for (size_t slash = ref.find('/'); slash != std::string::npos; slash = ref.find('/', slash + 1))
-      if (refs.count(ref.substr(0, slash + 1)) > 0) return true;
-    return false;
+    return refs.count(ref) > 0 || package_of(refs, ref) != nullptr;
   }
   void start_scan() {
     std::lock_guard<std::mutex> g{mtx};
@@ -177,16 +191,8 @@ follow_outcome run_follow(site_env& env, worker& w, uint64_t since, bool wait);
 
 // --- packages (actors/site_packages.cpp) ---------------------------------------------------
 
-/// Whether `reference` is a package: a folder tracked as one unit (`/a/pkg/`, seed 003).
-inline bool is_package(std::string_view reference) {
-  return !reference.empty() && reference.back() == '/';
-}
-
 /// The packages the index knows (their references, `a/pkg/`).
 caf::expected<std::set<std::string>> known_packages(site_env& env);
-
-/// The package of `packages` holding `reference`, or null.
-const std::string* package_of(const std::set<std::string>& packages, const std::string& reference);
 
 /// What a scan publishes of a package with changes inside: `modified` with its total size and
 /// newest modification time, or `removed` when its folder is gone.
@@ -208,8 +214,9 @@ void recover_package(site_env& env, const std::string& package);
 caf::expected<uint64_t> receive_package(site_env& env, worker& w, const wanted_copy& want,
                                         const std::string& base);
 
-/// Removes the local copy of the deleted package `ref` when every file in it is the copy the
-/// index recorded (a package changed here stays, and the next scan publishes it again).
+/// Removes the local copy of the deleted package `ref`, whose row the index holds and which is
+/// not being received (remove_local checked both), when every file in it is the copy the index
+/// recorded (a package changed here stays).
 caf::error remove_local_package(site_env& env, const std::string& ref, storage::write_batch& batch,
                                 size_t& removed);
 

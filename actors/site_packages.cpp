@@ -3,7 +3,6 @@
 // published whole by the scan (actors/site_jobs.cpp) when anything in them changes.
 #include <algorithm>
 #include <filesystem>
-#include <map>
 #include <utility>
 #include <vector>
 
@@ -39,26 +38,12 @@ caf::error io_error(const std::string& what, const std::error_code& ec) {
   return connectors::make_error(connectors::connector_errc::io_error, what + ": " + ec.message());
 }
 
-// The files under the package folder as the volume lists them (references relative to it).
+// The files under the package folder as the volume lists them (references relative to it; none
+// when the folder is gone).
 caf::expected<std::vector<connectors::item_info>> files_in(site_env& env, const std::string& package) {
-  std::vector<connectors::item_info> out;
-  auto st = env.volume->stat(package);
-  if (!st) return std::move(st.error());
-  if (!*st) return out;
-  auto folder = env.volume->target(folder_of(package));
-  if (!folder) return std::move(folder.error());
-  auto listing = (*folder)->list();
-  if (!listing) return std::move(listing.error());
-  std::vector<connectors::item_info> batch;
-  for (bool more = true; more;) {
-    batch.clear();
-    auto got = (*listing)->next(batch, 1024);
-    if (!got) return std::move(got.error());
-    more = *got;
-    for (auto& it : batch)
-      if (it.kind == connectors::item_kind::file) out.push_back(std::move(it));
-  }
-  return out;
+  auto files = connectors::files_beneath(*env.volume, package);
+  if (!files) return std::move(files.error());
+  return *files ? std::move(**files) : std::vector<connectors::item_info>{};
 }
 
 // Whether every file of the local package folder is the copy the index recorded (nothing made
@@ -117,15 +102,6 @@ caf::expected<std::set<std::string>> known_packages(site_env& env) {
   for (auto cur = env.ctx->rows().scan(env.scope); cur.valid(); cur.next())
     if (is_package(cur.row().reference)) out.insert(cur.row().reference);
   return out;
-}
-
-const std::string* package_of(const std::set<std::string>& packages, const std::string& reference) {
-  for (size_t slash = reference.find('/'); slash != std::string::npos;
-       slash = reference.find('/', slash + 1)) {
-    auto it = packages.find(reference.substr(0, slash + 1));
-    if (it != packages.end()) return &*it;
-  }
-  return nullptr;
 }
 
 void recover_package(site_env& env, const std::string& package) {
@@ -215,10 +191,6 @@ caf::expected<uint64_t> receive_package(site_env& env, worker& w, const wanted_c
 
 caf::error remove_local_package(site_env& env, const std::string& ref, storage::write_batch& batch,
                                 size_t& removed) {
-  if (env.guard.busy(ref)) return caf::none;
-  auto row = env.ctx->rows().get(env.scope, ref);
-  if (!row) return std::move(row.error());
-  if (!*row) return caf::none;
   auto recorded = as_recorded_package(env, ref);
   if (!recorded) return std::move(recorded.error());
   if (!*recorded) return caf::none;

@@ -17,6 +17,28 @@ using detail::shown;
 using detail::starts_with_nocase;
 using detail::trim;
 
+namespace {
+
+// The error of an answer other than 200/206 from an origin (`missing`: what a 404 says).
+caf::error refusal(long status, const std::string& url, const char* missing) {
+  auto code = std::to_string(status);
+  switch (status) {
+    case 404:
+      return make_error(connector_errc::not_found, shown(url) + ": the origin has " + missing);
+    case 401:
+    case 403:
+      return make_error(connector_errc::permission_denied,
+                        shown(url) + ": the origin refused the token (" + code + ")");
+    case 429:
+    case 503:
+      return make_error(connector_errc::busy, shown(url) + ": the origin is busy (" + code + ")");
+    default:
+      return make_error(connector_errc::network, shown(url) + ": the origin answered " + code);
+  }
+}
+
+}  // namespace
+
 struct http_fetcher::impl {
   // Why a request to `url` is not made: libcurl did not start, or a token would travel in clear.
   caf::error refused(const std::string& url) const {
@@ -152,23 +174,8 @@ caf::expected<std::string> http_fetcher::read(const std::string& url, size_t max
     return make_error(connector_errc::cancelled, "reading " + shown(url) + ": the node is stopping");
   if (rc != CURLE_OK)
     return make_error(connector_errc::network, "reading " + shown(url) + ": " + curl_easy_strerror(rc));
-  switch (s.status) {
-    case 200:
-      return out;
-    case 404:
-      return make_error(connector_errc::not_found, shown(url) + ": the origin has no such folder");
-    case 401:
-    case 403:
-      return make_error(connector_errc::permission_denied,
-                        shown(url) + ": the origin refused the token (" + std::to_string(s.status) + ")");
-    case 429:
-    case 503:
-      return make_error(connector_errc::busy,
-                        shown(url) + ": the origin is busy (" + std::to_string(s.status) + ")");
-    default:
-      return make_error(connector_errc::network,
-                        shown(url) + ": the origin answered " + std::to_string(s.status));
-  }
+  if (s.status == 200) return out;
+  return refusal(s.status, url, "no such folder");
 }
 
 caf::expected<fetch_result> http_fetcher::fetch(const std::string& url, volume& target,
@@ -233,25 +240,9 @@ caf::expected<fetch_result> http_fetcher::fetch(const std::string& url, volume& 
       return make_error(connector_errc::network,
                         "fetching " + shown(url) + ": " + curl_easy_strerror(rc) + " after " +
                             std::to_string(s.received) + " bytes");
-    switch (s.status) {
-      case 200:
-      case 206:
-        break;
-      case 404:
-        w.abort();
-        return make_error(connector_errc::not_found, shown(url) + ": the origin has no such file");
-      case 401:
-      case 403:
-        return make_error(connector_errc::permission_denied,
-                          shown(url) + ": the origin refused the token (" +
-                              std::to_string(s.status) + ")");
-      case 429:
-      case 503:
-        return make_error(connector_errc::busy,
-                          shown(url) + ": the origin is busy (" + std::to_string(s.status) + ")");
-      default:
-        return make_error(connector_errc::network, shown(url) + ": the origin answered " +
-                                                       std::to_string(s.status));
+    if (s.status != 200 && s.status != 206) {
+      if (s.status == 404) w.abort();
+      return refusal(s.status, url, "no such file");
     }
     // How big the file is, and where this body began.
     uint64_t size = 0, first = 0;

@@ -1,6 +1,7 @@
 #include "connectors/volume.hpp"
 
 #include <cstdio>
+#include <vector>
 
 #include "connectors/error.hpp"
 
@@ -31,6 +32,29 @@ uint64_t reference_hash(std::string_view reference) {
 }
 
 }  // namespace
+
+caf::expected<std::optional<std::vector<item_info>>> files_beneath(volume& v,
+                                                                 const std::string& folder,
+                                                                 size_t limit) {
+  using result = std::optional<std::vector<item_info>>;
+  auto st = v.stat(folder);
+  if (!st) return std::move(st.error());
+  if (!*st || (*st)->kind != item_kind::directory) return result{};
+  auto below = v.target(std::string_view{folder}.substr(0, folder.size() - 1));
+  if (!below) return std::move(below.error());
+  auto listing = (*below)->list();
+  if (!listing) return std::move(listing.error());
+  std::vector<item_info> out, batch;
+  for (bool more = true; more && out.size() <= limit;) {
+    batch.clear();
+    auto got = (*listing)->next(batch, 1024);
+    if (!got) return std::move(got.error());
+    more = *got;
+    for (auto& it : batch)
+      if (it.kind == item_kind::file && out.size() <= limit) out.push_back(std::move(it));
+  }
+  return result{std::move(out)};
+}
 
 std::string temporary_name(std::string_view reference) {
   // A directory reference has no temporary file of its own, but naming one is harmless.

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -82,6 +83,13 @@ class volume : public std::enable_shared_from_this<volume> {
   /// Makes every change so far durable (one `syncfs` of the volume's filesystem).
   [[nodiscard]] virtual caf::error sync() = 0;
 };
+
+/// The files beneath the directory `folder` of `v` (a reference ending in `/`), their
+/// references relative to it, in listing order (temporary files left out); at most `limit` + 1
+/// of them, so that a caller with a limit sees it was passed without listing everything.
+/// Nothing when `folder` is no directory.
+[[nodiscard]] caf::expected<std::optional<std::vector<item_info>>> files_beneath(
+    volume& v, const std::string& folder, size_t limit = SIZE_MAX - 1);
 
 /// Why `relative` cannot be a target (see `volume::target`), or an empty string.
 std::string target_problem(std::string_view relative);

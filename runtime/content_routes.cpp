@@ -108,32 +108,18 @@ http_response serve_folder(actors::node_context& ctx, const std::string& volume,
   auto what = "'" + path + "' in volume '" + volume + "'";
   auto v = ctx.volume(volume);
   if (!v) return http_response::error(404, "not_found", "no volume '" + volume + "' on this node");
-  auto st = v->stat(path);
-  if (!st) return refusal(st.error(), what);
-  if (!*st || (*st)->kind != connectors::item_kind::directory)
-    return http_response::error(404, "not_found", "no folder " + what);
-  auto folder = v->target(std::string_view{path}.substr(0, path.size() - 1));
-  if (!folder) return refusal(folder.error(), what);
-  auto listing = (*folder)->list();
-  if (!listing) return refusal(listing.error(), what);
+  auto files = connectors::files_beneath(*v, path, max_package_files);
+  if (!files) return refusal(files.error(), what);
+  if (!*files) return http_response::error(404, "not_found", "no folder " + what);
+  if ((*files)->size() > max_package_files)
+    return http_response::error(413, "payload_too_large",
+                                what + " holds more than " + std::to_string(max_package_files) +
+                                    " files: too many for one package");
   std::string body = "[";
-  std::vector<connectors::item_info> batch;
-  size_t files = 0;
-  for (bool more = true; more;) {
-    batch.clear();
-    auto got = (*listing)->next(batch, 1024);
-    if (!got) return refusal(got.error(), what);
-    more = *got;
-    for (auto& it : batch) {
-      if (it.kind != connectors::item_kind::file) continue;
-      if (++files > max_package_files)
-        return http_response::error(413, "payload_too_large",
-                                    what + " holds more than " + std::to_string(max_package_files) +
-                                        " files: too many for one package");
-      if (files > 1) body += ',';
-      body += "{\"path\":" + actors::json_string(it.reference) + ",\"size\":" +
-              std::to_string(it.size) + ",\"mtime_ns\":" + std::to_string(it.mtime_ns) + "}";
-    }
+  for (auto& it : **files) {
+    if (body.size() > 1) body += ',';
+    body += "{\"path\":" + actors::json_string(it.reference) + ",\"size\":" +
+            std::to_string(it.size) + ",\"mtime_ns\":" + std::to_string(it.mtime_ns) + "}";
   }
   body += "]";
   http_response res;
