@@ -44,17 +44,51 @@ std::shared_ptr<connectors::volume> node_context::volume(const std::string& volu
   return i == volumes_.end() ? nullptr : i->second;
 }
 
-void node_context::note_emission(const std::string& volume) {
-  auto now = now_ms();
+// What the content route of one volume is doing; a slot keeps its gate alive, so an answer
+// still being written when the node winds down never touches a freed gate.
+struct node_context::emission_gate {
+  std::atomic<int64_t> last{0};
+  std::atomic<uint32_t> limit{0};
+  std::atomic<uint32_t> serving{0};
+  std::atomic<uint32_t> peak{0};
+};
+
+std::shared_ptr<node_context::emission_gate> node_context::gate(const std::string& volume) const {
   std::lock_guard<std::mutex> guard{mtx_};
-  emissions_[volume] = now;
+  auto& g = emissions_[volume];
+  if (!g) g = std::make_shared<emission_gate>();
+  return g;
 }
 
-int64_t node_context::last_emission(const std::string& volume) const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto i = emissions_.find(volume);
-  return i == emissions_.end() ? 0 : i->second;
+void node_context::note_emission(const std::string& volume) { gate(volume)->last = now_ms(); }
+
+int64_t node_context::last_emission(const std::string& volume) const { return gate(volume)->last; }
+
+void node_context::set_emission_limit(const std::string& volume, uint32_t limit) {
+  gate(volume)->limit = limit;
 }
+
+std::shared_ptr<const void> node_context::emission_slot(const std::string& volume) {
+  auto g = gate(volume);
+  auto n = g->serving.load();
+  do {
+    auto limit = g->limit.load();
+    if (limit != 0 && n >= limit) return nullptr;
+  } while (!g->serving.compare_exchange_weak(n, n + 1));
+  auto peak = g->peak.load();
+  while (peak < n + 1 && !g->peak.compare_exchange_weak(peak, n + 1)) {
+  }
+  struct slot {
+    explicit slot(std::shared_ptr<emission_gate> gate) : g(std::move(gate)) {}
+    slot(const slot&) = delete;
+    slot& operator=(const slot&) = delete;
+    ~slot() { --g->serving; }
+    std::shared_ptr<emission_gate> g;
+  };
+  return std::make_shared<slot>(std::move(g));
+}
+
+uint32_t node_context::emission_peak(const std::string& volume) const { return gate(volume)->peak; }
 
 void node_context::set_targets(const std::string& datasource,
                                std::map<std::string, std::string> targets) {

@@ -1,6 +1,7 @@
 // actors/node_context.hpp: what every actor of a node shares.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <utility>
 #include <map>
@@ -51,6 +52,14 @@ class node_context {
   /// says when that last happened (ms since the epoch, 0: never since start).
   void note_emission(const std::string& volume);
   int64_t last_emission(const std::string& volume) const;
+  /// `syncAmountEmission`: how many answers of the content route `volume` gives at once (a file,
+  /// or a batch of small ones); 0, the default, sets no limit.
+  void set_emission_limit(const std::string& volume, uint32_t limit);
+  /// A place for one answer of `volume`, held until the last copy of the pointer goes (the
+  /// server keeps it until the answer is written); null when every place is taken.
+  std::shared_ptr<const void> emission_slot(const std::string& volume);
+  /// The most answers of `volume` given at once since the node started.
+  uint32_t emission_peak(const std::string& volume) const;
   /// A datasource's target directory in each volume it feeds (relative paths, `""` for the
   /// root), set when its actor starts.
   void set_targets(const std::string& datasource, std::map<std::string, std::string> targets);
@@ -94,7 +103,9 @@ class node_context {
   mutable std::mutex mtx_;
   std::map<std::string, std::shared_ptr<connectors::source>> sources_;
   std::map<std::string, std::shared_ptr<connectors::volume>> volumes_;
-  std::map<std::string, int64_t> emissions_;  // guarded by mtx_
+  struct emission_gate;
+  std::shared_ptr<emission_gate> gate(const std::string& volume) const;
+  mutable std::map<std::string, std::shared_ptr<emission_gate>> emissions_;  // guarded by mtx_
   std::map<std::string, std::map<std::string, std::string>> targets_;  // datasource -> volume -> path
   struct made_target {
     std::shared_ptr<connectors::volume> base;

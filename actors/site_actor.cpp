@@ -74,6 +74,7 @@ struct site_state {
   std::map<std::string, uint32_t> attempts;
   uint32_t feed_attempts = 0;
   uint64_t scans = 0, scans_skipped = 0, published = 0, received = 0, failed = 0, bytes = 0, held = 0;
+  uint64_t busy = 0;  // answers "busy" from origins (their syncAmountEmission)
   std::string last_error, link = "starting";
   // What the volume element says of the links (docs/sites.md, "Links down"): whether the
   // start's status is written (`announced`), whether the tracker answers and since when, and the
@@ -294,7 +295,12 @@ void finish(site_ptr self, const storage::queue_item& item, const wanted_copy& w
             fetch_outcome& out) {
   auto& st = self->state;
   st.running.erase(want.reference);
-  if (out.err) {
+  bool busy = out.err && connectors::is(out.err, connectors::connector_errc::busy);
+  if (busy) {
+    // The origin sends as many files at once as its syncAmountEmission allows: asked again in
+    // a second, without counting an attempt or a failure.
+    ++st.busy;
+  } else if (out.err) {
     note_error(self, ("transfer of " + want.reference).c_str(), out.err);
     if (!is(out.err, actors_errc::paused) &&
         !connectors::is(out.err, connectors::connector_errc::cancelled)) {
@@ -317,8 +323,8 @@ void finish(site_ptr self, const storage::queue_item& item, const wanted_copy& w
     if (auto err = st.env->ctx->queue().ack(item.ticket))
       note_error(self, "acknowledging a transfer", err);
   } else {
-    auto n = ++st.attempts[want.reference];
-    self->delayed_send(self, backoff(n), io_done_atom::value, io_continuation{[self, item] {
+    auto wait = busy ? std::chrono::seconds{1} : backoff(++st.attempts[want.reference]);
+    self->delayed_send(self, wait, io_done_atom::value, io_continuation{[self, item] {
                          self->state.env->ctx->queue().release(item.ticket);
                          pump(self);
                        }});
@@ -392,9 +398,22 @@ void pump(site_ptr self) {
     }
     if (s.running.count(want->reference)) {
       // One transfer per file at a time: this one waits for the running one (still leased).
+      // Of two waiting, the newer version stays and the other is dropped: it asks for nothing
+      // the newer does not give. (Releasing it instead would have it popped again at once,
+      // and two waiting items would take turns for ever.)
       auto p = s.parked.find(want->reference);
-      if (p != s.parked.end()) q.release(p->second.ticket);
-      s.parked[want->reference] = std::move(item);
+      if (p == s.parked.end()) {
+        s.parked.emplace(want->reference, std::move(item));
+        continue;
+      }
+      auto waiting = wanted_copy::decode(p->second.payload);
+      bool newer = !waiting || want->time > waiting->time;
+      if (auto err = q.ack(newer ? p->second.ticket : item.ticket)) {
+        note_error(self, "dropping a superseded transfer", err);
+        q.release(item.ticket);
+        return;  // tried again with the next pump
+      }
+      if (newer) p->second = std::move(item);
       continue;
     }
     if (!batchable(*want)) {
@@ -514,6 +533,10 @@ void steer(site_ptr self, const std::optional<connectors::flat_element>& own,
   if (after.reception != before.reception || after.amount != before.amount)
     spdlog::info("site {}: reception {}, {} at once", s.env->cfg.name,
                  after.reception ? "on" : "off", after.amount);
+  if (after.emission != before.emission) {
+    s.env->ctx->set_emission_limit(s.env->cfg.volume_id, after.emission);
+    spdlog::info("site {}: sending {} at once", s.env->cfg.name, after.emission);
+  }
   if (after.rules != before.rules) {
     if (after.rules_problem.empty())
       spdlog::info("site {}: scan rules {}", s.env->cfg.name,
@@ -548,6 +571,8 @@ caf::behavior site(site_ptr self, std::shared_ptr<site_env> env) {
     env->live.sync_everywhere = env->cfg.sync_everywhere;
     env->live.discover_deletions = env->cfg.discover_deletions;
     env->live.amount = std::clamp<uint32_t>(env->cfg.reception, 1, max_reception);
+    env->live.emission = std::clamp<uint32_t>(env->cfg.emission, 1, max_emission);
+    env->ctx->set_emission_limit(env->cfg.volume_id, env->live.emission);
   }
   if (auto stored = env->ctx->db().get_meta(env->cursor_key); stored && *stored)
     s.cursor = std::strtoull((*stored)->c_str(), nullptr, 10);
@@ -574,6 +599,7 @@ caf::behavior site(site_ptr self, std::shared_ptr<site_env> env) {
         out.counters["received"] = static_cast<int64_t>(st.received);
         out.counters["received_bytes"] = static_cast<int64_t>(st.bytes);
         out.counters["failed"] = static_cast<int64_t>(st.failed);
+        out.counters["origin_busy"] = static_cast<int64_t>(st.busy);
         out.counters["held_removals"] = static_cast<int64_t>(st.held);
         out.counters["transfers"] = static_cast<int64_t>(st.running.size());
         out.counters["unrecorded"] = static_cast<int64_t>(st.unrecorded.size());
@@ -582,8 +608,11 @@ caf::behavior site(site_ptr self, std::shared_ptr<site_env> env) {
         auto live = st.env->live_now();
         out.counters["scans_skipped"] = static_cast<int64_t>(st.scans_skipped);
         out.counters["scans_on"] = live.scans && live.discovery ? 1 : 0;
+        out.counters["packages_on"] = live.discover_packages ? 1 : 0;
         out.counters["reception_on"] = live.reception ? 1 : 0;
         out.counters["reception_amount"] = live.amount;
+        out.counters["emission_amount"] = live.emission;
+        out.counters["emission_peak"] = st.env->ctx->emission_peak(st.env->cfg.volume_id);
         out.counters["reception_error"] = st.reception_code;
         return out;
       },

@@ -34,6 +34,8 @@ struct site_settings {
   std::chrono::seconds scan_interval{60};
   /// Transfers in at once (`syncAmountReception`).
   uint32_t reception = 4;
+  /// Answers of the content route at once (`syncAmountEmission`).
+  uint32_t emission = 8;
   /// Bytes per second at most per transfer (0: no limit).
   uint64_t max_bytes_per_s = 0;
   /// How long one long poll of the change feed waits for news.

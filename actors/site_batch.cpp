@@ -31,14 +31,15 @@ std::string batch_url(const std::string& content) {
   return content.substr(0, at) + "/api/content_batch/" + content.substr(at + part.size());
 }
 
-// Writes one received file under its name (a temporary file renamed into place).
-caf::error put_file(site_env& env, const wanted_copy& want, std::string_view bytes) {
+// Writes one received file under its name (a temporary file renamed into place), with the
+// origin's modification time (`mtime_ns`, the file as it was read there).
+caf::error put_file(site_env& env, const wanted_copy& want, std::string_view bytes, int64_t mtime_ns) {
   connectors::item_info info;
   info.reference = want.reference;
   info.kind = connectors::item_kind::file;
   info.mode = 0644;
   info.size = bytes.size();
-  info.mtime_ns = want.mtime_ms * 1000000;
+  info.mtime_ns = mtime_ns;
   auto opened = env.volume->open_writer(info, 0);
   if (!opened) return std::move(opened.error());
   auto& w = **opened;
@@ -70,6 +71,10 @@ std::vector<fetch_outcome> run_fetch_batch(site_env& env, worker& w,
       outs[i].synced = static_cast<int64_t>((*row)->generation);  // held already
       continue;
     }
+    if (recorded && same_version(**row, want)) {
+      outs[i] = run_fetch(env, w, want);  // held already as this version: recorded so
+      continue;
+    }
     if (*st && !recorded) {
       outs[i] = run_fetch(env, w, want);  // local changes: kept as a conflict there
       continue;
@@ -93,14 +98,18 @@ std::vector<fetch_outcome> run_fetch_batch(site_env& env, worker& w,
   auto got = w.fetcher->read(url, max_answer_bytes, &body);
   if (!got) {
     for (auto i : plain) env.guard.end(wants[i].reference);
-    if (connectors::is(got.error(), connectors::connector_errc::not_found) ||
-        connectors::is(got.error(), connectors::connector_errc::cancelled)) {
-      if (!connectors::is(got.error(), connectors::connector_errc::cancelled)) alone(plain);
-      else
-        for (auto i : plain) {
-          outs[i].retry = true;
-          outs[i].err = got.error();
-        }
+    if (connectors::is(got.error(), connectors::connector_errc::not_found)) {
+      alone(plain);
+      return outs;
+    }
+    if (connectors::is(got.error(), connectors::connector_errc::cancelled) ||
+        connectors::is(got.error(), connectors::connector_errc::busy)) {
+      // Stopping, or the origin sends as much as its syncAmountEmission allows: asked again
+      // shortly, and nothing is recorded against the files.
+      for (auto i : plain) {
+        outs[i].retry = true;
+        outs[i].err = got.error();
+      }
       return outs;
     }
     // The origin out of reach: every file records the failure (one request), and is retried.
@@ -150,7 +159,8 @@ std::vector<fetch_outcome> run_fetch_batch(site_env& env, worker& w,
       again.push_back(i);  // did not verify: fetched alone, which verifies again
       continue;
     }
-    if (auto err = put_file(env, want, bytes)) {
+    auto mtime_ns = head->integer("mtime_ns").value_or(want.mtime_ms * 1000000);
+    if (auto err = put_file(env, want, bytes, mtime_ns)) {
       outs[i].err = std::move(err);
       outs[i].retry = true;
       continue;

@@ -162,7 +162,8 @@ scan_outcome scan_and_publish(site_env& env, worker& w, const live_settings& liv
   std::vector<site_change> package_changes;
   package_changes.reserve(touched.size());  // pointed to below
   for (auto& package : touched) {
-    if (late.count(package) || env.guard.busy(package)) continue;
+    // enableDiscoveryPackages off: packages are left alone (what changed inside them waits).
+    if (!live.discover_packages || late.count(package) || env.guard.busy(package)) continue;
     auto c = package_change(env, package);
     if (!c) {
       out.err = std::move(c.error());
@@ -515,16 +516,35 @@ fetch_outcome run_fetch(site_env& env, worker& w, const wanted_copy& want) {
     if (r->status != 200 && r->status != 404) return answer_error(*r, "recording " + id);
     return caf::error{};
   };
-  // Already held (delivered before a crash, or a duplicate queue item): record it only.
-  if (*row && (*row)->generation >= static_cast<uint64_t>(want.time)) {
+  // Already held (delivered before a crash, a duplicate queue item, or a fetch of an earlier
+  // version that found the file as this one is): record it only.
+  bool newer_held = *row && (*row)->generation >= static_cast<uint64_t>(want.time);
+  if (*row && (newer_held || same_version(**row, want))) {
     auto st = env.volume->stat(want.reference);
     if (st && *st && as_recorded(**st, **row)) {
-      // The version held, which may be newer than this item's.
-      out.synced = static_cast<int64_t>((*row)->generation);
+      if (newer_held) {
+        // The version held, which may be newer than this item's.
+        out.synced = static_cast<int64_t>((*row)->generation);
+        return out;
+      }
+      storage::write_batch batch{env.ctx->db()};
+      rows.put(batch, env.scope, row_of(want.reference, (*row)->size, (*row)->mtime_ns, want.time));
+      if (auto err = env.ctx->db().write(batch)) {
+        out.err = std::move(err);
+        out.retry = true;
+        return out;
+      }
+      out.synced = want.time;
       return out;
     }
   }
   auto failed = [&](caf::error err) {
+    if (connectors::is(err, connectors::connector_errc::busy)) {
+      // The origin sends as much as its syncAmountEmission allows: not a failure of the copy.
+      out.retry = true;
+      out.err = std::move(err);
+      return out;
+    }
     int code = rsync_code(err);
     if (auto e = record(failed_body(id, site, code, env.ctx->now_ms())))
       spdlog::debug("site: recording the failure of {}: {}", id, render(e));
@@ -579,12 +599,16 @@ fetch_outcome run_fetch(site_env& env, worker& w, const wanted_copy& want) {
     etag = std::move(**kept);
     resume = UINT64_MAX;
   }
-  std::function<void(const std::string&)> started;
-  if (want.size >= resumable_size && !aside)
-    started = [&](const std::string& tag) {
-      if (tag != etag)
-        if (auto err = env.ctx->db().put_meta(part_key, tag))
-          spdlog::debug("site: keeping the ETag of {}: {}", want.reference, render(err));
+  // Kept for a file large enough by the origin's account now (the version published may have
+  // been caught while the file was being written, smaller).
+  std::function<void(const std::string&, uint64_t)> started;
+  bool kept = !etag.empty();
+  if (!aside)
+    started = [&](const std::string& tag, uint64_t size) {
+      if (size < resumable_size || tag == etag) return;
+      kept = true;
+      if (auto err = env.ctx->db().put_meta(part_key, tag))
+        spdlog::debug("site: keeping the ETag of {}: {}", want.reference, render(err));
     };
   auto got = w.fetcher->fetch(content_url(*base, want.reference), *env.volume, info,
                               aside ? 0 : resume, aside ? std::string{} : etag, started);
@@ -592,7 +616,7 @@ fetch_outcome run_fetch(site_env& env, worker& w, const wanted_copy& want) {
   bool resumable = !got && (connectors::is(got.error(), connector_errc::network) ||
                             connectors::is(got.error(), connector_errc::busy) ||
                             connectors::is(got.error(), connector_errc::cancelled));
-  if (!resumable && (!etag.empty() || started))
+  if (!resumable && kept)
     if (auto err = env.ctx->db().erase_meta(part_key))
       spdlog::debug("site: forgetting the ETag of {}: {}", want.reference, render(err));
   if (!got) {

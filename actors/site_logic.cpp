@@ -169,9 +169,12 @@ void apply_volume(const connectors::flat_element& e, live_settings& live) {
   live.discovery = e.boolean("enableDiscovery").value_or(live.discovery);
   live.discover_updates = e.boolean("enableDiscoveryUpdatedFiles").value_or(live.discover_updates);
   live.discover_deletions = e.boolean("enableDiscoveryDeletedFiles").value_or(live.discover_deletions);
+  live.discover_packages = e.boolean("enableDiscoveryPackages").value_or(live.discover_packages);
   live.reception = e.boolean("enableReception").value_or(live.reception);
   if (auto n = e.integer("syncAmountReception"); n && *n >= 1)
     live.amount = static_cast<uint32_t>(std::min<int64_t>(*n, max_reception));
+  if (auto n = e.integer("syncAmountEmission"); n && *n >= 1)
+    live.emission = static_cast<uint32_t>(std::min<int64_t>(*n, max_emission));
 }
 
 std::string volume_seed_body(std::string_view site, const live_settings& live) {
@@ -181,10 +184,11 @@ std::string volume_seed_body(std::string_view site, const live_settings& live) {
   body += std::string{",\"enableDiscovery\":"} + flag(live.discovery);
   body += std::string{",\"enableDiscoveryUpdatedFiles\":"} + flag(live.discover_updates);
   body += std::string{",\"enableDiscoveryDeletedFiles\":"} + flag(live.discover_deletions);
-  body += ",\"enableDiscoveryPackages\":false,\"enableEmission\":true";
+  body += std::string{",\"enableDiscoveryPackages\":"} + flag(live.discover_packages);
+  body += ",\"enableEmission\":true";
   body += std::string{",\"enableReception\":"} + flag(live.reception);
   body += ",\"syncAmountReception\":" + std::to_string(live.amount);
-  body += ",\"syncAmountEmission\":" + std::to_string(live.amount) + "}";
+  body += ",\"syncAmountEmission\":" + std::to_string(live.emission) + "}";
   return body;
 }
 

@@ -72,8 +72,10 @@ struct live_settings {
   bool discovery = true;         ///< enableDiscovery
   bool discover_updates = true;  ///< enableDiscoveryUpdatedFiles
   bool discover_deletions = true;  ///< enableDiscoveryDeletedFiles
+  bool discover_packages = true;   ///< enableDiscoveryPackages: scans publish packages' changes
   bool reception = true;         ///< enableReception
   uint32_t amount = 4;           ///< syncAmountReception (1 to `max_reception`)
+  uint32_t emission = 8;         ///< syncAmountEmission (1 to `max_emission`)
   /// Which files scans publish (global `includePatternRules`, `excludePatternRules`,
   /// `excludedFiles`; see `scan_filter`); null: every file.
   std::shared_ptr<const connectors::path_filter> filter;
@@ -96,6 +98,8 @@ caf::expected<connectors::path_filter> scan_filter(std::string_view include, std
 
 /// The most transfers a site runs at once, whatever `syncAmountReception` says.
 constexpr uint32_t max_reception = 32;
+/// The most answers a site's content route gives at once, whatever `syncAmountEmission` says.
+constexpr uint32_t max_emission = 256;
 
 /// Takes what `rsyncGlobalParameters` says into `live` (keys it does not have stay).
 void apply_global(const connectors::flat_element& e, live_settings& live);
@@ -127,6 +131,13 @@ struct wanted_copy {
   std::string encode() const;
   static std::optional<wanted_copy> decode(std::string_view payload);
 };
+
+/// Whether the copy recorded in `row` is the version `want` describes, by size and
+/// modification time (rsync's quick check): a fetch of an earlier version found the file as
+/// this one is (it was published while being written, say). Needs the version's `file_mtime`.
+inline bool same_version(const storage::datastore_row& row, const wanted_copy& want) noexcept {
+  return want.mtime_ms != 0 && row.size == want.size && row.mtime_ns / 1000000 == want.mtime_ms;
+}
 
 /// Whether this site needs a transfer for the element `id`: a file of the project from another
 /// origin, meant for this site (`sync_<site>: true`, or `syncEverywhere` — the element's, else

@@ -1,5 +1,6 @@
 #include "connectors/http_fetch.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <functional>
 #include <string_view>
@@ -37,6 +38,14 @@ caf::error refusal(long status, const std::string& url, const char* missing) {
   }
 }
 
+// `bytes first-last/size` into `first` and `size`.
+bool read_content_range(std::string_view cr, uint64_t& first, uint64_t& size) {
+  auto dash = cr.find('-'), slash = cr.find('/');
+  return cr.substr(0, 6) == "bytes " && dash != std::string_view::npos &&
+         slash != std::string_view::npos && read_u64(cr.substr(6, dash - 6), first) &&
+         read_u64(cr.substr(slash + 1), size);
+}
+
 }  // namespace
 
 struct http_fetcher::impl {
@@ -56,8 +65,11 @@ struct http_fetcher::impl {
   long status = 0;
   std::string etag, xxh3, content_range, error_body;
   item_writer* writer = nullptr;
-  // Told the ETag once the body of a 200 or 206 begins (the caller keeps it for a resume).
-  const std::function<void(const std::string&)>* started = nullptr;
+  // The origin's modification time of the file (`X-Content-Mtime-Ns`), when it says.
+  std::string mtime;
+  // Told the ETag and the file's size once the body of a 200 or 206 begins (the caller keeps
+  // the ETag for a resume).
+  const std::function<void(const std::string&, uint64_t)>* started = nullptr;
   bool told = false;
   caf::error write_error;
   uint64_t received = 0;
@@ -76,12 +88,15 @@ struct http_fetcher::impl {
       // A new response (after a 100 Continue, say): forget the previous one's fields.
       self->etag.clear();
       self->xxh3.clear();
+      self->mtime.clear();
       self->content_range.clear();
       self->status = detail::status_of(line);
     } else if (starts_with_nocase(line, "etag:")) {
       self->etag = std::string{trim(line.substr(5))};
     } else if (starts_with_nocase(line, "x-content-xxh3:")) {
       self->xxh3 = std::string{trim(line.substr(15))};
+    } else if (starts_with_nocase(line, "x-content-mtime-ns:")) {
+      self->mtime = std::string{trim(line.substr(19))};
     } else if (starts_with_nocase(line, "content-range:")) {
       self->content_range = std::string{trim(line.substr(14))};
     }
@@ -109,7 +124,17 @@ struct http_fetcher::impl {
     }
     if (!self->told) {
       self->told = true;
-      if (self->started != nullptr && *self->started) (*self->started)(self->etag);
+      if (self->started != nullptr && *self->started) {
+        uint64_t first = 0, whole = 0;
+        if (self->status == 206) {
+          (void)read_content_range(self->content_range, first, whole);
+        } else {
+          curl_off_t length = -1;
+          curl_easy_getinfo(self->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+          whole = length > 0 ? static_cast<uint64_t>(length) : 0;
+        }
+        (*self->started)(self->etag, whole);
+      }
     }
     if (auto err = self->writer->write(data, len)) {
       self->write_error = std::move(err);
@@ -181,7 +206,7 @@ caf::expected<std::string> http_fetcher::read(const std::string& url, size_t max
 caf::expected<fetch_result> http_fetcher::fetch(const std::string& url, volume& target,
                                                 const item_info& info, uint64_t resume_offset,
                                                 const std::string& etag,
-                                                const std::function<void(const std::string&)>& started) {
+                                                const std::function<void(const std::string&, uint64_t)>& started) {
   auto& s = *impl_;
   if (auto err = s.refused(url)) return err;
   std::string known_etag = etag;
@@ -248,11 +273,7 @@ caf::expected<fetch_result> http_fetcher::fetch(const std::string& url, volume& 
     uint64_t size = 0, first = 0;
     if (s.status == 206) {
       // bytes first-last/size
-      std::string_view cr{s.content_range};
-      auto dash = cr.find('-'), slash = cr.find('/');
-      if (cr.substr(0, 6) != "bytes " || dash == std::string_view::npos ||
-          slash == std::string_view::npos || !read_u64(cr.substr(6, dash - 6), first) ||
-          !read_u64(cr.substr(slash + 1), size) || first != offset)
+      if (!read_content_range(s.content_range, first, size) || first != offset)
         return make_error(connector_errc::network,
                           shown(url) + ": the origin's Content-Range does not continue the copy");
     } else {
@@ -285,9 +306,15 @@ caf::expected<fetch_result> http_fetcher::fetch(const std::string& url, volume& 
     auto done = info;
     done.size = size;
     done.hash = expected_hash;
+    // The origin's modification time, when it says: the copy is of the file as it is now,
+    // which may be newer than the version the caller asked for.
+    uint64_t mtime_ns = 0;
+    if (read_u64(s.mtime, mtime_ns) && mtime_ns <= static_cast<uint64_t>(INT64_MAX))
+      done.mtime_ns = static_cast<int64_t>(mtime_ns);
     if (auto err = w.commit(done)) return err;
     fetch_result out;
     out.size = size;
+    out.mtime_ns = done.mtime_ns;
     out.hash = expected_hash;
     out.received = s.received;
     out.resumed = offset > 0;

@@ -39,6 +39,7 @@ struct fetch_options {
 struct fetch_result {
   uint64_t size = 0;        ///< the file's size
   uint64_t hash = 0;        ///< its XXH3-64, as the origin said and the copy verified
+  int64_t mtime_ns = 0;     ///< the copy's modification time
   uint64_t received = 0;    ///< body bytes received (less than `size` when resumed)
   bool resumed = false;     ///< continued a temporary file left by an earlier attempt
 };
@@ -62,14 +63,16 @@ class http_fetcher {
   /// serve one). Errors: `not_found` (404: the origin has no such file; rsync's 23),
   /// `permission_denied` (401, 403), `busy` (429, 503), `network` (connection, timeout, 5xx),
   /// `changed_during_copy` (the copy does not verify), `invalid_path` (a URL refused, e.g.
-  /// plain http beyond loopback), and the volume's own. `started(etag)` is called once the
-  /// body begins arriving, before it is written: a caller that wants to resume after its own
-  /// restart keeps the ETag durably there and passes it back with `resume_offset` past the end
-  /// of the temporary file (`UINT64_MAX`: all of it).
+  /// plain http beyond loopback), and the volume's own. `started(etag, size)` is called once
+  /// the body begins arriving, before it is written, with the whole file's size: a caller that
+  /// wants to resume after its own restart keeps the ETag durably there and passes it back
+  /// with `resume_offset` past the end of the temporary file (`UINT64_MAX`: all of it). The
+  /// copy gets the origin's modification time when it sends `X-Content-Mtime-Ns` (the file
+  /// may have changed since the caller learnt of it), else `info`'s.
   [[nodiscard]] caf::expected<fetch_result> fetch(
       const std::string& url, volume& target, const item_info& info, uint64_t resume_offset,
       const std::string& etag = {},
-      const std::function<void(const std::string&)>& started = {});
+      const std::function<void(const std::string&, uint64_t)>& started = {});
 
   /// GETs `url` whole into a string (a package's listing), or POSTs the JSON `post` to it (a
   /// batch of small files): errors as `fetch`'s, and `network` when the answer exceeds

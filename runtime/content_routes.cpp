@@ -102,6 +102,16 @@ http_response refusal(const caf::error& err, const std::string& what) {
   return error_response(err);
 }
 
+// All of a volume's places for answers are taken (its site's `syncAmountEmission`): the other
+// site asks again shortly, and records nothing against the file.
+http_response emission_busy(const std::string& volume) {
+  auto busy = http_response::error(503, "unavailable",
+                                   "volume '" + volume + "' is sending as many files at once as "
+                                   "its syncAmountEmission allows; retry");
+  busy.headers.emplace_back("Retry-After", "1");
+  return busy;
+}
+
 // A folder tracked as a package (`/a/pkg/`): the files beneath it, listed (on the pool), so
 // that a site can fetch them one by one and put the whole in place at once.
 http_response serve_folder(actors::node_context& ctx, const std::string& volume, const std::string& path) {
@@ -139,6 +149,8 @@ http_response serve_batch(actors::node_context& ctx, const std::string& volume, 
     return http_response::error(400, "bad_request",
                                 "the body must be a JSON array of 1 to " +
                                     std::to_string(max_batch_files) + " file paths");
+  auto slot = ctx.emission_slot(volume);
+  if (!slot) return emission_busy(volume);
   std::string out;
   auto refuse = [&](const std::string& path, const char* error, const std::string& message) {
     out += "{\"path\":" + actors::json_string(path) + ",\"error\":\"" + error +
@@ -188,6 +200,7 @@ http_response serve_batch(actors::node_context& ctx, const std::string& volume, 
   http_response res;
   res.content_type = "application/octet-stream";
   res.body = std::move(out);
+  res.hold = std::move(slot);
   return res;
 }
 
@@ -205,6 +218,8 @@ http_response serve(actors::node_context& ctx, const std::string& volume, const 
   int fd = (*reader)->native_handle();
   if (fd < 0)
     return http_response::error(501, "not_implemented", "volume '" + volume + "' cannot serve files");
+  auto slot = ctx.emission_slot(volume);
+  if (!slot) return emission_busy(volume);
   auto buffer = std::make_unique<char[]>(size_t{1} << 20);
   auto hash = connectors::xxh3_of(fd, info.size, buffer.get(), size_t{1} << 20, what);
   if (!hash)
@@ -217,7 +232,11 @@ http_response serve(actors::node_context& ctx, const std::string& volume, const 
   if (own < 0) return http_response::error(500, "internal_error", "cannot serve " + what);
   http_response res;
   res.content_type = "application/octet-stream";
-  res.headers = {{"ETag", etag}, {"X-Content-XXH3", hex}, {"Accept-Ranges", "bytes"}};
+  res.hold = std::move(slot);
+  res.headers = {{"ETag", etag},
+                 {"X-Content-XXH3", hex},
+                 {"X-Content-Mtime-Ns", std::to_string(info.mtime_ns)},
+                 {"Accept-Ranges", "bytes"}};
   bool unsatisfiable = false;
   std::optional<byte_range> r;
   if (range && (!if_range || *if_range == etag)) {

@@ -93,6 +93,9 @@ struct http_response {
   std::shared_ptr<const http_file_part> file;
   /// Extra headers, e.g. `{"Allow", "GET"}`.
   std::vector<std::pair<std::string, std::string>> headers;
+  /// Kept by the server until the response is written or its connection is gone: a place
+  /// among a limited number of answers at once (the content route's `syncAmountEmission`).
+  std::shared_ptr<const void> hold;
 
   /// A JSON response; `body` must already be JSON.
   static http_response json(unsigned status, std::string body);

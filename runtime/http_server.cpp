@@ -229,6 +229,7 @@ class session final : public session_base {
   void close() override {
     if (phase_ == phase::closed) return;
     phase_ = phase::closed;
+    hold_.reset();
     beast::error_code ec;
     tcp_socket().shutdown(tcp::socket::shutdown_both, ec);
     lowest().close();
@@ -331,6 +332,7 @@ class session final : public session_base {
     res_->set(http::field::content_type, r.content_type);
     for (auto& [name, value] : r.headers) res_->insert(name, value);
     res_->keep_alive(keep_alive);
+    hold_ = std::move(r.hold);
     if (r.file) return write_file_response(std::move(r.file));
     if (head_) {
       // The length GET would send, and no body.
@@ -369,6 +371,7 @@ class session final : public session_base {
       file_sr_.reset();
       file_hdr_.reset();
       res_.reset();
+      hold_.reset();
       if (again) return do_read();
       return linger();
     }
@@ -396,6 +399,7 @@ class session final : public session_base {
     if (ec || phase_ == phase::closed) return close();
     bool again = res_->keep_alive() && !stopping_;
     res_.reset();
+    hold_.reset();
     if (again) return do_read();
     linger();
   }
@@ -440,6 +444,7 @@ class session final : public session_base {
   std::optional<http::response<http::empty_body>> file_hdr_;
   std::optional<http::response_serializer<http::empty_body>> file_sr_;
   std::shared_ptr<const http_file_part> file_;
+  std::shared_ptr<const void> hold_;  // the answer's `hold`, until it is written
   std::unique_ptr<char[]> file_block_;
   uint64_t file_sent_ = 0;
   std::array<char, 4096> drain_buf_{};

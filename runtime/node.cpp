@@ -120,6 +120,7 @@ caf::expected<std::optional<actors::site_settings>> site_settings_of(const node_
   out.ca_file = s.ca_file;
   out.scan_interval = std::chrono::seconds{s.scan_interval_s};
   out.reception = static_cast<uint32_t>(s.reception);
+  out.emission = static_cast<uint32_t>(s.emission);
   out.max_bytes_per_s = static_cast<uint64_t>(s.max_bytes_per_s);
   out.feed_wait = std::chrono::seconds{s.feed_wait_s};
   out.sync_everywhere = s.sync_everywhere;
@@ -396,6 +397,8 @@ const listen_address& node::http_address() const noexcept {
 const std::string& node::node_id() const noexcept {
   return impl_->node_id;
 }
+
+actors::node_context& node::context() noexcept { return *impl_->ctx; }
 
 caf::error node::fatal_error() const {
   std::lock_guard<std::mutex> guard{impl_->fatal_mtx};

@@ -10,6 +10,10 @@
 
 #include "runtime/node_config.hpp"
 
+namespace syncline::actors {
+class node_context;
+}  // namespace syncline::actors
+
 namespace syncline::runtime {
 
 /// A started node: its database open (the data directory locked), its actor system running and
@@ -32,6 +36,9 @@ class node {
   const listen_address& http_address() const noexcept;
   /// The database's identity (a ULID).
   const std::string& node_id() const noexcept;
+  /// What the node's actors share (storage, connectors, the content route's limits); valid
+  /// until `stop`. For tests that steer a node from inside its process.
+  actors::node_context& context() noexcept;
 
   /// Stops in reverse order: HTTP server (requests in flight get a short grace), actor system
   /// (waits for every actor), database (closed, the data directory unlocked). Idempotent.

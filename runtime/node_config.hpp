@@ -156,6 +156,7 @@ struct site_section {
   std::string ca_file;
   int64_t scan_interval_s = 60;
   int64_t reception = 4;
+  int64_t emission = 8;
   int64_t max_bytes_per_s = 0;
   int64_t feed_wait_s = 25;
   bool sync_everywhere = true;

@@ -1,7 +1,15 @@
 // The content route (`GET /api/content/{volume}/{path}`, docs/api.md "Content") on a real node
-// with a directory volume: whole files and ranges with their hash, If-Range, HEAD, and every
-// way a path could leave the volume.
+// with a directory volume: whole files and ranges with their hash, If-Range, HEAD, every way a
+// path could leave the volume, folders, batches, and the limit of answers at once.
 #define BOOST_TEST_MODULE api_content
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +19,7 @@
 #include <boost/test/unit_test.hpp>
 #include <xxhash.h>
 
+#include "actors/node_context.hpp"
 #include "tests/api/api_client.hpp"
 
 using namespace syncline::test;
@@ -157,4 +166,68 @@ BOOST_FIXTURE_TEST_CASE(folders_are_listed_and_small_files_travel_in_batches, fi
   BOOST_CHECK(rest.empty());
   BOOST_CHECK_EQUAL(root.post("/api/content_batch/v1", "{}").status, 400);
   BOOST_CHECK_EQUAL(api_client{node.port}.post("/api/content_batch/v1", R"(["a/s1.txt"])").status, 401);
+}
+
+// A site's syncAmountEmission: a volume gives at most so many answers at once; an answer holds
+// its place until it is written (a client that does not read keeps it), others meanwhile get
+// 503 with Retry-After, and the place is free again once the answer is out.
+BOOST_FIXTURE_TEST_CASE(a_volume_sends_as_many_answers_at_once_as_its_limit, fixture) {
+  // Larger than loopback's socket buffers hold, so that its answer waits for the reader.
+  std::string big = pseudo_random(32u << 20, 9);
+  std::ofstream{volume_dir / "a" / "big.bin", std::ios::binary} << big;
+  auto& ctx = node.node->context();
+  ctx.set_emission_limit("v1", 1);
+  // The origin's modification time travels with the file.
+  auto one = root.get("/api/content/v1/a/b.bin");
+  BOOST_REQUIRE_EQUAL(one.status, 200);
+  struct stat st{};
+  BOOST_REQUIRE_EQUAL(::stat((volume_dir / "a" / "b.bin").c_str(), &st), 0);
+  BOOST_CHECK_EQUAL(one.header("x-content-mtime-ns"),
+                    std::to_string(int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec));
+
+  // A reader with a small receive buffer that reads nothing for now: its answer cannot be
+  // written to the end, so it keeps its place.
+  int slow = ::socket(AF_INET, SOCK_STREAM, 0);
+  BOOST_REQUIRE_GE(slow, 0);
+  int small = 16 * 1024;
+  ::setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(node.port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE_EQUAL(::connect(slow, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  std::string ask = "GET /api/content/v1/a/big.bin HTTP/1.1\r\nHost: 127.0.0.1:" +
+                    std::to_string(node.port) + "\r\nAuthorization: Bearer " + root.token() +
+                    "\r\nConnection: close\r\n\r\n";
+  BOOST_REQUIRE_EQUAL(::send(slow, ask.data(), ask.size(), MSG_NOSIGNAL), static_cast<ssize_t>(ask.size()));
+  syncline::test::http_result refused;
+  BOOST_REQUIRE(eventually([&] {
+    refused = root.call("HEAD", "/api/content/v1/a/b.bin");
+    return refused.status == 503;
+  }));
+  BOOST_CHECK_EQUAL(refused.header("retry-after"), "1");
+  auto batch = root.post("/api/content_batch/v1", R"(["a/b.bin"])");
+  BOOST_CHECK_EQUAL(batch.status, 503);
+  BOOST_CHECK_MESSAGE(batch.body.find("syncAmountEmission") != std::string::npos, batch.body);
+  BOOST_CHECK_EQUAL(root.get("/api/content/v1/a/").status, 200);  // a listing takes no place
+
+  // Read to the end (the server closes after it): the place is free again.
+  std::string whole;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds{60};
+  char buf[1 << 16];
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd pfd{slow, POLLIN, 0};
+    if (::poll(&pfd, 1, 1000) <= 0) continue;
+    auto n = ::recv(slow, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    whole.append(buf, static_cast<size_t>(n));
+  }
+  ::close(slow);
+  BOOST_CHECK_EQUAL(whole.substr(0, 12), "HTTP/1.1 200");
+  BOOST_CHECK(whole.size() > big.size() && whole.compare(whole.size() - big.size(), big.size(), big) == 0);
+  BOOST_CHECK(eventually([&] { return root.call("HEAD", "/api/content/v1/a/b.bin").status == 200; }));
+  BOOST_CHECK_EQUAL(ctx.emission_peak("v1"), 1u);
+  // No limit: answers at once as many as asked.
+  ctx.set_emission_limit("v1", 0);
+  BOOST_CHECK_EQUAL(root.post("/api/content_batch/v1", R"(["a/b.bin"])").status, 200);
 }

@@ -110,6 +110,7 @@ BOOST_AUTO_TEST_CASE(every_setting_is_described_with_its_default) {
                                     "site.ca_file",
                                     "site.scan_interval_s",
                                     "site.reception",
+                                    "site.emission",
                                     "site.max_bytes_per_s",
                                     "site.feed_wait_s",
                                     "site.sync_everywhere",

@@ -17,6 +17,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/api/api_client.hpp"
 #include "tests/support/child_process.hpp"
@@ -223,6 +224,45 @@ BOOST_AUTO_TEST_CASE(a_download_cut_by_sigkill_resumes_with_range) {
   auto received = std::stoull(actors.substr(at + 17));
   BOOST_CHECK_MESSAGE(received < size && received + kept >= size,
                       "received " << received << " after keeping " << kept << " of " << size);
+}
+
+// syncAmountEmission in the origin's volume element bounds what it sends at once, without a
+// restart; the receiver takes "busy" as a reason to ask again, not as a failed copy.
+BOOST_AUTO_TEST_CASE(the_origin_sends_no_more_at_once_than_its_emission_amount) {
+  project p;
+  auto b = p.site("B");
+  auto c = p.site("C", "max_bytes_per_s = 4194304\nreception = 4\n");
+  api_client admin_b{b->port}, admin_c{c->port};
+  admin_b.set_token(admin_b.sign_in("root", admin_password));
+  admin_c.set_token(admin_c.sign_in("root", admin_password));
+  BOOST_REQUIRE(eventually([&] { return member(p.element("site/B"), "agentStatus") == "on"; }, bound));
+  BOOST_REQUIRE_EQUAL(
+      p.admin->put("/api/update/", R"({"_id":"site/B","syncAmountEmission":1})").status, 200);
+  BOOST_REQUIRE(eventually([&] { return counter(admin_b, "emission_amount") == 1; }, bound));
+  // Files too large for a batch, each about a quarter of a second at C's pace: C asks for
+  // four at once, B sends one at a time.
+  std::vector<std::string> names, contents;
+  for (int i = 0; i < 6; ++i) {
+    names.push_back("e" + std::to_string(i) + ".bin");
+    contents.push_back(pseudo_random(1u << 20, 20 + i));
+    write_file(p.root / "B" / "volume" / names.back(), contents.back());
+  }
+  for (auto& n : names)
+    BOOST_REQUIRE_MESSAGE(eventually([&] { return int_of(p.element("/" + n), "synced_C") > 0; }, bound),
+                          n << " never arrived:\n" << c->proc->output());
+  for (size_t i = 0; i < names.size(); ++i) {
+    BOOST_CHECK(read_file(p.root / "C" / "volume" / names[i]) == contents[i]);
+    BOOST_CHECK_MESSAGE(p.element("/" + names[i]).find("syncError_C") == std::string::npos,
+                        p.element("/" + names[i]));
+  }
+  BOOST_CHECK_EQUAL(counter(admin_b, "emission_peak"), 1);
+  BOOST_TEST_MESSAGE("C was told busy " << counter(admin_c, "origin_busy") << " time(s)");
+  BOOST_CHECK_EQUAL(counter(admin_c, "failed"), 0);
+  BOOST_CHECK_EQUAL(counter(admin_c, "reception_error"), 0);
+  // Raised again through the element.
+  BOOST_REQUIRE_EQUAL(
+      p.admin->put("/api/update/", R"({"_id":"site/B","syncAmountEmission":3})").status, 200);
+  BOOST_CHECK(eventually([&] { return counter(admin_b, "emission_amount") == 3; }, bound));
 }
 
 // The same file changed at two sites: neither version is lost. C has local changes it has not
@@ -501,8 +541,8 @@ BOOST_AUTO_TEST_CASE(published_files_go_where_and_in_the_order_their_elements_sa
 
 // Packages (seed 003): a folder tracked with a trailing slash travels as one unit. Published by
 // hand with B as origin, it reaches C whole (never file by file); a change inside it publishes
-// the package again and C's copy is replaced at once, leaving nothing half-done behind; removed
-// at B, it is removed at C.
+// the package again and C's copy is replaced at once, leaving nothing half-done behind; with
+// enableDiscoveryPackages off, changes inside wait; removed at B, it is removed at C.
 BOOST_AUTO_TEST_CASE(a_package_travels_and_changes_as_one_unit) {
   project p;
   auto vb = p.root / "B" / "volume";
@@ -547,6 +587,26 @@ BOOST_AUTO_TEST_CASE(a_package_travels_and_changes_as_one_unit) {
   for (auto& entry : std::filesystem::directory_iterator{vc})
     BOOST_CHECK_MESSAGE(entry.path().filename().string().front() != '.',
                         "left behind: " << entry.path());
+
+  // enableDiscoveryPackages off at B: B's scans leave the package alone until it is on again.
+  api_client admin_b{b->port};
+  admin_b.set_token(admin_b.sign_in("root", admin_password));
+  BOOST_REQUIRE_EQUAL(
+      p.admin->put("/api/update/", R"({"_id":"site/B","enableDiscoveryPackages":false})").status, 200);
+  BOOST_REQUIRE(eventually([&] { return counter(admin_b, "packages_on") == 0; }, bound));
+  auto second = int_of(e, "time");
+  write_file(vb / "pkg" / "a.txt", "third version");
+  auto scans = counter(admin_b, "scans");
+  BOOST_REQUIRE(eventually([&] { return counter(admin_b, "scans") >= scans + 2; }, bound));
+  BOOST_CHECK_EQUAL(int_of(p.element("/pkg/"), "time"), second);
+  BOOST_CHECK(p.element("/pkg/a.txt").empty());
+  BOOST_REQUIRE_EQUAL(
+      p.admin->put("/api/update/", R"({"_id":"site/B","enableDiscoveryPackages":true})").status, 200);
+  BOOST_REQUIRE(eventually([&] {
+    e = p.element("/pkg/");
+    return int_of(e, "time") > second && int_of(e, "synced_C") == int_of(e, "time");
+  }, bound));
+  BOOST_CHECK_EQUAL(read_file(vc / "pkg" / "a.txt"), "third version");
 
   // Removed at B: the element goes, and C's copy with it.
   std::filesystem::remove_all(vb / "pkg");
