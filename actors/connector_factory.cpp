@@ -2,6 +2,7 @@
 
 #include "connectors/error.hpp"
 #include "connectors/fault_volume.hpp"
+#include "connectors/http_source.hpp"
 #include "connectors/local_source.hpp"
 #include "connectors/local_volume.hpp"
 #include "connectors/null_volume.hpp"
@@ -32,9 +33,41 @@ caf::expected<std::shared_ptr<connectors::source>> make_source(const datasource_
     if (!s) return std::move(s.error());
     return std::shared_ptr<connectors::source>{std::move(*s)};
   }
+  if (c.type == "http") {
+    auto& h = c.http;
+    connectors::http_source_options o;
+    o.url = h.url;
+    if (!connectors::http_paging_from_string(h.paging, o.paging))
+      return connectors::make_error(connector_errc::bad_config,
+                                    "paging must be one of none, next_url, cursor, link_header, "
+                                    "page, offset, got '" + h.paging + "'");
+    o.items_pointer = h.items;
+    o.next_pointer = h.next;
+    o.cursor_param = h.cursor_param;
+    o.page_param = h.page_param;
+    o.first_page = h.first_page;
+    o.offset_param = h.offset_param;
+    o.limit_param = h.limit_param;
+    o.page_size = h.page_size;
+    o.reference_pointer = h.reference;
+    o.size_pointer = h.size;
+    o.mtime_pointer = h.mtime;
+    o.mtime_unit = h.mtime_unit;
+    o.hash_pointer = h.hash;
+    o.content_pointer = h.content;
+    o.content_url = h.content_url;
+    o.include = c.include;
+    o.exclude = c.exclude;
+    o.allow_insecure = h.allow_insecure;
+    o.ca_file = h.ca_file;
+    o.timeout = std::chrono::seconds{h.timeout_s};
+    auto s = connectors::http_source::make(std::move(o));
+    if (!s) return std::move(s.error());
+    return std::shared_ptr<connectors::source>{std::move(*s)};
+  }
   return connectors::make_error(connector_errc::bad_config,
                                 "datasource " + c.id + ": unknown type '" + c.type +
-                                    "' (expected folder or synthetic)");
+                                    "' (expected folder, synthetic or http)");
 }
 
 caf::expected<std::shared_ptr<connectors::volume>> make_volume(const volume_config& c) {

@@ -186,7 +186,7 @@ void op_create(self_ptr self, const call& c) {
     if (auto* v = body_param(d, key); v != nullptr && (!v->IsString() || str(*v) != *value))
       return answer(self, c, refuse(actors_errc::bad_request, std::string{key} + " differs from the path's"));
   if (!d.HasMember("type"))
-    return answer(self, c, refuse(actors_errc::bad_request, "a datasource needs a type (\"folder\" or \"synthetic\")"));
+    return answer(self, c, refuse(actors_errc::bad_request, "a datasource needs a type (\"folder\", \"synthetic\" or \"http\")"));
   if (auto p = apply_config(d, cfg); !p.empty()) return answer(self, c, refuse(actors_errc::bad_request, p));
   if (auto p = datasource_problem(cfg); !p.empty()) return answer(self, c, refuse(actors_errc::bad_request, p));
   if (cfg.type == "folder")

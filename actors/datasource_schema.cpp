@@ -4,10 +4,12 @@
 #include <limits>
 #include <map>
 
+#include "actors/connector_factory.hpp"
 #include "actors/error.hpp"
 #include "actors/sync_model.hpp"
 #include "actors/targets.hpp"
 #include "actors/text.hpp"
+#include "connectors/error.hpp"
 #include "connectors/glob.hpp"
 
 namespace syncline::actors {
@@ -289,9 +291,75 @@ std::string read_fraction(const config_value& v, double& out) {
   return {};
 }
 
-constexpr std::array<std::string_view, 2> source_types{"folder", "synthetic"};
+constexpr std::array<std::string_view, 3> source_types{"folder", "synthetic", "http"};
+
+// The keys of an http datasource's `http` table: each a string, but for those named below.
+struct http_key {
+  std::string_view key;
+  std::string http_datasource_config::*text;
+  uint64_t http_datasource_config::*number;
+};
+const http_key http_keys[] = {
+    {"url", &http_datasource_config::url, nullptr},
+    {"paging", &http_datasource_config::paging, nullptr},
+    {"items", &http_datasource_config::items, nullptr},
+    {"next", &http_datasource_config::next, nullptr},
+    {"cursor_param", &http_datasource_config::cursor_param, nullptr},
+    {"page_param", &http_datasource_config::page_param, nullptr},
+    {"first_page", nullptr, &http_datasource_config::first_page},
+    {"offset_param", &http_datasource_config::offset_param, nullptr},
+    {"limit_param", &http_datasource_config::limit_param, nullptr},
+    {"page_size", nullptr, &http_datasource_config::page_size},
+    {"reference", &http_datasource_config::reference, nullptr},
+    {"size", &http_datasource_config::size, nullptr},
+    {"mtime", &http_datasource_config::mtime, nullptr},
+    {"mtime_unit", &http_datasource_config::mtime_unit, nullptr},
+    {"hash", &http_datasource_config::hash, nullptr},
+    {"content", &http_datasource_config::content, nullptr},
+    {"content_url", &http_datasource_config::content_url, nullptr},
+    {"ca_file", &http_datasource_config::ca_file, nullptr},
+};
+
+// The `http` table: every key given replaces its default (a PATCH gives the whole table).
+std::string read_http(const config_value& v, dc& c) {
+  if (v.type != kind::table) return wrong_type("a table {url, paging, ...}", v);
+  http_datasource_config h;
+  for (auto& [k, val] : v.members) {
+    const http_key* known = nullptr;
+    for (auto& key : http_keys)
+      if (key.key == k) known = &key;
+    std::string problem;
+    if (known != nullptr && known->text != nullptr) {
+      problem = read_string(val, h.*(known->text));
+    } else if (known != nullptr) {
+      problem = read_unsigned(val, std::numeric_limits<uint32_t>::max(), h.*(known->number));
+    } else if (k == "allow_insecure") {
+      problem = read_bool(val, h.allow_insecure);
+    } else if (k == "timeout_s") {
+      problem = read_signed(val, 1, 3600, h.timeout_s);
+    } else {
+      std::string keys;
+      for (auto& key : http_keys) keys += std::string{key.key} + ", ";
+      return "unknown key '" + k + "' (keys: " + keys + "allow_insecure, timeout_s)";
+    }
+    if (!problem.empty()) return k + ": " + problem;
+  }
+  c.http = std::move(h);
+  return {};
+}
+
+config_value http_value(const dc& c) {
+  std::vector<std::pair<std::string, config_value>> members;
+  for (auto& key : http_keys)
+    members.emplace_back(std::string{key.key}, key.text != nullptr ? config_value::of(c.http.*(key.text))
+                                                                 : config_value::of(c.http.*(key.number)));
+  members.emplace_back("allow_insecure", config_value::of(c.http.allow_insecure));
+  members.emplace_back("timeout_s", config_value::of(c.http.timeout_s));
+  return config_value::table_of(std::move(members));
+}
 
 bool is_synthetic(const dc& c) { return c.type == "synthetic"; }
+bool is_http(const dc& c) { return c.type == "http"; }
 bool is_folder(const dc& c) { return c.type == "folder"; }
 bool never(const dc&) { return false; }
 
@@ -355,7 +423,7 @@ const std::vector<datasource_field>& datasource_fields() {
       field("workspace", "the workspace of its API path", true,
        [](const v& x, dc& c) { return read_part(x, c.workspace); },
        [](const dc& c) { return v::of(c.workspace); }),
-      field("type", "folder (a local folder) or synthetic (generated items)", false,
+      field("type", "folder (a local folder), synthetic (generated items) or http (a JSON API)", false,
        [](const v& x, dc& c) { return read_word(x, source_types, c.type); },
        [](const dc& c) { return v::of(c.type); }),
       field("path",
@@ -434,6 +502,10 @@ const std::vector<datasource_field>& datasource_fields() {
       field("schedule_max_s", "see schedule_min_s", false,
        [](const v& x, dc& c) { return read_signed(x, 1, max_schedule_s, c.schedule_max_s); },
        [](const dc& c) { return v::of(c.schedule_max_s); }, never),
+      field("http",
+       "type = http: {url = \"https://...\", paging = \"cursor\", items = \"/items\", ...}: where "
+       "the listing is and how to read it (docs/http-datasources.md)",
+       false, read_http, http_value, is_http),
       field("seed", "type = synthetic: everything derives from it", false,
        [](const v& x, dc& c) {
          return read_unsigned(x, std::numeric_limits<uint64_t>::max(), c.seed);
@@ -475,6 +547,10 @@ std::string datasource_problem(const datasource_config& c) {
   if (auto p = id_problem(c.id); !p.empty()) return "id " + p;
   if (c.volumes.empty()) return "volumes: name at least one volume";
   if (c.type == "folder" && c.path.empty()) return "a folder datasource needs a path";
+  if (c.type == "http") {
+    auto made = make_source(c);
+    if (!made) return "http: " + connectors::render(made.error());
+  }
   if (auto p = target_problem(c); !p.empty()) return p;
   if (c.schedule_min_s > c.schedule_max_s)
     return "schedule_min_s is more than schedule_max_s (schedule.min_s > schedule.max_s)";

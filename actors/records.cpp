@@ -12,8 +12,9 @@ namespace syncline::actors {
 namespace {
 
 // Format 1 (schema version 1) had no targets: such a record decodes with `target = ""`, the
-// volume's root, where every datasource wrote then. Format 2 appends the targets.
-constexpr uint8_t datasource_format = 2;
+// volume's root, where every datasource wrote then. Format 2 appends the targets, format 3 the
+// settings of an http datasource.
+constexpr uint8_t datasource_format = 3;
 constexpr uint8_t volume_format = 1;
 constexpr const char* volume_prefix = "volume/";
 
@@ -75,6 +76,12 @@ std::string encode(const datasource_record& r) {
   for (auto& [volume, path] : c.targets) w.bytes(volume).bytes(path);
   w.varint(c.max_delete).varint(c.max_delete_percent).bytes(r.source_fs);
   w.varint(r.held_removals).varint(r.confirmed_removals);
+  auto& h = c.http;
+  w.bytes(h.url).bytes(h.paging).bytes(h.items).bytes(h.next).bytes(h.cursor_param);
+  w.bytes(h.page_param).varint(h.first_page).bytes(h.offset_param).bytes(h.limit_param);
+  w.varint(h.page_size).bytes(h.reference).bytes(h.size).bytes(h.mtime).bytes(h.mtime_unit);
+  w.bytes(h.hash).bytes(h.content).bytes(h.content_url).u8(h.allow_insecure ? 1 : 0);
+  w.bytes(h.ca_file).svarint(h.timeout_s);
   return out;
 }
 
@@ -122,6 +129,17 @@ caf::expected<datasource_record> decode_datasource(std::string_view bytes) {
     rd.varint(r.held_removals).varint(r.confirmed_removals);
     if (!rd.ok() || percent > 100) return bad("datasource");
     c.max_delete_percent = static_cast<uint32_t>(percent);
+  }
+  if (format >= 3) {
+    auto& h = c.http;
+    uint8_t insecure = 0;
+    rd.bytes(h.url).bytes(h.paging).bytes(h.items).bytes(h.next).bytes(h.cursor_param);
+    rd.bytes(h.page_param).varint(h.first_page).bytes(h.offset_param).bytes(h.limit_param);
+    rd.varint(h.page_size).bytes(h.reference).bytes(h.size).bytes(h.mtime).bytes(h.mtime_unit);
+    rd.bytes(h.hash).bytes(h.content).bytes(h.content_url).u8(insecure);
+    rd.bytes(h.ca_file).svarint(h.timeout_s);
+    if (!rd.ok() || insecure > 1) return bad("datasource");
+    h.allow_insecure = insecure == 1;
   }
   if (!rd.ok() || sync > 2 || status > static_cast<uint8_t>(datasource_status::invited) ||
       health > static_cast<uint8_t>(sync_health::failed))

@@ -35,6 +35,32 @@ struct priority_rule {
   int32_t priority = 0;
 };
 
+/// A datasource of type `http`: a JSON API, where its listing is and how to read it
+/// (connectors/http_source.hpp says what each means; docs/http-datasources.md shows examples).
+/// Pointers are JSON pointers.
+struct http_datasource_config {
+  std::string url;                      ///< the listing's first page
+  std::string paging = "none";          ///< none, next_url, cursor, link_header, page, offset
+  std::string items;                    ///< where a page's items are ("": the page is the array)
+  std::string next;                     ///< next_url, cursor: where a page says what follows
+  std::string cursor_param = "cursor";
+  std::string page_param = "page";
+  uint64_t first_page = 1;
+  std::string offset_param = "offset";
+  std::string limit_param;              ///< the page size's parameter ("": not sent)
+  uint64_t page_size = 100;
+  std::string reference = "/path";      ///< per item: its relative path
+  std::string size;
+  std::string mtime;
+  std::string mtime_unit = "s";         ///< s, ms, us, ns (a string is RFC 3339)
+  std::string hash;                     ///< XXH3-64, 16 hex digits
+  std::string content;                  ///< the content's URL in the item, or:
+  std::string content_url;              ///< a template, `{/pointer}` replaced by the item's value
+  bool allow_insecure = false;          ///< credentials over plain http beyond loopback
+  std::string ca_file;                  ///< PEM certificates trusted in place of the system's
+  int64_t timeout_s = 30;
+};
+
 /// A datasource (seed 000) and its connector's settings.
 struct datasource_config {
   std::string id;                           ///< see id_problem()
@@ -42,7 +68,7 @@ struct datasource_config {
   std::string container = "default";        ///< seed 000's URL parts
   std::string account = "default";
   std::string workspace = "default";
-  std::string type = "folder";              ///< `folder` or `synthetic`
+  std::string type = "folder";              ///< `folder`, `synthetic` or `http`
   std::string path;                         ///< folder: the root
   sync_type sync = sync_type::auto_;
   std::vector<std::string> volumes;         ///< the volumes it feeds (at least one)
@@ -69,6 +95,8 @@ struct datasource_config {
   uint64_t min_size = 1024;
   uint64_t max_size = 8192;
   double change_rate = 0.01;
+  // type = "http"
+  http_datasource_config http;
 };
 
 /// Tunables of the runtime, from the node's configuration.

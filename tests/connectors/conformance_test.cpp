@@ -14,10 +14,12 @@
 
 #include "connectors/error.hpp"
 #include "connectors/fault_volume.hpp"
+#include "connectors/http_source.hpp"
 #include "connectors/local_source.hpp"
 #include "connectors/local_volume.hpp"
 #include "connectors/synthetic_source.hpp"
 #include "tests/connectors/connector_test_util.hpp"
+#include "tests/connectors/json_service.hpp"
 #include "tests/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -67,7 +69,36 @@ struct synthetic_source_fixture {
   }
 };
 
-using source_fixtures = std::tuple<local_source_fixture, synthetic_source_fixture>;
+// A JSON API on loopback, listed three items a page with a cursor.
+struct http_source_fixture {
+  json_service service;
+  std::unique_ptr<source> src;
+
+  http_source_fixture() {
+    service.files = {{"a.txt", "alpha"},
+                     {"a/b", std::string(10000, 'b')},
+                     {"a/c/deep.bin", std::string(200000, 'd')},
+                     {"a0", ""},
+                     {"b b/x y", "spaces"},
+                     {"\xc3\xa9t\xc3\xa9.txt", "utf-8"}};
+    http_source_options o;
+    o.url = service.base() + "/cursor";
+    o.paging = http_paging::cursor;
+    o.items_pointer = "/data/files";
+    o.next_pointer = "/cursor";
+    o.reference_pointer = "/path";
+    o.size_pointer = "/size";
+    o.mtime_pointer = "/mtime_ms";
+    o.mtime_unit = "ms";
+    o.hash_pointer = "/xxh3";
+    o.content_url = service.base() + "/files/{/path}";
+    auto made = http_source::make(o);
+    BOOST_REQUIRE_MESSAGE(made, reason(made));
+    src = std::move(*made);
+  }
+};
+
+using source_fixtures = std::tuple<local_source_fixture, synthetic_source_fixture, http_source_fixture>;
 
 const char* const bad_references[] = {"",    "/etc/passwd", "../x", "a/../../x", "a//b",
                                       "./a", "a/.",         "..",   "a/../b",    "/"};
