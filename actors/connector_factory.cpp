@@ -1,5 +1,7 @@
 #include "actors/connector_factory.hpp"
 
+#include <algorithm>
+
 #include "connectors/error.hpp"
 #include "connectors/fault_volume.hpp"
 #include "connectors/http_source.hpp"
@@ -61,6 +63,8 @@ caf::expected<std::shared_ptr<connectors::source>> make_source(const datasource_
     o.allow_insecure = h.allow_insecure;
     o.ca_file = h.ca_file;
     o.timeout = std::chrono::seconds{h.timeout_s};
+    o.requests_per_s = h.requests_per_s;
+    o.busy_retries = static_cast<uint32_t>(std::min<uint64_t>(h.busy_retries, 1000));
     auto s = connectors::http_source::make(std::move(o));
     if (!s) return std::move(s.error());
     return std::shared_ptr<connectors::source>{std::move(*s)};

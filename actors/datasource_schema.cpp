@@ -318,6 +318,7 @@ const http_key http_keys[] = {
     {"content", &http_datasource_config::content, nullptr},
     {"content_url", &http_datasource_config::content_url, nullptr},
     {"ca_file", &http_datasource_config::ca_file, nullptr},
+    {"busy_retries", nullptr, &http_datasource_config::busy_retries},
 };
 
 // The `http` table: every key given replaces its default (a PATCH gives the whole table).
@@ -337,10 +338,18 @@ std::string read_http(const config_value& v, dc& c) {
       problem = read_bool(val, h.allow_insecure);
     } else if (k == "timeout_s") {
       problem = read_signed(val, 1, 3600, h.timeout_s);
+    } else if (k == "requests_per_s") {
+      double rate = 0;
+      if (val.type == kind::floating) rate = val.floating;
+      else if (val.type == kind::integer) rate = static_cast<double>(val.integer);
+      else problem = wrong_type("a number", val);
+      if (problem.empty() && !(rate >= 0 && rate <= 100000))
+        problem = "must be between 0 (no limit) and 100000, got " + std::to_string(rate);
+      h.requests_per_s = rate;
     } else {
       std::string keys;
       for (auto& key : http_keys) keys += std::string{key.key} + ", ";
-      return "unknown key '" + k + "' (keys: " + keys + "allow_insecure, timeout_s)";
+      return "unknown key '" + k + "' (keys: " + keys + "allow_insecure, timeout_s, requests_per_s)";
     }
     if (!problem.empty()) return k + ": " + problem;
   }
@@ -355,6 +364,7 @@ config_value http_value(const dc& c) {
                                                                  : config_value::of(c.http.*(key.number)));
   members.emplace_back("allow_insecure", config_value::of(c.http.allow_insecure));
   members.emplace_back("timeout_s", config_value::of(c.http.timeout_s));
+  members.emplace_back("requests_per_s", config_value::of(c.http.requests_per_s));
   return config_value::table_of(std::move(members));
 }
 

@@ -81,7 +81,7 @@ std::string encode(const datasource_record& r) {
   w.bytes(h.page_param).varint(h.first_page).bytes(h.offset_param).bytes(h.limit_param);
   w.varint(h.page_size).bytes(h.reference).bytes(h.size).bytes(h.mtime).bytes(h.mtime_unit);
   w.bytes(h.hash).bytes(h.content).bytes(h.content_url).u8(h.allow_insecure ? 1 : 0);
-  w.bytes(h.ca_file).svarint(h.timeout_s);
+  w.bytes(h.ca_file).svarint(h.timeout_s).varint(bits_of(h.requests_per_s)).varint(h.busy_retries);
   return out;
 }
 
@@ -137,8 +137,10 @@ caf::expected<datasource_record> decode_datasource(std::string_view bytes) {
     rd.bytes(h.page_param).varint(h.first_page).bytes(h.offset_param).bytes(h.limit_param);
     rd.varint(h.page_size).bytes(h.reference).bytes(h.size).bytes(h.mtime).bytes(h.mtime_unit);
     rd.bytes(h.hash).bytes(h.content).bytes(h.content_url).u8(insecure);
-    rd.bytes(h.ca_file).svarint(h.timeout_s);
+    uint64_t per_s = 0;
+    rd.bytes(h.ca_file).svarint(h.timeout_s).varint(per_s).varint(h.busy_retries);
     if (!rd.ok() || insecure > 1) return bad("datasource");
+    h.requests_per_s = double_of(per_s);
     h.allow_insecure = insecure == 1;
   }
   if (!rd.ok() || sync > 2 || status > static_cast<uint8_t>(datasource_status::invited) ||

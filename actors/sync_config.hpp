@@ -59,6 +59,8 @@ struct http_datasource_config {
   bool allow_insecure = false;          ///< credentials over plain http beyond loopback
   std::string ca_file;                  ///< PEM certificates trusted in place of the system's
   int64_t timeout_s = 30;
+  double requests_per_s = 0;            ///< 0: no limit
+  uint64_t busy_retries = 5;            ///< answers 429/503 in a row waited out (Retry-After)
 };
 
 /// A datasource (seed 000) and its connector's settings.

@@ -221,12 +221,13 @@ std::optional<std::string> expand(const std::string& pattern, simdjson::dom::ele
 // One GET of a listing page, whole, on a handle reused from page to page.
 struct page_client {
   const http_source_options& opt;
+  detail::request_pacer* pacer;
   CURL* curl = curl_easy_init();
   long status = 0;
-  std::string body, link;
+  std::string body, link, retry_after;
   bool too_big = false;
 
-  explicit page_client(const http_source_options& o) : opt(o) {}
+  page_client(const http_source_options& o, detail::request_pacer* p) : opt(o), pacer(p) {}
   ~page_client() {
     if (curl != nullptr) curl_easy_cleanup(curl);
   }
@@ -237,6 +238,9 @@ struct page_client {
     if (starts_with_nocase(line, "http/")) {
       self->status = detail::status_of(line);
       self->link.clear();
+      self->retry_after.clear();
+    } else if (starts_with_nocase(line, "retry-after:")) {
+      self->retry_after = std::string{trim(line.substr(12))};
     } else if (starts_with_nocase(line, "link:")) {
       if (!self->link.empty()) self->link += ", ";
       self->link += std::string{trim(line.substr(5))};
@@ -253,7 +257,20 @@ struct page_client {
     return size * n;
   }
 
+  // `once`, paced, with answers 429 or 503 waited out as Retry-After says.
   caf::error get(const std::string& url) {
+    for (uint32_t busy = 0;; ++busy) {
+      if (pacer != nullptr && !pacer->wait(opt.cancel.get()))
+        return make_error(connector_errc::cancelled, "listing " + shown(url) + ": stopped");
+      auto err = once(url);
+      if (!err || !is(err, connector_errc::busy) || busy >= opt.busy_retries) return err;
+      auto wait = detail::retry_after(retry_after, opt.max_retry_after).value_or(detail::busy_backoff(busy + 1));
+      if (!detail::pause_for(wait, opt.cancel.get()))
+        return make_error(connector_errc::cancelled, "listing " + shown(url) + ": stopped");
+    }
+  }
+
+  caf::error once(const std::string& url) {
     if (curl == nullptr) return make_error(connector_errc::io_error, "libcurl could not start");
     status = 0;
     body.clear();
@@ -282,8 +299,8 @@ struct page_client {
 };
 
 // Reads the listing, every page of it, into `out`.
-caf::error read_listing(const http_source_options& opt, entry_map& out) {
-  page_client client{opt};
+caf::error read_listing(const http_source_options& opt, detail::request_pacer* pacer, entry_map& out) {
+  page_client client{opt, pacer};
   simdjson::dom::parser parser;
   std::string url = opt.url;
   uint64_t page_number = opt.first_page, offset = 0;
@@ -455,6 +472,7 @@ caf::expected<std::unique_ptr<http_source>> http_source::make(http_source_option
   if (options.paging == http_paging::cursor && options.cursor_param.empty())
     return bad("paging = cursor needs cursor_param");
   if (options.page_size == 0) return bad("page_size must be at least 1");
+  if (!(options.requests_per_s >= 0)) return bad("requests_per_s may not be negative");
   if (options.reference_pointer.empty()) return bad("reference_pointer may not be empty");
   if (options.content_pointer.empty() && options.content_url.empty())
     return bad("an http datasource needs content_pointer or content_url (where each file's bytes are)");
@@ -473,20 +491,22 @@ caf::expected<std::unique_ptr<http_source>> http_source::make(http_source_option
 }
 
 http_source::http_source(http_source_options options, path_filter filter)
-    : opt_(std::move(options)), filter_(std::move(filter)) {}
+    : opt_(std::move(options)),
+      filter_(std::move(filter)),
+      pacer_(std::make_shared<detail::request_pacer>(opt_.requests_per_s)) {}
 
 http_source::~http_source() = default;
 
 std::string http_source::describe() const { return "http " + shown(opt_.url); }
 
 caf::error http_source::check() {
-  page_client client{opt_};
+  page_client client{opt_, pacer_.get()};
   return client.get(opt_.url);
 }
 
 caf::expected<std::unique_ptr<listing>> http_source::list() {
   auto read = std::make_shared<entry_map>();
-  if (auto err = read_listing(opt_, *read)) return err;
+  if (auto err = read_listing(opt_, pacer_.get(), *read)) return err;
   // Kept, then folders implied by the paths, in reference order.
   for (auto it = read->begin(); it != read->end();)
     it = filter_.admits(it->first) ? std::next(it) : read->erase(it);
@@ -560,7 +580,7 @@ caf::expected<std::unique_ptr<item_reader>> http_source::open(std::string_view r
   auto it = known->find(ref);
   if (it == known->end())
     return make_error(connector_errc::not_found, describe() + ": no item '" + ref + "' in the last listing");
-  return detail::open_http_stream(opt_, it->second.info, it->second.content, offset);
+  return detail::open_http_stream(opt_, pacer_, it->second.info, it->second.content, offset);
 }
 
 }  // namespace syncline::connectors

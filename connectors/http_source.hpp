@@ -21,6 +21,10 @@
 
 namespace syncline::connectors {
 
+namespace detail {
+class request_pacer;
+}  // namespace detail
+
 /// How a listing goes from one page to the next.
 enum class http_paging : uint8_t {
   none,         ///< one page holds every item
@@ -79,6 +83,12 @@ struct http_source_options {
   std::string ca_file;
   /// Connecting; a request with no byte for this long fails.
   std::chrono::seconds timeout{30};
+  /// Requests per second at most, listing pages and files together (0: no limit).
+  double requests_per_s = 0;
+  /// How many answers 429 or 503 in a row a request waits out (as `Retry-After` says, else
+  /// 1 s doubling to 60 s; at most `max_retry_after` each) before it fails `busy`.
+  uint32_t busy_retries = 5;
+  std::chrono::seconds max_retry_after{300};
   /// A listing with more items is refused (they are held in memory to be sorted).
   uint64_t max_items = 10'000'000;
   /// A page larger than this is refused.
@@ -120,6 +130,7 @@ class http_source final : public source {
 
   http_source_options opt_;
   path_filter filter_;
+  std::shared_ptr<detail::request_pacer> pacer_;
   mutable std::mutex mtx_;
   std::shared_ptr<const std::map<std::string, entry>> known_;  // the last listing, guarded
 };

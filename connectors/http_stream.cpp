@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
+#include <thread>
 
 #include <curl/curl.h>
 #include <xxhash.h>
@@ -28,6 +30,50 @@ caf::error service_refusal(long status, const std::string& url, const std::strin
   }
 }
 
+request_pacer::request_pacer(double per_s) {
+  if (per_s > 0)
+    interval_ = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>{1.0 / per_s});
+}
+
+std::chrono::steady_clock::time_point request_pacer::reserve(std::chrono::steady_clock::time_point now) {
+  std::lock_guard<std::mutex> g{mtx_};
+  auto slot = std::max(now, next_);
+  next_ = slot + interval_;
+  return slot;
+}
+
+bool request_pacer::wait(const std::atomic<bool>* cancel) {
+  if (interval_ == std::chrono::steady_clock::duration{}) return true;
+  auto now = std::chrono::steady_clock::now();
+  return pause_for(reserve(now) - now, cancel);
+}
+
+std::optional<std::chrono::seconds> retry_after(const std::string& value, std::chrono::seconds most) {
+  auto v = trim(value);
+  if (v.empty()) return std::nullopt;
+  uint64_t seconds = 0;
+  if (read_u64(v, seconds)) return std::min(std::chrono::seconds{std::min<uint64_t>(seconds, 1u << 30)}, most);
+  auto when = curl_getdate(std::string{v}.c_str(), nullptr);
+  if (when < 0) return std::nullopt;
+  auto left = static_cast<int64_t>(when) - static_cast<int64_t>(std::time(nullptr));
+  return std::min(std::chrono::seconds{std::max<int64_t>(left, 0)}, most);
+}
+
+bool pause_for(std::chrono::steady_clock::duration how_long, const std::atomic<bool>* cancel) {
+  auto until = std::chrono::steady_clock::now() + how_long;
+  for (;;) {
+    if (cancel != nullptr && cancel->load()) return false;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= until) return true;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds{100}));
+  }
+}
+
+std::chrono::seconds busy_backoff(uint32_t n) {
+  return std::chrono::seconds{std::min<uint32_t>(60, 1u << std::min<uint32_t>(n > 0 ? n - 1 : 0, 6))};
+}
+
 header_list::~header_list() { curl_slist_free_all(list); }
 
 void header_list::add(const std::string& line) { list = curl_slist_append(list, line.c_str()); }
@@ -43,8 +89,9 @@ namespace {
 // caller wants them (at most about a megabyte waits in memory).
 class http_reader final : public item_reader {
  public:
-  http_reader(http_source_options opt, item_info info, std::string url, uint64_t offset)
-      : opt_(std::move(opt)), info_(std::move(info)), url_(std::move(url)), offset_(offset) {}
+  http_reader(http_source_options opt, std::shared_ptr<request_pacer> pacer, item_info info,
+              std::string url, uint64_t offset)
+      : opt_(std::move(opt)), pacer_(std::move(pacer)), info_(std::move(info)), url_(std::move(url)), offset_(offset) {}
   ~http_reader() override {
     if (multi_ != nullptr && easy_ != nullptr) curl_multi_remove_handle(multi_, easy_);
     if (easy_ != nullptr) curl_easy_cleanup(easy_);
@@ -106,9 +153,22 @@ class http_reader final : public item_reader {
  private:
   static constexpr uint32_t max_reconnects = 3;
 
+  // `ask`, with the service's limits: paced, and answers 429 or 503 waited out (Retry-After).
+  caf::error request(uint64_t from) {
+    for (uint32_t busy = 0;; ++busy) {
+      if (pacer_ && !pacer_->wait(opt_.cancel.get()))
+        return make_error(connector_errc::cancelled, "fetching " + shown(url_) + ": stopped");
+      auto err = ask(from);
+      if (!err || !is(err, connector_errc::busy) || busy >= opt_.busy_retries) return err;
+      auto wait = retry_after(retry_after_, opt_.max_retry_after).value_or(busy_backoff(busy + 1));
+      if (!pause_for(wait, opt_.cancel.get()))
+        return make_error(connector_errc::cancelled, "fetching " + shown(url_) + ": stopped");
+    }
+  }
+
   // Asks for the file from byte `from` on a fresh handle and reads the answer's head: the
   // status, where the body begins and the file's size, checked against what is known.
-  caf::error request(uint64_t from) {
+  caf::error ask(uint64_t from) {
     if (easy_ != nullptr) {
       curl_multi_remove_handle(multi_, easy_);
       curl_easy_cleanup(easy_);
@@ -118,6 +178,7 @@ class http_reader final : public item_reader {
     status_ = 0;
     headers_done_ = false;
     content_range_.clear();
+    retry_after_.clear();
     buffer_.clear();
     pos_ = 0;
     paused_ = false;
@@ -195,6 +256,8 @@ class http_reader final : public item_reader {
       self->content_range_ = std::string{trim(line.substr(14))};
     } else if (starts_with_nocase(line, "etag:")) {
       self->etag_ = std::string{trim(line.substr(5))};
+    } else if (starts_with_nocase(line, "retry-after:")) {
+      self->retry_after_ = std::string{trim(line.substr(12))};
     } else if (trim(line).empty()) {
       self->headers_done_ = true;
     }
@@ -244,13 +307,14 @@ class http_reader final : public item_reader {
   }
 
   const http_source_options opt_;
+  std::shared_ptr<request_pacer> pacer_;
   item_info info_;
   std::string url_;
   uint64_t offset_ = 0;
   CURLM* multi_ = nullptr;
   CURL* easy_ = nullptr;
   header_list headers_;
-  std::string range_, if_range_, etag_;
+  std::string range_, if_range_, etag_, retry_after_;
   uint32_t reconnects_ = 0;
   long status_ = 0;
   bool headers_done_ = false;
@@ -271,9 +335,12 @@ class http_reader final : public item_reader {
 
 }  // namespace
 
-caf::expected<std::unique_ptr<item_reader>> open_http_stream(http_source_options opt, item_info info,
-                                                             std::string url, uint64_t offset) {
-  auto reader = std::make_unique<http_reader>(std::move(opt), std::move(info), std::move(url), offset);
+caf::expected<std::unique_ptr<item_reader>> open_http_stream(http_source_options opt,
+                                                             std::shared_ptr<request_pacer> pacer,
+                                                             item_info info, std::string url,
+                                                             uint64_t offset) {
+  auto reader = std::make_unique<http_reader>(std::move(opt), std::move(pacer), std::move(info),
+                                              std::move(url), offset);
   if (auto err = reader->start()) return err;
   return std::unique_ptr<item_reader>{std::move(reader)};
 }

@@ -1,10 +1,14 @@
 // connectors/http_stream.hpp: what the http datasource's listing and content share: answers
 // read as errors, request header lists, and the reader that streams one file (libcurl's multi
-// interface, ranges, a broken connection picked up again).
+// interface, ranges, a broken connection picked up again), and the service's limits.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include <caf/error.hpp>
@@ -19,6 +23,31 @@ namespace syncline::connectors::detail {
 /// The error of a service's answer `status` to `what` (`listing`, `fetching`) of `url`:
 /// 401/403 `permission_denied`, 404 `not_found`, 429/503 `busy`, others `network`.
 caf::error service_refusal(long status, const std::string& url, const std::string& what);
+
+/// Spaces requests `1 / per_s` seconds apart, whatever thread makes them. Thread-safe.
+class request_pacer {
+ public:
+  explicit request_pacer(double per_s);
+  /// When a request wanting to go at `now` may go; the one after it goes an interval later.
+  std::chrono::steady_clock::time_point reserve(std::chrono::steady_clock::time_point now);
+  /// Waits for the next slot; false when `cancel` turned true meanwhile.
+  bool wait(const std::atomic<bool>* cancel);
+
+ private:
+  std::mutex mtx_;
+  std::chrono::steady_clock::duration interval_{};
+  std::chrono::steady_clock::time_point next_{};
+};
+
+/// How long a `Retry-After` value asks to wait (delta seconds or an HTTP date), at most `most`;
+/// nullopt when it says neither.
+std::optional<std::chrono::seconds> retry_after(const std::string& value, std::chrono::seconds most);
+
+/// Sleeps `how_long` unless `cancel` turns true first (then false).
+bool pause_for(std::chrono::steady_clock::duration how_long, const std::atomic<bool>* cancel);
+
+/// The wait before attempt `n` (1, 2...) after a busy answer that said nothing: 1 s doubling to 60 s.
+std::chrono::seconds busy_backoff(uint32_t n);
 
 /// A libcurl header list, freed with it.
 struct header_list {
@@ -36,7 +65,9 @@ struct header_list {
 /// than `offset`. Reading verifies the size and, from offset 0, the XXH3-64 `info` holds
 /// (`changed`); a connection that breaks in the middle is picked up again with a range up to
 /// three times.
-caf::expected<std::unique_ptr<item_reader>> open_http_stream(http_source_options opt, item_info info,
-                                                             std::string url, uint64_t offset);
+caf::expected<std::unique_ptr<item_reader>> open_http_stream(http_source_options opt,
+                                                             std::shared_ptr<request_pacer> pacer,
+                                                             item_info info, std::string url,
+                                                             uint64_t offset);
 
 }  // namespace syncline::connectors::detail

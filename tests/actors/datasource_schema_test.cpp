@@ -5,6 +5,7 @@
 #include <string>
 
 #include "actors/datasource_schema.hpp"
+#include "actors/records.hpp"
 
 using namespace syncline::actors;
 
@@ -51,6 +52,21 @@ datasource_config unusual() {
   c.min_size = 7;
   c.max_size = 8;
   c.change_rate = 0.25;
+  c.http.url = "https://api.example/v1/files?x=1";
+  c.http.paging = "cursor";
+  c.http.items = "/data/files";
+  c.http.next = "/cursor";
+  c.http.cursor_param = "scroll";
+  c.http.first_page = 0;
+  c.http.limit_param = "per_page";
+  c.http.page_size = 250;
+  c.http.reference = "/name";
+  c.http.mtime_unit = "ms";
+  c.http.content_url = "https://api.example/v1/raw/{/id}";
+  c.http.allow_insecure = true;
+  c.http.timeout_s = 9;
+  c.http.requests_per_s = 2.5;
+  c.http.busy_retries = 3;
   return c;
 }
 
@@ -88,6 +104,35 @@ BOOST_AUTO_TEST_CASE(every_field_reads_back_what_it_shows) {
   BOOST_CHECK_EQUAL(back.min_size, 7u);
   BOOST_CHECK_EQUAL(back.max_size, 8u);
   BOOST_CHECK_EQUAL(back.change_rate, 0.25);
+  BOOST_CHECK_EQUAL(back.http.url, c.http.url);
+  BOOST_CHECK_EQUAL(back.http.paging, "cursor");
+  BOOST_CHECK_EQUAL(back.http.cursor_param, "scroll");
+  BOOST_CHECK_EQUAL(back.http.first_page, 0u);
+  BOOST_CHECK_EQUAL(back.http.page_size, 250u);
+  BOOST_CHECK_EQUAL(back.http.content_url, c.http.content_url);
+  BOOST_CHECK(back.http.allow_insecure);
+  BOOST_CHECK_EQUAL(back.http.timeout_s, 9);
+  BOOST_CHECK_EQUAL(back.http.requests_per_s, 2.5);
+  BOOST_CHECK_EQUAL(back.http.busy_retries, 3u);
+}
+
+// An http datasource's settings survive its record (format 3).
+BOOST_AUTO_TEST_CASE(an_http_datasources_settings_survive_its_record) {
+  datasource_record r;
+  r.config = unusual();
+  r.config.type = "http";
+  auto back = decode_datasource(encode(r));
+  BOOST_REQUIRE(back);
+  auto& h = back->config.http;
+  BOOST_CHECK_EQUAL(h.url, r.config.http.url);
+  BOOST_CHECK_EQUAL(h.items, "/data/files");
+  BOOST_CHECK_EQUAL(h.limit_param, "per_page");
+  BOOST_CHECK_EQUAL(h.reference, "/name");
+  BOOST_CHECK_EQUAL(h.mtime_unit, "ms");
+  BOOST_CHECK(h.allow_insecure);
+  BOOST_CHECK_EQUAL(h.requests_per_s, 2.5);
+  BOOST_CHECK_EQUAL(h.busy_retries, 3u);
+  BOOST_CHECK_EQUAL(back->config.change_rate, 0.25);
 }
 
 // The limits the two readers used to disagree on, now one each (docs/api.md lists them).

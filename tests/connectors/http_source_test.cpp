@@ -8,6 +8,7 @@
 
 #include "connectors/error.hpp"
 #include "connectors/http_source.hpp"
+#include "connectors/http_stream.hpp"
 #include "tests/connectors/connector_test_util.hpp"
 #include "tests/connectors/json_service.hpp"
 
@@ -211,4 +212,49 @@ BOOST_AUTO_TEST_CASE(a_bad_page_or_refused_credentials_end_the_listing_with_a_cl
   bad.url = "http://192.0.2.1/list";
   bad.headers = {"Authorization: Bearer x"};
   CHECK_ERRC(http_source::make(bad), connector_errc::bad_config);
+}
+
+// The service's limits: 429/503 waited out as Retry-After says (then the request goes on), a
+// request rate kept, and a service busy for longer than the retries allow is `busy`.
+BOOST_AUTO_TEST_CASE(a_busy_service_is_waited_out_and_requests_are_paced) {
+  json_service service;
+  for (int i = 0; i < 7; ++i) service.files["f" + std::to_string(i)] = std::string(100, 'a' + i);
+  auto o = options_for(service, "page");
+  o.page_size = 3;
+  auto src = make_source(o);
+  service.busy_next = 2;  // the first page, twice
+  auto items = list_all(*src);
+  BOOST_CHECK_EQUAL(items.size(), 7u);
+  BOOST_CHECK_EQUAL(service.busy_answers.load(), 2u);
+  BOOST_CHECK_EQUAL(service.listing_requests.load(), 4u);  // 3 pages and the empty one
+  service.busy_next = 1;
+  service.retry_after = "";  // no header: a second's backoff
+  auto r = src->open("f3", 0);
+  BOOST_REQUIRE_MESSAGE(r, reason(r));
+  BOOST_CHECK_EQUAL(read_all(**r), std::string(100, 'd'));
+  BOOST_CHECK_EQUAL(service.busy_answers.load(), 3u);
+  // Busy for longer than the retries allow.
+  auto impatient = o;
+  impatient.busy_retries = 1;
+  auto quick = make_source(impatient);
+  service.busy_next = 2;
+  service.retry_after = "0";
+  CHECK_ERRC(quick->list(), connector_errc::busy);
+
+  // Retry-After as seconds or an HTTP date, capped; nonsense is ignored.
+  using namespace std::chrono_literals;
+  BOOST_CHECK(detail::retry_after("3", 300s) == 3s);
+  BOOST_CHECK(detail::retry_after("86400", 300s) == 300s);
+  BOOST_CHECK(detail::retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 300s) == 0s);
+  BOOST_CHECK(!detail::retry_after("soon", 300s));
+  BOOST_CHECK(detail::busy_backoff(1) == 1s && detail::busy_backoff(3) == 4s && detail::busy_backoff(30) == 60s);
+  // Four requests a second: slots a quarter of a second apart, whoever asks.
+  detail::request_pacer pacer{4.0};
+  auto t0 = std::chrono::steady_clock::now();
+  BOOST_CHECK(pacer.reserve(t0) == t0);
+  BOOST_CHECK(pacer.reserve(t0) == t0 + 250ms);
+  BOOST_CHECK(pacer.reserve(t0 + 100ms) == t0 + 500ms);
+  BOOST_CHECK(pacer.reserve(t0 + 2s) == t0 + 2s);
+  detail::request_pacer unlimited{0};
+  BOOST_CHECK(unlimited.reserve(t0) == t0 && unlimited.reserve(t0) == t0);
 }

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include <unistd.h>
@@ -34,6 +35,11 @@ class json_service {
   int64_t mtime_s = 1700000000;
   std::atomic<bool> ignore_ranges{false};
   std::atomic<int> malformed_page{0};  ///< this page (1, 2...) of every listing is not JSON
+  /// The next this many requests (listing or content) get 503 with `Retry-After: <retry_after>`
+  /// (no header when empty).
+  std::atomic<int> busy_next{0};
+  std::string retry_after = "1";
+  std::atomic<uint64_t> busy_answers{0};
   /// The next whole-file answer breaks off after half its bytes (the connection is closed).
   std::atomic<bool> drop_once{false};
   std::mutex mtx;
@@ -72,6 +78,16 @@ class json_service {
   }
 
  private:
+  // 503 while `busy_next` says so.
+  std::optional<runtime::http_response> busy() {
+    if (busy_next.load() <= 0) return std::nullopt;
+    --busy_next;
+    ++busy_answers;
+    auto res = runtime::http_response::error(503, "unavailable", "busy");
+    if (!retry_after.empty()) res.headers.emplace_back("Retry-After", retry_after);
+    return res;
+  }
+
   bool refused(const runtime::http_request& req) const {
     if (bearer.empty()) return false;
     auto* h = req.header("authorization");
@@ -89,6 +105,7 @@ class json_service {
 
   runtime::http_response list(const runtime::http_request& req, const std::string& style) {
     if (refused(req)) return runtime::http_response::error(401, "unauthenticated", "no");
+    if (auto b = busy()) return *b;
     ++listing_requests;
     auto number = [&](const char* name, uint64_t otherwise) {
       auto v = req.query_param(name);
@@ -136,6 +153,7 @@ class json_service {
 
   runtime::http_response content(const runtime::http_request& req) {
     if (refused(req)) return runtime::http_response::error(401, "unauthenticated", "no");
+    if (auto b = busy()) return *b;
     ++content_requests;
     auto* p = req.param("path");
     auto it = files.find(p != nullptr ? p->value : "");
