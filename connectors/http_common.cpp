@@ -45,6 +45,13 @@ bool read_u64(std::string_view s, uint64_t& out, int base) noexcept {
   return true;
 }
 
+bool read_content_range(std::string_view value, uint64_t& first, uint64_t& size) noexcept {
+  auto dash = value.find('-'), slash = value.find('/');
+  return value.substr(0, 6) == "bytes " && dash != std::string_view::npos &&
+         slash != std::string_view::npos && read_u64(value.substr(6, dash - 6), first) &&
+         read_u64(value.substr(slash + 1), size);
+}
+
 std::string shown(std::string_view url) { return std::string{url.substr(0, url.find('?'))}; }
 
 namespace {

@@ -24,6 +24,8 @@ bool starts_with_nocase(std::string_view s, std::string_view prefix) noexcept;
 std::string_view trim(std::string_view s) noexcept;
 /// An unsigned number of `base` 10 or 16 filling all of `s`.
 bool read_u64(std::string_view s, uint64_t& out, int base = 10) noexcept;
+/// A `Content-Range` value `bytes first-last/size` into `first` and `size`.
+bool read_content_range(std::string_view value, uint64_t& first, uint64_t& size) noexcept;
 /// The URL without its query, for messages.
 std::string shown(std::string_view url);
 /// libcurl's header and body callbacks.

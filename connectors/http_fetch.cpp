@@ -13,6 +13,7 @@
 
 namespace syncline::connectors {
 
+using detail::read_content_range;
 using detail::read_u64;
 using detail::shown;
 using detail::starts_with_nocase;
@@ -36,14 +37,6 @@ caf::error refusal(long status, const std::string& url, const char* missing) {
     default:
       return make_error(connector_errc::network, shown(url) + ": the origin answered " + code);
   }
-}
-
-// `bytes first-last/size` into `first` and `size`.
-bool read_content_range(std::string_view cr, uint64_t& first, uint64_t& size) {
-  auto dash = cr.find('-'), slash = cr.find('/');
-  return cr.substr(0, 6) == "bytes " && dash != std::string_view::npos &&
-         slash != std::string_view::npos && read_u64(cr.substr(6, dash - 6), first) &&
-         read_u64(cr.substr(slash + 1), size);
 }
 
 }  // namespace

@@ -259,15 +259,7 @@ struct page_client {
 
   // `once`, paced, with answers 429 or 503 waited out as Retry-After says.
   caf::error get(const std::string& url) {
-    for (uint32_t busy = 0;; ++busy) {
-      if (pacer != nullptr && !pacer->wait(opt.cancel.get()))
-        return make_error(connector_errc::cancelled, "listing " + shown(url) + ": stopped");
-      auto err = once(url);
-      if (!err || !is(err, connector_errc::busy) || busy >= opt.busy_retries) return err;
-      auto wait = detail::retry_after(retry_after, opt.max_retry_after).value_or(detail::busy_backoff(busy + 1));
-      if (!detail::pause_for(wait, opt.cancel.get()))
-        return make_error(connector_errc::cancelled, "listing " + shown(url) + ": stopped");
-    }
+    return detail::within_limits(opt, pacer, retry_after, "listing", url, [&] { return once(url); });
   }
 
   caf::error once(const std::string& url) {

@@ -155,15 +155,7 @@ class http_reader final : public item_reader {
 
   // `ask`, with the service's limits: paced, and answers 429 or 503 waited out (Retry-After).
   caf::error request(uint64_t from) {
-    for (uint32_t busy = 0;; ++busy) {
-      if (pacer_ && !pacer_->wait(opt_.cancel.get()))
-        return make_error(connector_errc::cancelled, "fetching " + shown(url_) + ": stopped");
-      auto err = ask(from);
-      if (!err || !is(err, connector_errc::busy) || busy >= opt_.busy_retries) return err;
-      auto wait = retry_after(retry_after_, opt_.max_retry_after).value_or(busy_backoff(busy + 1));
-      if (!pause_for(wait, opt_.cancel.get()))
-        return make_error(connector_errc::cancelled, "fetching " + shown(url_) + ": stopped");
-    }
+    return within_limits(opt_, pacer_.get(), retry_after_, "fetching", url_, [&] { return ask(from); });
   }
 
   // Asks for the file from byte `from` on a fresh handle and reads the answer's head: the
@@ -216,10 +208,7 @@ class http_reader final : public item_reader {
     uint64_t total = 0;
     if (status_ == 206) {
       uint64_t first = 0;
-      auto cr = std::string_view{content_range_};
-      auto dash = cr.find('-'), slash = cr.find('/');
-      if (cr.substr(0, 6) != "bytes " || dash == std::string_view::npos || slash == std::string_view::npos ||
-          !read_u64(cr.substr(6, dash - 6), first) || !read_u64(cr.substr(slash + 1), total) || first != from)
+      if (!read_content_range(content_range_, first, total) || first != from)
         return make_error(connector_errc::network, "fetching " + shown(url_) + ": a Content-Range that does not continue the copy");
     } else {
       if (again && !first_etag.empty())

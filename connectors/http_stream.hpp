@@ -14,6 +14,8 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "connectors/error.hpp"
+#include "connectors/http_common.hpp"
 #include "connectors/http_source.hpp"
 
 struct curl_slist;
@@ -48,6 +50,24 @@ bool pause_for(std::chrono::steady_clock::duration how_long, const std::atomic<b
 
 /// The wait before attempt `n` (1, 2...) after a busy answer that said nothing: 1 s doubling to 60 s.
 std::chrono::seconds busy_backoff(uint32_t n);
+
+/// Runs `attempt` (one request, returning its error) within the service's limits: paced by
+/// `pacer` (may be null), and an answer 429 or 503 waited out as `retry_after_value` (the
+/// header the attempt read) says, up to `opt.busy_retries` times in a row. A stop while
+/// waiting is `cancelled`, naming `what` and `url`.
+template <class Attempt>
+caf::error within_limits(const http_source_options& opt, request_pacer* pacer,
+                         const std::string& retry_after_value, const char* what,
+                         const std::string& url, Attempt attempt) {
+  auto stopped = [&] { return make_error(connector_errc::cancelled, what + (" " + shown(url)) + ": stopped"); };
+  for (uint32_t busy = 0;; ++busy) {
+    if (pacer != nullptr && !pacer->wait(opt.cancel.get())) return stopped();
+    auto err = attempt();
+    if (!err || !is(err, connector_errc::busy) || busy >= opt.busy_retries) return err;
+    auto wait = retry_after(retry_after_value, opt.max_retry_after).value_or(busy_backoff(busy + 1));
+    if (!pause_for(wait, opt.cancel.get())) return stopped();
+  }
+}
 
 /// A libcurl header list, freed with it.
 struct header_list {

@@ -202,4 +202,16 @@ inline class_tokens make_class_users(uint16_t port, const std::string& root_pass
   return t;
 }
 
+/// The status of run `number` of the datasource at `datasource` (its API path), as its `@runs`
+/// says ("" when it is not listed).
+inline std::string run_status(api_client& c, const std::string& datasource, uint64_t number) {
+  auto r = c.get(datasource + "/@runs");
+  if (r.status != 200) return {};
+  auto d = parse_json(r.body);
+  if (!d->ok || !d->doc.HasMember("runs")) return {};
+  for (auto& run : d->doc["runs"].GetArray())
+    if (run["number"].GetUint64() == number) return run["status"].GetString();
+  return {};
+}
+
 }  // namespace syncline::test

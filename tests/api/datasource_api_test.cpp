@@ -126,13 +126,8 @@ std::string folder_body(const std::string& id, const fs::path& src, const std::s
 
 // The status of run `number` of datasource `id` ("" when it is not listed).
 std::string run_status(const std::string& id, uint64_t number) {
-  auto r = as(w().editor).get(ws + "/" + id + "/@runs");
-  if (r.status != 200) return {};
-  auto d = parse_json(r.body);
-  if (!d->ok || !d->doc.HasMember("runs")) return {};
-  for (auto& run : d->doc["runs"].GetArray())
-    if (run["number"].GetUint64() == number) return run["status"].GetString();
-  return {};
+  auto editor = as(w().editor);
+  return syncline::test::run_status(editor, ws + "/" + id, number);
 }
 
 bool run_succeeded(const std::string& id, uint64_t number) {

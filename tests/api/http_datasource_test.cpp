@@ -23,19 +23,8 @@ std::string read_file(const fs::path& p) {
   return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
 }
 
-// The status of run `number` of datasource `id` ("" when it is not listed).
-std::string run_status(api_client& c, const std::string& id, uint64_t number) {
-  auto r = c.get(ws + "/" + id + "/@runs");
-  if (r.status != 200) return {};
-  auto d = parse_json(r.body);
-  if (!d->ok || !d->doc.HasMember("runs")) return {};
-  for (auto& run : d->doc["runs"].GetArray())
-    if (run["number"].GetUint64() == number) return run["status"].GetString();
-  return {};
-}
-
 bool ended(api_client& c, const std::string& id, uint64_t number) {
-  auto s = run_status(c, id, number);
+  auto s = run_status(c, ws + "/" + id, number);
   return s == "success" || s == "failed";
 }
 
@@ -76,7 +65,7 @@ BOOST_AUTO_TEST_CASE(an_http_datasource_copies_what_a_json_api_lists) {
   BOOST_REQUIRE_MESSAGE(made.status == 201, made.body);
   BOOST_CHECK_MESSAGE(made.body.find(R"("paging":"cursor")") != std::string::npos, made.body);
   BOOST_REQUIRE(eventually([&] { return ended(root, "api", 1); }));
-  BOOST_REQUIRE_EQUAL(run_status(root, "api", 1), "success");
+  BOOST_REQUIRE_EQUAL(run_status(root, ws + "/api", 1), "success");
   for (auto& [path, bytes] : service.files)
     BOOST_REQUIRE_MESSAGE(read_file(volume / "api" / path) == bytes, path);
 
@@ -86,7 +75,7 @@ BOOST_AUTO_TEST_CASE(an_http_datasource_copies_what_a_json_api_lists) {
   service.files["dir2/file2.txt"] = "changed";
   BOOST_REQUIRE_EQUAL(root.post(ws + "/api/@sendToSpyder", "{}").status, 202);
   BOOST_REQUIRE(eventually([&] { return ended(root, "api", 2); }));
-  BOOST_REQUIRE_EQUAL(run_status(root, "api", 2), "success");
+  BOOST_REQUIRE_EQUAL(run_status(root, ws + "/api", 2), "success");
   BOOST_CHECK(!fs::exists(volume / "api" / "dir1/file1.txt"));
   BOOST_CHECK_EQUAL(read_file(volume / "api" / "dir9/new.txt"), "new");
   BOOST_CHECK_EQUAL(read_file(volume / "api" / "dir2/file2.txt"), "changed");
@@ -96,7 +85,7 @@ BOOST_AUTO_TEST_CASE(an_http_datasource_copies_what_a_json_api_lists) {
   service.files.erase("dir3/file3.txt");
   BOOST_REQUIRE_EQUAL(root.post(ws + "/api/@sendToSpyder", "{}").status, 202);
   BOOST_REQUIRE(eventually([&] { return ended(root, "api", 3); }));
-  BOOST_CHECK_EQUAL(run_status(root, "api", 3), "failed");
+  BOOST_CHECK_EQUAL(run_status(root, ws + "/api", 3), "failed");
   auto view = root.get(ws + "/api");
   BOOST_CHECK_MESSAGE(member(view.body, "last_error").find("page 3 is not JSON") != std::string::npos,
                       view.body);
