@@ -1,6 +1,9 @@
 #include "actors/connector_factory.hpp"
 
 #include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
 
 #include "connectors/error.hpp"
 #include "connectors/fault_volume.hpp"
@@ -9,10 +12,31 @@
 #include "connectors/local_volume.hpp"
 #include "connectors/null_volume.hpp"
 #include "connectors/synthetic_source.hpp"
+#include "storage/credential_store.hpp"
 
 namespace syncline::actors {
 
-caf::expected<std::shared_ptr<connectors::source>> make_source(const datasource_config& c) {
+namespace {
+
+// A datasource's place in the node's encrypted wallet.
+class stored_credentials final : public connectors::credential_wallet {
+ public:
+  stored_credentials(storage::credential_store& store, std::string datasource)
+      : store_(store), datasource_(std::move(datasource)) {}
+  caf::expected<std::optional<std::string>> load() override { return store_.get(datasource_); }
+  caf::expected<bool> replace(const std::string& before, const std::string& now) override {
+    return store_.replace(datasource_, before, now);
+  }
+
+ private:
+  storage::credential_store& store_;
+  std::string datasource_;
+};
+
+}  // namespace
+
+caf::expected<std::shared_ptr<connectors::source>> make_source(const datasource_config& c,
+                                                               storage::credential_store* wallet) {
   using connectors::connector_errc;
   if (c.type == "folder") {
     connectors::local_source_options o;
@@ -65,6 +89,12 @@ caf::expected<std::shared_ptr<connectors::source>> make_source(const datasource_
     o.timeout = std::chrono::seconds{h.timeout_s};
     o.requests_per_s = h.requests_per_s;
     o.busy_retries = static_cast<uint32_t>(std::min<uint64_t>(h.busy_retries, 1000));
+    if (!connectors::http_auth_from_string(h.auth, o.auth))
+      return connectors::make_error(connector_errc::bad_config,
+                                    "auth must be one of none, bearer, basic, header, oauth2, got '" +
+                                        h.auth + "'");
+    o.token_url = h.token_url;
+    if (wallet != nullptr) o.wallet = std::make_shared<stored_credentials>(*wallet, c.id);
     auto s = connectors::http_source::make(std::move(o));
     if (!s) return std::move(s.error());
     return std::shared_ptr<connectors::source>{std::move(*s)};

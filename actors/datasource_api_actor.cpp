@@ -379,6 +379,32 @@ void op_compute(self_ptr self, const call& c) {
   });
 }
 
+// @refreshServiceCredentials: stores them (on the pool), then gives the datasource another run
+// with them: one in `error` over refused credentials waits for exactly this. A datasource that
+// is paused, disabled or not running keeps them for its next run.
+void store_credentials(self_ptr self, const call& c) {
+  auto svc = self->state.svc;
+  run_io(self, *svc->pool, [svc, c] { return run_storage_op(*svc, c); }, [self, c](api_answer stored) {
+    if (stored.error) return answer(self, c, std::move(stored));
+    auto timeout = caf::duration{self->state.svc->settings.actor_timeout};
+    auto with_run = [stored](uint64_t run) {
+      auto out = stored;
+      out.json.pop_back();  // the object's closing brace
+      out.json += ",\"run\":" + std::to_string(run) + "}";
+      return out;
+    };
+    self->request(self->state.directory, timeout, find_atom::value, "datasource/" + c.id)
+        .then(
+            [=](caf::actor& a) {
+              if (!a) return answer(self, c, stored);
+              self->request(caf::actor_cast<datasource_actor>(a), timeout, sync_now_atom::value)
+                  .then([=](uint64_t run) { answer(self, c, with_run(run)); },
+                        [=](caf::error&) { answer(self, c, stored); });
+            },
+            [=](caf::error&) { answer(self, c, stored); });
+  });
+}
+
 datasource_api_actor::behavior_type datasource_api(self_ptr self, datasource_api_init init) {
   auto& st = self->state;
   st.svc->ctx = init.ctx;
@@ -404,6 +430,7 @@ datasource_api_actor::behavior_type datasource_api(self_ptr self, datasource_api
         if (storage_only(c.what)) {
           if (c.what == op::credentials && c.cls < user_class::editor)
             return answer(self, c, refuse(actors_errc::forbidden, "refreshing credentials needs the class editor"));
+          if (c.what == op::credentials) return store_credentials(self, c);
           auto submit = [self](const call& job) {
             auto& s2 = self->state;
             auto* pool = s2.svc->pool;

@@ -33,6 +33,7 @@
 #include "actors/targets.hpp"
 #include "actors/tracker_json.hpp"
 #include "connectors/glob.hpp"
+#include "connectors/http_auth.hpp"
 #include "storage/credential_store.hpp"
 #include "storage/datasource_store.hpp"
 #include "storage/element_query.hpp"
@@ -648,6 +649,12 @@ api_answer op_credentials(services& s, const call& c) {
   rapidjson::StringBuffer buf;
   json_writer w{buf};
   d.Accept(w);
+  // What an http datasource will send must be there: refused now, not at its next run.
+  auto& h = std::get<loaded>(got).rec.config.http;
+  connectors::http_auth kind = connectors::http_auth::none;
+  if (std::get<loaded>(got).rec.config.type == "http" && connectors::http_auth_from_string(h.auth, kind))
+    if (auto p = connectors::credentials_problem(kind, {buf.GetString(), buf.GetSize()}); !p.empty())
+      return refuse(actors_errc::bad_request, p);
   if (auto err = s.credentials->put(c.id, {buf.GetString(), buf.GetSize()})) return answer_error(err);
   rapidjson::StringBuffer out;
   json_writer o{out};

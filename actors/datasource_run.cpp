@@ -424,6 +424,19 @@ void start_run(self_ptr self, std::string trigger, bool unpark) {
                           s.run->trigger);
              for (auto& w : s.sync_waiters) w.deliver(s.run->number);
              s.sync_waiters.clear();
+             // A pause that came while the run was being numbered found no run to pause: this
+             // one waits now, as a run paused in its middle would.
+             if (s.rec.status == datasource_status::paused) {
+               if (s.run->status != storage::run_status::paused) move_run(self, storage::run_status::paused);
+               save_run(self);
+               job_done(self);
+               return;
+             }
+             // Paused and resumed meanwhile: the resume saw no run and scheduled one; this is it.
+             if (s.rec.status != datasource_status::syncing) {
+               ++s.schedule_epoch;
+               set_status(self, datasource_status::syncing);
+             }
              move_run(self, storage::run_status::querying);
              s.progress_last_ms = 0;
              arm_progress(self);

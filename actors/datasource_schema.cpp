@@ -319,6 +319,8 @@ const http_key http_keys[] = {
     {"content_url", &http_datasource_config::content_url, nullptr},
     {"ca_file", &http_datasource_config::ca_file, nullptr},
     {"busy_retries", nullptr, &http_datasource_config::busy_retries},
+    {"auth", &http_datasource_config::auth, nullptr},
+    {"token_url", &http_datasource_config::token_url, nullptr},
 };
 
 // The `http` table: every key given replaces its default (a PATCH gives the whole table).

@@ -23,6 +23,10 @@ class source;
 class volume;
 }  // namespace syncline::connectors
 
+namespace syncline::storage {
+class credential_store;
+}  // namespace syncline::storage
+
 namespace syncline::actors {
 
 /// The node's shared services: storage, the I/O pool, the connectors by id, the settings.
@@ -41,6 +45,10 @@ class node_context {
   /// Each datasource's record, access list and the rest of its state (the one owner).
   storage::datasource_store& datasources() noexcept { return datasources_; }
   io_pool& pool() noexcept { return pool_; }
+  /// The datasources' credentials (encrypted at rest); null when the node keeps none (tests).
+  /// Set once, before any actor starts.
+  storage::credential_store* credentials() const noexcept { return credentials_; }
+  void set_credentials(storage::credential_store* store) noexcept { credentials_ = store; }
   const runtime_settings& settings() const noexcept { return settings_; }
 
   /// Connectors by datasource / volume id, set when their actors start.
@@ -100,6 +108,7 @@ class node_context {
   std::unique_ptr<storage::transfer_queue> queue_;
   storage::datasource_store datasources_;
   runtime_settings settings_;
+  storage::credential_store* credentials_ = nullptr;
   mutable std::mutex mtx_;
   std::map<std::string, std::shared_ptr<connectors::source>> sources_;
   std::map<std::string, std::shared_ptr<connectors::volume>> volumes_;

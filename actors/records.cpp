@@ -13,8 +13,8 @@ namespace {
 
 // Format 1 (schema version 1) had no targets: such a record decodes with `target = ""`, the
 // volume's root, where every datasource wrote then. Format 2 appends the targets, format 3 the
-// settings of an http datasource.
-constexpr uint8_t datasource_format = 3;
+// settings of an http datasource, format 4 their credentials' kind and token endpoint.
+constexpr uint8_t datasource_format = 4;
 constexpr uint8_t volume_format = 1;
 constexpr const char* volume_prefix = "volume/";
 
@@ -82,6 +82,7 @@ std::string encode(const datasource_record& r) {
   w.varint(h.page_size).bytes(h.reference).bytes(h.size).bytes(h.mtime).bytes(h.mtime_unit);
   w.bytes(h.hash).bytes(h.content).bytes(h.content_url).u8(h.allow_insecure ? 1 : 0);
   w.bytes(h.ca_file).svarint(h.timeout_s).varint(bits_of(h.requests_per_s)).varint(h.busy_retries);
+  w.bytes(h.auth).bytes(h.token_url);
   return out;
 }
 
@@ -143,6 +144,7 @@ caf::expected<datasource_record> decode_datasource(std::string_view bytes) {
     h.requests_per_s = double_of(per_s);
     h.allow_insecure = insecure == 1;
   }
+  if (format >= 4) rd.bytes(c.http.auth).bytes(c.http.token_url);
   if (!rd.ok() || sync > 2 || status > static_cast<uint8_t>(datasource_status::invited) ||
       health > static_cast<uint8_t>(sync_health::failed))
     return bad("datasource");

@@ -182,7 +182,7 @@ void start_datasource(self_ptr self, const datasource_record& rec) {
   c.id = rec.config.id;
   c.kind = "datasource";
   c.started_from = rec;
-  auto conn = make_source(rec.config);
+  auto conn = make_source(rec.config, st.ctx->credentials());
   if (!conn) {
     park(c, render(conn.error()));
     return;

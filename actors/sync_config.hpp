@@ -61,6 +61,8 @@ struct http_datasource_config {
   int64_t timeout_s = 30;
   double requests_per_s = 0;            ///< 0: no limit
   uint64_t busy_retries = 5;            ///< answers 429/503 in a row waited out (Retry-After)
+  std::string auth = "none";            ///< none, bearer, basic, header, oauth2 (the wallet's)
+  std::string token_url;                ///< oauth2: where access tokens are refreshed
 };
 
 /// A datasource (seed 000) and its connector's settings.

@@ -16,9 +16,7 @@
 //
 // Usage: multisite_bench [--files N] [--big N] [--big-mib M] [--reception R] [--tiny]
 //                        [--dir DIR] [--syncline PATH] [--keep] [--verbose]
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +33,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench/bench_e2e.hpp"
 #include "bench/bench_support.hpp"
 #include "bench/bench_tree.hpp"
 #include "tests/support/child_process.hpp"
@@ -45,28 +44,14 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using syncline::bench::bench_clock;
+using syncline::bench::compare_trees;
+using syncline::bench::fail;
+using syncline::bench::free_port;
+using syncline::bench::json_value;
 using syncline::bench::seconds_since;
 using syncline::test::child_process;
 
 const std::string password = "bench-root-pw";
-
-[[noreturn]] void fail(const std::string& what) {
-  std::fprintf(stderr, "multisite_bench: FAILED: %s\n", what.c_str());
-  std::exit(1);
-}
-
-// The value of `"key":` in a flat JSON text (a string's without quotes), or empty.
-std::string json_value(const std::string& body, const std::string& key) {
-  auto at = body.find("\"" + key + "\":");
-  if (at == std::string::npos) return {};
-  at += key.size() + 3;
-  if (at < body.size() && body[at] == '"') {
-    auto end = body.find('"', at + 1);
-    return body.substr(at + 1, end - at - 1);
-  }
-  auto end = body.find_first_of(",}", at);
-  return body.substr(at, end - at);
-}
 
 std::string sign_in(uint16_t port, const std::string& user, const std::string& pw) {
   auto r = syncline::test::fetch(port, "POST", "/api/signIn",
@@ -110,41 +95,10 @@ void write_config(const fs::path& p, const fs::path& dir, const std::string& mor
       << more << "[http]\nlisten = \"127.0.0.1:0\"\n[auth]\nadmin_user = \"root\"\n";
 }
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    fail("no free port");
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-// Every regular file below `root`, relative, with its bytes compared against `src`'s.
-size_t compare_trees(const fs::path& src, const fs::path& copy) {
-  size_t n = 0;
-  for (auto& e : fs::recursive_directory_iterator{src}) {
-    if (!e.is_regular_file()) continue;
-    auto rel = fs::relative(e.path(), src);
-    std::ifstream a{e.path(), std::ios::binary}, b{copy / rel, std::ios::binary};
-    if (!b) fail("missing in the copy: " + rel.string());
-    std::string x{std::istreambuf_iterator<char>{a}, {}}, y{std::istreambuf_iterator<char>{b}, {}};
-    if (x != y) fail("different bytes in the copy: " + rel.string());
-    ++n;
-  }
-  size_t m = 0;
-  for (auto& e : fs::recursive_directory_iterator{copy})
-    if (e.is_regular_file()) ++m;
-  if (m != n) fail("the copy has " + std::to_string(m) + " files, the source " + std::to_string(n));
-  return n;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  syncline::bench::program_name() = "multisite_bench";
   CLI::App app{"syncline sites (two nodes on loopback) beside rsync from an rsync daemon"};
   syncline::bench::tree_shape shape;
   uint32_t reception = 4;

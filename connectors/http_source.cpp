@@ -1,6 +1,7 @@
 #include "connectors/http_source.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -74,6 +75,20 @@ std::string resolve(const std::string& base, const std::string& relative) {
 std::string escape(std::string_view s) {
   char* e = curl_easy_escape(nullptr, s.data(), static_cast<int>(s.size()));
   return take(e);
+}
+
+// Whether two absolute URLs share scheme, host and port (ASCII case aside).
+bool same_origin(const std::string& a, const std::string& b) {
+  auto origin = [](const std::string& u) {
+    auto scheme = u.find("://");
+    if (scheme == std::string::npos) return std::string{};
+    auto end = u.find_first_of("/?#", scheme + 3);
+    std::string o = u.substr(0, end);
+    for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return o;
+  };
+  auto x = origin(a);
+  return !x.empty() && x == origin(b);
 }
 
 // `url` with the query parameter `name` set to `value` (replacing one already there).
@@ -222,12 +237,14 @@ std::optional<std::string> expand(const std::string& pattern, simdjson::dom::ele
 struct page_client {
   const http_source_options& opt;
   detail::request_pacer* pacer;
+  detail::authenticator* auth;
   CURL* curl = curl_easy_init();
   long status = 0;
   std::string body, link, retry_after;
   bool too_big = false;
 
-  page_client(const http_source_options& o, detail::request_pacer* p) : opt(o), pacer(p) {}
+  page_client(const http_source_options& o, detail::request_pacer* p, detail::authenticator* a)
+      : opt(o), pacer(p), auth(a) {}
   ~page_client() {
     if (curl != nullptr) curl_easy_cleanup(curl);
   }
@@ -257,12 +274,15 @@ struct page_client {
     return size * n;
   }
 
-  // `once`, paced, with answers 429 or 503 waited out as Retry-After says.
+  // `once` with the credentials, paced, with answers 429 or 503 waited out as Retry-After says.
   caf::error get(const std::string& url) {
-    return detail::within_limits(opt, pacer, retry_after, "listing", url, [&] { return once(url); });
+    return detail::authorized(auth, status, [&](const std::vector<std::string>& credentials) {
+      return detail::within_limits(opt, pacer, retry_after, "listing", url,
+                                   [&] { return once(url, credentials); });
+    });
   }
 
-  caf::error once(const std::string& url) {
+  caf::error once(const std::string& url, const std::vector<std::string>& credentials) {
     if (curl == nullptr) return make_error(connector_errc::io_error, "libcurl could not start");
     status = 0;
     body.clear();
@@ -270,6 +290,7 @@ struct page_client {
     too_big = false;
     detail::header_list headers;
     for (auto& h : opt.headers) headers.add(h);
+    for (auto& h : credentials) headers.add(h);
     headers.add("Accept: application/json");
     detail::set_request(curl, url, headers.list, &on_header, &on_body, this,
                         static_cast<long>(opt.timeout.count()), opt.cancel.get(), opt.ca_file);
@@ -291,8 +312,9 @@ struct page_client {
 };
 
 // Reads the listing, every page of it, into `out`.
-caf::error read_listing(const http_source_options& opt, detail::request_pacer* pacer, entry_map& out) {
-  page_client client{opt, pacer};
+caf::error read_listing(const http_source_options& opt, detail::request_pacer* pacer,
+                        detail::authenticator* auth, entry_map& out) {
+  page_client client{opt, pacer, auth};
   simdjson::dom::parser parser;
   std::string url = opt.url;
   uint64_t page_number = opt.first_page, offset = 0;
@@ -454,7 +476,8 @@ caf::expected<std::unique_ptr<http_source>> http_source::make(http_source_option
   if (options.url.empty()) return bad("an http datasource needs a url (its listing's first page)");
   if (!starts_with_nocase(options.url, "http://") && !starts_with_nocase(options.url, "https://"))
     return bad("url must start with http:// or https://, got " + shown(options.url));
-  if (!options.headers.empty() && !secure_enough(options.url) && !options.allow_insecure)
+  if ((!options.headers.empty() || options.auth != http_auth::none) && !secure_enough(options.url) &&
+      !options.allow_insecure)
     return bad("url " + shown(options.url) + ": credentials never travel over plain http beyond "
                                             "loopback (use https, or allow_insecure)");
   if ((options.paging == http_paging::next_url || options.paging == http_paging::cursor) &&
@@ -463,6 +486,14 @@ caf::expected<std::unique_ptr<http_source>> http_source::make(http_source_option
                " needs next_pointer (where a page says what comes next)");
   if (options.paging == http_paging::cursor && options.cursor_param.empty())
     return bad("paging = cursor needs cursor_param");
+  if (options.auth == http_auth::oauth2) {
+    if (options.token_url.empty()) return bad("auth = oauth2 needs token_url (where access tokens are refreshed)");
+    if (!starts_with_nocase(options.token_url, "http://") && !starts_with_nocase(options.token_url, "https://"))
+      return bad("token_url must start with http:// or https://, got " + shown(options.token_url));
+    if (!secure_enough(options.token_url) && !options.allow_insecure)
+      return bad("token_url " + shown(options.token_url) + ": credentials never travel over plain http "
+                                                          "beyond loopback (use https, or allow_insecure)");
+  }
   if (options.page_size == 0) return bad("page_size must be at least 1");
   if (!(options.requests_per_s >= 0)) return bad("requests_per_s may not be negative");
   if (options.reference_pointer.empty()) return bad("reference_pointer may not be empty");
@@ -485,20 +516,33 @@ caf::expected<std::unique_ptr<http_source>> http_source::make(http_source_option
 http_source::http_source(http_source_options options, path_filter filter)
     : opt_(std::move(options)),
       filter_(std::move(filter)),
-      pacer_(std::make_shared<detail::request_pacer>(opt_.requests_per_s)) {}
+      pacer_(std::make_shared<detail::request_pacer>(opt_.requests_per_s)),
+      handles_(std::make_shared<detail::handle_pool>()) {
+  if (opt_.auth == http_auth::none) return;
+  detail::authenticator::options a;
+  a.kind = opt_.auth;
+  a.token_url = opt_.token_url;
+  a.wallet = opt_.wallet;
+  a.ca_file = opt_.ca_file;
+  a.timeout_s = static_cast<long>(opt_.timeout.count());
+  a.cancel = opt_.cancel;
+  auth_ = std::make_shared<detail::authenticator>(std::move(a));
+}
 
 http_source::~http_source() = default;
 
 std::string http_source::describe() const { return "http " + shown(opt_.url); }
 
 caf::error http_source::check() {
-  page_client client{opt_, pacer_.get()};
+  if (auth_) auth_->reload();
+  page_client client{opt_, pacer_.get(), auth_.get()};
   return client.get(opt_.url);
 }
 
 caf::expected<std::unique_ptr<listing>> http_source::list() {
   auto read = std::make_shared<entry_map>();
-  if (auto err = read_listing(opt_, pacer_.get(), *read)) return err;
+  if (auth_) auth_->reload();  // credentials stored since the last run
+  if (auto err = read_listing(opt_, pacer_.get(), auth_.get(), *read)) return err;
   // Kept, then folders implied by the paths, in reference order.
   for (auto it = read->begin(); it != read->end();)
     it = filter_.admits(it->first) ? std::next(it) : read->erase(it);
@@ -572,7 +616,10 @@ caf::expected<std::unique_ptr<item_reader>> http_source::open(std::string_view r
   auto it = known->find(ref);
   if (it == known->end())
     return make_error(connector_errc::not_found, describe() + ": no item '" + ref + "' in the last listing");
-  return detail::open_http_stream(opt_, pacer_, it->second.info, it->second.content, offset);
+  // Credentials go to the listing's origin only.
+  auto auth = same_origin(opt_.url, it->second.content) ? auth_ : nullptr;
+  return detail::open_http_stream(opt_, pacer_, std::move(auth), handles_, it->second.info,
+                                  it->second.content, offset);
 }
 
 }  // namespace syncline::connectors

@@ -17,11 +17,14 @@
 #include <caf/expected.hpp>
 
 #include "connectors/glob.hpp"
+#include "connectors/http_auth.hpp"
 #include "connectors/source.hpp"
 
 namespace syncline::connectors {
 
 namespace detail {
+class authenticator;
+class handle_pool;
 class request_pacer;
 }  // namespace detail
 
@@ -79,6 +82,13 @@ struct http_source_options {
   /// loopback host unless `allow_insecure`.
   std::vector<std::string> headers;
   bool allow_insecure = false;
+  /// The credentials: how they are sent (`http_auth`), where an OAuth2 access token is refreshed
+  /// (`token_url`), and where they are kept (`wallet`, needed unless `auth` is none). They
+  /// travel to the listing's origin (scheme, host and port) only: content elsewhere is fetched
+  /// without them. Same rule as `headers` for plain http.
+  http_auth auth = http_auth::none;
+  std::string token_url;
+  std::shared_ptr<credential_wallet> wallet;
   /// Certificates (PEM) trusted for https in place of the system's; empty: the system's.
   std::string ca_file;
   /// Connecting; a request with no byte for this long fails.
@@ -105,6 +115,8 @@ struct http_source_options {
 /// Errors: `permission_denied` (401, 403), `not_found` (404 for content), `busy` (429, 503),
 /// `network` (connection, timeout, other statuses), `io_error` (an answer that is not the
 /// JSON described: the run fails, nothing is removed), `bad_config`. Thread-safe.
+/// Each listing reads the credentials from the wallet again, so new ones stored meanwhile are
+/// used by the next run.
 class http_source final : public source {
  public:
   /// `bad_config` naming the setting: no URL, a URL that is not http(s), a bad glob, a paging
@@ -131,6 +143,8 @@ class http_source final : public source {
   http_source_options opt_;
   path_filter filter_;
   std::shared_ptr<detail::request_pacer> pacer_;
+  std::shared_ptr<detail::authenticator> auth_;  // null for auth = none
+  std::shared_ptr<detail::handle_pool> handles_;  // idle connections for the next files
   mutable std::mutex mtx_;
   std::shared_ptr<const std::map<std::string, entry>> known_;  // the last listing, guarded
 };

@@ -74,6 +74,43 @@ std::chrono::seconds busy_backoff(uint32_t n) {
   return std::chrono::seconds{std::min<uint32_t>(60, 1u << std::min<uint32_t>(n > 0 ? n - 1 : 0, 6))};
 }
 
+handle_pool::~handle_pool() {
+  for (auto& h : idle_) free(h);
+}
+
+handle_pool::handles handle_pool::take() {
+  {
+    std::lock_guard<std::mutex> g{mtx_};
+    if (!idle_.empty()) {
+      auto h = idle_.back();
+      idle_.pop_back();
+      return h;
+    }
+  }
+  handles h{curl_multi_init(), curl_easy_init()};
+  if (h.multi == nullptr || h.easy == nullptr) {
+    free(h);
+    return {};
+  }
+  return h;
+}
+
+void handle_pool::give(handles h) {
+  {
+    std::lock_guard<std::mutex> g{mtx_};
+    if (idle_.size() < max_idle) {
+      idle_.push_back(h);
+      return;
+    }
+  }
+  free(h);
+}
+
+void handle_pool::free(handles h) noexcept {
+  if (h.easy != nullptr) curl_easy_cleanup(static_cast<CURL*>(h.easy));
+  if (h.multi != nullptr) curl_multi_cleanup(static_cast<CURLM*>(h.multi));
+}
+
 header_list::~header_list() { curl_slist_free_all(list); }
 
 void header_list::add(const std::string& line) { list = curl_slist_append(list, line.c_str()); }
@@ -89,17 +126,30 @@ namespace {
 // caller wants them (at most about a megabyte waits in memory).
 class http_reader final : public item_reader {
  public:
-  http_reader(http_source_options opt, std::shared_ptr<request_pacer> pacer, item_info info,
-              std::string url, uint64_t offset)
-      : opt_(std::move(opt)), pacer_(std::move(pacer)), info_(std::move(info)), url_(std::move(url)), offset_(offset) {}
+  http_reader(http_source_options opt, std::shared_ptr<request_pacer> pacer,
+              std::shared_ptr<authenticator> auth, std::shared_ptr<handle_pool> handles,
+              item_info info, std::string url, uint64_t offset)
+      : opt_(std::move(opt)),
+        pacer_(std::move(pacer)),
+        auth_(std::move(auth)),
+        handles_(std::move(handles)),
+        info_(std::move(info)),
+        url_(std::move(url)),
+        offset_(offset) {}
   ~http_reader() override {
-    if (multi_ != nullptr && easy_ != nullptr) curl_multi_remove_handle(multi_, easy_);
-    if (easy_ != nullptr) curl_easy_cleanup(easy_);
-    if (multi_ != nullptr) curl_multi_cleanup(multi_);
+    if (multi_ != nullptr && easy_ != nullptr && added_) curl_multi_remove_handle(multi_, easy_);
+    // A transfer read to its end leaves a connection ready for the next request.
+    handle_pool::handles h{multi_, easy_};
+    if (done_ && result_ == CURLE_OK)
+      handles_->give(h);
+    else
+      handle_pool::free(h);
   }
 
   caf::error start() {
-    multi_ = curl_multi_init();
+    auto h = handles_->take();
+    multi_ = static_cast<CURLM*>(h.multi);
+    easy_ = static_cast<CURL*>(h.easy);
     if (multi_ == nullptr) return make_error(connector_errc::io_error, "libcurl could not start");
     if (auto err = request(offset_)) return err;
     if (info_.hash && offset_ == 0) {
@@ -153,20 +203,22 @@ class http_reader final : public item_reader {
  private:
   static constexpr uint32_t max_reconnects = 3;
 
-  // `ask`, with the service's limits: paced, and answers 429 or 503 waited out (Retry-After).
+  // `ask` with the credentials and the service's limits: paced, and answers 429 or 503 waited
+  // out (Retry-After).
   caf::error request(uint64_t from) {
-    return within_limits(opt_, pacer_.get(), retry_after_, "fetching", url_, [&] { return ask(from); });
+    return authorized(auth_.get(), status_, [&](const std::vector<std::string>& credentials) {
+      return within_limits(opt_, pacer_.get(), retry_after_, "fetching", url_,
+                           [&] { return ask(from, credentials); });
+    });
   }
 
   // Asks for the file from byte `from` on a fresh handle and reads the answer's head: the
   // status, where the body begins and the file's size, checked against what is known.
-  caf::error ask(uint64_t from) {
-    if (easy_ != nullptr) {
-      curl_multi_remove_handle(multi_, easy_);
-      curl_easy_cleanup(easy_);
-    }
-    easy_ = curl_easy_init();
-    if (easy_ == nullptr) return make_error(connector_errc::io_error, "libcurl could not start");
+  caf::error ask(uint64_t from, const std::vector<std::string>& credentials) {
+    // The same handle again (its connection kept when it can be), every option set afresh.
+    if (added_) curl_multi_remove_handle(multi_, easy_);
+    added_ = false;
+    curl_easy_reset(easy_);
     status_ = 0;
     headers_done_ = false;
     content_range_.clear();
@@ -179,6 +231,7 @@ class http_reader final : public item_reader {
     std::string first_etag = etag_;
     headers_.clear();
     for (auto& h : opt_.headers) headers_.add(h);
+    for (auto& h : credentials) headers_.add(h);
     range_ = "Range: bytes=" + std::to_string(from) + "-";
     if_range_ = "If-Range: " + first_etag;
     if (from > 0) headers_.add(range_);
@@ -189,6 +242,7 @@ class http_reader final : public item_reader {
     curl_easy_setopt(easy_, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(easy_, CURLOPT_LOW_SPEED_TIME, static_cast<long>(opt_.timeout.count()));
     curl_multi_add_handle(multi_, easy_);
+    added_ = true;
     // Until the answer's status and first bytes (or its end): errors belong to the caller.
     while (!done_ && (status_ == 0 || (buffer_.size() == pos_ && !headers_done_)))
       if (auto err = drive()) return err;
@@ -297,11 +351,14 @@ class http_reader final : public item_reader {
 
   const http_source_options opt_;
   std::shared_ptr<request_pacer> pacer_;
+  std::shared_ptr<authenticator> auth_;
+  std::shared_ptr<handle_pool> handles_;
   item_info info_;
   std::string url_;
   uint64_t offset_ = 0;
   CURLM* multi_ = nullptr;
   CURL* easy_ = nullptr;
+  bool added_ = false;  // easy_ is in multi_
   header_list headers_;
   std::string range_, if_range_, etag_, retry_after_;
   uint32_t reconnects_ = 0;
@@ -326,9 +383,12 @@ class http_reader final : public item_reader {
 
 caf::expected<std::unique_ptr<item_reader>> open_http_stream(http_source_options opt,
                                                              std::shared_ptr<request_pacer> pacer,
+                                                             std::shared_ptr<authenticator> auth,
+                                                             std::shared_ptr<handle_pool> handles,
                                                              item_info info, std::string url,
                                                              uint64_t offset) {
-  auto reader = std::make_unique<http_reader>(std::move(opt), std::move(pacer), std::move(info),
+  auto reader = std::make_unique<http_reader>(std::move(opt), std::move(pacer), std::move(auth),
+                                              std::move(handles), std::move(info),
                                               std::move(url), offset);
   if (auto err = reader->start()) return err;
   return std::unique_ptr<item_reader>{std::move(reader)};

@@ -10,11 +10,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
 #include "connectors/error.hpp"
+#include "connectors/http_auth.hpp"
 #include "connectors/http_common.hpp"
 #include "connectors/http_source.hpp"
 
@@ -69,6 +71,32 @@ caf::error within_limits(const http_source_options& opt, request_pacer* pacer,
   }
 }
 
+/// Idle libcurl handles (a multi handle and its easy handle) kept with their open connection,
+/// so that the next file's request reuses it (HTTP keep-alive) instead of connecting again: a
+/// listing of many small files costs a request each, not a connection each. Thread-safe.
+class handle_pool {
+ public:
+  struct handles {
+    void* multi = nullptr;  // CURLM*
+    void* easy = nullptr;   // CURL*, not added to `multi` while idle
+  };
+  handle_pool() = default;
+  handle_pool(const handle_pool&) = delete;
+  handle_pool& operator=(const handle_pool&) = delete;
+  ~handle_pool();
+  /// Idle handles, or new ones (null members when libcurl cannot make them).
+  handles take();
+  /// Handles whose last transfer ended cleanly (their connection has no unread bytes); beyond
+  /// `max_idle` they are freed.
+  void give(handles h);
+  static void free(handles h) noexcept;
+
+ private:
+  static constexpr size_t max_idle = 16;
+  std::mutex mtx_;
+  std::vector<handles> idle_;
+};
+
 /// A libcurl header list, freed with it.
 struct header_list {
   curl_slist* list = nullptr;
@@ -80,13 +108,17 @@ struct header_list {
   void clear();
 };
 
-/// Opens the content of `info` at `url` from byte `offset` (a range when not 0) and reads the
+/// Opens the content of `info` at `url` from byte `offset` (a range when not 0), with the
+/// credentials of `auth` (may be null), on handles from `handles` (given back after a clean
+/// end), and reads the
 /// answer's head: errors as `service_refusal`'s, `changed_during_copy` when the file is shorter
 /// than `offset`. Reading verifies the size and, from offset 0, the XXH3-64 `info` holds
 /// (`changed`); a connection that breaks in the middle is picked up again with a range up to
 /// three times.
 caf::expected<std::unique_ptr<item_reader>> open_http_stream(http_source_options opt,
                                                              std::shared_ptr<request_pacer> pacer,
+                                                             std::shared_ptr<authenticator> auth,
+                                                             std::shared_ptr<handle_pool> handles,
                                                              item_info info, std::string url,
                                                              uint64_t offset);
 

@@ -485,6 +485,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   auto credentials = storage::credential_store::open(*p->db);
   if (!credentials) return std::move(credentials.error());
   p->credentials = std::move(*credentials);
+  p->ctx->set_credentials(p->credentials.get());
   p->api_pool = std::make_unique<actors::io_pool>(cfg.api.io_threads);
   p->password_pool = std::make_unique<actors::io_pool>(cfg.api.password_threads);
   p->directory = actors::spawn_directory(*p->system, std::chrono::seconds{5});
@@ -633,12 +634,12 @@ void node::stop() noexcept {
   if (impl_->system) {
     impl_->stop_actors();
     impl_->system.reset();
-    impl_->credentials.reset();
     impl_->users.reset();
     impl_->elements.reset();
     impl_->api_pool.reset();
     impl_->password_pool.reset();
-    impl_->ctx.reset();
+    impl_->ctx.reset();  // its I/O jobs may still read credentials until its pool stops
+    impl_->credentials.reset();
     spdlog::info("actor system stopped");
   }
   if (impl_->db) {

@@ -109,6 +109,23 @@ std::string credential_store::key_of(std::string_view datasource) {
 }
 
 caf::error credential_store::put(std::string_view datasource, std::string_view secret) {
+  std::lock_guard<std::mutex> g{mtx_};
+  return write(datasource, secret);
+}
+
+caf::expected<bool> credential_store::replace(std::string_view datasource, std::string_view before,
+                                              std::string_view secret) {
+  std::lock_guard<std::mutex> g{mtx_};
+  auto now = get(datasource);
+  if (!now) return std::move(now.error());
+  bool same = *now && **now == before;
+  if (*now) sodium_memzero((*now)->data(), (*now)->size());
+  if (!same) return false;
+  if (auto err = write(datasource, secret)) return err;
+  return true;
+}
+
+caf::error credential_store::write(std::string_view datasource, std::string_view secret) {
   auto plain = bound(datasource, secret);
   std::string value(1 + crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plain.size(),
                     '\0');
@@ -150,6 +167,7 @@ caf::expected<bool> credential_store::has(std::string_view datasource) const {
 }
 
 caf::error credential_store::erase(std::string_view datasource) {
+  std::lock_guard<std::mutex> g{mtx_};
   return db_.erase_meta(key_of(datasource));
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,11 @@ class credential_store {
 
   /// Encrypts and stores `secret` for `datasource`, replacing what was there.
   [[nodiscard]] caf::error put(std::string_view datasource, std::string_view secret);
+  /// Stores `secret` in place of `before`; false, and nothing written, when what is stored is
+  /// not `before` any more (a refreshed token does not overwrite credentials a person stored
+  /// meanwhile). Atomic with `put` and `erase`.
+  [[nodiscard]] caf::expected<bool> replace(std::string_view datasource, std::string_view before,
+                                            std::string_view secret);
   /// The decrypted secret, or nothing when none is stored.
   [[nodiscard]] caf::expected<std::optional<std::string>> get(std::string_view datasource) const;
   /// Whether a secret is stored (without decrypting it).
@@ -42,8 +48,11 @@ class credential_store {
 
  private:
   credential_store(database& db, std::string key);
+  caf::error write(std::string_view datasource, std::string_view secret);  // mtx_ held
+
   database& db_;
-  std::string key_;  // crypto_secretbox_KEYBYTES bytes
+  std::string key_;
+  std::mutex mtx_;  // orders writes (put, replace, erase)  // crypto_secretbox_KEYBYTES bytes
 };
 
 }  // namespace syncline::storage

@@ -62,6 +62,8 @@ datasource_config unusual() {
   c.http.page_size = 250;
   c.http.reference = "/name";
   c.http.mtime_unit = "ms";
+  c.http.auth = "oauth2";
+  c.http.token_url = "https://auth.example/token";
   c.http.content_url = "https://api.example/v1/raw/{/id}";
   c.http.allow_insecure = true;
   c.http.timeout_s = 9;
@@ -114,9 +116,11 @@ BOOST_AUTO_TEST_CASE(every_field_reads_back_what_it_shows) {
   BOOST_CHECK_EQUAL(back.http.timeout_s, 9);
   BOOST_CHECK_EQUAL(back.http.requests_per_s, 2.5);
   BOOST_CHECK_EQUAL(back.http.busy_retries, 3u);
+  BOOST_CHECK_EQUAL(back.http.auth, "oauth2");
+  BOOST_CHECK_EQUAL(back.http.token_url, c.http.token_url);
 }
 
-// An http datasource's settings survive its record (format 3).
+// An http datasource's settings survive its record (formats 3 and 4).
 BOOST_AUTO_TEST_CASE(an_http_datasources_settings_survive_its_record) {
   datasource_record r;
   r.config = unusual();
@@ -132,6 +136,8 @@ BOOST_AUTO_TEST_CASE(an_http_datasources_settings_survive_its_record) {
   BOOST_CHECK(h.allow_insecure);
   BOOST_CHECK_EQUAL(h.requests_per_s, 2.5);
   BOOST_CHECK_EQUAL(h.busy_retries, 3u);
+  BOOST_CHECK_EQUAL(h.auth, "oauth2");
+  BOOST_CHECK_EQUAL(h.token_url, "https://auth.example/token");
   BOOST_CHECK_EQUAL(back->config.change_rate, 0.25);
 }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <unistd.h>
@@ -28,7 +29,10 @@ namespace syncline::test {
 /// "cursor":"N"}`, cursor from `?cursor=`), `/link` (a `Link: <...>; rel="next"` header),
 /// `/page?page=P`, `/offset?offset=O`. An item is `{"path":"/a/b","size":N,"mtime":"RFC 3339",
 /// "mtime_ms":N,"xxh3":"hex","url":"/files/a/b"}`. `/files/<path>` serves a file's bytes
-/// (one `Range: bytes=a-` honoured unless `ignore_ranges`). `bearer`, when set, is required.
+/// (one `Range: bytes=a-` honoured unless `ignore_ranges`). `bearer`, when set, is required;
+/// `header`, when set, must be sent as is (`X-Api-Key: k`, `Authorization: Basic ...`); `oauth`
+/// makes `POST /token` an OAuth2 token endpoint (RFC 6749 section 6) and every route require
+/// one of the access tokens it gave.
 class json_service {
  public:
   std::map<std::string, std::string> files;  ///< path (no leading '/') -> content; set before use
@@ -45,6 +49,23 @@ class json_service {
   std::mutex mtx;
   std::string last_range;  ///< the Range header of the last content request (guarded by mtx)
   std::string bearer;
+  std::pair<std::string, std::string> header;  ///< name (lower case) and value, when set
+  /// OAuth2: the client, the refresh tokens the endpoint takes, how many requests an access
+  /// token is good for (0: any), whether a refresh hands out a new refresh token.
+  struct oauth_state {
+    bool on = false;
+    std::string client_id = "syncline", client_secret = "s3cr3t-client";
+    std::set<std::string> refresh_tokens;
+    std::map<std::string, uint64_t> access;  ///< token -> requests left (0: unlimited)
+    uint64_t token_uses = 0;
+    int64_t expires_in = 3600;
+    bool rotate = true;
+    uint64_t issued = 0;
+  } oauth;  // guarded by mtx
+  std::atomic<uint64_t> refreshes{0}, unauthorized{0};
+  /// After the content request numbered so (counting from the start, 0: never), every access
+  /// token given so far expires: a token that ends in the middle of a run.
+  std::atomic<uint64_t> expire_at_content{0};
   std::atomic<uint64_t> content_requests{0}, listing_requests{0};
 
   json_service() {
@@ -58,6 +79,9 @@ class json_service {
       router.add("GET", std::string{"/"} + style, listing(style));
     router.add("GET", "/files/*path", [this](runtime::http_request req, runtime::http_reply reply) {
       reply.send(content(req));
+    });
+    router.add("POST", "/token", [this](runtime::http_request req, runtime::http_reply reply) {
+      reply.send(token(req));
     });
     runtime::http_server_options o;
     o.listen = {"127.0.0.1", 0};
@@ -77,7 +101,6 @@ class json_service {
     return out;
   }
 
- private:
   // 503 while `busy_next` says so.
   std::optional<runtime::http_response> busy() {
     if (busy_next.load() <= 0) return std::nullopt;
@@ -88,10 +111,67 @@ class json_service {
     return res;
   }
 
-  bool refused(const runtime::http_request& req) const {
-    if (bearer.empty()) return false;
-    auto* h = req.header("authorization");
-    return h == nullptr || *h != "Bearer " + bearer;
+  /// Every access token given so far is refused from now on (expired at the service's end).
+  void expire_access_tokens() {
+    std::lock_guard<std::mutex> g{mtx};
+    oauth.access.clear();
+  }
+
+ private:
+  bool refused(const runtime::http_request& req) {
+    bool no = false;
+    if (!bearer.empty()) {
+      auto* h = req.header("authorization");
+      no = h == nullptr || *h != "Bearer " + bearer;
+    }
+    if (!header.first.empty()) {
+      auto* h = req.header(header.first);
+      no = no || h == nullptr || *h != header.second;
+    }
+    std::lock_guard<std::mutex> g{mtx};
+    if (oauth.on) {
+      auto* h = req.header("authorization");
+      auto it = h != nullptr && h->rfind("Bearer ", 0) == 0 ? oauth.access.find(h->substr(7)) : oauth.access.end();
+      if (it == oauth.access.end()) {
+        no = true;
+      } else if (it->second > 0 && --it->second == 0) {
+        oauth.access.erase(it);  // its last use
+      }
+    }
+    if (no) ++unauthorized;
+    return no;
+  }
+
+  // grant_type=refresh_token: a new access token (and refresh token when `rotate`).
+  runtime::http_response token(const runtime::http_request& req) {
+    auto form = runtime::parse_form(req.body);
+    BOOST_REQUIRE(form);
+    std::map<std::string, std::string> f{form->begin(), form->end()};
+    auto refuse = [](int status, const std::string& code) {
+      runtime::http_response r;
+      r.status = status;
+      r.body = "{\"error\":\"" + code + "\",\"error_description\":\"no such grant here\"}";
+      return r;
+    };
+    std::lock_guard<std::mutex> g{mtx};
+    if (!oauth.on || f["grant_type"] != "refresh_token") return refuse(400, "unsupported_grant_type");
+    if (f["client_id"] != oauth.client_id || f["client_secret"] != oauth.client_secret)
+      return refuse(401, "invalid_client");
+    if (oauth.refresh_tokens.count(f["refresh_token"]) == 0) return refuse(400, "invalid_grant");
+    ++refreshes;
+    auto n = std::to_string(++oauth.issued);
+    auto access = "access-" + n;
+    oauth.access[access] = oauth.token_uses;
+    runtime::http_response r;
+    r.body = "{\"access_token\":\"" + access + "\",\"token_type\":\"Bearer\",\"expires_in\":" +
+             std::to_string(oauth.expires_in);
+    if (oauth.rotate) {
+      oauth.refresh_tokens.erase(f["refresh_token"]);
+      oauth.refresh_tokens.insert("refresh-" + n);
+      r.body += ",\"refresh_token\":\"refresh-" + n + "\"";
+    }
+    r.body += "}";
+    return r;
   }
 
   std::string item(const std::string& path, const std::string& bytes) const {
@@ -154,7 +234,7 @@ class json_service {
   runtime::http_response content(const runtime::http_request& req) {
     if (refused(req)) return runtime::http_response::error(401, "unauthenticated", "no");
     if (auto b = busy()) return *b;
-    ++content_requests;
+    if (++content_requests == expire_at_content.load()) expire_access_tokens();
     auto* p = req.param("path");
     auto it = files.find(p != nullptr ? p->value : "");
     if (it == files.end()) return runtime::http_response::error(404, "not_found", "no such file");

@@ -94,3 +94,21 @@ BOOST_FIXTURE_TEST_CASE(a_damaged_key_file_is_refused, fixture) {
   BOOST_REQUIRE(!s);
   BOOST_CHECK(is(s.error(), storage_errc::corruption));
 }
+
+// A refreshed token replaces what it was refreshed from, never credentials stored meanwhile.
+BOOST_FIXTURE_TEST_CASE(replace_writes_only_over_what_it_read, fixture) {
+  auto r = store->replace("ds1", "{}", "{\"a\":1}");
+  BOOST_REQUIRE_MESSAGE(r, why(r));
+  BOOST_CHECK(!*r);  // nothing stored: nothing replaced
+  BOOST_CHECK(!*store->has("ds1"));
+  BOOST_REQUIRE(!store->put("ds1", "{\"refresh_token\":\"one\"}"));
+  r = store->replace("ds1", "{\"refresh_token\":\"one\"}", "{\"refresh_token\":\"two\"}");
+  BOOST_REQUIRE(r && *r);
+  BOOST_CHECK_EQUAL(**store->get("ds1"), "{\"refresh_token\":\"two\"}");
+  // A person stored new credentials after the refresh began: theirs stay.
+  BOOST_REQUIRE(!store->put("ds1", "{\"refresh_token\":\"person\"}"));
+  r = store->replace("ds1", "{\"refresh_token\":\"two\"}", "{\"refresh_token\":\"three\"}");
+  BOOST_REQUIRE(r);
+  BOOST_CHECK(!*r);
+  BOOST_CHECK_EQUAL(**store->get("ds1"), "{\"refresh_token\":\"person\"}");
+}
