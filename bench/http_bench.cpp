@@ -1,5 +1,6 @@
 // bench/http_bench.cpp: an http datasource (docs/http-datasources.md) copying a tree from a web
-// server on loopback, beside `rclone copy` with its http backend from the same server, in one run.
+// server on loopback, beside `rclone copy` with its http backend from the same server, in one run
+// of several rounds (alternating which goes first; medians compared).
 //
 // Workload: 10,000 small files of 1-8 KiB in ~100 folders and 4 x 16 MiB (bench/bench_tree.hpp;
 // --tiny: 200 files + 2 x 1 MiB), served by nginx (Debian's) on 127.0.0.1: the files under
@@ -14,15 +15,20 @@
 // transfers, 8 checkers, a HEAD per file), then `sync` (syncline's copies are durable when it
 // reports success); and once more with `--http-no-head`, rclone's fastest listing.
 // Goal: syncline's time <= 1.0 x rclone's (issue 14).
+// Also printed: the CPU seconds (user + system) each used, steadier than wall time on a shared
+// machine (from RUSAGE_CHILDREN around each tool; the node is a child until it stops).
 // Every copy is compared with the source (names, sizes, bytes); a wrong copy fails the program.
 // Timing is informational: it never fails the program.
 //
-// Usage: http_bench [--files N] [--big N] [--big-mib M] [--reception R] [--tiny] [--dir DIR]
+// Usage: http_bench [--files N] [--big N] [--big-mib M] [--reception R] [--io-threads T]
+//                   [--rounds K] [--tiny] [--dir DIR]
 //                   [--syncline PATH] [--keep] [--verbose]
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -161,6 +167,64 @@ std::pair<double, double> run_rclone(uint16_t port, const fs::path& dst, const f
   return {t, t + seconds_since(s)};
 }
 
+// CPU seconds (user + system) of the children waited for so far.
+double children_cpu_s() {
+  rusage u{};
+  ::getrusage(RUSAGE_CHILDREN, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+// A node copying the listing of `base` into `at`/volume; seconds from its start to its first
+// run's success.
+double run_syncline(const std::string& binary, const fs::path& at, const std::string& base,
+                    uint32_t reception, uint32_t io_threads, bool tiny, bool verbose) {
+  fs::create_directories(at / "volume");
+  {
+    std::ofstream out{at / "node.toml"};
+    out << "[node]\ndata_dir = \"" << (at / "data").string() << "\"\n"
+        << "[http]\nlisten = \"127.0.0.1:0\"\n[auth]\nadmin_user = \"root\"\n"
+        << (io_threads > 0 ? "[runtime]\nio_threads = " + std::to_string(io_threads) + "\n" : "")
+        << "[[volume]]\nid = \"dst\"\npath = \"" << (at / "volume").string() << "\"\n"
+        << (reception > 0 ? "syncAmountReception = " + std::to_string(reception) + "\n" : "")
+        << "[[datasource]]\nid = \"web\"\ntype = \"http\"\nsync_type = \"one\"\nvolumes = [\"dst\"]\n"
+        << "target = \"\"\n"
+        << "http = { url = \"" << base << "/list/1.json\", paging = \"next_url\", items = \"/items\", "
+        << "next = \"/next\", size = \"/size\", mtime = \"/mtime\", mtime_unit = \"ns\", "
+        << "content_url = \"" << base << "/tree/{/path}\" }\n";
+  }
+  ::setenv("SYNCLINE_ADMIN_PASSWORD", password.c_str(), 1);
+  auto start = bench_clock::now();
+  child_process node{binary, {"node", "--config", (at / "node.toml").string()}};
+  ::unsetenv("SYNCLINE_ADMIN_PASSWORD");
+  auto line = node.wait_for_line("listening on http://", 120s);
+  if (!line) fail("the node did not start:\n" + node.output());
+  auto port = static_cast<uint16_t>(std::stoul(line->substr(line->rfind(':') + 1)));
+  auto signed_in = syncline::test::fetch(port, "POST", "/api/signIn", "username=root&password=" + password,
+                                         {{"Content-Type", "application/x-www-form-urlencoded"}});
+  if (signed_in.status != 200) fail("sign-in: " + signed_in.body);
+  auto token = json_value(signed_in.body, "token");
+  double took = 0;
+  std::string status;
+  auto deadline = bench_clock::now() + std::chrono::minutes{tiny ? 5 : 60};
+  for (;;) {
+    auto r = syncline::test::fetch(port, "GET", "/api/default/default/workspaces/default/web/@runs?limit=1", {},
+                                   {{"Authorization", "Bearer " + token}});
+    status = json_value(r.body, "status");
+    if (r.status == 200 && (status == "success" || status == "failed")) {
+      took = seconds_since(start);
+      break;
+    }
+    if (bench_clock::now() > deadline) fail("the run did not end in time:\n" + node.output());
+    std::this_thread::sleep_for(50ms);
+  }
+  if (verbose) std::printf("%s\n", node.output().c_str());
+  node.send_signal(SIGTERM);
+  if (!node.wait_exit(120s)) fail("the node did not stop");
+  if (status != "success") fail("the run ended " + status + ":\n" + node.output());
+  return took;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -170,14 +234,17 @@ int main(int argc, char** argv) {
   shape.files = 10000;
   shape.big = 4;
   size_t big_mib = 16;
-  uint32_t reception = 0;
+  uint32_t reception = 0, io_threads = 0;
   bool tiny = false, keep = false, verbose = false;
+  int rounds = 3;
   std::string dir_arg, binary = SYNCLINE_NODE_BINARY;
   app.add_option("--files", shape.files, "small files");
   app.add_option("--big", shape.big, "big files");
   app.add_option("--big-mib", big_mib, "size of the big files in MiB");
   app.add_option("--reception", reception, "the volume's syncAmountReception (0: its default)");
-  app.add_flag("--tiny", tiny, "200 files + 2 x 1 MiB (CI)");
+  app.add_option("--io-threads", io_threads, "the node's [runtime] io_threads (0: its default)");
+  app.add_option("--rounds", rounds, "rounds, in alternating order (medians compared)")->check(CLI::Range(1, 99));
+  app.add_flag("--tiny", tiny, "200 files + 2 x 1 MiB, one round (CI)");
   app.add_option("--dir", dir_arg, "where to work (default: a new directory in $TMPDIR or /tmp)");
   app.add_option("--syncline", binary, "the syncline binary");
   app.add_flag("--keep", keep, "keep the directory");
@@ -187,6 +254,7 @@ int main(int argc, char** argv) {
     shape.files = 200;
     shape.big = 2;
     big_mib = 1;
+    rounds = 1;
   }
   shape.big_bytes = big_mib << 20;
   for (auto* tool : {"nginx", "rclone"})
@@ -221,68 +289,60 @@ int main(int argc, char** argv) {
   auto base = "http://127.0.0.1:" + std::to_string(web.port);
   ::sync();
 
-  // --- syncline ---------------------------------------------------------------------------
-  fs::create_directories(dir / "node" / "volume");
-  {
-    std::ofstream out{dir / "node.toml"};
-    out << "[node]\ndata_dir = \"" << (dir / "node" / "data").string() << "\"\n"
-        << "[http]\nlisten = \"127.0.0.1:0\"\n[auth]\nadmin_user = \"root\"\n"
-        << "[[volume]]\nid = \"dst\"\npath = \"" << (dir / "node" / "volume").string() << "\"\n"
-        << (reception > 0 ? "syncAmountReception = " + std::to_string(reception) + "\n" : "")
-        << "[[datasource]]\nid = \"web\"\ntype = \"http\"\nsync_type = \"one\"\nvolumes = [\"dst\"]\n"
-        << "target = \"\"\n"
-        << "http = { url = \"" << base << "/list/1.json\", paging = \"next_url\", items = \"/items\", "
-        << "next = \"/next\", size = \"/size\", mtime = \"/mtime\", mtime_unit = \"ns\", "
-        << "content_url = \"" << base << "/tree/{/path}\" }\n";
-  }
-  ::setenv("SYNCLINE_ADMIN_PASSWORD", password.c_str(), 1);
-  auto start = bench_clock::now();
-  child_process node{binary, {"node", "--config", (dir / "node.toml").string()}};
-  ::unsetenv("SYNCLINE_ADMIN_PASSWORD");
-  auto line = node.wait_for_line("listening on http://", 120s);
-  if (!line) fail("the node did not start:\n" + node.output());
-  auto port = static_cast<uint16_t>(std::stoul(line->substr(line->rfind(':') + 1)));
-  auto signed_in = syncline::test::fetch(port, "POST", "/api/signIn", "username=root&password=" + password,
-                                         {{"Content-Type", "application/x-www-form-urlencoded"}});
-  if (signed_in.status != 200) fail("sign-in: " + signed_in.body);
-  auto token = json_value(signed_in.body, "token");
-  double t_syncline = 0;
-  std::string status;
-  auto deadline = bench_clock::now() + std::chrono::minutes{tiny ? 5 : 60};
-  for (;;) {
-    auto r = syncline::test::fetch(port, "GET", "/api/default/default/workspaces/default/web/@runs?limit=1", {},
-                                   {{"Authorization", "Bearer " + token}});
-    status = json_value(r.body, "status");
-    if (r.status == 200 && (status == "success" || status == "failed")) {
-      t_syncline = seconds_since(start);
-      break;
-    }
-    if (bench_clock::now() > deadline) fail("the run did not end in time:\n" + node.output());
-    std::this_thread::sleep_for(50ms);
-  }
-  if (verbose) std::printf("%s\n", node.output().c_str());
-  node.send_signal(SIGTERM);
-  if (!node.wait_exit(120s)) fail("the node did not stop");
-  if (status != "success") fail("the run ended " + status + ":\n" + node.output());
-  compare_trees(html / "tree", dir / "node" / "volume");
-
-  // --- rclone ----------------------------------------------------------------------------
   std::ofstream{dir / "rclone.conf"} << "";
-  auto [t_rclone, t_rclone_sync] = run_rclone(web.port, dir / "rclone", dir, false);
-  compare_trees(html / "tree", dir / "rclone");
-  auto [t_nohead, t_nohead_sync] = run_rclone(web.port, dir / "rclone-nohead", dir, true);
-  compare_trees(html / "tree", dir / "rclone-nohead");
+  // Rounds in alternating order (ext4 here slows file creation right after other writers), each
+  // tool into fresh directories; medians compared.
+  std::vector<double> t_syncline, t_rclone, t_rclone_sync, t_nohead_sync, cpu_syncline, cpu_rclone;
+  for (int round = 0; round < rounds; ++round) {
+    auto at = dir / ("round" + std::to_string(round));
+    auto syncline_round = [&] {
+      auto cpu = children_cpu_s();
+      t_syncline.push_back(run_syncline(binary, at / "node", base, reception, io_threads, tiny, verbose));
+      cpu_syncline.push_back(children_cpu_s() - cpu);
+      compare_trees(html / "tree", at / "node" / "volume");
+    };
+    auto rclone_round = [&] {
+      auto cpu = children_cpu_s();
+      auto [t, with_sync] = run_rclone(web.port, at / "rclone", dir, false);
+      t_rclone.push_back(t);
+      t_rclone_sync.push_back(with_sync);
+      cpu_rclone.push_back(children_cpu_s() - cpu);
+      compare_trees(html / "tree", at / "rclone");
+      t_nohead_sync.push_back(run_rclone(web.port, at / "rclone-nohead", dir, true).second);
+      compare_trees(html / "tree", at / "rclone-nohead");
+    };
+    if (round % 2 == 0) {
+      syncline_round();
+      rclone_round();
+    } else {
+      rclone_round();
+      syncline_round();
+    }
+    std::printf("  round %d: syncline %.3f s (%.2f s CPU), rclone %.3f s (%.3f s with sync; %.2f s CPU), "
+                "rclone --http-no-head %.3f s with sync\n",
+                round + 1, t_syncline.back(), cpu_syncline.back(), t_rclone.back(), t_rclone_sync.back(),
+                cpu_rclone.back(), t_nohead_sync.back());
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  };
+  double syncline_s = median(t_syncline), rclone_s = median(t_rclone), rclone_sync_s = median(t_rclone_sync),
+         nohead_sync_s = median(t_nohead_sync);
 
   std::printf("http_bench: %zu files (%zu small, %zu x %zu MiB), %.1f MB from nginx on loopback\n",
               files, shape.files, shape.big, big_mib, mb);
-  std::printf("  syncline http datasource: %.3f s (durable): %.0f files/s, %.1f MB/s\n", t_syncline,
-              static_cast<double>(files) / t_syncline, mb / t_syncline);
-  std::printf("  rclone copy (http backend): %.3f s, %.3f s with sync\n", t_rclone, t_rclone_sync);
-  std::printf("  rclone copy --http-no-head: %.3f s, %.3f s with sync\n", t_nohead, t_nohead_sync);
-  double ratio = t_syncline / t_rclone_sync;
+  std::printf("  medians of %d round(s):\n", rounds);
+  std::printf("  syncline http datasource: %.3f s (durable): %.0f files/s, %.1f MB/s\n", syncline_s,
+              static_cast<double>(files) / syncline_s, mb / syncline_s);
+  std::printf("  rclone copy (http backend): %.3f s, %.3f s with sync\n", rclone_s, rclone_sync_s);
+  std::printf("  rclone copy --http-no-head: %.3f s with sync\n", nohead_sync_s);
+  std::printf("  CPU seconds (user + system): syncline %.2f, rclone %.2f (ratio %.2f)\n", median(cpu_syncline),
+              median(cpu_rclone), median(cpu_syncline) / median(cpu_rclone));
+  double ratio = syncline_s / rclone_sync_s;
   std::printf("  ratio syncline / (rclone + sync): %.2f (goal <= 1.0: %s); / rclone: %.2f; "
               "/ (rclone --http-no-head + sync): %.2f\n",
-              ratio, ratio <= 1.0 ? "met" : "missed", t_syncline / t_rclone, t_syncline / t_nohead_sync);
+              ratio, ratio <= 1.0 ? "met" : "missed", syncline_s / rclone_s, syncline_s / nohead_sync_s);
   if (!keep) fs::remove_all(dir);
   return 0;
 }
