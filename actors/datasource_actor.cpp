@@ -3,6 +3,7 @@
 // scheduling, progress).
 #include "actors/datasource_actor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "actors/error.hpp"
 #include "actors/node_context.hpp"
 #include "actors/targets.hpp"
+#include "actors/text.hpp"
 #include "storage/database.hpp"
 
 namespace syncline::actors {
@@ -97,19 +99,33 @@ void save_run(self_ptr self) {
 }
 
 // Moves the datasource's status, refusing (and logging) what the table forbids.
+void publish(self_ptr self, const char* type, const std::string& fields) {
+  self->state.ctx->events().publish(type, id_of(self),
+                                    "{\"datasource\":" + json_string(id_of(self)) + fields + "}");
+}
+
 bool set_status(self_ptr self, datasource_status to) {
+  auto from = self->state.rec.status;
   if (auto err = move_status(self->state.rec, to)) {
     spdlog::warn("datasource {}: {}", id_of(self), render(err));
     return false;
   }
+  if (from != to)
+    publish(self, "datasource",
+            std::string{",\"status\":\""} + to_string(to) + "\",\"from\":\"" + to_string(from) +
+                "\",\"last_error\":" + json_string(self->state.rec.last_error));
   return true;
 }
 
 bool set_health(self_ptr self, sync_health to) {
+  auto from = self->state.rec.health;
   if (auto err = move_health(self->state.rec, to)) {
     spdlog::warn("datasource {}: {}", id_of(self), render(err));
     return false;
   }
+  if (from != to)
+    publish(self, "health",
+            std::string{",\"health\":\""} + to_string(to) + "\",\"from\":\"" + to_string(from) + "\"");
   return true;
 }
 
@@ -121,6 +137,9 @@ bool move_run(self_ptr self, storage::run_status to) {
     return false;
   }
   run->move_to(to, self->state.ctx->now_ms());
+  publish(self, "run",
+          ",\"run\":" + std::to_string(run->number) + ",\"status\":\"" + storage::to_string(to) +
+              "\",\"trigger\":" + json_string(run->trigger));
   return true;
 }
 
@@ -165,6 +184,22 @@ void schedule_next(self_ptr self) {
 
 // --- progress -------------------------------------------------------------------------------
 
+void publish_progress(self_ptr self) {
+  auto& st = self->state;
+  if (!st.run) return;
+  auto& c = st.run->counters;
+  // Throttled: one event a second at most, none when nothing moved.
+  auto moved = c.listed + c.done + c.failed + c.bytes_done + st.pending;
+  if (moved == st.event_last_moved) return;
+  st.event_last_moved = moved;
+  publish(self, "progress",
+          ",\"run\":" + std::to_string(st.run->number) + ",\"status\":\"" +
+              storage::to_string(st.run->status) + "\",\"listed\":" + std::to_string(c.listed) +
+              ",\"done\":" + std::to_string(c.done) + ",\"total\":" + std::to_string(c.done + st.pending) +
+              ",\"failed\":" + std::to_string(c.failed) + ",\"bytes_done\":" + std::to_string(c.bytes_done) +
+              ",\"bytes_total\":" + std::to_string(c.bytes_total));
+}
+
 void log_progress(self_ptr self) {
   auto& st = self->state;
   if (!st.run) return;
@@ -186,7 +221,9 @@ void log_progress(self_ptr self) {
 
 void arm_progress(self_ptr self) {
   auto& st = self->state;
-  self->delayed_send(self, std::chrono::milliseconds{st.ctx->settings().progress_interval_ms},
+  // A tick a second: a progress event when something moved, a log line every
+  // progress_interval_ms.
+  self->delayed_send(self, std::chrono::milliseconds{std::min<int64_t>(1000, st.ctx->settings().progress_interval_ms)},
                      progress_atom::value, ++st.progress_epoch);
 }
 
@@ -463,8 +500,12 @@ datasource_actor::behavior_type datasource(datasource_actor::stateful_pointer<da
         start_run(self, "schedule", false);
       },
       [=](progress_atom, uint64_t epoch) {
-        if (epoch != self->state.progress_epoch || !run_active(self)) return;
-        log_progress(self);
+        auto& s = self->state;
+        if (epoch != s.progress_epoch || !run_active(self)) return;
+        publish_progress(self);
+        if (s.ctx->now_ms() - (s.progress_last_ms > 0 ? s.progress_last_ms : s.run->started_ms) >=
+            s.ctx->settings().progress_interval_ms)
+          log_progress(self);
         arm_progress(self);
       },
       [=](io_done_atom, io_continuation& k) { k.fn(); },

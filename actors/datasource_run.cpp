@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/datasource_state.hpp"
+#include "actors/text.hpp"
 #include "actors/error.hpp"
 #include "actors/node_context.hpp"
 #include "actors/scan_merge.hpp"
@@ -422,6 +423,9 @@ void start_run(self_ptr self, std::string trigger, bool unpark) {
              s.run = std::move(*run);
              spdlog::info("datasource {}: run {} started ({})", id_of(self), s.run->number,
                           s.run->trigger);
+             publish(self, "run",
+                     ",\"run\":" + std::to_string(s.run->number) + ",\"status\":\"started\",\"trigger\":" +
+                         json_string(s.run->trigger));
              for (auto& w : s.sync_waiters) w.deliver(s.run->number);
              s.sync_waiters.clear();
              // A pause that came while the run was being numbered found no run to pause: this

@@ -74,6 +74,7 @@ struct datasource_state {
   uint64_t progress_epoch = 0;
   int64_t progress_last_ms = 0;
   uint64_t progress_last_done = 0;
+  uint64_t event_last_moved = 0;  // what the last progress event showed (throttling)
 
   bool started = false;  // start-up has read the last run and settled the status
   std::vector<std::function<void()>> after_start;  // requests that came before
@@ -103,6 +104,9 @@ void job_done(self_ptr self);
 void save_record(self_ptr self);
 /// Queues a job that writes the current run and the record in one batch (none without a run).
 void save_run(self_ptr self);
+/// Publishes an event of the datasource (actors/event_hub.hpp): `fields` are the JSON members
+/// after `"datasource"`, each preceded by a comma.
+void publish(self_ptr self, const char* type, const std::string& fields);
 /// Moves the datasource's status, refusing (and logging) what the table forbids.
 bool set_status(self_ptr self, datasource_status to);
 /// Moves the datasource's health, refusing (and logging) what the table forbids.

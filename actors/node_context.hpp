@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 
+#include "actors/event_hub.hpp"
 #include "actors/sync_config.hpp"
 #include "actors/io_pool.hpp"
 #include "storage/database.hpp"
@@ -45,6 +46,8 @@ class node_context {
   /// Each datasource's record, access list and the rest of its state (the one owner).
   storage::datasource_store& datasources() noexcept { return datasources_; }
   io_pool& pool() noexcept { return pool_; }
+  /// The node's live events (GET /api/events).
+  event_hub& events() noexcept { return events_; }
   /// The datasources' credentials (encrypted at rest); null when the node keeps none (tests).
   /// Set once, before any actor starts.
   storage::credential_store* credentials() const noexcept { return credentials_; }
@@ -109,6 +112,7 @@ class node_context {
   storage::datasource_store datasources_;
   runtime_settings settings_;
   storage::credential_store* credentials_ = nullptr;
+  event_hub events_;
   mutable std::mutex mtx_;
   std::map<std::string, std::shared_ptr<connectors::source>> sources_;
   std::map<std::string, std::shared_ptr<connectors::volume>> volumes_;

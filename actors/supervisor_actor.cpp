@@ -14,6 +14,7 @@
 #include "actors/error.hpp"
 #include "actors/node_context.hpp"
 #include "actors/targets.hpp"
+#include "actors/text.hpp"
 #include "actors/transfer_actor.hpp"
 #include "actors/volume_actor.hpp"
 #include "connectors/source.hpp"
@@ -74,12 +75,22 @@ namespace {
 
 using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
 
-void park(child& c, std::string why) {
+// An `actor` event: a child started, crashed (restarting) or parked in error.
+void announce(self_ptr self, const child& c) {
+  self->state.ctx->events().publish(
+      "actor", c.kind == "datasource" ? c.id : std::string{},
+      "{\"kind\":" + json_string(c.kind) + ",\"id\":" + json_string(c.id) + ",\"state\":\"" +
+          to_string(c.state) + "\",\"restarts\":" + std::to_string(c.restarts) +
+          ",\"last_error\":" + json_string(c.last_error) + "}");
+}
+
+void park(self_ptr self, child& c, std::string why) {
   c.state = child_state::parked;
   c.handle = caf::actor{};
   c.last_error = std::move(why);
   spdlog::error("{} {} is in error and will not be restarted until a person acts: {}", c.kind,
                 c.id, c.last_error);
+  announce(self, c);
 }
 
 void adopt(self_ptr self, child& c, caf::actor handle) {
@@ -91,6 +102,7 @@ void adopt(self_ptr self, child& c, caf::actor handle) {
   st.by_address[handle.address()] = key_of(c.kind, c.id);
   self->send(st.directory, register_atom::value,
              directory_entry{key_of(c.kind, c.id), c.kind, handle});
+  announce(self, c);
 }
 
 void start_volume(self_ptr self, const volume_record& rec) {
@@ -100,11 +112,11 @@ void start_volume(self_ptr self, const volume_record& rec) {
   c.kind = "volume";
   auto conn = make_volume(rec.config);
   if (!conn) {
-    park(c, render(conn.error()));
+    park(self, c, render(conn.error()));
     return;
   }
   if (auto err = (*conn)->check()) {
-    park(c, render(err));
+    park(self, c, render(err));
     return;
   }
   volume_init init;
@@ -167,7 +179,7 @@ void start_successor(self_ptr self, const std::string& key, datasource_record re
            auto j = s.children.find(key);
            if (j == s.children.end() || s.stopping) return;
            if (err) {
-             park(j->second, render(err));
+             park(self, j->second, render(err));
              for (auto& w : waiting) w.deliver(err);
              return;
            }
@@ -184,13 +196,13 @@ void start_datasource(self_ptr self, const datasource_record& rec) {
   c.started_from = rec;
   auto conn = make_source(rec.config, st.ctx->credentials());
   if (!conn) {
-    park(c, render(conn.error()));
+    park(self, c, render(conn.error()));
     return;
   }
   // A source overlapping a volume or the data directory would copy copies (or the database)
   // on every run: it waits for a person.
   if (auto overlap = overlap_of(self, rec.config); !overlap.empty()) {
-    park(c, overlap);
+    park(self, c, overlap);
     return;
   }
   datasource_init init;
@@ -242,13 +254,13 @@ void restart(self_ptr self, const std::string& key) {
            auto j = s.children.find(key);
            if (j == s.children.end() || s.stopping) return;
            if (!rec) {
-             park(j->second, render(rec.error()));
+             park(self, j->second, render(rec.error()));
              return;
            }
            // A deleted datasource is no child any more: an absent record is one its first
            // incarnation did not save before it ended.
            if (!*rec && !j->second.started_from) {
-             park(j->second, "its record is gone from the database");
+             park(self, j->second, "its record is gone from the database");
              return;
            }
            start_datasource(self, *rec ? **rec : *j->second.started_from);
@@ -340,6 +352,7 @@ void on_down(self_ptr self, caf::down_msg& dm) {
   if (!dm.reason) {
     c.state = child_state::parked;
     c.last_error = "exited";
+    announce(self, c);
     return;
   }
   auto why = render(dm.reason);
@@ -352,7 +365,7 @@ void on_down(self_ptr self, caf::down_msg& dm) {
       self->quit(dm.reason);
       return;
     case failure_class::no_retry:
-      park(c, why);
+      park(self, c, why);
       return;
     case failure_class::retry:
       break;
@@ -362,6 +375,7 @@ void on_down(self_ptr self, caf::down_msg& dm) {
   ++c.restarts;
   c.state = child_state::restarting;
   c.last_error = why;
+  announce(self, c);
   retry_policy p;
   p.base = std::chrono::milliseconds{st.ctx->settings().restart_base_ms};
   p.cap = std::chrono::milliseconds{60000};

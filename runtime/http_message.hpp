@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -83,6 +84,22 @@ struct http_file_part {
 
 /// A response for `http_reply::send`. The server adds `Content-Length`, `Server` and
 /// `Connection` itself.
+/// A body produced as it goes (Server-Sent Events): the server sends the head (no length: the
+/// body ends with the connection), then asks for the next bytes, writes them, asks again, until
+/// the bytes are empty, the client goes away or the server stops. Between two writes the
+/// connection waits for `ready` without a timeout; the producer sends something (an SSE
+/// comment) now and then so that a client that went away is noticed.
+class http_body_stream {
+ public:
+  virtual ~http_body_stream() = default;
+  /// Asks for the next bytes: `ready` is called once, from any thread, when there are some
+  /// (empty: the body ends). Never blocks.
+  virtual void next(std::function<void(std::string)> ready) = 0;
+  /// The connection is gone (or the server stops): no `next` follows, and a `ready` pending may
+  /// be dropped. Called on the connection's thread; never blocks.
+  virtual void cancel() noexcept = 0;
+};
+
 struct http_response {
   unsigned status = 200;
   std::string content_type = "application/json";
@@ -96,6 +113,9 @@ struct http_response {
   /// Kept by the server until the response is written or its connection is gone: a place
   /// among a limited number of answers at once (the content route's `syncAmountEmission`).
   std::shared_ptr<const void> hold;
+  /// When set, the body comes from this stream (`body` and `file` are ignored; HEAD gets the
+  /// head only).
+  std::shared_ptr<http_body_stream> stream;
 
   /// A JSON response; `body` must already be JSON.
   static http_response json(unsigned status, std::string body);

@@ -29,6 +29,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/error.hpp"
+#include "runtime/http_tls.hpp"
 
 namespace syncline::runtime {
 
@@ -224,12 +225,15 @@ class session final : public session_base {
   void on_server_stop() override {
     stopping_ = true;
     if (phase_ == phase::reading && !(parser_ && parser_->got_some())) close();
+    if (body_stream_) close();  // an event stream ends with the server
   }
 
   void close() override {
     if (phase_ == phase::closed) return;
     phase_ = phase::closed;
     hold_.reset();
+    if (body_stream_) body_stream_->cancel();
+    body_stream_.reset();
     beast::error_code ec;
     tcp_socket().shutdown(tcp::socket::shutdown_both, ec);
     lowest().close();
@@ -333,6 +337,7 @@ class session final : public session_base {
     for (auto& [name, value] : r.headers) res_->insert(name, value);
     res_->keep_alive(keep_alive);
     hold_ = std::move(r.hold);
+    if (r.stream) return write_stream_response(std::move(r.stream));
     if (r.file) return write_file_response(std::move(r.file));
     if (head_) {
       // The length GET would send, and no body.
@@ -395,6 +400,50 @@ class session final : public session_base {
                      });
   }
 
+  // A streamed body: the head (no length; the connection closes after the body), then each
+  // piece the stream gives, until it gives nothing or the connection is gone.
+  void write_stream_response(std::shared_ptr<http_body_stream> stream) {
+    file_hdr_.emplace(std::move(res_->base()));
+    file_hdr_->keep_alive(false);
+    file_hdr_->set(http::field::cache_control, "no-cache");
+    body_stream_ = std::move(stream);
+    file_sr_.emplace(*file_hdr_);
+    lowest().expires_after(core_->options.read_timeout);
+    http::async_write_header(stream_, *file_sr_, [self = shared_this()](beast::error_code ec, size_t) {
+      if (ec || self->phase_ == phase::closed) return self->close();
+      if (self->head_) {
+        self->body_stream_->cancel();
+        self->body_stream_.reset();
+        return self->linger();
+      }
+      self->next_stream_piece();
+    });
+  }
+
+  void next_stream_piece() {
+    lowest().expires_never();
+    body_stream_->next([w = std::weak_ptr<session>{shared_this()}](std::string bytes) {
+      auto s = w.lock();
+      if (!s) return;
+      net::post(s->executor(), [s, bytes = std::move(bytes)]() mutable { s->write_stream_piece(std::move(bytes)); });
+    });
+  }
+
+  void write_stream_piece(std::string bytes) {
+    if (phase_ == phase::closed || !body_stream_) return;
+    if (bytes.empty() || stopping_) {
+      body_stream_->cancel();
+      body_stream_.reset();
+      return linger();
+    }
+    stream_piece_ = std::move(bytes);
+    lowest().expires_after(core_->options.read_timeout);
+    net::async_write(stream_, net::buffer(stream_piece_), [self = shared_this()](beast::error_code ec, size_t) {
+      if (ec || self->phase_ == phase::closed) return self->close();
+      self->next_stream_piece();
+    });
+  }
+
   void on_write(beast::error_code ec) {
     if (ec || phase_ == phase::closed) return close();
     bool again = res_->keep_alive() && !stopping_;
@@ -445,6 +494,8 @@ class session final : public session_base {
   std::optional<http::response_serializer<http::empty_body>> file_sr_;
   std::shared_ptr<const http_file_part> file_;
   std::shared_ptr<const void> hold_;  // the answer's `hold`, until it is written
+  std::shared_ptr<http_body_stream> body_stream_;  // a streamed body being sent
+  std::string stream_piece_;                       // the piece being written
   std::unique_ptr<char[]> file_block_;
   uint64_t file_sent_ = 0;
   std::array<char, 4096> drain_buf_{};
@@ -626,33 +677,6 @@ void begin_stop(server_core* core) {
   for (auto& s : open) net::post(s->executor(), [s] { s->on_server_stop(); });
 }
 
-// The TLS context of `o`, or an error naming the file that cannot be used.
-caf::expected<std::optional<net::ssl::context>> tls_context(const http_server_options& o) {
-  if (o.tls_cert_file.empty() && o.tls_key_file.empty()) return std::optional<net::ssl::context>{};
-  if (o.tls_cert_file.empty() || o.tls_key_file.empty())
-    return make_error(runtime_errc::listen_failed,
-                      "TLS needs both a certificate and its key ([http] tls_cert and tls_key)");
-  std::optional<net::ssl::context> ctx{std::in_place, net::ssl::context::tls_server};
-  ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
-                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
-                   net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
-  beast::error_code ec;
-  ctx->use_certificate_chain_file(o.tls_cert_file, ec);
-  if (ec)
-    return make_error(runtime_errc::listen_failed, "cannot use the TLS certificate " +
-                                                       o.tls_cert_file + " ([http] tls_cert): " +
-                                                       ec.message());
-  ctx->use_private_key_file(o.tls_key_file, net::ssl::context::pem, ec);
-  if (ec)
-    return make_error(runtime_errc::listen_failed, "cannot use the TLS key " + o.tls_key_file +
-                                                       " ([http] tls_key): " + ec.message());
-  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
-    return make_error(runtime_errc::listen_failed, "the TLS key " + o.tls_key_file +
-                                                       " does not belong to the certificate " +
-                                                       o.tls_cert_file);
-  return ctx;
-}
-
 caf::error listen_error(const listen_address& where, const beast::error_code& ec) {
   return make_error(runtime_errc::listen_failed,
                     "cannot listen on " + where.to_string() + ": " + ec.message());
@@ -698,7 +722,7 @@ const listen_address& http_server::local_address() const noexcept {
 
 caf::expected<std::unique_ptr<http_server>> http_server::start(http_server_options options,
                                                                http_router router) {
-  auto tls = tls_context(options);
+  auto tls = detail::tls_context(options);
   if (!tls) return std::move(tls.error());
   if (options.metrics) options.metrics->bind(router.labels());
   auto p = std::make_unique<impl>();

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -355,6 +357,27 @@ struct node::impl {
   caf::actor site;
   mutable std::mutex fatal_mtx;
   caf::error fatal;
+  // Pokes the event streams every 15 s (their keep-alive comment), until the node stops.
+  std::thread event_ticker;
+  std::mutex ticker_mtx;
+  std::condition_variable ticker_cv;
+  bool ticker_stop = false;
+
+  void start_event_ticker() {
+    event_ticker = std::thread{[this] {
+      std::unique_lock<std::mutex> lock{ticker_mtx};
+      while (!ticker_cv.wait_for(lock, std::chrono::seconds{15}, [this] { return ticker_stop; }))
+        ctx->events().poke();
+    }};
+  }
+  void stop_event_ticker() {
+    {
+      std::lock_guard<std::mutex> g{ticker_mtx};
+      ticker_stop = true;
+    }
+    ticker_cv.notify_all();
+    if (event_ticker.joinable()) event_ticker.join();
+  }
 
   // Stops the actors (the supervisor stops its children), then the I/O pool: jobs in flight
   // finish and their results go nowhere; nothing touches the database afterwards.
@@ -379,7 +402,10 @@ struct node::impl {
     if (password_pool) password_pool->stop();
     if (ctx) ctx->pool().stop();
   }
-  ~impl() { stop_actors(); }
+  ~impl() {
+    stop_event_ticker();
+    stop_actors();
+  }
   std::string node_id;
   listen_address http_address;
 };
@@ -590,6 +616,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   node_routes.queue = &p->ctx->queue();
   node_routes.datasources = &p->ctx->datasources();
   node_routes.metrics = metrics;
+  node_routes.events = &p->ctx->events();
   auto routes = make_routes(p->node_id, started, p->tracker, p->datasource_api, *p->system,
                             std::move(node_routes), std::move(policy));
   content_routes_init content{p->tracker, p->ctx.get(), p->api_pool.get(), nullptr};
@@ -621,11 +648,13 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
     caf::anon_send(p->directory, actors::register_atom::value,
                    actors::directory_entry{"site", "site", p->site});
   }
+  p->start_event_ticker();
   return std::unique_ptr<node>(new node(std::move(p)));
 }
 
 void node::stop() noexcept {
   if (!impl_) return;
+  impl_->stop_event_ticker();
   if (impl_->http) {
     impl_->http->stop();
     impl_->http.reset();

@@ -1,5 +1,8 @@
 #include "runtime/node_routes.hpp"
 
+#include <atomic>
+#include <cerrno>
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -12,6 +15,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/error.hpp"
+#include "actors/event_hub.hpp"
 #include "actors/text.hpp"
 #include "runtime/api_errors.hpp"
 #include "runtime/api_routes.hpp"
@@ -215,6 +219,80 @@ http_response queue_answer(const storage::transfer_queue* queue, size_t limit, c
   return http_response::json(200, std::move(body));
 }
 
+// --- the event stream -----------------------------------------------------------------------
+
+// One client's `/api/events`: the events after its position that it may see, as Server-Sent
+// Events, a keep-alive comment at each poke of the hub, and an end after its lifetime.
+class event_stream final : public http_body_stream, public std::enable_shared_from_this<event_stream> {
+ public:
+  event_stream(actors::event_hub& hub, reader sees, uint64_t after, std::chrono::seconds lifetime)
+      : hub_(hub), sees_(std::move(sees)), after_(after), until_(std::chrono::steady_clock::now() + lifetime) {}
+
+  void next(std::function<void(std::string)> ready) override {
+    if (ended_ || std::chrono::steady_clock::now() >= until_) return ready({});
+    auto text = collect();
+    if (!text.empty()) return ready(std::move(text));
+    std::weak_ptr<event_stream> w = shared_from_this();
+    waiter_ = hub_.when_after(after_, [w, ready](bool poked) {
+      auto self = w.lock();
+      if (!self) return;
+      if (poked) return ready(": keep-alive\n\n");
+      self->next(ready);
+    });
+  }
+
+  void cancel() noexcept override { hub_.cancel(waiter_.load()); }
+
+ private:
+  // The events after `after_` this client may see, formatted; after a gap, a reset (and then
+  // the stream ends).
+  std::string collect() {
+    std::string out;
+    for (;;) {
+      auto page = hub_.since(after_, 256);
+      if (page.gap) {
+        after_ = hub_.last();
+        ended_ = true;
+        return "id: " + std::to_string(after_) +
+               "\nevent: reset\ndata: {\"reason\":\"events were missed: read the state again, then "
+               "follow from this id\"}\n\n";
+      }
+      if (page.events.empty()) return out;
+      for (auto& e : page.events) {
+        after_ = e.seq;
+        bool visible = e.datasource.empty() ? sees_.all : sees_.reads(e.datasource);
+        if (!visible) continue;
+        out += "id: " + std::to_string(e.seq) + "\nevent: " + e.type + "\ndata: {\"seq\":" +
+               std::to_string(e.seq) + ",\"at_ms\":" + std::to_string(e.at_ms) +
+               (e.data.size() > 2 ? "," + e.data.substr(1) : std::string{"}"}) + "\n\n";
+      }
+      if (!out.empty()) return out;
+    }
+  }
+
+  actors::event_hub& hub_;
+  const reader sees_;
+  uint64_t after_;  // touched by one `next` at a time
+  const std::chrono::steady_clock::time_point until_;
+  bool ended_ = false;
+  std::atomic<uint64_t> waiter_{0};
+};
+
+// The position a client resumes from: `Last-Event-ID` (what browsers send), else `?after=N`,
+// else now.
+std::optional<std::optional<uint64_t>> resume_position(const http_request& req) {
+  const std::string* id = req.header("last-event-id");
+  std::optional<std::string> q;
+  if (id == nullptr) q = req.query_param("after");
+  auto text = id != nullptr ? *id : q.value_or("");
+  if (id == nullptr && !q) return std::optional<uint64_t>{};
+  char* end = nullptr;
+  errno = 0;
+  auto n = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || end == nullptr || *end != '\0' || errno != 0 || text.front() == '-') return std::nullopt;
+  return std::optional<uint64_t>{n};
+}
+
 // --- the routes -----------------------------------------------------------------------------
 
 }  // namespace
@@ -261,6 +339,31 @@ void add_node_routes(http_router& router, caf::actor_system& sys, node_routes_in
                           return;
                         }
                         r.send(queue_answer(shared->queue, limit, *sees));
+                      });
+  });
+  router.add("GET", "/api/events", [shared, system](http_request req, http_reply reply) {
+    if (shared->events == nullptr) {
+      reply.send(http_response::error(404, "not_found", "this node publishes no events"));
+      return;
+    }
+    auto from = resume_position(req);
+    if (!from) {
+      reply.send(http_response::error(400, "bad_request", "Last-Event-ID (or after) must be an event number"));
+      return;
+    }
+    authenticate_then(*system, shared->tracker, req, std::move(reply),
+                      [shared, from = *from](caf::event_based_actor*, http_reply r, const caller& who) {
+                        auto sees = reader_for(*shared, who);
+                        if (!sees) {
+                          r.send(error_response(sees.error()));
+                          return;
+                        }
+                        http_response res;
+                        res.content_type = "text/event-stream";
+                        res.stream = std::make_shared<event_stream>(
+                            *shared->events, std::move(*sees), from.value_or(shared->events->last()),
+                            shared->events_lifetime);
+                        r.send(std::move(res));
                       });
   });
   router.add("GET", "/metrics", [shared, system](http_request req, http_reply reply) {

@@ -1,8 +1,10 @@
 // runtime/node_routes.hpp: the node's own routes: what its actors are doing (`/api/actors`),
-// what waits to be transferred (`/api/queue`) and the Prometheus metrics (`/metrics`).
+// what waits to be transferred (`/api/queue`), its live events (`/api/events`) and the
+// Prometheus metrics (`/metrics`).
 #pragma once
 
 #include <cstddef>
+#include <chrono>
 #include <memory>
 
 #include <caf/actor_system.hpp>
@@ -14,6 +16,10 @@
 namespace syncline::storage {
 class datasource_store;
 class transfer_queue;
+}
+
+namespace syncline::actors {
+class event_hub;
 }
 
 namespace syncline::runtime {
@@ -32,6 +38,11 @@ struct node_routes_init {
   std::shared_ptr<http_metrics> metrics;
   /// Most items `/api/queue` shows per sub-queue.
   size_t max_queue_peek = 100;
+  /// The node's live events for `/api/events`; null: the route answers 404.
+  actors::event_hub* events = nullptr;
+  /// How long one event stream lasts before the client reconnects (with `Last-Event-ID`, so it
+  /// misses nothing): bounds how long a revoked token keeps a stream open.
+  std::chrono::seconds events_lifetime{300};
 };
 
 /// Adds `GET /api/actors`, `GET /api/queue?limit=N` and `GET /metrics` to `router`. Each needs
@@ -42,6 +53,11 @@ struct node_routes_init {
 /// the others are left out, and an actor working for no datasource (a volume, the supervisor)
 /// shows a guest no `current` or `last_error`, which may name items of any datasource.
 /// `/metrics` is the same for every class and carries ids, never paths.
+/// `GET /api/events` is a Server-Sent Events stream of the node's events (docs/api.md): each
+/// `id: <seq>`, `event: <type>`, `data: <JSON>`; a client that reconnects with `Last-Event-ID`
+/// (or `?after=N`) gets what it missed while it is still kept, else an `event: reset` and the
+/// stream ends (it reads the state again); a guest sees the events of the datasources it may
+/// read only.
 void add_node_routes(http_router& router, caf::actor_system& sys, node_routes_init init);
 
 }  // namespace syncline::runtime

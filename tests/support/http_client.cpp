@@ -112,6 +112,15 @@ bool http_connection::fill() {
   }
 }
 
+std::optional<std::string> http_connection::read_until(std::string_view marker) {
+  size_t at;
+  while ((at = buffer_.find(marker)) == std::string::npos)
+    if (!fill()) return std::nullopt;
+  std::string out = buffer_.substr(0, at + marker.size());
+  buffer_.erase(0, at + marker.size());
+  return out;
+}
+
 http_result http_connection::read_response() {
   size_t end;
   while ((end = buffer_.find("\r\n\r\n")) == std::string::npos)

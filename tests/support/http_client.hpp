@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,6 +50,10 @@ class http_connection {
   /// Reads and discards until the server closes the connection: true, or false when the bound
   /// passed first.
   bool wait_closed();
+  /// Reads until `marker` has arrived and returns what came up to and including it (a streamed
+  /// body read piece by piece: Server-Sent Events end each event with a blank line); nullopt
+  /// when the server closed first. Throws when nothing arrives within the bound.
+  std::optional<std::string> read_until(std::string_view marker);
 
  private:
   // Appends at least one more byte to buffer_; false at end of stream.
