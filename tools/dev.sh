@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/dev.sh: set up, build, run and test syncline on Debian 12.
 #
-#   bash tools/dev.sh run  [node options]   install what is missing, build, start the node
+#   bash tools/dev.sh run  [node options]   install what is missing, build the node (only it),
+#                                           start it
 #   bash tools/dev.sh test [ctest options]  install what is missing, build with ASan+UBSan, run
 #                                           every test (benchmarks at a tiny size included)
 #   bash tools/dev.sh build                 install what is missing and build (release)
@@ -47,11 +48,18 @@ install_missing() {
 
 jobs() { nproc 2>/dev/null || echo 2; }
 
-build() {  # build <dir> <cmake args...>
+build() {  # build <dir> <cmake args...>: everything (tests and benchmarks too)
   local dir=$1
   shift
   cmake -S . -B "$dir" "$@" >/dev/null
   cmake --build "$dir" -j"$(jobs)"
+}
+
+build_node() {  # build_node <dir> <cmake args...>: the syncline binary only
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j"$(jobs)" --target syncline_tool
 }
 
 release_dir=build/release
@@ -73,7 +81,7 @@ cmd=${1:-}
 case "$cmd" in
   run)
     install_missing "${build_packages[@]}"
-    build "$release_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    build_node "$release_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo
     log "starting the node (data in ./syncline-data, HTTP on 127.0.0.1:8460; Ctrl-C stops it)"
     exec "$release_dir/tools/syncline" node "$@"
     ;;
