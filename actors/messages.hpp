@@ -171,6 +171,7 @@ using datasource_actor = caf::typed_actor<
 ///   kick ds          datasource `ds` queued items for this volume
 ///   pause / resume   the whole volume
 ///   pause ds / resume ds   one datasource's items
+///   pause n / resume n     its running transfer of ticket `seq` n; false when none runs
 ///   xfer_done r      a transfer finished (from its transfer actor)
 using volume_actor = caf::typed_actor<
     caf::reacts_to<register_atom, std::string, caf::actor>,
@@ -180,6 +181,8 @@ using volume_actor = caf::typed_actor<
     caf::replies_to<resume_atom>::with<bool>,
     caf::replies_to<pause_atom, std::string>::with<bool>,
     caf::replies_to<resume_atom, std::string>::with<bool>,
+    caf::replies_to<pause_atom, uint64_t>::with<bool>,
+    caf::replies_to<resume_atom, uint64_t>::with<bool>,
     caf::reacts_to<done_atom, transfer_report>,
     caf::reacts_to<retry_atom, storage::queue_ticket>,
     caf::reacts_to<flush_atom, uint64_t>,

@@ -352,6 +352,19 @@ void tell_transfers(self_ptr self, bool pause, const std::string* datasource) {
   }
 }
 
+// Pauses or resumes the running transfer of ticket `seq`; false when none runs.
+bool tell_transfer(self_ptr self, uint64_t seq, bool pause) {
+  for (auto& [addr, t] : self->state.running) {
+    if (t.item.ticket.seq != seq) continue;
+    if (pause)
+      self->send(t.handle, pause_atom::value);
+    else
+      self->send(t.handle, resume_atom::value);
+    return true;
+  }
+  return false;
+}
+
 void save_paused(self_ptr self) {
   auto* ctx = self->state.ctx;
   auto rec = self->state.rec;
@@ -474,6 +487,8 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         dispatch(self);
         return true;
       },
+      [=](pause_atom, uint64_t seq) -> bool { return tell_transfer(self, seq, true); },
+      [=](resume_atom, uint64_t seq) -> bool { return tell_transfer(self, seq, false); },
       [=](done_atom, transfer_report& report) {
         on_done(self, self->current_sender() ? self->current_sender()->address() : caf::actor_addr{},
                 std::move(report));

@@ -617,6 +617,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   node_routes.datasources = &p->ctx->datasources();
   node_routes.metrics = metrics;
   node_routes.events = &p->ctx->events();
+  node_routes.supervisor = p->supervisor;
+  node_routes.policy = policy;
   auto routes = make_routes(p->node_id, started, p->tracker, p->datasource_api, *p->system,
                             std::move(node_routes), std::move(policy));
   content_routes_init content{p->tracker, p->ctx.get(), p->api_pool.get(), nullptr};

@@ -295,6 +295,106 @@ std::optional<std::optional<uint64_t>> resume_position(const http_request& req) 
 
 // --- the routes -----------------------------------------------------------------------------
 
+// --- pause and resume ---------------------------------------------------------------------
+
+// A POST that changes the state of the node, a volume or a transfer: authenticated, refused when
+// a page could have forged it, for editors and above; `act` answers.
+template <class Act>
+void control_route(http_router& router, caf::actor_system* system,
+                   const std::shared_ptr<node_routes_init>& shared, const std::string& pattern, Act act) {
+  router.add("POST", pattern, [shared, system, act](http_request req, http_reply reply) {
+    auto in = std::make_shared<http_request>(std::move(req));
+    authenticate_then(*system, shared->tracker, *in, std::move(reply),
+                      [shared, in, act](caf::event_based_actor* self, http_reply r, const caller& who) {
+                        if (shared->policy)
+                          if (auto refused = refuse_state_change(*in, "POST", *shared->policy, &who.credentials)) {
+                            r.send(std::move(*refused));
+                            return;
+                          }
+                        if (who.cls < static_cast<uint8_t>(storage::user_class::editor)) {
+                          r.send(http_response::error(403, "forbidden", "pausing and resuming need the class editor"));
+                          return;
+                        }
+                        act(self, *in, r);
+                      });
+  });
+}
+
+std::string param_of(const http_request& req, const char* name) {
+  auto* p = req.param(name);
+  return p != nullptr ? p->value : std::string{};
+}
+
+void add_control_routes(http_router& router, caf::actor_system* system,
+                        const std::shared_ptr<node_routes_init>& shared) {
+  for (bool pause : {true, false}) {
+    const std::string verb = pause ? "@pause" : "@resume";
+    const std::string state = pause ? "paused" : "resumed";
+    control_route(router, system, shared, "/api/node/" + verb,
+                  [shared, pause, state](caf::event_based_actor* self, const http_request&, http_reply r) {
+                    auto sent = pause ? self->request(shared->supervisor, ask_timeout, actors::pause_atom::value)
+                                      : self->request(shared->supervisor, ask_timeout, actors::resume_atom::value);
+                    sent.then([r, state](bool) { r.send(http_response::json(200, "{\"node\":\"" + state + "\"}")); },
+                              [r](caf::error& err) { r.send(error_response(err)); });
+                  });
+    // The volume's actor, found in the directory; 404 when it is not running.
+    auto with_volume = [shared](caf::event_based_actor* self, const std::string& volume, http_reply r,
+                                std::function<void(actors::volume_actor)> fn) {
+      self->request(shared->directory, ask_timeout, actors::find_atom::value, "volume/" + volume)
+          .then(
+              [r, volume, fn](caf::actor& a) {
+                if (!a) {
+                  r.send(http_response::error(404, "unknown_id", "no volume " + volume + " is running"));
+                  return;
+                }
+                fn(caf::actor_cast<actors::volume_actor>(a));
+              },
+              [r](caf::error& err) { r.send(error_response(err)); });
+    };
+    control_route(router, system, shared, "/api/volumes/:volume/" + verb,
+                  [pause, state, with_volume](caf::event_based_actor* self, const http_request& req, http_reply r) {
+                    auto volume = param_of(req, "volume");
+                    with_volume(self, volume, r, [self, r, pause, state, volume](actors::volume_actor v) {
+                      auto sent = pause ? self->request(v, ask_timeout, actors::pause_atom::value)
+                                        : self->request(v, ask_timeout, actors::resume_atom::value);
+                      sent.then(
+                          [r, state, volume](bool) {
+                            r.send(http_response::json(200, "{\"volume\":" + json_string(volume) +
+                                                                ",\"status\":\"" + state + "\"}"));
+                          },
+                          [r](caf::error& err) { r.send(error_response(err)); });
+                    });
+                  });
+    control_route(
+        router, system, shared, "/api/transfers/:volume/:seq/" + verb,
+        [pause, state, with_volume](caf::event_based_actor* self, const http_request& req, http_reply r) {
+          auto volume = param_of(req, "volume");
+          auto seq_text = param_of(req, "seq");
+          char* end = nullptr;
+          uint64_t seq = std::strtoull(seq_text.c_str(), &end, 10);
+          if (seq_text.empty() || end == nullptr || *end != '\0') {
+            r.send(http_response::error(400, "bad_request", "a transfer is named transfer/<volume>/<number>"));
+            return;
+          }
+          with_volume(self, volume, r, [self, r, pause, state, volume, seq](actors::volume_actor v) {
+            auto sent = pause ? self->request(v, ask_timeout, actors::pause_atom::value, seq)
+                              : self->request(v, ask_timeout, actors::resume_atom::value, seq);
+            sent.then(
+                [r, state, volume, seq](bool found) {
+                  auto id = "transfer/" + volume + "/" + std::to_string(seq);
+                  if (!found) {
+                    r.send(http_response::error(404, "unknown_id", "no " + id + " is running"));
+                    return;
+                  }
+                  r.send(http_response::json(200, "{\"transfer\":" + json_string(id) + ",\"status\":\"" +
+                                                      state + "\"}"));
+                },
+                [r](caf::error& err) { r.send(error_response(err)); });
+          });
+        });
+  }
+}
+
 }  // namespace
 
 void add_node_routes(http_router& router, caf::actor_system& sys, node_routes_init init) {
@@ -366,6 +466,7 @@ void add_node_routes(http_router& router, caf::actor_system& sys, node_routes_in
                         r.send(std::move(res));
                       });
   });
+  add_control_routes(router, system, shared);
   router.add("GET", "/metrics", [shared, system](http_request req, http_reply reply) {
     authenticate_then(
         *system, shared->tracker, req, std::move(reply),

@@ -12,6 +12,7 @@
 #include "actors/messages.hpp"
 #include "runtime/http_metrics.hpp"
 #include "runtime/http_router.hpp"
+#include "runtime/request_guard.hpp"
 
 namespace syncline::storage {
 class datasource_store;
@@ -29,6 +30,10 @@ struct node_routes_init {
   actors::tracker_actor tracker;
   /// The status tree of every actor.
   actors::directory_actor directory;
+  /// Pauses and resumes the whole node (`/api/node/@pause`, `@resume`).
+  actors::supervisor_actor supervisor;
+  /// Refuses state changes a page could forge (`refuse_state_change`); null: none refused.
+  std::shared_ptr<const request_policy> policy;
   /// For `/api/queue` and the queue gauges of `/metrics`; may be null.
   storage::transfer_queue* queue = nullptr;
   /// The access lists that decide which datasources a guest sees in `/api/queue` and
@@ -58,6 +63,10 @@ struct node_routes_init {
 /// (or `?after=N`) gets what it missed while it is still kept, else an `event: reset` and the
 /// stream ends (it reads the state again); a guest sees the events of the datasources it may
 /// read only.
+/// `POST /api/node/@pause|@resume`, `/api/volumes/{id}/@pause|@resume` and
+/// `/api/transfers/{volume}/{seq}/@pause|@resume` (class editor and above) pause and resume the
+/// node (every datasource and volume), one volume (its transfers and what it would start), or
+/// one running transfer (between chunks); 404 for an id that is not running.
 void add_node_routes(http_router& router, caf::actor_system& sys, node_routes_init init);
 
 }  // namespace syncline::runtime

@@ -2,12 +2,13 @@
 // browser's EventSource would, sees a datasource's run go by as it happens (status changes, run
 // transitions, actor starts, each numbered), resumes with Last-Event-ID without missing or
 // repeating anything, is told to read the state again when it asks from a position the node never
-// gave, and is refused without a token.
+// gave, and is refused without a token. And the pause routes of the node, a volume, a transfer.
 #define BOOST_TEST_MODULE api_events
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -78,24 +79,30 @@ class event_reader {
   std::string head_;
 };
 
+// A node's configuration with volume `vol` and a folder `photos` of `files` files beside its data,
+// from which the API may make datasources.
+std::function<void(syncline::runtime::node_config&)> with_photos(fs::path& photos, int files) {
+  return [&photos, files](syncline::runtime::node_config& cfg) {
+    auto volume = cfg.node.data_dir.parent_path() / "vol";
+    photos = cfg.node.data_dir.parent_path() / "photos";
+    fs::create_directories(volume);
+    fs::create_directories(photos);
+    for (int i = 0; i < files; ++i) std::ofstream{photos / ("p" + std::to_string(i))} << i;
+    syncline::actors::volume_config v;
+    v.id = "vol";
+    v.path = volume.string();
+    cfg.volumes.push_back(v);
+    cfg.datasources_settings.allowed_roots = {photos.string()};
+  };
+}
+
 bool has(const std::string& data, const std::string& part) { return data.find(part) != std::string::npos; }
 
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_runs_events_arrive_live_and_a_reconnect_misses_nothing) {
-  fs::path volume, photos;
-  api_node node{"", 1000, [&](syncline::runtime::node_config& cfg) {
-                  volume = cfg.node.data_dir.parent_path() / "vol";
-                  photos = cfg.node.data_dir.parent_path() / "photos";
-                  fs::create_directories(volume);
-                  fs::create_directories(photos);
-                  for (int i = 0; i < 20; ++i) std::ofstream{photos / ("p" + std::to_string(i))} << i;
-                  syncline::actors::volume_config v;
-                  v.id = "vol";
-                  v.path = volume.string();
-                  cfg.volumes.push_back(v);
-                  cfg.datasources_settings.allowed_roots = {photos.string()};
-                }};
+  fs::path photos;
+  api_node node{"", 1000, with_photos(photos, 20)};
   api_client root{node.port};
   auto token = root.sign_in("root", node.admin_password);
   root.set_token(token);
@@ -155,4 +162,58 @@ BOOST_AUTO_TEST_CASE(a_runs_events_arrive_live_and_a_reconnect_misses_nothing) {
   BOOST_REQUIRE(reset);
   BOOST_CHECK_EQUAL(reset->type, "reset");
   BOOST_CHECK(!lost.next());  // and the stream ends
+}
+
+// The node's pause routes (issue 15): the node, a volume, a transfer; editors and above only; the
+// state shows in the API and in the event stream.
+BOOST_AUTO_TEST_CASE(the_node_and_a_volume_pause_and_resume_through_the_api) {
+  fs::path photos;
+  api_node node{"", 1000, with_photos(photos, 1)};
+  auto tokens = make_class_users(node.port, node.admin_password);
+  api_client root{node.port, tokens.root};
+  api_client user{node.port, tokens.user};
+  api_client editor{node.port, tokens.editor};
+  auto made = root.post(ws, R"({"id":"photos","type":"folder","path":")" + photos.string() +
+                                R"(","volumes":["vol"],"sync_type":"auto"})");
+  BOOST_REQUIRE_MESSAGE(made.status == 201, made.body);
+  BOOST_REQUIRE(eventually([&] { return run_status(root, ws + "/photos", 1) == "success"; }));
+
+  // Below editor: refused, nothing paused.
+  BOOST_CHECK_EQUAL(user.post("/api/node/@pause", "").status, 403);
+  BOOST_CHECK_EQUAL(user.post("/api/volumes/vol/@pause", "").status, 403);
+  // The volume's own status in the actor tree (the supervisor's entry for it says `running`).
+  auto volume_paused = [&] {
+    return root.get("/api/actors").body.find(R"("id":"volume/vol","kind":"volume","state":"paused")") !=
+           std::string::npos;
+  };
+  BOOST_CHECK(!volume_paused());
+
+  // A volume.
+  auto v = editor.post("/api/volumes/vol/@pause", "");
+  BOOST_REQUIRE_MESSAGE(v.status == 200, v.body);
+  BOOST_CHECK_EQUAL(member(v.body, "status"), "paused");
+  BOOST_CHECK(eventually(volume_paused));
+  BOOST_CHECK_EQUAL(editor.post("/api/volumes/vol/@resume", "").status, 200);
+  BOOST_CHECK(eventually([&] { return !volume_paused(); }));
+  BOOST_CHECK_EQUAL(editor.post("/api/volumes/nope/@pause", "").status, 404);
+
+  // A transfer: none runs now; a name that is not one.
+  auto t = editor.post("/api/transfers/vol/424242/@pause", "");
+  BOOST_CHECK_EQUAL(t.status, 404);
+  BOOST_CHECK_MESSAGE(t.body.find("transfer/vol/424242") != std::string::npos, t.body);
+  BOOST_CHECK_EQUAL(editor.post("/api/transfers/vol/x1/@pause", "").status, 400);
+
+  // The node: every datasource pauses (and says so in the event stream), then resumes.
+  event_reader events{node.port, tokens.root};
+  auto n = editor.post("/api/node/@pause", "");
+  BOOST_REQUIRE_MESSAGE(n.status == 200, n.body);
+  BOOST_CHECK_EQUAL(member(n.body, "node"), "paused");
+  BOOST_CHECK(eventually([&] { return member(root.get(ws + "/photos").body, "status") == "paused"; }));
+  events.until([](const sse_event& e) {
+    return e.type == "datasource" && has(e.data, R"("status":"paused")");
+  });
+  BOOST_CHECK_EQUAL(editor.post("/api/node/@resume", "").status, 200);
+  BOOST_CHECK(eventually([&] { return member(root.get(ws + "/photos").body, "status") != "paused"; }));
+  // GET is not a way to pause.
+  BOOST_CHECK_EQUAL(editor.get("/api/node/@pause").status, 405);
 }
