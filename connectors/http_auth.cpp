@@ -124,21 +124,6 @@ int64_t now_s() {
       .count();
 }
 
-std::string form_escape(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      static const char hex[] = "0123456789ABCDEF";
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 // One POST of a form to the token endpoint; the answer's status and body.
 struct token_request {
   long status = 0;
@@ -265,9 +250,9 @@ caf::error authenticator::read_wallet() {
 caf::error authenticator::refresh_token() {
   json d;
   if (!parse_object(stored_, d)) return bad_credentials(lacks(opt_.kind, "are not a JSON object"));
-  auto form = "grant_type=refresh_token&refresh_token=" + form_escape(text_of(d, "refresh_token")) +
-              "&client_id=" + form_escape(text_of(d, "client_id"));
-  if (auto secret = text_of(d, "client_secret"); !secret.empty()) form += "&client_secret=" + form_escape(secret);
+  auto form = "grant_type=refresh_token&refresh_token=" + detail::url_escape(text_of(d, "refresh_token")) +
+              "&client_id=" + detail::url_escape(text_of(d, "client_id"));
+  if (auto secret = text_of(d, "client_secret"); !secret.empty()) form += "&client_secret=" + detail::url_escape(secret);
   token_request req;
   auto rc = req.post(opt_, form);
   sodium_memzero(form.data(), form.size());

@@ -87,6 +87,13 @@ void set_request(void* curl, const std::string& url, void* headers, curl_data_fn
   watch_cancel(curl, cancel);
 }
 
+std::string url_escape(std::string_view s) {
+  char* e = curl_easy_escape(nullptr, s.data(), static_cast<int>(s.size()));
+  std::string out = e != nullptr ? e : "";
+  curl_free(e);
+  return out;
+}
+
 long status_of(std::string_view line) noexcept {
   auto sp = line.find(' ');
   uint64_t code = 0;

@@ -26,6 +26,9 @@ std::string_view trim(std::string_view s) noexcept;
 bool read_u64(std::string_view s, uint64_t& out, int base = 10) noexcept;
 /// A `Content-Range` value `bytes first-last/size` into `first` and `size`.
 bool read_content_range(std::string_view value, uint64_t& first, uint64_t& size) noexcept;
+/// `s` percent-encoded but for RFC 3986's unreserved characters (a path part, a query or form
+/// value), by libcurl.
+std::string url_escape(std::string_view s);
 /// The URL without its query, for messages.
 std::string shown(std::string_view url);
 /// libcurl's header and body callbacks.

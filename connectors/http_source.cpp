@@ -72,11 +72,6 @@ std::string resolve(const std::string& base, const std::string& relative) {
   return take(out);
 }
 
-std::string escape(std::string_view s) {
-  char* e = curl_easy_escape(nullptr, s.data(), static_cast<int>(s.size()));
-  return take(e);
-}
-
 // Whether two absolute URLs share scheme, host and port (ASCII case aside).
 bool same_origin(const std::string& a, const std::string& b) {
   auto origin = [](const std::string& u) {
@@ -107,7 +102,7 @@ std::string with_param(const std::string& url, const std::string& name, const st
     if (amp == std::string::npos) break;
     at = amp + 1;
   }
-  kept += (kept.empty() ? "" : "&") + escape(name) + "=" + escape(value);
+  kept += (kept.empty() ? "" : "&") + detail::url_escape(name) + "=" + detail::url_escape(value);
   return path + "?" + kept;
 }
 
@@ -219,7 +214,7 @@ std::optional<std::string> expand(const std::string& pattern, simdjson::dom::ele
     size_t from = 0;
     for (;;) {
       auto slash = v.find('/', from);
-      out += escape(v.substr(from, slash == std::string_view::npos ? std::string_view::npos : slash - from));
+      out += detail::url_escape(v.substr(from, slash == std::string_view::npos ? std::string_view::npos : slash - from));
       if (slash == std::string_view::npos) break;
       out += '/';
       from = slash + 1;
