@@ -52,6 +52,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench/bench_e2e.hpp"
 #include "tests/support/http_client.hpp"
 
 extern char** environ;
@@ -65,23 +66,6 @@ using clock_type = std::chrono::steady_clock;
 [[noreturn]] void die(const std::string& why) {
   std::fprintf(stderr, "api_bench: %s\n", why.c_str());
   std::exit(1);
-}
-
-bool on_path(const std::string& tool) {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs{path ? path : "/usr/bin:/usr/sbin"};
-  std::string dir;
-  while (std::getline(dirs, dir, ':'))
-    if (::access((dir + "/" + tool).c_str(), X_OK) == 0) return true;
-  for (auto* d : {"/usr/sbin", "/sbin"})
-    if (::access((std::string{d} + "/" + tool).c_str(), X_OK) == 0) return true;
-  return false;
-}
-
-std::string find_tool(const std::string& tool) {
-  for (auto* d : {"/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/"})
-    if (::access((d + tool).c_str(), X_OK) == 0) return d + tool;
-  return tool;
 }
 
 // A child process with its output in a file.
@@ -246,7 +230,7 @@ int main(int argc, char** argv) {
     connections = 8;
   }
   for (auto* tool : {"wrk", "nginx"}) {
-    if (!on_path(tool)) {
+    if (syncline::bench::tool_path(tool).empty()) {
       std::printf("api_bench: %s is not installed (Debian package %s): skipped\n", tool, tool);
       return 77;
     }
@@ -359,7 +343,7 @@ int main(int argc, char** argv) {
             "  }\n"
             "}\n";
   }
-  child nginx{{find_tool("nginx"), "-p", (dir / "nginx").string(), "-c",
+  child nginx{{syncline::bench::tool_path("nginx"), "-p", (dir / "nginx").string(), "-c",
                (dir / "nginx" / "nginx.conf").string(), "-e",
                (dir / "nginx" / "logs" / "error.log").string(), "-g", "daemon off;"},
               dir / "nginx" / "logs" / "stdout.log"};

@@ -29,6 +29,22 @@ inline const char*& program_name() {
   std::exit(1);
 }
 
+/// Where the executable `tool` is: a directory of $PATH, else /usr/sbin or /sbin (nginx lives
+/// there and root's PATH may lack it); "" when it is nowhere.
+inline std::string tool_path(const std::string& tool) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = std::string{path != nullptr ? path : "/usr/bin"} + ":/usr/sbin:/sbin";
+  size_t at = 0;
+  while (at <= dirs.size()) {
+    auto end = dirs.find(':', at);
+    auto dir = dirs.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    if (!dir.empty() && ::access((dir + "/" + tool).c_str(), X_OK) == 0) return dir + "/" + tool;
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  return {};
+}
+
 /// The value of `"key":` in a flat JSON text (a string's without quotes), or empty.
 inline std::string json_value(const std::string& body, const std::string& key) {
   auto at = body.find("\"" + key + "\":");

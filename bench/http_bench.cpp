@@ -61,16 +61,11 @@ using syncline::test::child_process;
 
 const std::string password = "bench-root-pw";
 
-bool on_path(const std::string& tool) {
-  for (auto* d : {"/usr/bin/", "/usr/sbin/", "/usr/local/bin/"})
-    if (::access((std::string{d} + tool).c_str(), X_OK) == 0) return true;
-  return false;
-}
-
-std::string tool_path(const std::string& tool) {
-  for (auto* d : {"/usr/local/bin/", "/usr/bin/", "/usr/sbin/"})
-    if (::access((std::string{d} + tool).c_str(), X_OK) == 0) return std::string{d} + tool;
-  fail(tool + " is not installed");
+// The executable `tool`, or the program fails naming it.
+std::string require_tool(const std::string& tool) {
+  auto at = syncline::bench::tool_path(tool);
+  if (at.empty()) fail(tool + " is not installed");
+  return at;
 }
 
 // The JSON listing of `root`'s files, `per_page` items a page: /list/1.json, 2.json, ...
@@ -131,7 +126,7 @@ struct nginx_server {
               "}\n";
     }
     proc = std::make_unique<child_process>(
-        tool_path("nginx"), std::vector<std::string>{"-p", dir.string(), "-c", (dir / "nginx.conf").string(),
+        require_tool("nginx"), std::vector<std::string>{"-p", dir.string(), "-c", (dir / "nginx.conf").string(),
                                                      "-e", (dir / "logs" / "error.log").string(), "-g",
                                                      "daemon off;"});
     for (int i = 0; i < 200; ++i) {
@@ -158,7 +153,7 @@ std::pair<double, double> run_rclone(uint16_t port, const fs::path& dst, const f
                                 "--config", (dir / "rclone.conf").string()};
   if (no_head) args.push_back("--http-no-head");
   auto start = bench_clock::now();
-  child_process rclone{tool_path("rclone"), args};
+  child_process rclone{require_tool("rclone"), args};
   auto st = rclone.wait_exit(60min);
   double t = seconds_since(start);
   if (!st || st->code != 0) fail("rclone failed:\n" + rclone.output());
@@ -258,7 +253,7 @@ int main(int argc, char** argv) {
   }
   shape.big_bytes = big_mib << 20;
   for (auto* tool : {"nginx", "rclone"})
-    if (!on_path(tool)) {
+    if (syncline::bench::tool_path(tool).empty()) {
       std::printf("http_bench: %s is not installed (Debian package %s): skipped\n", tool, tool);
       return 77;
     }
