@@ -1,6 +1,7 @@
 #include "connectors/tracker_client.hpp"
 
 #include <utility>
+#include <vector>
 
 #include <curl/curl.h>
 #include <simdjson.h>
@@ -128,6 +129,9 @@ struct tracker_client::impl {
   CURL* curl = nullptr;
   long status = 0;
   std::string body;
+  // stream(): where a 200's body goes, and whether it asked to stop.
+  const std::function<bool(std::string_view)>* sink = nullptr;
+  bool sink_stopped = false;
 
   static size_t on_header(char* data, size_t size, size_t n, void* self_ptr) {
     auto* self = static_cast<impl*>(self_ptr);
@@ -140,12 +144,96 @@ struct tracker_client::impl {
   }
   static size_t on_body(char* data, size_t size, size_t n, void* self_ptr) {
     auto* self = static_cast<impl*>(self_ptr);
+    if (self->sink != nullptr && self->status == 200) {
+      if ((*self->sink)(std::string_view{data, size * n})) return size * n;
+      self->sink_stopped = true;
+      return 0;
+    }
     self->body.append(data, size * n);
     // An answer of the tracker is JSON of bounded size (its own limits); a stream beyond
     // 256 MiB is not one of them.
     return self->body.size() > (size_t{256} << 20) ? 0 : size * n;
   }
+
+  // One request: `method url` with `body` and `extra` headers; `total` bounds the whole
+  // exchange (0: no bound, `idle` then ends a transfer that stalls). Errors as `call` says.
+  caf::expected<tracker_reply> perform(std::string_view method, std::string_view path,
+                                       std::string_view body_out,
+                                       const std::vector<std::string>& extra,
+                                       std::chrono::seconds total, std::chrono::seconds idle);
 };
+
+caf::expected<tracker_reply> tracker_client::impl::perform(std::string_view method,
+                                                           std::string_view path,
+                                                           std::string_view body_out,
+                                                           const std::vector<std::string>& extra,
+                                                           std::chrono::seconds total,
+                                                           std::chrono::seconds idle) {
+  if (curl == nullptr) return make_error(connector_errc::io_error, "libcurl could not start");
+  std::string url = opt.url + std::string{path};
+  std::string where = std::string{method} + " " + detail::shown(url);
+  if (!secure_enough(url) && !opt.allow_insecure)
+    return make_error(connector_errc::invalid_path,
+                      where + ": a token never travels over plain http beyond loopback (use "
+                              "https, or allow_insecure)");
+  status = 0;
+  body.clear();
+  sink_stopped = false;
+  curl_slist* headers = nullptr;
+  std::string auth = "Authorization: Bearer " + opt.token;
+  if (!opt.token.empty()) headers = curl_slist_append(headers, auth.c_str());
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  headers = curl_slist_append(headers, "Expect:");
+  for (auto& h : extra) headers = curl_slist_append(headers, h.c_str());
+  std::string verb{method};
+  auto* c = curl;
+  detail::set_request(c, url, headers, &impl::on_header, &impl::on_body, this,
+                      static_cast<long>(opt.timeout.count()), opt.cancel.get(), opt.ca_file);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, nullptr);
+  if (verb == "GET") {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  } else {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body_out.empty() ? "" : body_out.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body_out.size()));
+    if (verb != "POST") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, verb.c_str());
+  }
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(total.count()));
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, idle.count() > 0 ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(idle.count()));
+  auto rc = curl_easy_perform(c);
+  curl_slist_free_all(headers);
+  if (sink_stopped) return tracker_reply{status, {}};
+  if (rc == CURLE_ABORTED_BY_CALLBACK)
+    return make_error(connector_errc::cancelled, where + ": the node is stopping");
+  if (rc != CURLE_OK)
+    return make_error(connector_errc::network, where + ": " + curl_easy_strerror(rc));
+  if (status < 100)
+    return make_error(connector_errc::network, where + ": no HTTP answer");
+  if (!opt.every_status) {
+    switch (status) {
+      case 401:
+      case 403:
+        return make_error(connector_errc::permission_denied,
+                          where + ": the tracker refused the token (" + std::to_string(status) +
+                              ": " + error_text(body) + ")");
+      case 429:
+      case 503:
+        return make_error(connector_errc::busy,
+                          where + ": the tracker is busy (" + std::to_string(status) + ")");
+      default:
+        break;
+    }
+    if (status >= 500 || status < 200)
+      return make_error(connector_errc::network,
+                        where + ": the tracker answered " + std::to_string(status) + ": " +
+                            error_text(body));
+  }
+  tracker_reply out;
+  out.status = status;
+  out.body = std::move(body);
+  return out;
+}
 
 tracker_client::tracker_client(tracker_options options) : impl_(std::make_unique<impl>()) {
   detail::start_curl();
@@ -163,62 +251,19 @@ const tracker_options& tracker_client::options() const noexcept { return impl_->
 caf::expected<tracker_reply> tracker_client::call(std::string_view method, std::string_view path,
                                                   std::string_view body,
                                                   std::chrono::seconds extra_wait) {
-  auto& s = *impl_;
-  if (s.curl == nullptr) return make_error(connector_errc::io_error, "libcurl could not start");
-  std::string url = s.opt.url + std::string{path};
-  std::string where = std::string{method} + " " + detail::shown(url);
-  if (!secure_enough(url) && !s.opt.allow_insecure)
-    return make_error(connector_errc::invalid_path,
-                      where + ": a token never travels over plain http beyond loopback (use "
-                              "https, or allow_insecure)");
-  s.status = 0;
-  s.body.clear();
-  curl_slist* headers = nullptr;
-  std::string auth = "Authorization: Bearer " + s.opt.token;
-  if (!s.opt.token.empty()) headers = curl_slist_append(headers, auth.c_str());
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  headers = curl_slist_append(headers, "Expect:");
-  std::string verb{method};
-  auto* c = s.curl;
-  detail::set_request(c, url, headers, &impl::on_header, &impl::on_body, &s,
-                      static_cast<long>(s.opt.timeout.count()), s.opt.cancel.get(),
-                      s.opt.ca_file);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, nullptr);
-  if (verb == "GET") {
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-  } else {
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.empty() ? "" : body.data());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    if (verb != "POST") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, verb.c_str());
-  }
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>((s.opt.timeout + extra_wait).count()));
-  auto rc = curl_easy_perform(c);
-  curl_slist_free_all(headers);
-  if (rc == CURLE_ABORTED_BY_CALLBACK)
-    return make_error(connector_errc::cancelled, where + ": the node is stopping");
-  if (rc != CURLE_OK)
-    return make_error(connector_errc::network, where + ": " + curl_easy_strerror(rc));
-  switch (s.status) {
-    case 401:
-    case 403:
-      return make_error(connector_errc::permission_denied,
-                        where + ": the tracker refused the token (" + std::to_string(s.status) +
-                            ": " + error_text(s.body) + ")");
-    case 429:
-    case 503:
-      return make_error(connector_errc::busy,
-                        where + ": the tracker is busy (" + std::to_string(s.status) + ")");
-    default:
-      break;
-  }
-  if (s.status >= 500 || s.status < 200)
-    return make_error(connector_errc::network,
-                      where + ": the tracker answered " + std::to_string(s.status) + ": " +
-                          error_text(s.body));
-  tracker_reply out;
-  out.status = s.status;
-  out.body = std::move(s.body);
+  impl_->sink = nullptr;
+  return impl_->perform(method, path, body, {}, impl_->opt.timeout + extra_wait,
+                        std::chrono::seconds{0});
+}
+
+caf::expected<tracker_reply> tracker_client::stream(
+    std::string_view path, const std::string& last_event_id,
+    const std::function<bool(std::string_view)>& on_data, std::chrono::seconds idle) {
+  std::vector<std::string> extra{"Accept: text/event-stream"};
+  if (!last_event_id.empty()) extra.push_back("Last-Event-ID: " + last_event_id);
+  impl_->sink = &on_data;
+  auto out = impl_->perform("GET", path, {}, extra, std::chrono::seconds{0}, idle);
+  impl_->sink = nullptr;
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,6 +34,9 @@ struct tracker_options {
   /// When set and true, a call in progress ends at once (`cancelled`): a node stopping does not
   /// wait for a long poll or a download.
   std::shared_ptr<const std::atomic<bool>> cancel;
+  /// Every answer with a status is a reply, 401, 403, 429 and 5xx included (the console and the
+  /// admin verbs show the node's own error and choose their exit code from the status).
+  bool every_status = false;
 };
 
 /// An answer the tracker gave: 2xx, or a 4xx the caller decides about (400, 404, 409).
@@ -110,6 +114,16 @@ class tracker_client {
 
   /// The ids `GET /api/search/<query>` answers (`*`: every element).
   caf::expected<std::vector<std::string>> search(std::string_view query);
+
+  /// GETs `path` (`text/event-stream`, the node's `/api/events`) and hands its body to `on_data`
+  /// as it arrives, until the node ends it or `on_data` answers false (then no error). Before
+  /// the body, `on_status` gets the status; a status other than 200 is read whole and answered
+  /// as a reply (or an error, as `call`'s). A stream that sends nothing for `idle` (the node
+  /// sends a keep-alive every 15 s) ends with `network`. `last_event_id`, when not empty, is
+  /// sent as `Last-Event-ID`.
+  caf::expected<tracker_reply> stream(std::string_view path, const std::string& last_event_id,
+                                      const std::function<bool(std::string_view)>& on_data,
+                                      std::chrono::seconds idle = std::chrono::seconds{45});
 
   const tracker_options& options() const noexcept;
 

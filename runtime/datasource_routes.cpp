@@ -160,7 +160,9 @@ void add_datasource_routes(http_router& router, caf::actor_system& sys,
           };
           actors::datasource_command cmd;
           auto method = in.method == "HEAD" ? std::string{"GET"} : in.method;
-          if (auto refused = read_datasource_route(method, part("container"), part("account"),
+          if (in.param("container") == nullptr) {
+            cmd.op = datasource_op::list;  // `GET /api/datasources`: every workspace's
+          } else if (auto refused = read_datasource_route(method, part("container"), part("account"),
                                                    part("workspace"), part("rest"), cmd)) {
             r.send(std::move(*refused));
             return;
@@ -198,6 +200,7 @@ void add_datasource_routes(http_router& router, caf::actor_system& sys,
   // ...), and these routes never take a tracker path.
   for (auto* m : {"GET", "POST", "PUT", "PATCH", "DELETE"})
     router.add(m, "/api/:container/:account/workspaces/:workspace/*rest", handler);
+  router.add("GET", "/api/datasources", handler);
 }
 
 }  // namespace syncline::runtime

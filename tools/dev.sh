@@ -24,7 +24,7 @@ build_packages=(
 )
 # What the tests and benchmarks need on top: the tools they compare syncline with.
 # clang and its runtime libraries build the fuzz targets (libFuzzer).
-test_packages=(rsync rclone procps wrk nginx clang libclang-rt-14-dev openssl)
+test_packages=(rsync rclone procps wrk nginx clang libclang-rt-14-dev openssl tmux)
 
 log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
 
