@@ -208,6 +208,14 @@ BOOST_AUTO_TEST_CASE(create_read_list_change_delete) {
   BOOST_CHECK(other.body.find("\"crud\"") == std::string::npos);
   BOOST_CHECK_EQUAL(ed.get("/api/acme/main/workspaces/ws2/crud").status, 404);
   BOOST_CHECK_EQUAL(ed.get("/api/other/main/workspaces/ws1/crud").status, 404);
+  // Every workspace's at /api/datasources, each view naming where it lives.
+  auto all = ed.get("/api/datasources");
+  BOOST_REQUIRE_EQUAL(all.status, 200);
+  BOOST_CHECK(all.body.find("\"id\":\"crud\"") != std::string::npos);
+  BOOST_CHECK(all.body.find("\"workspace\":\"ws1\"") != std::string::npos);
+  BOOST_CHECK_GE(parse_json(all.body)->doc["count"].GetUint64(),
+                 parse_json(list.body)->doc["count"].GetUint64());
+  BOOST_CHECK_EQUAL(fetch(w().port, "GET", "/api/datasources", "").status, 401);
 
   // Create again: 409 by POST and by PUT, in any workspace.
   BOOST_CHECK_EQUAL(ed.post(ws, folder_body("crud", src.path(), "vol-crud")).status, 409);
@@ -533,6 +541,7 @@ BOOST_AUTO_TEST_CASE(sharing_shows_invited_until_accepted) {
   auto gina = as(w().guest);
   BOOST_CHECK_EQUAL(gina.get(ws + "/shared").status, 403);
   BOOST_CHECK(gina.get(ws).body.find("\"shared\"") == std::string::npos);
+  BOOST_CHECK(gina.get("/api/datasources").body.find("\"shared\"") == std::string::npos);
   // Only the owner (or an admin) shares.
   BOOST_CHECK_EQUAL(as(w().editor2).post(ws + "/shared/@share", R"({"user":"gina"})").status, 403);
   BOOST_CHECK_EQUAL(as(w().user).post(ws + "/shared/@share", R"({"user":"gina"})").status, 403);
@@ -548,6 +557,7 @@ BOOST_AUTO_TEST_CASE(sharing_shows_invited_until_accepted) {
   BOOST_CHECK_EQUAL(member(seen.body, "status"), "invited");
   BOOST_CHECK(!has_member(seen.body, "shared_with"));
   BOOST_CHECK(gina.get(ws).body.find("\"status\":\"invited\"") != std::string::npos);
+  BOOST_CHECK(gina.get("/api/datasources").body.find("\"id\":\"shared\"") != std::string::npos);
   BOOST_CHECK_EQUAL(member(ed.get(ws + "/shared").body, "status"), "paused");
   BOOST_CHECK(ed.get(ws + "/shared").body.find("\"gina\":\"invited\"") != std::string::npos);
   // A guest may read, not write.
