@@ -24,7 +24,8 @@ build_packages=(
 )
 # What the tests and benchmarks need on top: the tools they compare syncline with.
 # clang and its runtime libraries build the fuzz targets (libFuzzer).
-test_packages=(rsync rclone procps wrk nginx clang libclang-rt-14-dev openssl)
+# systemd: systemd-analyze verifies the unit, systemd-sysusers its user (tools_install_test).
+test_packages=(rsync rclone procps wrk nginx clang libclang-rt-14-dev openssl systemd)
 
 log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
 
