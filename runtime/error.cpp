@@ -24,6 +24,8 @@ const char* describe(runtime_errc x) noexcept {
       return "cannot start the actor system";
     case runtime_errc::signal_setup_failed:
       return "cannot set up signal handling";
+    case runtime_errc::notify_failed:
+      return "cannot notify the service manager";
   }
   return "runtime error";
 }
@@ -49,6 +51,8 @@ const char* to_string(runtime_errc x) noexcept {
       return "actor_system_failed";
     case runtime_errc::signal_setup_failed:
       return "signal_setup_failed";
+    case runtime_errc::notify_failed:
+      return "notify_failed";
   }
   return "unknown";
 }

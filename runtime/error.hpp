@@ -26,6 +26,8 @@ enum class runtime_errc : uint8_t {
   actor_system_failed,
   /// Signal handling could not be set up.
   signal_setup_failed,
+  /// The service manager's notification socket ($NOTIFY_SOCKET) cannot be reached.
+  notify_failed,
 };
 
 /// Renders the enum value's name, e.g. `"invalid_config"`.

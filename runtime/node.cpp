@@ -42,6 +42,7 @@
 #include "runtime/error.hpp"
 #include "runtime/http_server.hpp"
 #include "runtime/logging.hpp"
+#include "runtime/service_notify.hpp"
 #include "runtime/version.hpp"
 #include "storage/credential_store.hpp"
 #include "storage/database.hpp"
@@ -140,6 +141,12 @@ caf::error check_auth_settings(const auth_settings& auth) {
                           std::to_string(auth.max_token_ttl_s) +
                           "): a token's default lifetime cannot exceed the longest allowed");
   return caf::none;
+}
+
+// The service manager's notifications are a courtesy: a node that cannot send them runs on.
+void notify_or_warn(const std::string& state) {
+  if (auto err = notify_service_manager(state))
+    spdlog::warn("{} (a unit of Type=notify waiting for it times out)", render(err));
 }
 
 bool loopback(const std::string& host) {
@@ -696,6 +703,11 @@ caf::error run_node(const node_config& cfg) {
   auto n = node::start(cfg);
   if (!n) return std::move(n.error());
   spdlog::info("node ready; SIGINT or SIGTERM stops it");
+  // A unit of Type=notify (tools/syncline.service) waits for this: the HTTP listener accepts
+  // connections from here on, so whatever systemd starts after the node finds it answering.
+  notify_or_warn("READY=1\nSTATUS=listening on " +
+                 std::string{cfg.http.tls_cert.empty() ? "http://" : "https://"} +
+                 (*n)->http_address().to_string());
   int sig = 0;
   for (;;) {
     int rc = ::sigwait(&stop_signals, &sig);
@@ -708,6 +720,7 @@ caf::error run_node(const node_config& cfg) {
   spdlog::info("received {}, stopping", sig == SIGINT    ? "SIGINT"
                                         : sig == SIGTERM ? "SIGTERM"
                                                          : "?");
+  notify_or_warn("STOPPING=1\nSTATUS=stopping");
   auto fatal = (*n)->fatal_error();
   (*n)->stop();
   n->reset();

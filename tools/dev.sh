@@ -6,6 +6,8 @@
 #   bash tools/dev.sh test [ctest options]  install what is missing, build with ASan+UBSan, run
 #                                           every test (benchmarks at a tiny size included)
 #   bash tools/dev.sh build                 install what is missing and build (release)
+#   bash tools/dev.sh deb                   build (release) the node and package it:
+#                                           build/release/syncline_<version>_<arch>.deb
 #   bash tools/dev.sh bench [args]          build (release) and run the benchmarks at full size
 #   bash tools/dev.sh fuzz [seconds [name...]]  build the libFuzzer targets (clang, ASan+UBSan)
 #                                           and fuzz each for `seconds` (60); names: see
@@ -24,7 +26,10 @@ build_packages=(
 )
 # What the tests and benchmarks need on top: the tools they compare syncline with.
 # clang and its runtime libraries build the fuzz targets (libFuzzer).
-test_packages=(rsync rclone procps wrk nginx clang libclang-rt-14-dev openssl tmux)
+# tmux runs the console in a real terminal (tools_console_test); dpkg-dev (dpkg-shlibdeps) checks
+# the .deb; systemd (systemd-analyze, systemd-sysusers) the unit and its user (tools_deb_test,
+# tools_install_test).
+test_packages=(rsync rclone procps wrk nginx clang libclang-rt-14-dev openssl tmux dpkg-dev systemd)
 
 log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
 
@@ -111,6 +116,13 @@ case "$cmd" in
     install_missing "${build_packages[@]}"
     build "$release_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo
     ;;
+  deb)
+    # dpkg-dev: dpkg-shlibdeps computes the package's Depends from the binary.
+    install_missing "${build_packages[@]}" dpkg-dev
+    build_node "$release_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    (cd "$release_dir" && cpack -G DEB)
+    log "$(ls "$release_dir"/syncline_*.deb) (install: apt install ./$release_dir/syncline_*.deb)"
+    ;;
   bench)
     install_missing "${build_packages[@]}" "${test_packages[@]}"
     build "$release_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -120,7 +132,7 @@ case "$cmd" in
     done
     ;;
   *)
-    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
