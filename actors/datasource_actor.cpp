@@ -8,7 +8,9 @@
 #include <functional>
 #include <optional>
 
+#include <caf/actor_cast.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
@@ -18,6 +20,7 @@
 #include "actors/node_context.hpp"
 #include "actors/targets.hpp"
 #include "actors/text.hpp"
+#include "connectors/error.hpp"
 #include "storage/database.hpp"
 
 namespace syncline::actors {
@@ -165,6 +168,7 @@ void schedule_at(self_ptr self, int64_t when_ms) {
 void schedule_next(self_ptr self) {
   auto& st = self->state;
   auto& c = st.rec.config;
+  start_watching(self);  // when the root went (or was missing) before this run
   if (c.sync == sync_type::one || st.rec.health == sync_health::disabled ||
       st.rec.status == datasource_status::paused || st.rec.status == datasource_status::error) {
     st.rec.next_run_ms = 0;
@@ -172,7 +176,9 @@ void schedule_next(self_ptr self) {
     return;
   }
   int64_t delay_ms = 0;
-  if (st.rec.status == datasource_status::failed) {
+  if (st.watch_dirty && st.rec.status != datasource_status::failed) {
+    delay_ms = 0;  // a change the last run may not have seen: look again now
+  } else if (st.rec.status == datasource_status::failed) {
     delay_ms = backoff(st.ctx->settings().retry, st.rec.run_failures, st.ctx->random()).count();
   } else {
     auto lo = std::max<int64_t>(1, c.schedule_min_s) * 1000;
@@ -180,6 +186,53 @@ void schedule_next(self_ptr self) {
     delay_ms = lo + static_cast<int64_t>(st.ctx->random() % static_cast<uint64_t>(hi - lo + 1));
   }
   schedule_at(self, st.ctx->now_ms() + delay_ms);
+}
+
+bool watches(self_ptr self) {
+  auto& st = self->state;
+  auto& c = st.rec.config;
+  return st.ctx->settings().watch && c.type == "folder" && c.sync != sync_type::one &&
+         !c.path.empty();
+}
+
+void start_watching(self_ptr self) {
+  auto& st = self->state;
+  if (!watches(self) || st.watch_refused || st.watch_starting || st.watch->watching()) return;
+  st.watch_starting = true;
+  enqueue_job(self, [self] {
+    auto& s = self->state;
+    auto* ctx = s.ctx;
+    auto root = s.rec.config.path;
+    auto max = ctx->settings().max_watches;
+    auto slot = s.watch;
+    auto weak = caf::actor_cast<caf::weak_actor_ptr>(caf::actor_cast<caf::actor>(self));
+    using result = caf::expected<uint64_t>;
+    run_io(self, ctx->pool(),
+           [ctx, root, max, slot, weak]() -> result {
+             auto h = ctx->watcher().watch(root, max, [weak](connectors::watch_changes c) {
+               if (auto a = caf::actor_cast<caf::actor>(weak))
+                 caf::anon_send(a, watch_atom::value, static_cast<uint64_t>(c.paths.size()),
+                                c.root_gone);
+             });
+             if (h && !slot->keep(*h)) ctx->watcher().unwatch(*h);  // the actor is gone
+             return h;
+           },
+           [self](result r) {
+             auto& cur = self->state;
+             cur.watch_starting = false;
+             if (r) {
+               spdlog::info("datasource {} watches {}: a change starts a run", id_of(self),
+                            cur.rec.config.path);
+             } else {
+               // Too big a tree stays too big: no new attempt until the node restarts. A
+               // missing root is tried again after the next run.
+               cur.watch_refused = connectors::is(r.error(), connectors::connector_errc::no_space);
+               spdlog::warn("datasource {} cannot watch {}: {}; it is scanned on its schedule",
+                            id_of(self), cur.rec.config.path, render(r.error()));
+             }
+             job_done(self);
+           });
+  });
 }
 
 // --- progress -------------------------------------------------------------------------------
@@ -329,6 +382,8 @@ void sync_now(self_ptr self, std::optional<uint64_t> confirm,
 }
 
 void start_up(self_ptr self) {
+  // The watch is in place before the first scan, so no change falls between them.
+  start_watching(self);
   enqueue_job(self, [self] {
     auto* ctx = self->state.ctx;
     auto id = id_of(self);
@@ -373,7 +428,9 @@ void start_up(self_ptr self) {
                  if (never_ran)
                    schedule_at(self, s.ctx->now_ms());
                  else if (rec.config.sync != sync_type::one)
-                   schedule_at(self, rec.next_run_ms > 0 ? rec.next_run_ms : s.ctx->now_ms());
+                   // A watched tree may have changed while the node was down: scan it now.
+                   schedule_at(self, rec.next_run_ms > 0 && !watches(self) ? rec.next_run_ms
+                                                                          : s.ctx->now_ms());
                }
              }
              save_record(self);
@@ -395,6 +452,9 @@ datasource_actor::behavior_type datasource(datasource_actor::stateful_pointer<da
   st.priority = compile_priority(st.rec.config);
   // From here on a previous incarnation's jobs can no longer write this datasource's rows.
   st.writer = st.ctx->claim_writer(st.rec.config.id);
+  self->attach_functor([ctx = st.ctx, slot = st.watch] {
+    if (auto h = slot->take(true); h != 0) ctx->watcher().unwatch(h);
+  });
   start_up(self);
   return {
       [=](register_atom, const std::string& volume, const caf::actor& handle) {
@@ -497,7 +557,22 @@ datasource_actor::behavior_type datasource(datasource_actor::stateful_pointer<da
         if (epoch != s.schedule_epoch || run_active(self)) return;
         if (s.rec.health == sync_health::disabled || s.rec.status == datasource_status::paused)
           return;
-        start_run(self, "schedule", false);
+        bool watched = s.watch_dirty;
+        s.watch_dirty = false;
+        start_run(self, watched ? "watch" : "schedule", false);
+      },
+      [=](watch_atom, uint64_t, bool root_gone) {
+        auto& s = self->state;
+        if (root_gone) {
+          // A run finds out what is there; the watch is set up again after it.
+          if (auto h = s.watch->take(); h != 0) s.ctx->watcher().unwatch(h);
+        }
+        s.watch_dirty = true;
+        // A run going on, a pause, an error: the run's end, a resume or a person looks again.
+        if (!s.started || run_active(self) || s.rec.health == sync_health::disabled ||
+            s.rec.status == datasource_status::paused || s.rec.status == datasource_status::error)
+          return;
+        schedule_at(self, s.ctx->now_ms());
       },
       [=](progress_atom, uint64_t epoch) {
         auto& s = self->state;

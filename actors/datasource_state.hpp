@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,6 +43,33 @@ struct priority_rules {
   }
 };
 
+// The handle of a datasource's watch (0: none), and whether its actor ended (a watch set up
+// after that is ended at once).
+struct watch_slot {
+  std::mutex mtx;
+  uint64_t handle = 0;
+  bool ended = false;
+  /// Keeps `h`; false when the actor ended meanwhile (the caller ends the watch).
+  bool keep(uint64_t h) {
+    std::lock_guard<std::mutex> lock{mtx};
+    if (ended) return false;
+    handle = h;
+    return true;
+  }
+  /// The handle, now forgotten (0: none); `end` also refuses every later `keep`.
+  uint64_t take(bool end = false) {
+    std::lock_guard<std::mutex> lock{mtx};
+    ended = ended || end;
+    auto h = handle;
+    handle = 0;
+    return h;
+  }
+  bool watching() {
+    std::lock_guard<std::mutex> lock{mtx};
+    return handle != 0;
+  }
+};
+
 }  // namespace detail
 
 struct datasource_state {
@@ -68,6 +96,13 @@ struct datasource_state {
   uint64_t rows_before = 0;          // rows of every link the merge looked at
   std::string filesystem;            // the source root's filesystem identity now
   std::string held_reason;           // why the held removals stay held ("" when released)
+
+  // Watching the tree (folder, auto or arch, runtime_settings::watch): the folder_watcher's
+  // handle, shared with the job that sets it up and the exit handler that ends it.
+  std::shared_ptr<detail::watch_slot> watch = std::make_shared<detail::watch_slot>();
+  bool watch_starting = false;  // a job is setting the watch up
+  bool watch_refused = false;   // too many directories: scanned on the schedule only
+  bool watch_dirty = false;     // a change seen that no run has looked at yet
 
   uint64_t schedule_epoch = 0;
   uint64_t step_epoch = 0;
@@ -125,6 +160,11 @@ void schedule_next(self_ptr self);
 void log_progress(self_ptr self);
 /// Sends the next progress tick.
 void arm_progress(self_ptr self);
+/// Whether the datasource watches its tree (a folder of type auto or arch, watching on).
+bool watches(self_ptr self);
+/// Sets the watch of the tree up when it watches and has none yet (an I/O job, queued before
+/// whatever comes next, so a scan after it misses no change).
+void start_watching(self_ptr self);
 
 // The run: defined in actors/datasource_run.cpp.
 

@@ -47,6 +47,7 @@ using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using start_atom = caf::atom_constant<caf::atom("start")>;
 using progress_atom = caf::atom_constant<caf::atom("progress")>;
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
 using recompute_atom = caf::atom_constant<caf::atom("recompute")>;
 using api_atom = caf::atom_constant<caf::atom("api")>;
 using purge_atom = caf::atom_constant<caf::atom("purge")>;
@@ -145,6 +146,8 @@ using io_done_handler = caf::reacts_to<io_done_atom, io_continuation>;
 ///                   becomes replace (or stays what it is), un-parked, queued; replies how many
 ///                   volumes got it (0: no such item)
 ///   status          actor_status (ask with high priority)
+///   watch n whole   its watched tree changed (n paths; `whole`: events were lost or the root
+///                   went): a run now, or after the one going on
 using datasource_actor = caf::typed_actor<
     caf::reacts_to<register_atom, std::string, caf::actor>,
     caf::replies_to<sync_now_atom>::with<uint64_t>,
@@ -161,6 +164,7 @@ using datasource_actor = caf::typed_actor<
     caf::reacts_to<step_atom, uint64_t>,
     caf::reacts_to<schedule_atom, uint64_t>,
     caf::reacts_to<progress_atom, uint64_t>,
+    caf::reacts_to<watch_atom, uint64_t, bool>,
     io_done_handler>;
 
 /// One volume (a site's copy target). Takes items from its sub-queues in priority order and runs

@@ -16,6 +16,7 @@ node_context::node_context(storage::database& db, std::unique_ptr<storage::trans
       queue_(std::move(queue)),
       datasources_(db, rows_, *queue_, runs_),
       settings_(std::move(settings)),
+      watcher_(std::chrono::milliseconds{settings_.watch_delay_ms}),
       rng_(std::random_device{}()),
       pool_(settings_.io_threads) {}
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "actors/event_hub.hpp"
+#include "actors/folder_watcher.hpp"
 #include "actors/sync_config.hpp"
 #include "actors/io_pool.hpp"
 #include "storage/database.hpp"
@@ -48,6 +49,8 @@ class node_context {
   io_pool& pool() noexcept { return pool_; }
   /// The node's live events (GET /api/events).
   event_hub& events() noexcept { return events_; }
+  /// The watches of folder datasources' trees (runtime_settings::watch).
+  folder_watcher& watcher() noexcept { return watcher_; }
   /// The datasources' credentials (encrypted at rest); null when the node keeps none (tests).
   /// Set once, before any actor starts.
   storage::credential_store* credentials() const noexcept { return credentials_; }
@@ -113,6 +116,7 @@ class node_context {
   runtime_settings settings_;
   storage::credential_store* credentials_ = nullptr;
   event_hub events_;
+  folder_watcher watcher_;
   mutable std::mutex mtx_;
   std::map<std::string, std::shared_ptr<connectors::source>> sources_;
   std::map<std::string, std::shared_ptr<connectors::volume>> volumes_;

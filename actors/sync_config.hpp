@@ -114,6 +114,12 @@ struct runtime_settings {
   int64_t progress_interval_ms = 10000;      ///< progress log lines during a run
   int64_t restart_base_ms = 1000;            ///< supervisor restart backoff
   retry_policy retry;
+  /// Folder datasources of type auto and arch watch their tree (inotify) and run when it
+  /// changes, a quiet `watch_delay_ms` after the last change (at most 10 times that after the
+  /// first); the schedule stays as the safety net.
+  bool watch = true;
+  int64_t watch_delay_ms = 200;
+  size_t max_watches = 100000;  ///< directories one datasource may watch; beyond: scanning only
 };
 
 }  // namespace syncline::actors

@@ -503,6 +503,18 @@ const std::vector<setting>& settings() {
          if (p.empty()) c.runtime.progress_interval_ms = static_cast<int64_t>(sec) * 1000;
          return p;
        }},
+      {"runtime", "watch", value_kind::boolean,
+       "folder datasources (auto, arch) watch their tree and run when it changes",
+       [](const node_config& c) { return std::string{c.runtime.watch ? "true" : "false"}; },
+       [](const toml::node& v, node_config& c) { return read_bool(v, c.runtime.watch); }},
+      {"runtime", "watch_delay_ms", value_kind::integer,
+       "a watched change starts a run after this quiet time (at most 10 times it)",
+       [](const node_config& c) { return std::to_string(c.runtime.watch_delay_ms); },
+       [](const toml::node& v, node_config& c) { return read_int(v, 10, 600000, c.runtime.watch_delay_ms); }},
+      {"runtime", "max_watches", value_kind::integer,
+       "directories one datasource may watch; a bigger tree is scanned on its schedule only",
+       [](const node_config& c) { return std::to_string(c.runtime.max_watches); },
+       [](const toml::node& v, node_config& c) { return read_int(v, 1, 100000000, c.runtime.max_watches); }},
       {"runtime", "retry_base_ms", value_kind::integer,
        "first delay before a failed transfer is retried (then doubling, with jitter)",
        [](const node_config& c) { return std::to_string(c.runtime.retry.base.count()); },
