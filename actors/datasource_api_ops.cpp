@@ -439,7 +439,8 @@ api_answer op_list(const services& s, const call& c) {
   size_t n = 0;
   for (auto& rec : *all) {
     auto& cfg = rec.config;
-    if (cfg.container != c.container || cfg.account != c.account || cfg.workspace != c.workspace)
+    bool every = c.container.empty() && c.account.empty() && c.workspace.empty();
+    if (!every && (cfg.container != c.container || cfg.account != c.account || cfg.workspace != c.workspace))
       continue;
     std::optional<access_record> access;
     if (auto a = accesses->find(cfg.id); a != accesses->end()) access = a->second;
