@@ -10,6 +10,8 @@
 #   bash tools/dev.sh fuzz [seconds [name...]]  build the libFuzzer targets (clang, ASan+UBSan)
 #                                           and fuzz each for `seconds` (60); names: see
 #                                           tests/fuzz/CMakeLists.txt (element_json, config, ...)
+#   bash tools/dev.sh screenshot [file.png] the node's web page in headless Chromium, as the page
+#                                           test sees it (docs/page.png by default)
 #
 # Idempotent: packages already installed are not touched, and apt is not even asked then.
 set -euo pipefail
@@ -23,8 +25,9 @@ build_packages=(
   libtomlplusplus-dev libsodium-dev libre2-dev
 )
 # What the tests and benchmarks need on top: the tools they compare syncline with.
-# clang and its runtime libraries build the fuzz targets (libFuzzer).
-test_packages=(rsync rclone procps wrk nginx clang libclang-rt-14-dev openssl)
+# clang and its runtime libraries build the fuzz targets (libFuzzer); chromium runs the web page's
+# test (headless), tmux the console's.
+test_packages=(rsync rclone procps wrk nginx clang libclang-rt-14-dev openssl chromium tmux)
 
 log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
 
@@ -107,6 +110,16 @@ case "$cmd" in
       ctest --test-dir "$fuzz_dir" --output-on-failure -R "^fuzz_${n}_fuzz\$"
     done
     ;;
+  screenshot)
+    install_missing "${build_packages[@]}" chromium
+    out=$(realpath -m "${1:-docs/page.png}")
+    # The test's own build (the one `test` makes): only the page test is built.
+    cmake -S . -B "$asan_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNCLINE_SANITIZE=ON >/dev/null
+    cmake --build "$asan_dir" -j"$(jobs)" --target api_page_test
+    SYNCLINE_SCREENSHOT="$out" "$asan_dir/tests/api/api_page_test" \
+      --run_test=in_chromium_the_page_signs_in_shows_synced_and_pauses
+    log "wrote $out"
+    ;;
   build)
     install_missing "${build_packages[@]}"
     build "$release_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -120,7 +133,7 @@ case "$cmd" in
     done
     ;;
   *)
-    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

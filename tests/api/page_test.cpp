@@ -1,6 +1,10 @@
 // The node's web page (docs/api.md, "The page") through a real node on loopback: served at `/`
 // without a token and with its security headers, signIn's `token` cookie and the routes that
-// accept it (the event stream among them).
+// accept it (the event stream among them); then the page itself in a real headless Chromium
+// (Debian's `chromium`), driven over the DevTools protocol: it signs in through its form, shows a
+// datasource turn `synced` as it happens, and its pause button pauses it in the API.
+// With SYNCLINE_SCREENSHOT=<file.png> the browser test also writes a screenshot of the page
+// (`bash tools/dev.sh screenshot` makes docs/page.png so).
 #define BOOST_TEST_MODULE api_page
 #include <boost/test/unit_test.hpp>
 
@@ -12,7 +16,9 @@
 #include <vector>
 
 #include "runtime/api_errors.hpp"
+#include "storage/ulid.hpp"
 #include "tests/api/api_client.hpp"
+#include "tests/support/headless_chromium.hpp"
 #include "tests/support/http_client.hpp"
 
 using namespace syncline::test;
@@ -158,4 +164,93 @@ BOOST_AUTO_TEST_CASE(the_page_needs_no_token_and_signIn_sets_a_cookie_the_api_ac
   BOOST_CHECK_EQUAL(out.status, 200);
   BOOST_CHECK(out.header("set-cookie").rfind("token=; Max-Age=0;", 0) == 0);
   BOOST_CHECK_EQUAL(fetch(node.port, "GET", "/api/verify", {}, with_cookie).status, 401);
+}
+
+BOOST_AUTO_TEST_CASE(in_chromium_the_page_signs_in_shows_synced_and_pauses) {
+  auto chromium = headless_chromium::find();
+  BOOST_REQUIRE_MESSAGE(chromium, "Chromium is not installed (Debian's package `chromium`; "
+                                  "`bash tools/dev.sh test` installs it, or set SYNCLINE_CHROMIUM)");
+  fs::path sources;
+  api_node node{"", 1000, with_sources(sources, 20)};
+  api_client root{node.port};
+  root.set_token(root.sign_in("root", node.admin_password));
+  BOOST_REQUIRE(!root.token().empty());
+
+  // Elements with copies at sites, in each of seed 003's states (for the per-site table).
+  auto made = root.post("/api/create/",
+                        R"([{"_id":"/shots/010/comp_v003.exr"},{"_id":"/shots/010/plate.mov"},
+                            {"_id":"/shots/020/layout.blend"},{"_id":"/docs/brief.pdf"}])");
+  BOOST_REQUIRE_MESSAGE(made.status == 201, made.body);
+  auto later = std::to_string(syncline::storage::epoch_ms() + 60000);
+  auto state = root.put("/api/syncState/",
+                        R"([{"_id":"/shots/010/comp_v003.exr","synced_paris":)" + later + R"(,"synced_tokyo":)" + later + R"(},
+                            {"_id":"/shots/010/plate.mov","synced_paris":)" + later + R"(,"syncing_tokyo":)" + later + R"(},
+                            {"_id":"/shots/020/layout.blend","synced_paris":)" + later + R"(,"synced_tokyo":1000},
+                            {"_id":"/docs/brief.pdf","synced_paris":)" + later + R"(,"syncError_tokyo":23,"syncLastAttempt_tokyo":)" + later + "}]");
+  BOOST_REQUIRE_MESSAGE(state.status == 200, state.body);
+
+  temp_dir profile{"chromium"};
+  headless_chromium browser{*chromium, profile.path()};
+  auto page = browser.open_page(1280, 800);
+  browser.call("Page.navigate", "{\"url\":" + json_quote(origin_of(node) + "/") + "}", page);
+
+  // Not signed in: the form.
+  BOOST_REQUIRE_MESSAGE(browser.wait_until(page, "document.readyState === 'complete' && "
+                                                 "!document.querySelector('#signin').hidden",
+                                           std::chrono::seconds{30}),
+                        "no sign-in form; the browser printed:\n" + browser.output());
+  browser.evaluate(page, "document.querySelector('#username').value = 'root';"
+                         "document.querySelector('#password').value = " + json_quote(node.admin_password) + ";"
+                         "document.querySelector('#signin-form button[type=submit]').click(); true");
+  BOOST_REQUIRE_MESSAGE(browser.wait_until(page, "!document.querySelector('#state').hidden && "
+                                                 "document.querySelector('#live').dataset.state === 'on'",
+                                           std::chrono::seconds{30}),
+                        "not signed in, or no live events: " +
+                            browser.evaluate(page, "document.querySelector('#message').textContent"));
+
+  // Datasources made now show up and change live.
+  make_folder_datasource(root, "photos", sources / "photos");
+  make_folder_datasource(root, "docs", sources / "docs", R"(,"status":"paused")");
+  const std::string photos_status = "document.querySelector('tr[data-datasource=\"photos\"] .state .status')";
+  BOOST_CHECK_MESSAGE(browser.wait_until(page, photos_status + "?.textContent === 'synced'", std::chrono::seconds{60}),
+                      "the page shows " + browser.evaluate(page, photos_status + "?.textContent") +
+                          "; the API says " + root.get(ws + "/photos").body);
+  BOOST_CHECK(browser.wait_until(
+      page, "document.querySelector('tr[data-datasource=\"docs\"] .state .status')?.textContent === 'paused'",
+      std::chrono::seconds{30}));
+  // The other panels: runs, the volume, the files per site in their colours.
+  auto shown = [&] { return browser.evaluate(page, "document.body.innerText"); };
+  BOOST_CHECK_MESSAGE(browser.wait_until(page, "document.querySelectorAll('#runs tbody tr').length > 0 && "
+                                               "document.querySelector('#volumes tr[data-volume=\"vol\"]') !== null",
+                                         std::chrono::seconds{30}),
+                      "the page shows " + shown());
+  BOOST_CHECK_MESSAGE(browser.wait_until(page, "['synced','outdated','syncing','error'].every(s => "
+                                               "document.querySelector('#files td.site .cell.' + s))",
+                                         std::chrono::seconds{30}),
+                      "the page shows " + shown());
+
+  if (const char* shot = std::getenv("SYNCLINE_SCREENSHOT"); shot != nullptr && *shot != '\0') {
+    // The shot shows the page settled: the run's end read back, the queue drained (not a
+    // check: the shot is taken anyway), and without the sign-in's message (it fades).
+    browser.wait_until(page, "document.querySelector('#runs tbody tr .status')?.textContent === 'success' && "
+                             "!document.querySelector('#queue-empty').hidden", std::chrono::seconds{30});
+    browser.evaluate(page, "document.querySelector('#message').hidden = true; true");
+    auto png = browser.screenshot(page);
+    BOOST_REQUIRE(png.size() > 8 && png.substr(1, 3) == "PNG");
+    std::ofstream{shot, std::ios::binary} << png;
+    BOOST_TEST_MESSAGE("screenshot written to " << shot);
+  }
+
+  // The datasource's pause button: the API reports it paused, and the page says so.
+  BOOST_REQUIRE_EQUAL(browser.evaluate(page, "(() => { const b = document.querySelector("
+                                             "'tr[data-datasource=\"photos\"] button[data-action=\"pause\"]');"
+                                             " if (!b) return false; b.click(); return true; })()"),
+                      "true");
+  BOOST_CHECK(eventually([&] { return member(root.get(ws + "/photos").body, "status") == "paused"; },
+                         std::chrono::seconds{30}));
+  BOOST_CHECK(browser.wait_until(page, photos_status + "?.textContent === 'paused'", std::chrono::seconds{30}));
+  // And it shows the API's answer.
+  BOOST_CHECK_MESSAGE(browser.wait_until(page, "document.querySelector('#message').textContent.startsWith('Pause photos: ')",
+                                         std::chrono::seconds{30}),
+                      browser.evaluate(page, "document.querySelector('#message').textContent"));
 }
