@@ -437,9 +437,9 @@ api_answer op_list(const services& s, const call& c) {
   if (!accesses) return answer_error(accesses.error());
   std::string body = "{\"datasources\":[";
   size_t n = 0;
+  const bool every = c.container.empty() && c.account.empty() && c.workspace.empty();
   for (auto& rec : *all) {
     auto& cfg = rec.config;
-    bool every = c.container.empty() && c.account.empty() && c.workspace.empty();
     if (!every && (cfg.container != c.container || cfg.account != c.account || cfg.workspace != c.workspace))
       continue;
     std::optional<access_record> access;

@@ -96,6 +96,10 @@ BOOST_AUTO_TEST_CASE(the_page_needs_no_token_and_signIn_sets_a_cookie_the_api_ac
   BOOST_CHECK(has(html, R"(<script src="/page.js")"));
   BOOST_CHECK_MESSAGE(!has(html, "<script>"), "no inline script: the policy would block it");
   BOOST_CHECK(has(html, "signin-form"));
+  // What the API answers (names, errors, paths) goes into the page as text only.
+  auto js = fetch(node.port, "GET", "/page.js").body;
+  for (auto* sink : {"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("})
+    BOOST_CHECK_MESSAGE(!has(js, sink), sink);
   // A foreign Host (DNS rebinding) is refused here as everywhere.
   {
     http_connection foreign{"127.0.0.1", node.port};
