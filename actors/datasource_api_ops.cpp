@@ -437,12 +437,10 @@ api_answer op_list(const services& s, const call& c) {
   if (!accesses) return answer_error(accesses.error());
   std::string body = "{\"datasources\":[";
   size_t n = 0;
-  // No container: every workspace's (`GET /api/datasources`, what a console lists).
-  bool every_workspace = c.container.empty();
+  const bool every = c.container.empty() && c.account.empty() && c.workspace.empty();
   for (auto& rec : *all) {
     auto& cfg = rec.config;
-    if (!every_workspace && (cfg.container != c.container || cfg.account != c.account ||
-                             cfg.workspace != c.workspace))
+    if (!every && (cfg.container != c.container || cfg.account != c.account || cfg.workspace != c.workspace))
       continue;
     std::optional<access_record> access;
     if (auto a = accesses->find(cfg.id); a != accesses->end()) access = a->second;

@@ -267,6 +267,10 @@ struct api_answer {
   std::string json;
   /// signOut: the token the request presented is revoked (the HTTP layer forgets its cookie).
   bool token_revoked = false;
+  /// signIn: the token issued and how long it lives, in seconds (the HTTP layer also keeps it
+  /// for a browser, as its cookie).
+  std::string issued_token;
+  int64_t issued_token_ttl_s = 0;
   /// A datasource was created: its id (the HTTP layer names its place, `Location`).
   std::string created_id;
   /// A refusal the caller may retry after this many seconds (0: no advice).
@@ -341,7 +345,8 @@ bool changes_state(datasource_op op) noexcept;
 /// tracker authenticated it. Local only (it carries a continuation).
 struct datasource_command {
   datasource_op op = datasource_op::read;
-  /// The workspace the path names (checked: datasource_schema.hpp's part_problem).
+  /// The workspace the path names (checked: datasource_schema.hpp's part_problem); all three
+  /// empty for `list`: every workspace (`GET /api/datasources`).
   std::string container, account, workspace;
   /// The datasource (checked: id_problem); empty for list and create.
   std::string id;

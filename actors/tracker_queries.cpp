@@ -296,7 +296,10 @@ api_answer op_sign_in(const tracker_services& s, const tracker_command& req) {
   auto now = storage::epoch_ms();
   auto token = s.users->issue_token(user->username, ttl->count(), now);
   if (!token) return answer_error(token.error());
-  return answer_json(answer_kind::done, sign_in_body(*user, *token, now));
+  auto answer = answer_json(answer_kind::done, sign_in_body(*user, *token, now));
+  answer.issued_token = token->token;
+  answer.issued_token_ttl_s = std::max<int64_t>(0, (token->expires_ms - now) / 1000);
+  return answer;
 }
 
 api_answer op_create_token(const tracker_services& s, const tracker_command& req, const principal& who) {

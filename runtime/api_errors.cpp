@@ -69,7 +69,7 @@ http_response error_response(const caf::error& err) {
   return http_response::error(status, code_for(status), actors::error_message(err));
 }
 
-http_response to_http(actors::api_answer answer) {
+http_response to_http(actors::api_answer answer, bool secure_cookie) {
   http_response out;
   if (answer.error) {
     out = error_response(answer.error);
@@ -82,8 +82,15 @@ http_response to_http(actors::api_answer answer) {
   }
   if (answer.retry_after_s > 0)
     out.headers.emplace_back("Retry-After", std::to_string(answer.retry_after_s));
+  // The cookie a browser's page signs in with: never readable by a script, never sent by a
+  // request another site makes (docs/api.md, "Browsers").
+  const std::string attributes =
+      std::string{"; Path=/; HttpOnly; SameSite=Strict"} + (secure_cookie ? "; Secure" : "");
   if (answer.token_revoked)
-    out.headers.emplace_back("Set-Cookie", "token=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict");
+    out.headers.emplace_back("Set-Cookie", "token=; Max-Age=0" + attributes);
+  if (!answer.error && !answer.issued_token.empty())
+    out.headers.emplace_back("Set-Cookie", "token=" + answer.issued_token + "; Max-Age=" +
+                                               std::to_string(answer.issued_token_ttl_s) + attributes);
   return out;
 }
 

@@ -21,8 +21,9 @@ unsigned http_status_of(const caf::error& err) noexcept;
 http_response error_response(const caf::error& err);
 
 /// The HTTP form of an API actor's answer: its error as above, else its JSON with 200
-/// (`done`), 201 (`created`), 202 (`accepted`) or 207 (`partial`); a revoked token also clears the `token`
-/// cookie.
-http_response to_http(actors::api_answer answer);
+/// (`done`), 201 (`created`), 202 (`accepted`) or 207 (`partial`). A revoked token also clears the `token`
+/// cookie; an issued one (signIn) sets it, for the token's lifetime. The cookie is HttpOnly,
+/// SameSite=Strict, Path=/, and `Secure` when `secure_cookie` (the node serves HTTPS).
+http_response to_http(actors::api_answer answer, bool secure_cookie = false);
 
 }  // namespace syncline::runtime

@@ -138,8 +138,8 @@ http_handler tracker_route(actors::tracker_actor tracker, api_op op, extra what,
     }
     call.body = std::move(req.body);
     call.remote = std::move(req.remote);
-    call.respond = [reply = std::move(reply)](actors::api_answer a) {
-      reply.send(to_http(std::move(a)));
+    call.respond = [reply = std::move(reply), secure = policy->tls](actors::api_answer a) {
+      reply.send(to_http(std::move(a), secure));
     };
     caf::anon_send(tracker, actors::api_atom::value, std::move(call));
   };

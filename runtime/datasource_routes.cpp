@@ -138,6 +138,33 @@ std::optional<http_response> read_datasource_route(std::string_view method,
   return not_found("no datasource route " + std::string{verb});
 }
 
+namespace {
+
+// Hands `cmd`, read from the request `in` of `who`, to the datasource API, and its answer to `r`.
+void send_command(const actors::datasource_api_actor& datasources, http_request& in,
+                  const caller& who, actors::datasource_command cmd, const http_reply& r) {
+  auto query = parse_form(in.query);
+  if (!query) {
+    r.send(bad_request("malformed query string"));
+    return;
+  }
+  cmd.query = std::move(*query);
+  cmd.body = std::move(in.body);
+  cmd.remote = std::move(in.remote);
+  cmd.user = who.name;
+  cmd.user_class = who.cls;
+  auto place = "/api/" + cmd.container + "/" + cmd.account + "/workspaces/" + cmd.workspace + "/";
+  cmd.respond = [r, place](actors::api_answer answer) {
+    std::string id = answer.created_id;
+    auto out = to_http(std::move(answer));
+    if (!id.empty() && out.status == 201) out.headers.emplace_back("Location", place + id);
+    r.send(std::move(out));
+  };
+  caf::anon_send(datasources, actors::api_atom::value, std::move(cmd));
+}
+
+}  // namespace
+
 void add_datasource_routes(http_router& router, caf::actor_system& sys,
                            actors::tracker_actor tracker,
                            actors::datasource_api_actor datasources,
@@ -174,25 +201,7 @@ void add_datasource_routes(http_router& router, caf::actor_system& sys,
               return;
             }
           }
-          auto query = parse_form(in.query);
-          if (!query) {
-            r.send(bad_request("malformed query string"));
-            return;
-          }
-          cmd.query = std::move(*query);
-          cmd.body = std::move(in.body);
-          cmd.remote = std::move(in.remote);
-          cmd.user = who.name;
-          cmd.user_class = who.cls;
-          auto place = "/api/" + cmd.container + "/" + cmd.account + "/workspaces/" +
-                       cmd.workspace + "/";
-          cmd.respond = [r, place](actors::api_answer answer) {
-            std::string id = answer.created_id;
-            auto out = to_http(std::move(answer));
-            if (!id.empty() && out.status == 201) out.headers.emplace_back("Location", place + id);
-            r.send(std::move(out));
-          };
-          caf::anon_send(datasources, actors::api_atom::value, std::move(cmd));
+          send_command(datasources, in, who, std::move(cmd), r);
         });
   };
   // Every tracker route starts with a literal second segment, so it is more specific than
@@ -200,7 +209,20 @@ void add_datasource_routes(http_router& router, caf::actor_system& sys,
   // ...), and these routes never take a tracker path.
   for (auto* m : {"GET", "POST", "PUT", "PATCH", "DELETE"})
     router.add(m, "/api/:container/:account/workspaces/:workspace/*rest", handler);
-  router.add("GET", "/api/datasources", handler);
+  // Every datasource the caller may read, whatever its workspace (the node's page lists them).
+  router.add("GET", "/api/datasources", [&sys, tracker, datasources](http_request req, http_reply reply) {
+    if (!datasources) {
+      reply.send(http_response::error(503, "unavailable", "no datasource API"));
+      return;
+    }
+    auto shared = std::make_shared<http_request>(std::move(req));
+    authenticate_then(sys, tracker, *shared, std::move(reply),
+                      [shared, datasources](caf::event_based_actor*, http_reply r, const caller& who) {
+                        actors::datasource_command cmd;
+                        cmd.op = datasource_op::list;
+                        send_command(datasources, *shared, who, std::move(cmd), r);
+                      });
+  });
 }
 
 }  // namespace syncline::runtime

@@ -28,7 +28,8 @@ std::optional<http_response> read_datasource_route(std::string_view method,
 /// Adds seed 000's datasource routes to `router`: each request is read
 /// (`read_datasource_route`, the query string, the body), authenticated by `tracker` and handed
 /// to `datasources`; the answer is written as HTTP (runtime/api_errors.hpp), with `Location`
-/// for a datasource created.
+/// for a datasource created. Also `GET /api/datasources`: the list of every workspace's
+/// datasources the caller may read.
 void add_datasource_routes(http_router& router, caf::actor_system& sys,
                            actors::tracker_actor tracker,
                            actors::datasource_api_actor datasources,

@@ -39,6 +39,7 @@
 #include "runtime/api_routes.hpp"
 #include "runtime/content_routes.hpp"
 #include "runtime/node_routes.hpp"
+#include "runtime/page_routes.hpp"
 #include "runtime/error.hpp"
 #include "runtime/http_server.hpp"
 #include "runtime/logging.hpp"
@@ -83,6 +84,7 @@ http_router make_routes(const std::string& node_id, std::chrono::steady_clock::t
     reply.send(http_response::json(200, health_body(node_id, since)));
   });
   add_node_routes(router, sys, std::move(node));
+  add_page_routes(router);
   add_api_routes(router, sys, std::move(tracker), std::move(datasources), std::move(policy));
   return router;
 }
@@ -612,6 +614,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   policy->allowed_hosts = cfg.http.allowed_hosts;
   policy->allowed_origins = cfg.http.allowed_origins;
   policy->anonymous_access = !cfg.auth.anonymous_class.empty();
+  policy->tls = !cfg.http.tls_cert.empty();
   // Every request but the health check names a Host of this node (no DNS rebinding).
   http_opts.admit = [policy](const http_request& req) -> std::optional<http_response> {
     if (req.path == "/health") return std::nullopt;

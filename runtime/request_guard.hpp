@@ -23,6 +23,8 @@ struct request_policy {
   std::vector<std::string> allowed_origins;
   /// `[auth] anonymous_class` is set: a request without credentials acts (ambiently).
   bool anonymous_access = false;
+  /// The node serves HTTPS (`[http] tls_cert`): the `token` cookie it sets is `Secure`.
+  bool tls = false;
 };
 
 /// Checks the `Host` of a request that reached the local address `req.local`: allowed are

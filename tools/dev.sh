@@ -12,6 +12,8 @@
 #   bash tools/dev.sh fuzz [seconds [name...]]  build the libFuzzer targets (clang, ASan+UBSan)
 #                                           and fuzz each for `seconds` (60); names: see
 #                                           tests/fuzz/CMakeLists.txt (element_json, config, ...)
+#   bash tools/dev.sh screenshot [file.png] the node's web page in headless Chromium, as the page
+#                                           test sees it (docs/page.png by default)
 #
 # Idempotent: packages already installed are not touched, and apt is not even asked then.
 set -euo pipefail
@@ -25,11 +27,11 @@ build_packages=(
   libtomlplusplus-dev libsodium-dev libre2-dev
 )
 # What the tests and benchmarks need on top: the tools they compare syncline with.
-# clang and its runtime libraries build the fuzz targets (libFuzzer).
-# tmux runs the console in a real terminal (tools_console_test); dpkg-dev (dpkg-shlibdeps) checks
-# the .deb; systemd (systemd-analyze, systemd-sysusers) the unit and its user (tools_deb_test,
-# tools_install_test).
-test_packages=(rsync rclone procps wrk nginx clang libclang-rt-14-dev openssl tmux dpkg-dev systemd)
+# clang and its runtime libraries build the fuzz targets (libFuzzer); chromium runs the web page's
+# test (headless), tmux the console's; dpkg-dev (dpkg-shlibdeps) checks the .deb; systemd
+# (systemd-analyze, systemd-sysusers) the unit and its user (tools_deb_test, tools_install_test).
+test_packages=(rsync rclone procps wrk nginx clang libclang-rt-14-dev openssl chromium tmux dpkg-dev
+               systemd)
 
 log() { printf '\033[1m[dev]\033[0m %s\n' "$*" >&2; }
 
@@ -111,6 +113,16 @@ case "$cmd" in
       log "fuzzing $n for $seconds s (findings: $fuzz_dir/tests/fuzz/crash-*; new inputs: $fuzz_dir/tests/fuzz/found/${n}_fuzz)"
       ctest --test-dir "$fuzz_dir" --output-on-failure -R "^fuzz_${n}_fuzz\$"
     done
+    ;;
+  screenshot)
+    install_missing "${build_packages[@]}" chromium
+    out=$(realpath -m "${1:-docs/page.png}")
+    # The test's own build (the one `test` makes): only the page test is built.
+    cmake -S . -B "$asan_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNCLINE_SANITIZE=ON >/dev/null
+    cmake --build "$asan_dir" -j"$(jobs)" --target api_page_test
+    SYNCLINE_SCREENSHOT="$out" "$asan_dir/tests/api/api_page_test" \
+      --run_test=in_chromium_the_page_signs_in_shows_synced_and_pauses
+    log "wrote $out"
     ;;
   build)
     install_missing "${build_packages[@]}"

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <sys/types.h>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace syncline::test {
@@ -25,6 +26,20 @@ struct exit_status {
   std::string to_string() const;
 };
 
+/// What a child gets besides the test's environment and its stdout and stderr.
+struct child_options {
+  /// The directory it starts in; empty: the test's.
+  std::filesystem::path cwd;
+  /// Descriptors it inherits: {its number in the child, a descriptor of this process}, e.g.
+  /// {3, pipe_end}. This process keeps its own and closes them when it no longer needs them.
+  std::vector<std::pair<int, int>> fds;
+  /// Environment variables set in the child (over the test's own of the same name).
+  std::vector<std::pair<std::string, std::string>> env;
+  /// The child leads a process group of its own, and the destructor kills the whole group: for a
+  /// program that starts helpers of its own (a browser), so none outlives the test.
+  bool own_group = false;
+};
+
 /// A child process whose stdout and stderr go, merged, into a buffer that a reader thread fills.
 /// Waits are bounded: a bound only limits how long a failing test hangs, it never decides an
 /// outcome. The destructor kills (SIGKILL) and reaps a child still running. The child also dies
@@ -35,6 +50,8 @@ class child_process {
   /// environment. Throws std::runtime_error when the process cannot be created; a program that
   /// cannot be executed exits with code 127 and says why in its output.
   child_process(std::string program, std::vector<std::string> args, std::filesystem::path cwd = {});
+  /// The same, with `options`. Throws std::invalid_argument for a descriptor number below 3.
+  child_process(std::string program, std::vector<std::string> args, child_options options);
   ~child_process();
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
@@ -51,6 +68,9 @@ class child_process {
 
   /// Sends `sig` to the child (nothing once it has been reaped).
   void send_signal(int sig);
+  /// Sends `sig` to the child's process group (`own_group` only; the group may outlive a
+  /// reaped child).
+  void signal_group(int sig);
 
   /// Waits until the child has exited and closed its output, and reaps it; nullopt when
   /// `bound` passed first (the child is left running; the destructor kills it).
@@ -60,6 +80,7 @@ class child_process {
   void read_loop(int fd);
 
   pid_t pid_ = -1;
+  bool own_group_ = false;
   bool reaped_ = false;
   std::thread reader_;
   mutable std::mutex mu_;
