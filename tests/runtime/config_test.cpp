@@ -128,6 +128,9 @@ BOOST_AUTO_TEST_CASE(every_setting_is_described_with_its_default) {
                                     "runtime.group_max",
                                     "runtime.group_delay_ms",
                                     "runtime.progress_interval_s",
+                                    "runtime.watch",
+                                    "runtime.watch_delay_ms",
+                                    "runtime.max_watches",
                                     "runtime.retry_base_ms",
                                     "runtime.retry_cap_s",
                                     "runtime.retry_max_attempts"};

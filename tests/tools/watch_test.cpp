@@ -28,7 +28,8 @@ struct watched_node {
   std::unique_ptr<api_client> admin;
   std::string runtime_toml;
 
-  explicit watched_node(std::string runtime = {}) : runtime_toml(std::move(runtime)) {
+  explicit watched_node(std::string runtime = "[runtime]\nwatch = true\n")
+      : runtime_toml(std::move(runtime)) {
     write_file(tmp.path() / "src" / "a" / "one.txt", "one");
     fs::create_directories(tmp.path() / "vol");
     start();
@@ -104,11 +105,11 @@ BOOST_AUTO_TEST_CASE(a_change_made_while_the_node_was_down_is_found_at_start) {
 
 BOOST_AUTO_TEST_CASE(without_a_watch_the_log_says_so_and_sync_now_still_works) {
   {
-    watched_node off{"[runtime]\nwatch = false\n"};
+    watched_node off{""};  // watching is off unless asked for
     BOOST_REQUIRE(eventually([&] { return fs::exists(off.copy("a/one.txt")) && off.synced(); }));
     BOOST_CHECK(off.node->proc->output().find("watches") == std::string::npos);
   }
-  watched_node big{"[runtime]\nmax_watches = 1\n"};  // the root and `a`: two directories
+  watched_node big{"[runtime]\nwatch = true\nmax_watches = 1\n"};  // the root and `a`: two directories
   BOOST_REQUIRE(eventually([&] { return fs::exists(big.copy("a/one.txt")) && big.synced(); }));
   BOOST_CHECK_MESSAGE(big.node->proc->output().find("cannot watch") != std::string::npos,
                       big.node->proc->output());
