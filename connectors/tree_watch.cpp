@@ -32,14 +32,6 @@ bool under(const std::string& path, const std::string& dir) {
 
 }  // namespace
 
-void watch_changes::merge(watch_changes&& other) {
-  std::unordered_set<std::string> seen(paths.begin(), paths.end());
-  for (auto& p : other.paths)
-    if (seen.insert(p).second) paths.push_back(std::move(p));
-  overflow = overflow || other.overflow;
-  root_gone = root_gone || other.root_gone;
-}
-
 struct tree_watch::impl {
   int fd = -1;
   std::string root;

@@ -29,7 +29,6 @@ struct watch_changes {
   bool root_gone = false;
 
   bool empty() const noexcept { return paths.empty() && !overflow && !root_gone; }
-  void merge(watch_changes&& other);
 };
 
 class tree_watch {

@@ -244,10 +244,17 @@ class console {
  public:
   explicit console(const console_options& o) : o_(o), api_(o.url, o.token_file) {}
 
+  // Reads the node's picture again (run() expects one reading made before it).
+  api_result refresh() {
+    refresh_now_ = false;
+    auto r = read_view(api_, view_);
+    problem_ = r.ok() ? std::string{} : r.error;
+    return r;
+  }
+
   int run(terminal& term) {
     auto stop = std::make_shared<std::atomic<bool>>(false);
     std::thread events([this, stop] { follow_events(o_, live_, stop); });
-    refresh();
     draw(term);
     auto last_refresh = clock_type::now();
     while (!g_stop && !quit_) {
@@ -290,11 +297,6 @@ class console {
   }
 
  private:
-  void refresh() {
-    refresh_now_ = false;
-    auto r = read_view(api_, view_);
-    problem_ = r.ok() ? std::string{} : r.error;
-  }
 
   std::vector<view_line> lines(size_t width) {
     std::lock_guard<std::mutex> lock{live_.mu};
@@ -470,15 +472,11 @@ int run_console(const console_options& o) {
                  "snapshot\n";
     return exit_usage;
   }
-  {
-    // Whether the node answers, before the screen is taken.
-    api_session probe{o.url, o.token_file};
-    node_view view;
-    auto r = read_view(probe, view);
-    if (!r.ok()) {
-      std::cerr << "syncline: " << r.error << "\n";
-      return r.exit;
-    }
+  console c{o};
+  // The first reading, before the screen is taken: a node that does not answer is said plainly.
+  if (auto r = c.refresh(); !r.ok()) {
+    std::cerr << "syncline: " << r.error << "\n";
+    return r.exit;
   }
   struct sigaction sa{};
   sa.sa_handler = on_signal;
@@ -489,7 +487,6 @@ int run_console(const console_options& o) {
     std::cerr << "syncline: cannot put the terminal in raw mode\n";
     return exit_failed;
   }
-  console c{o};
   return c.run(term);
 }
 

@@ -108,8 +108,6 @@ void read_actor(element a, int depth, std::vector<actor_row>& out) {
     for (auto c : children) read_actor(c, depth + 1, out);
 }
 
-std::string pad(std::string_view s, size_t width) { return fit(s, width); }
-
 std::string count_of(uint64_t done, uint64_t total) {
   return std::to_string(done) + "/" + std::to_string(total);
 }
@@ -303,13 +301,13 @@ std::vector<view_line> render_view(const node_view& v, const progress_meter& met
            (any_volume && all_paused ? "  [paused]" : ""),
        "node", "node");
   line("");
-  line(pad("DATASOURCE", 18) + pad("STATUS", 12) + pad("HEALTH", 10) + pad("RUN", 6) +
-       pad("ITEMS", 12) + "BYTES");
+  line(fit("DATASOURCE", 18) + fit("STATUS", 12) + fit("HEALTH", 10) + fit("RUN", 6) +
+       fit("ITEMS", 12) + "BYTES");
   if (v.datasources.empty()) line("  (none)");
   for (auto& d : v.datasources) {
-    std::string text = pad(d.id, 17) + " " + pad(d.status, 11) + " " + pad(d.health, 9) + " " +
-                       pad(d.run == 0 ? "-" : std::to_string(d.run), 5) + " " +
-                       pad(count_of(d.done, d.total), 11) + " " +
+    std::string text = fit(d.id, 17) + " " + fit(d.status, 11) + " " + fit(d.health, 9) + " " +
+                       fit(d.run == 0 ? "-" : std::to_string(d.run), 5) + " " +
+                       fit(count_of(d.done, d.total), 11) + " " +
                        human_bytes(d.bytes_done) + "/" + human_bytes(d.bytes_total);
     if (auto m = meter.describe(d); !m.empty() && d.status == "syncing") text += "  " + m;
     line(text, "datasource", d.id);
@@ -318,21 +316,21 @@ std::vector<view_line> render_view(const node_view& v, const progress_meter& met
     if (!d.last_error.empty()) line("    error: " + d.last_error);
   }
   line("");
-  line(pad("VOLUME / TRANSFER", 30) + pad("STATE", 10) + pad("QUEUED", 8) + pad("RUNNING", 8) +
-       pad("DONE", 8) + "FAILED");
+  line(fit("VOLUME / TRANSFER", 30) + fit("STATE", 10) + fit("QUEUED", 8) + fit("RUNNING", 8) +
+       fit("DONE", 8) + "FAILED");
   for (auto& a : v.actors) {
     if (a.kind != "volume" || a.depth != 0) continue;
     auto id = a.id.substr(a.id.find('/') + 1);
-    line(pad(id, 29) + " " + pad(a.state, 9) + " " + pad(std::to_string(a.counter("queued")), 7) +
-             " " + pad(std::to_string(a.counter("running")), 7) + " " +
-             pad(std::to_string(a.counter("done")), 7) + " " + std::to_string(a.counter("failed")),
+    line(fit(id, 29) + " " + fit(a.state, 9) + " " + fit(std::to_string(a.counter("queued")), 7) +
+             " " + fit(std::to_string(a.counter("running")), 7) + " " +
+             fit(std::to_string(a.counter("done")), 7) + " " + std::to_string(a.counter("failed")),
          "volume", id);
     if (!a.last_error.empty()) line("    error: " + a.last_error);
   }
   for (auto& a : v.actors) {
     if (a.kind != "transfer") continue;
     auto id = a.id.substr(a.id.find('/') + 1);
-    line("  " + pad(id, 27) + " " + pad(a.state, 9) + " " + a.current, "transfer", id);
+    line("  " + fit(id, 27) + " " + fit(a.state, 9) + " " + a.current, "transfer", id);
   }
   line("");
   line("QUEUE " + std::to_string(v.queue_total) + " waiting");
@@ -343,13 +341,13 @@ std::vector<view_line> render_view(const node_view& v, const progress_meter& met
     line(text);
   }
   line("");
-  line(pad("ACTOR", 30) + pad("STATE", 12) + pad("MAILBOX", 8) + "ERROR");
+  line(fit("ACTOR", 30) + fit("STATE", 12) + fit("MAILBOX", 8) + "ERROR");
   for (auto& a : v.actors) {
     if (a.kind == "volume" && a.depth == 0) continue;
     if (a.kind == "transfer") continue;
     std::string indent(static_cast<size_t>(a.depth) * 2, ' ');
-    line(indent + pad(a.id, 29 - indent.size()) + " " + pad(a.state, 11) + " " +
-         pad(std::to_string(a.mailbox), 7) + " " + a.last_error);
+    line(indent + fit(a.id, 29 - indent.size()) + " " + fit(a.state, 11) + " " +
+         fit(std::to_string(a.mailbox), 7) + " " + a.last_error);
   }
   return out;
 }
