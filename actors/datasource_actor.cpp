@@ -209,7 +209,9 @@ void start_watching(self_ptr self) {
     using result = caf::expected<uint64_t>;
     run_io(self, ctx->pool(),
            [ctx, root, max, slot, weak]() -> result {
-             auto h = ctx->watcher().watch(root, max, [weak](connectors::watch_changes c) {
+             auto h = ctx->watcher().watch(root, max, [weak, slot](connectors::watch_changes c) {
+               // The paths wait in the slot for the run that takes them; the message wakes it.
+               slot->add(c);
                if (auto a = caf::actor_cast<caf::actor>(weak))
                  caf::anon_send(a, watch_atom::value, static_cast<uint64_t>(c.paths.size()),
                                 c.root_gone);

@@ -72,6 +72,8 @@ void ack(node_context* ctx, storage::write_batch& batch, const storage::queue_ti
 }
 
 bool counts_in_run(const datasource_state& st, const std::string& reference) {
+  // A run over changed paths waits for the items its merge decided, and no other's.
+  if (st.changed) return st.changed_refs && st.changed_refs->count(reference) > 0;
   return st.querying_done || (!st.scan_position.empty() && reference <= st.scan_position);
 }
 

@@ -3,6 +3,8 @@
 // or error) and failure.
 #include <algorithm>
 #include <memory>
+#include <optional>
+#include <unordered_set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -102,6 +104,103 @@ void fail_run(self_ptr self, const caf::error& err) {
 
 namespace {
 
+merge_options merge_options_of(const datasource_state& s) {
+  merge_options opts;
+  opts.type = s.rec.config.sync;
+  opts.compare_hash = s.rec.config.compare_hash;
+  opts.unpark = s.unpark;
+  opts.hold_removals = s.rec.config.sync == sync_type::auto_;
+  auto rules = s.priority;
+  opts.priority = [rules](std::string_view ref) { return (*rules)(ref); };
+  return opts;
+}
+
+void absorb_step(self_ptr self, uint64_t epoch, step_result r);
+void add_link(step_result& r, const merge_stats& link, const std::string& volume);
+void count_step(run_record& run, const step_result& r);
+
+// A run over the watch's changed paths (docs/runtime.md "Watching"): one job checks the root
+// as every run does (there, readable, on its filesystem, empty or not), looks each path up in
+// the source and merges what it finds with the rows of those references only; no walk of the
+// tree or of the datastore. Then the run goes on as one whose listing is done.
+void merge_changes(self_ptr self, uint64_t epoch) {
+  enqueue_job(self, [self, epoch] {
+    auto& s = self->state;
+    if (epoch != s.step_epoch || !s.run) {
+      job_done(self);
+      return;
+    }
+    auto* ctx = s.ctx;
+    auto source = s.source;
+    auto id = id_of(self);
+    auto volumes = s.rec.config.volumes;
+    auto opts = merge_options_of(s);
+    auto paths = s.changed;
+    auto run = *s.run;
+    auto writer = s.writer;
+    struct result {
+      step_result step;
+      std::string filesystem;
+      bool root_empty = false;
+      std::vector<std::string> directories;
+      std::vector<std::pair<std::string, std::vector<std::string>>> held;
+      std::shared_ptr<std::unordered_set<std::string>> decided =
+          std::make_shared<std::unordered_set<std::string>>();
+    };
+    run_io(self, ctx->pool(),
+           [ctx, source, id, volumes, opts, paths, run, writer]() mutable {
+             result out;
+             auto& r = out.step;
+             if ((r.error = source->check())) return out;
+             out.filesystem = source->filesystem_identity();
+             source->on_run(run.number);
+             // Emptied? The first entry of a listing answers it (one directory read).
+             auto listing = source->list();
+             if (!listing) {
+               r.error = std::move(listing.error());
+               return out;
+             }
+             std::vector<connectors::item_info> first;
+             if (auto more = (*listing)->next(first, 1); !more) {
+               r.error = std::move(more.error());
+               return out;
+             }
+             out.root_empty = first.empty();
+             auto items = resolve_changes(*source, *paths);
+             out.directories = std::move(items.directories);
+             for (auto& i : items.present)
+               if (i.kind != connectors::item_kind::unreadable) ++r.listed;
+             storage::write_batch batch{ctx->db()};
+             for (auto& v : volumes) {
+               link_merger merger{ctx->rows(), ctx->queue(), id, v, opts};
+               merge_stats link;
+               if ((r.error = merger.merge_changed(items.present, items.gone, batch, link)))
+                 return out;
+               add_link(r, link, v);
+               out.held.emplace_back(v, merger.held_references());
+               out.decided->insert(merger.decided_references().begin(),
+                                   merger.decided_references().end());
+             }
+             count_step(run, r);
+             ctx->runs().stage(batch, run);
+             r.error = ctx->write_as(run.datasource, writer, batch);
+             return out;
+           },
+           [self, epoch](result r) {
+             auto& cur = self->state;
+             if (epoch == cur.step_epoch && !r.step.error) {
+               cur.filesystem = std::move(r.filesystem);
+               cur.root_empty = r.root_empty;
+               cur.changed_dirs = std::move(r.directories);
+               cur.held_refs = std::move(r.held);
+               cur.changed_refs = std::move(r.decided);
+             }
+             absorb_step(self, epoch, std::move(r.step));
+             job_done(self);
+           });
+  });
+}
+
 void begin_querying(self_ptr self) {
   auto& st = self->state;
   if (st.run) {
@@ -122,20 +221,22 @@ void begin_querying(self_ptr self) {
   st.held_reason.clear();
   st.scan_position.clear();
   st.problems.clear();
+  st.held_refs.clear();
+  st.changed_refs.reset();
+  st.changed_dirs.clear();
+  st.root_empty = false;
   auto epoch = ++st.step_epoch;
+  if (st.changed) {
+    merge_changes(self, epoch);
+    return;
+  }
   enqueue_job(self, [self, epoch] {
     auto& s = self->state;
     auto* ctx = s.ctx;
     auto source = s.source;
     auto id = id_of(self);
     auto volumes = s.rec.config.volumes;
-    merge_options opts;
-    opts.type = s.rec.config.sync;
-    opts.compare_hash = s.rec.config.compare_hash;
-    opts.unpark = s.unpark;
-    opts.hold_removals = s.rec.config.sync == sync_type::auto_;
-    auto rules = s.priority;
-    opts.priority = [rules](std::string_view ref) { return (*rules)(ref); };
+    auto opts = merge_options_of(s);
     using result = std::pair<caf::error, std::shared_ptr<scan_work>>;
     auto number = s.run ? s.run->number : 0;
     run_io(self, ctx->pool(),
@@ -182,19 +283,42 @@ void end_querying(self_ptr self) {
 }
 
 // Why this run's removals may not go ahead by themselves; "" when they may.
-std::string guard_reason(const datasource_state& st) {
+// A run over changed paths weighs its removals with those such runs released within this
+// window: many small runs may not remove more than one run may.
+constexpr int64_t removal_window_ms = 3600 * 1000;
+
+// Removals released by runs over changed paths within the window (older ones forgotten).
+uint64_t recent_removals(datasource_state& st) {
+  auto since = st.ctx->now_ms() - removal_window_ms;
+  while (!st.recent_removals.empty() && st.recent_removals.front().first < since)
+    st.recent_removals.pop_front();
+  uint64_t n = 0;
+  for (auto& r : st.recent_removals) n += r.second;
+  return n;
+}
+
+std::string guard_reason(datasource_state& st) {
   auto& c = st.rec.config;
   std::vector<std::string> why;
-  if (st.run && st.run->counters.listed == 0 && st.rows_before > 0)
+  // A run over changed paths lists nothing but them: the root's emptiness is looked at
+  // instead, and the limits weigh the removals of the last hour against the link's rows.
+  bool partial = st.changed != nullptr;
+  uint64_t rows = partial ? std::max(st.link_rows, st.rows_before) : st.rows_before;
+  uint64_t earlier = partial ? recent_removals(st) : 0;
+  uint64_t removals = st.held + earlier;
+  std::string counted =
+      earlier > 0 ? " (with " + std::to_string(earlier) + " removed by watched runs within the hour)"
+                  : "";
+  if (partial ? st.root_empty && rows > 0 : st.run && st.run->counters.listed == 0 && rows > 0)
     why.push_back("the source folder is empty");
   if (!st.rec.source_fs.empty() && !st.filesystem.empty() && st.rec.source_fs != st.filesystem)
     why.push_back("the source folder is on another filesystem (" + st.filesystem +
                   ") than at its first run (" + st.rec.source_fs + ")");
-  if (c.max_delete > 0 && st.held > c.max_delete)
-    why.push_back("more than max_delete = " + std::to_string(c.max_delete));
-  if (c.max_delete_percent < 100 && st.held * 100 > uint64_t{c.max_delete_percent} * st.rows_before)
+  if (c.max_delete > 0 && removals > c.max_delete)
+    why.push_back("more than max_delete = " + std::to_string(c.max_delete) + counted);
+  if (c.max_delete_percent < 100 && removals * 100 > uint64_t{c.max_delete_percent} * rows)
     why.push_back("more than max_delete_percent = " + std::to_string(c.max_delete_percent) +
-                  "% of the " + std::to_string(st.rows_before) + " items");
+                  "% of the " + std::to_string(rows) + " items" + counted);
   std::string out;
   for (auto& w : why) out += (out.empty() ? "" : "; ") + w;
   return out;
@@ -226,9 +350,13 @@ void guard_removals(self_ptr self) {
     end_querying(self);
     return;
   }
-  if (!reason.empty())
+  if (!reason.empty()) {
     spdlog::info("datasource {}: run {} releases {} removal(s) a person confirmed", id_of(self),
                  st.run->number, st.held);
+    st.recent_removals.clear();  // a person saw them all
+  } else if (st.changed) {
+    st.recent_removals.emplace_back(st.ctx->now_ms(), st.held);
+  }
   auto epoch = st.step_epoch;
   enqueue_job(self, [self, epoch] {
     auto& s = self->state;
@@ -237,14 +365,24 @@ void guard_removals(self_ptr self) {
     auto volumes = s.rec.config.volumes;
     auto writer = s.writer;
     auto rules = s.priority;
+    // A run over changed paths releases its own (point reads); any other scans the links.
+    std::optional<std::vector<std::pair<std::string, std::vector<std::string>>>> listed;
+    if (s.changed) listed = s.held_refs;
     using result = std::pair<caf::error, uint64_t>;
     run_io(self, ctx->pool(),
-           [ctx, id, volumes, writer, rules]() -> result {
+           [ctx, id, volumes, writer, rules, listed]() -> result {
              storage::write_batch batch{ctx->db()};
              uint64_t released = 0;
              auto priority = [rules](std::string_view ref) { return (*rules)(ref); };
              for (auto& v : volumes) {
-               auto n = release_removals(ctx->rows(), ctx->queue(), id, v, priority, batch);
+               caf::expected<uint64_t> n{uint64_t{0}};
+               if (!listed) {
+                 n = release_removals(ctx->rows(), ctx->queue(), id, v, priority, batch);
+               } else {
+                 for (auto& [volume, refs] : *listed)
+                   if (volume == v)
+                     n = release_removals(ctx->rows(), ctx->queue(), id, v, refs, priority, batch);
+               }
                if (!n) return {std::move(n.error()), 0};
                released += *n;
              }
@@ -264,6 +402,69 @@ void guard_removals(self_ptr self) {
              job_done(self);
            });
   });
+}
+
+// What a merge step found, taken into the run (on the actor). `epoch` is the step's.
+void absorb_step(self_ptr self, uint64_t epoch, step_result r) {
+  auto& cur = self->state;
+  if (epoch != cur.step_epoch) {
+    // A pause or a resume came while this step ran: its rows are written (the merge is
+    // idempotent), but what it counted belongs to a listing that was abandoned. A resumed run
+    // lists and counts everything again from the start; counting this step too would count
+    // its items twice, and the run would wait forever for completions that never come.
+    kick(self, r.kicked);
+    return;
+  }
+  if (r.error) {
+    fail_run(self, r.error);
+    return;
+  }
+  if (cur.run) count_step(*cur.run, r);
+  cur.pending += r.stats.pending;
+  cur.parked += r.stats.parked;
+  cur.held += r.stats.held;
+  cur.rows_before += r.stats.rows;
+  cur.scan_position = r.position;
+  for (auto& p : r.stats.problems)
+    if (cur.problems.size() < 20) cur.problems.push_back(p);
+  if (r.stats.unreadable > 0)
+    spdlog::warn("datasource {}: {} unreadable entries (first: {})", id_of(self),
+                 r.stats.unreadable, r.stats.problems.empty() ? "" : r.stats.problems.front());
+  kick(self, r.kicked);
+  if (r.more) {
+    self->send(self, step_atom::value, epoch);
+  } else {
+    cur.scan.reset();
+    guard_removals(self);
+  }
+}
+
+// Adds one link's merge to a step's sums.
+void add_link(step_result& r, const merge_stats& link, const std::string& volume) {
+  if (link.queued > 0) r.kicked.push_back(volume);
+  r.stats.added += link.added;
+  r.stats.replaced += link.replaced;
+  r.stats.removed += link.removed;
+  r.stats.unchanged += link.unchanged;
+  r.stats.unreadable += link.unreadable;
+  r.stats.pending += link.pending;
+  r.stats.parked += link.parked;
+  r.stats.bytes_pending += link.bytes_pending;
+  r.stats.queued += link.queued;
+  r.stats.held += link.held;
+  r.stats.rows += link.rows;
+  for (auto& p : link.problems) r.stats.problems.push_back(p);
+}
+
+// Counts a step into a run (the job's copy it stages, and the actor's).
+void count_step(run_record& run, const step_result& r) {
+  auto& c = run.counters;
+  c.listed += r.listed;
+  c.added += r.stats.added;
+  c.replaced += r.stats.replaced;
+  c.removed += r.stats.removed;
+  c.unchanged += r.stats.unchanged;
+  c.bytes_total += r.stats.bytes_pending;
 }
 
 }  // namespace
@@ -299,77 +500,17 @@ void step(self_ptr self) {
                  r.error = err;
                  return r;
                }
-               if (link.queued > 0) r.kicked.push_back(work->volumes[i]);
-               r.stats.added += link.added;
-               r.stats.replaced += link.replaced;
-               r.stats.removed += link.removed;
-               r.stats.unchanged += link.unchanged;
-               r.stats.unreadable += link.unreadable;
-               r.stats.pending += link.pending;
-               r.stats.parked += link.parked;
-               r.stats.bytes_pending += link.bytes_pending;
-               r.stats.queued += link.queued;
-               r.stats.held += link.held;
-               r.stats.rows += link.rows;
-               for (auto& p : link.problems) r.stats.problems.push_back(p);
+               add_link(r, link, work->volumes[i]);
              }
              if (!work->mergers.empty()) work->position = work->mergers.front()->position();
              r.position = work->position;
-             auto& c = run.counters;
-             c.listed += r.listed;
-             c.added += r.stats.added;
-             c.replaced += r.stats.replaced;
-             c.removed += r.stats.removed;
-             c.unchanged += r.stats.unchanged;
-             c.bytes_total += r.stats.bytes_pending;
+             count_step(run, r);
              ctx->runs().stage(batch, run);
              r.error = ctx->write_as(run.datasource, writer, batch);
              return r;
            },
            [self, epoch](step_result r) {
-             auto& cur = self->state;
-             if (epoch != cur.step_epoch) {
-               // A pause or a resume came while this step ran: its rows are written (the merge
-               // is idempotent), but what it counted belongs to a listing that was abandoned.
-               // A resumed run lists and counts everything again from the start; counting this
-               // step too would count its items twice, and the run would wait forever for
-               // completions that never come.
-               kick(self, r.kicked);
-               job_done(self);
-               return;
-             }
-             if (r.error) {
-               fail_run(self, r.error);
-               job_done(self);
-               return;
-             }
-             if (cur.run) {
-               auto& c = cur.run->counters;
-               c.listed += r.listed;
-               c.added += r.stats.added;
-               c.replaced += r.stats.replaced;
-               c.removed += r.stats.removed;
-               c.unchanged += r.stats.unchanged;
-               c.bytes_total += r.stats.bytes_pending;
-             }
-             cur.pending += r.stats.pending;
-             cur.parked += r.stats.parked;
-             cur.held += r.stats.held;
-             cur.rows_before += r.stats.rows;
-             cur.scan_position = r.position;
-             for (auto& p : r.stats.problems)
-               if (cur.problems.size() < 20) cur.problems.push_back(p);
-             if (r.stats.unreadable > 0)
-               spdlog::warn("datasource {}: {} unreadable entries (first: {})", id_of(self),
-                            r.stats.unreadable,
-                            r.stats.problems.empty() ? "" : r.stats.problems.front());
-             kick(self, r.kicked);
-             if (r.more) {
-               self->send(self, step_atom::value, epoch);
-             } else {
-               cur.scan.reset();
-               guard_removals(self);
-             }
+             absorb_step(self, epoch, std::move(r));
              job_done(self);
            });
   });
@@ -377,6 +518,8 @@ void step(self_ptr self) {
 
 void start_run(self_ptr self, std::string trigger, bool unpark) {
   auto& st = self->state;
+  // Only after a run that left nothing to do: its items' completions are all this one's.
+  bool after_success = st.rec.status == datasource_status::synced && st.link_rows_known;
   if (!set_status(self, datasource_status::syncing)) {
     // Whoever asked for this run hears why there is none (a dropped promise answers nothing).
     auto err = make_error(actors_errc::forbidden_transition,
@@ -386,6 +529,12 @@ void start_run(self_ptr self, std::string trigger, bool unpark) {
     st.sync_waiters.clear();
     return;
   }
+  // A change of a watched tree merges the changed paths only, when they are known (no
+  // overflow); any other run lists the whole tree, which covers the changes gathered so far.
+  auto changes = st.watch->take_changes();
+  st.changed.reset();
+  if (trigger == "watch" && after_success && !unpark && !changes.overflow && !changes.paths.empty())
+    st.changed = std::make_shared<const std::vector<std::string>>(std::move(changes.paths));
   st.unpark = unpark;
   st.run_error.clear();
   ++st.schedule_epoch;
@@ -469,8 +618,11 @@ void finish_run(self_ptr self) {
     auto* ctx = self->state.ctx;
     auto id = id_of(self);
     auto volumes = self->state.rec.config.volumes;
+    // A run over changed paths touched only their directories (and their parents').
+    std::optional<std::vector<std::string>> dirs;
+    if (self->state.changed) dirs = self->state.changed_dirs;
     run_io(self, ctx->pool(),
-           [ctx, id, volumes] {
+           [ctx, id, volumes, dirs] {
              for (auto& v : volumes) {
                auto conn = ctx->target(id, v);
                if (!conn) {
@@ -478,17 +630,25 @@ void finish_run(self_ptr self) {
                                render(conn.error()));
                  continue;
                }
-               auto cur = ctx->rows().scan(datastore_scope(id, v));
-               for (; cur.valid(); cur.next()) {
-                 auto& row = cur.row();
+               auto set = [&](const datastore_row& row) {
                  if ((row.flags & datastore_row::flag_directory) == 0 ||
                      row.action != pending_action::none)
-                   continue;
+                   return;
                  if (auto err = (*conn)->set_mtime(row.reference, row.mtime_ns))
                    spdlog::debug("datasource {}: mtime of {}: {}", id, row.reference,
                                  render(err));
+               };
+               if (dirs) {
+                 for (auto& d : *dirs) {
+                   auto row = ctx->rows().get(datastore_scope(id, v), d);
+                   if (!row) return row.error();
+                   if (*row) set(**row);
+                 }
+               } else {
+                 auto cur = ctx->rows().scan(datastore_scope(id, v));
+                 for (; cur.valid(); cur.next()) set(cur.row());
+                 if (cur.status()) return cur.status();
                }
-               if (cur.status()) return cur.status();
                if (auto err = (*conn)->sync()) return err;
              }
              return caf::error{};
@@ -528,6 +688,14 @@ void close_run(self_ptr self) {
     set_status(self, datasource_status::synced);
     set_health(self, sync_health::healthy);
   }
+  // The guard's base for runs over changed paths: a listing's rows, or the last count moved
+  // by what a run over changed paths added and removed.
+  if (!st.changed) {
+    st.link_rows = st.rows_before + c.added;
+    st.link_rows_known = true;
+  } else {
+    st.link_rows = st.link_rows + c.added - std::min(st.link_rows, c.removed);
+  }
   log_progress(self);
   spdlog::info("datasource {}: run {} {} ({} added, {} replaced, {} removed, {} done, {} failed)",
                id_of(self), st.run->number, storage::to_string(st.run->status), c.added,
@@ -547,6 +715,7 @@ void resume_run(self_ptr self) {
   if (!st.run) return;
   if (st.run->status != storage::run_status::paused) move_run(self, storage::run_status::paused);
   if (!set_status(self, datasource_status::syncing)) return;
+  st.changed.reset();  // the changed paths may be lost (a crash): the whole tree is merged
   move_run(self, storage::run_status::querying);
   spdlog::info("datasource {}: run {} resumes", id_of(self), st.run->number);
   arm_progress(self);

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include "actors/messages.hpp"
 #include "actors/records.hpp"
 #include "connectors/glob.hpp"
+#include "connectors/tree_watch.hpp"
 #include "storage/run_log.hpp"
 
 namespace syncline::actors {
@@ -68,6 +70,36 @@ struct watch_slot {
     std::lock_guard<std::mutex> lock{mtx};
     return handle != 0;
   }
+
+  // The changes delivered and not yet taken by a run (on the watcher's thread). Past
+  // `max_paths` paths a run over them would cost more than a walk: they become an overflow.
+  static constexpr size_t max_paths = 10000;
+  std::vector<std::string> paths;
+  std::unordered_set<std::string> seen;
+  bool overflow = false;  // only a walk of the whole tree is sure
+  void add(const connectors::watch_changes& c) {
+    std::lock_guard<std::mutex> lock{mtx};
+    overflow = overflow || c.overflow || c.root_gone;
+    for (auto& p : c.paths) {
+      if (overflow) break;
+      if (seen.insert(p).second) paths.push_back(p);
+      overflow = paths.size() > max_paths;
+    }
+    if (overflow) {
+      paths.clear();
+      seen.clear();
+    }
+  }
+  /// The changes gathered so far, now forgotten.
+  connectors::watch_changes take_changes() {
+    std::lock_guard<std::mutex> lock{mtx};
+    connectors::watch_changes out;
+    out.paths.swap(paths);
+    out.overflow = overflow;
+    seen.clear();
+    overflow = false;
+    return out;
+  }
 };
 
 }  // namespace detail
@@ -103,6 +135,22 @@ struct datasource_state {
   bool watch_starting = false;  // a job is setting the watch up
   bool watch_refused = false;   // too many directories: scanned on the schedule only
   bool watch_dirty = false;     // a change seen that no run has looked at yet
+
+  // A run over the changed paths only (trigger `watch`, docs/runtime.md "Watching"): the paths
+  // the watch reported; null for a run that lists the whole tree (and after a pause or crash).
+  std::shared_ptr<const std::vector<std::string>> changed;
+  std::vector<std::pair<std::string, std::vector<std::string>>> held_refs;  // per volume
+  // Every reference such a run's merge decided, once it has (its items' completions count
+  // in it, no other's).
+  std::shared_ptr<const std::unordered_set<std::string>> changed_refs;
+  std::vector<std::string> changed_dirs;  // directories whose times such a run sets again
+  bool root_empty = false;                // the root held nothing when such a run began
+  // The deletion guard of such runs: rows of every link after the last run (the base of
+  // max_delete_percent), and the removals such runs released lately (time, count), which
+  // count against the limits together with a run's own.
+  uint64_t link_rows = 0;
+  bool link_rows_known = false;  // a run that listed the whole tree ended in this incarnation
+  std::deque<std::pair<int64_t, uint64_t>> recent_removals;
 
   uint64_t schedule_epoch = 0;
   uint64_t step_epoch = 0;

@@ -1,6 +1,9 @@
 #include "actors/scan_merge.hpp"
 
+#include <set>
+
 #include "actors/error.hpp"
+#include "connectors/error.hpp"
 #include "storage/transfer_queue.hpp"
 
 namespace syncline::actors {
@@ -91,6 +94,7 @@ void link_merger::keep(const datastore_row& row, storage::write_batch&, merge_st
   }
   if (held(row, options_)) {
     ++stats.held;
+    if (record_held_) held_refs_.push_back(row.reference);
     return;
   }
   ++stats.pending;
@@ -230,6 +234,149 @@ caf::error link_merger::merge(const std::vector<item_info>& items, bool last,
   return cursor.status();
 }
 
+caf::error link_merger::merge_changed(const std::vector<item_info>& present,
+                                      const std::vector<std::string>& gone,
+                                      storage::write_batch& batch, merge_stats& stats) {
+  error_ = caf::none;
+  record_held_ = true;
+  auto& decided = decided_;
+  std::vector<std::string> unreadable_dirs;  // their rows below are kept, none is gone
+  for (auto& item : present) {
+    if (!decided.insert(item.reference).second) continue;
+    if (item.kind == item_kind::unreadable) {
+      ++stats.unreadable;
+      if (stats.problems.size() < max_problems)
+        stats.problems.push_back(item.reference + ": " + render(item.error));
+    }
+    auto row = rows_.get(scope_, item.reference);
+    if (!row) return std::move(row.error());
+    if (*row) {
+      ++stats.rows;
+      on_both(item, std::move(**row), batch, stats);
+    } else {
+      on_item_only(item, batch, stats);
+    }
+    if (item.kind == item_kind::unreadable && !item.reference.empty() &&
+        item.reference.back() == '/')
+      unreadable_dirs.push_back(item.reference);
+    if (error_) return error_;
+  }
+  auto below_unreadable = [&](const std::string& reference) {
+    for (auto& dir : unreadable_dirs)
+      if (reference.size() > dir.size() && reference.compare(0, dir.size(), dir) == 0) return true;
+    return false;
+  };
+  auto remove = [&](datastore_row row) -> bool {
+    if (!decided.insert(row.reference).second || below_unreadable(row.reference)) return true;
+    ++stats.rows;
+    on_row_only(std::move(row), batch, stats);
+    return !error_;
+  };
+  for (auto& reference : gone) {
+    auto row = rows_.get(scope_, reference);
+    if (!row) return std::move(row.error());
+    if (*row && !remove(std::move(**row))) return error_;
+    if (reference.empty() || reference.back() != '/') continue;
+    auto cursor = rows_.scan(scope_, reference);
+    for (; cursor.valid(); cursor.next()) {
+      auto& r = cursor.row();
+      if (r.reference.compare(0, reference.size(), reference) != 0) break;
+      if (!remove(r)) return error_;
+    }
+    if (cursor.status()) return cursor.status();
+  }
+  return caf::none;
+}
+
+namespace {
+
+bool absent(const caf::error& err) {
+  return connectors::is(err, connectors::connector_errc::not_found) ||
+         connectors::is(err, connectors::connector_errc::invalid_path);
+}
+
+item_info unreadable_item(std::string reference, caf::error error) {
+  item_info info;
+  info.reference = std::move(reference);
+  info.kind = item_kind::unreadable;
+  info.error = std::move(error);
+  return info;
+}
+
+}  // namespace
+
+changed_items resolve_changes(connectors::source& source, const std::vector<std::string>& paths) {
+  std::set<std::string> all;
+  for (auto& p : paths) {
+    if (p.empty()) continue;
+    all.insert(p);
+    if (auto slash = p.rfind('/'); slash != std::string::npos) all.insert(p.substr(0, slash));
+  }
+  changed_items out;
+  for (auto& path : all) {
+    auto dir = path + "/";
+    auto as_file = source.stat(path);
+    if (as_file) {
+      out.present.push_back(std::move(*as_file));
+      out.gone.push_back(dir);
+      continue;
+    }
+    auto as_dir = source.stat(dir);
+    if (as_dir) {
+      out.present.push_back(std::move(*as_dir));
+      out.gone.push_back(path);
+      out.directories.push_back(dir);
+      continue;
+    }
+    if (absent(as_file.error()) && absent(as_dir.error())) {
+      out.gone.push_back(path);
+      out.gone.push_back(dir);
+      continue;
+    }
+    auto err = absent(as_file.error()) ? as_dir.error() : as_file.error();
+    out.present.push_back(unreadable_item(path, err));
+    out.present.push_back(unreadable_item(dir, err));
+  }
+  return out;
+}
+
+namespace {
+
+// Queues the row's removal when it waits unqueued; whether it did.
+caf::expected<bool> release(storage::datastore& rows, storage::transfer_queue& queue,
+                            const std::string& scope, const std::string& name, datastore_row row,
+                            const std::function<int32_t(std::string_view)>& priority,
+                            storage::write_batch& batch) {
+  if (row.action != pending_action::remove || row.parked || row.queue_seq != 0) return false;
+  auto ticket = queue.push(batch, name, priority ? priority(row.reference) : 0, row.reference);
+  if (!ticket) return std::move(ticket.error());
+  row.queue_seq = ticket->seq;
+  row.queue_priority = ticket->priority;
+  rows.put(batch, scope, row);
+  return true;
+}
+
+}  // namespace
+
+caf::expected<uint64_t> release_removals(storage::datastore& rows, storage::transfer_queue& queue,
+                                         const std::string& datasource, const std::string& volume,
+                                         const std::vector<std::string>& references,
+                                         const std::function<int32_t(std::string_view)>& priority,
+                                         storage::write_batch& batch) {
+  auto scope = datastore_scope(datasource, volume);
+  auto name = queue_name(volume, datasource);
+  uint64_t released = 0;
+  for (auto& reference : references) {
+    auto found = rows.get(scope, reference);
+    if (!found) return std::move(found.error());
+    if (!*found) continue;
+    auto queued = release(rows, queue, scope, name, std::move(**found), priority, batch);
+    if (!queued) return std::move(queued.error());
+    released += *queued ? 1 : 0;
+  }
+  return released;
+}
+
 caf::expected<uint64_t> release_removals(storage::datastore& rows, storage::transfer_queue& queue,
                                          const std::string& datasource, const std::string& volume,
                                          const std::function<int32_t(std::string_view)>& priority,
@@ -239,14 +386,9 @@ caf::expected<uint64_t> release_removals(storage::datastore& rows, storage::tran
   uint64_t released = 0;
   auto cursor = rows.scan(scope);
   for (; cursor.valid(); cursor.next()) {
-    auto row = cursor.row();
-    if (row.action != pending_action::remove || row.parked || row.queue_seq != 0) continue;
-    auto ticket = queue.push(batch, name, priority ? priority(row.reference) : 0, row.reference);
-    if (!ticket) return std::move(ticket.error());
-    row.queue_seq = ticket->seq;
-    row.queue_priority = ticket->priority;
-    rows.put(batch, scope, row);
-    ++released;
+    auto queued = release(rows, queue, scope, name, cursor.row(), priority, batch);
+    if (!queued) return std::move(queued.error());
+    released += *queued ? 1 : 0;
   }
   if (cursor.status()) return cursor.status();
   return released;

@@ -5,12 +5,14 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/error.hpp>
 
 #include "actors/sync_model.hpp"
 #include "connectors/item.hpp"
+#include "connectors/source.hpp"
 #include "storage/datastore.hpp"
 
 namespace syncline::storage {
@@ -73,6 +75,21 @@ class link_merger {
   [[nodiscard]] caf::error merge(const std::vector<connectors::item_info>& items, bool last,
                                  storage::write_batch& batch, merge_stats& stats);
 
+  /// Merges the items of a run over changed paths only (a watched tree's changes): each
+  /// entry is looked up by reference rather than walked to. `present` items are merged as a
+  /// listing's would be; each of `gone` is a reference no longer in the source, and one ending
+  /// in `/` takes every row below it along. A reference is decided once, present before gone
+  /// (a row also below a gone directory but present again is kept). Removals held back by
+  /// `hold_removals` are remembered in `held_references()` for `release_removals` of a list.
+  [[nodiscard]] caf::error merge_changed(const std::vector<connectors::item_info>& present,
+                                         const std::vector<std::string>& gone,
+                                         storage::write_batch& batch, merge_stats& stats);
+
+  /// The removals `merge_changed` held back (the references of their rows).
+  const std::vector<std::string>& held_references() const noexcept { return held_refs_; }
+  /// Every reference `merge_changed` decided (whose completions belong to its run).
+  const std::unordered_set<std::string>& decided_references() const noexcept { return decided_; }
+
   /// The last reference merged.
   const std::string& position() const noexcept { return position_; }
 
@@ -95,6 +112,9 @@ class link_merger {
   std::string position_;
   std::string skipped_prefix_;  // an unreadable directory: rows below it are kept
   caf::error error_;            // first failure of a queue push, reported by merge()
+  bool record_held_ = false;    // merge_changed: remember held removals in held_refs_
+  std::vector<std::string> held_refs_;
+  std::unordered_set<std::string> decided_;
 };
 
 /// Queues every removal of the link (`datasource`, `volume`) that waits unqueued (held back by
@@ -105,6 +125,31 @@ class link_merger {
                                                        const std::string& volume,
                                                        const std::function<int32_t(std::string_view)>& priority,
                                                        storage::write_batch& batch);
+
+/// Queues the removals among `references` of the link (`datasource`, `volume`) that wait
+/// unqueued (held back by `merge_options::hold_removals`), into `batch`; returns how many. Point
+/// reads: a run over changed paths releases its own removals without scanning the link.
+[[nodiscard]] caf::expected<uint64_t> release_removals(storage::datastore& rows,
+                                                       storage::transfer_queue& queue,
+                                                       const std::string& datasource,
+                                                       const std::string& volume,
+                                                       const std::vector<std::string>& references,
+                                                       const std::function<int32_t(std::string_view)>& priority,
+                                                       storage::write_batch& batch);
+
+/// A watched tree's changed paths looked up in its source, for `link_merger::merge_changed`.
+struct changed_items {
+  std::vector<connectors::item_info> present;  ///< in the source now (unreadable ones too)
+  std::vector<std::string> gone;               ///< no longer there (`x/`: with its subtree)
+  std::vector<std::string> directories;        ///< directories whose time a run sets again
+};
+
+/// Looks up each of `paths` (relative, `/`-separated, as `connectors::tree_watch` reports
+/// them) and each one's parent directory in `source`: a path is a file or symlink (`x`), a
+/// directory (`x/`), or gone (both). An entry that cannot be looked at is reported unreadable
+/// under both names, which keeps its rows. Blocks (one or two stats per path).
+[[nodiscard]] changed_items resolve_changes(connectors::source& source,
+                                            const std::vector<std::string>& paths);
 
 /// Copies what a listing says of an item into a row (kind flags, size, mtime, mode, hash).
 void apply_item(const connectors::item_info& item, storage::datastore_row& row);

@@ -311,3 +311,64 @@ BOOST_FIXTURE_TEST_CASE(generation_moves_with_every_change, fixture) {
   scan({file("x", 2, 2)}, sync_type::auto_);
   BOOST_CHECK_EQUAL((*rows->get(datastore_scope(ds, vol), "x"))->generation, g2);
 }
+
+// A run over a watched tree's changed paths decides those references (and the rows below a
+// directory that is gone) as a whole scan would, each once, and leaves every other row alone.
+BOOST_FIXTURE_TEST_CASE(merging_changed_paths_decides_only_those, fixture) {
+  std::vector<item_info> before{dir("a/"),   file("a/one", 10, 100), file("a/two", 20, 200),
+                                file("b", 30, 300), dir("c/"), file("c/x", 1, 1), dir("c/y/"),
+                                file("c/y/z", 2, 2)};
+  scan(before, sync_type::auto_);
+  complete_all();
+  auto a = dir("a/");
+  a.mtime_ns = 2;
+  std::vector<item_info> present{a, file("a/one", 11, 101), file("a/three", 3, 3)};
+  // `c/x` is named on its own and within `c/`: decided once.
+  std::vector<std::string> gone{"b", "b/", "c/x", "c", "c/"};
+  merge_options o;
+  o.type = sync_type::auto_;
+  o.hold_removals = true;
+  link_merger m{*rows, *queue, ds, vol, o};
+  merge_stats stats;
+  storage::write_batch wb{*db};
+  BOOST_REQUIRE(!m.merge_changed(present, gone, wb, stats));
+  BOOST_REQUIRE(!db->write(wb));
+  BOOST_CHECK_EQUAL(stats.added, 1u);
+  BOOST_CHECK_EQUAL(stats.replaced, 2u);
+  BOOST_CHECK_EQUAL(stats.removed, 5u);
+  BOOST_CHECK_EQUAL(stats.held, 5u);
+  BOOST_CHECK_EQUAL(stats.rows, 7u);  // a/, a/one and the five gone: never a/two
+  auto r = all_rows();
+  BOOST_CHECK(r["a/two"].action == pending_action::none);
+  BOOST_CHECK(r["a/one"].action == pending_action::replace);
+  BOOST_CHECK(r["a/three"].action == pending_action::add);
+  for (auto ref : {"b", "c/", "c/x", "c/y/", "c/y/z"}) {
+    BOOST_CHECK_MESSAGE(r[ref].action == pending_action::remove, ref);
+    BOOST_CHECK_EQUAL(r[ref].queue_seq, 0u);  // held
+  }
+  BOOST_CHECK_EQUAL(m.held_references().size(), 5u);
+  BOOST_CHECK_EQUAL(m.decided_references().count("a/two"), 0u);
+  BOOST_CHECK_EQUAL(m.decided_references().count("c/y/z"), 1u);
+  BOOST_CHECK_EQUAL(queue->size(queue_name(vol, ds)), 3u);
+  // Released by their list: point reads, each queued once.
+  storage::write_batch rb{*db};
+  auto released = release_removals(*rows, *queue, ds, vol, m.held_references(), {}, rb);
+  BOOST_REQUIRE(released);
+  BOOST_CHECK_EQUAL(*released, 5u);
+  BOOST_REQUIRE(!db->write(rb));
+  BOOST_CHECK_EQUAL(queue->size(queue_name(vol, ds)), 8u);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_unreadable_changed_directory_keeps_the_rows_below_it, fixture) {
+  std::vector<item_info> before{dir("c/"), file("c/x", 1, 1), dir("c/y/"), file("c/y/z", 2, 2)};
+  scan(before, sync_type::auto_);
+  complete_all();
+  link_merger m{*rows, *queue, ds, vol, merge_options{}};
+  merge_stats stats;
+  storage::write_batch wb{*db};
+  BOOST_REQUIRE(!m.merge_changed({unreadable("c/")}, {"c/y/"}, wb, stats));
+  BOOST_REQUIRE(!db->write(wb));
+  BOOST_CHECK_EQUAL(stats.removed, 0u);
+  BOOST_CHECK_EQUAL(stats.unreadable, 1u);
+  for (auto& [ref, row] : all_rows()) BOOST_CHECK_MESSAGE(row.action == pending_action::none, ref);
+}

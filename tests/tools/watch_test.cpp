@@ -27,10 +27,14 @@ struct watched_node {
   std::unique_ptr<node_process> node;
   std::unique_ptr<api_client> admin;
   std::string runtime_toml;
+  std::string datasource_toml;  // more keys of the datasource
 
-  explicit watched_node(std::string runtime = "[runtime]\nwatch = true\n")
-      : runtime_toml(std::move(runtime)) {
+  explicit watched_node(std::string runtime = "[runtime]\nwatch = true\n",
+                        std::string datasource = "", int files = 0)
+      : runtime_toml(std::move(runtime)), datasource_toml(std::move(datasource)) {
     write_file(tmp.path() / "src" / "a" / "one.txt", "one");
+    for (int i = 0; i < files; ++i)
+      write_file(tmp.path() / "src" / "many" / ("f" + std::to_string(i)), std::to_string(i));
     fs::create_directories(tmp.path() / "vol");
     start();
   }
@@ -41,7 +45,7 @@ struct watched_node {
         "[[volume]]\nid = \"backup\"\npath = \"" + (tmp.path() / "vol").string() +
             "\"\n[[datasource]]\nid = \"photos\"\npath = \"" + (tmp.path() / "src").string() +
             "\"\nvolumes = [\"backup\"]\nschedule_min_s = 3600\nschedule_max_s = 3600\n" +
-            runtime_toml);
+            datasource_toml + runtime_toml);
     admin = std::make_unique<api_client>(node->port);
     admin->set_token(admin->sign_in("root", admin_password));
     BOOST_REQUIRE(!admin->token().empty());
@@ -60,6 +64,18 @@ struct watched_node {
     if (!d->ok || !d->doc.HasMember("runs") || d->doc["runs"].Empty()) return {0, "", ""};
     auto& r = d->doc["runs"][0];
     return {r["number"].GetInt64(), r["status"].GetString(), r["trigger"].GetString()};
+  }
+
+  // A counter of the newest run.
+  uint64_t last_counter(const char* name) {
+    auto d = parse_json(admin->get(ds_path + "/@runs?limit=1").body);
+    if (!d->ok || !d->doc.HasMember("runs") || d->doc["runs"].Empty()) return 0;
+    return d->doc["runs"][0]["counters"][name].GetUint64();
+  }
+
+  std::string status() {
+    auto d = parse_json(admin->get(ds_path).body);
+    return d->ok && d->doc.HasMember("status") ? d->doc["status"].GetString() : "";
   }
 
   bool synced() {
@@ -117,4 +133,85 @@ BOOST_AUTO_TEST_CASE(without_a_watch_the_log_says_so_and_sync_now_still_works) {
   BOOST_REQUIRE_EQUAL(big.admin->post(ds_path + "/@sendToSpyder", "").status, 202);
   BOOST_CHECK(eventually([&] { return fs::exists(big.copy("manual.txt")); }));
   BOOST_CHECK_EQUAL(std::get<2>(big.last_run()), "manual");
+}
+
+// A watched change is merged alone: the run looks at the changed paths (and their directories),
+// not at the whole tree, and still leaves the copy exactly like the source: new, changed and
+// removed files, a directory removed with its files, a file turned into a directory, the
+// directories' times.
+BOOST_AUTO_TEST_CASE(a_watched_run_looks_at_the_changed_paths_only) {
+  watched_node n{"[runtime]\nwatch = true\n", "", 60};
+  BOOST_REQUIRE(eventually([&] { return fs::exists(n.copy("many/f59")) && n.synced(); }));
+  BOOST_REQUIRE_GE(n.last_counter("listed"), 60u);
+  auto src = n.tmp.path() / "src";
+  write_file(src / "many" / "new.txt", "new");
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          return fs::exists(n.copy("many/new.txt")) && n.synced() &&
+                                 std::get<2>(n.last_run()) == "watch";
+                        }),
+                        n.node->proc->output());
+  // The file and its directory; never the 60 others.
+  BOOST_CHECK_LE(n.last_counter("listed"), 2u);
+  BOOST_CHECK_EQUAL(n.last_counter("added"), 1u);
+  BOOST_CHECK_EQUAL(fs::last_write_time(n.copy("many")).time_since_epoch().count(),
+                    fs::last_write_time(src / "many").time_since_epoch().count());
+
+  write_file(src / "gone" / "x" / "1.txt", "1");
+  write_file(src / "gone" / "2.txt", "2");
+  write_file(src / "turns", "a file first");
+  BOOST_REQUIRE(eventually([&] { return fs::exists(n.copy("gone/x/1.txt")) && fs::exists(n.copy("turns")); }));
+  fs::remove_all(src / "gone");
+  fs::remove(src / "turns");
+  write_file(src / "turns" / "inside.txt", "now a directory");
+  write_file(src / "many" / "f7", "seven, changed");
+  BOOST_CHECK_MESSAGE(eventually([&] {
+                        return !fs::exists(n.copy("gone")) &&
+                               fs::is_directory(n.copy("turns")) &&
+                               fs::exists(n.copy("turns/inside.txt")) &&
+                               read_file(n.copy("many/f7")) == "seven, changed" && n.synced();
+                      }),
+                      n.node->proc->output());
+  BOOST_CHECK_EQUAL(read_file(n.copy("many/f8")), "8");
+  BOOST_CHECK_EQUAL(std::get<2>(n.last_run()), "watch");
+  BOOST_CHECK_LT(n.last_counter("listed"), 60u);
+}
+
+// Many small watched runs may not remove more than one run may: their removals within the hour
+// count against max_delete together, and past it they are held for a person to confirm.
+BOOST_AUTO_TEST_CASE(watched_removals_count_together_against_the_deletion_guard) {
+  watched_node n{"[runtime]\nwatch = true\n", "max_delete = 3\n", 10};
+  BOOST_REQUIRE(eventually([&] { return fs::exists(n.copy("many/f9")) && n.synced(); }));
+  auto many = n.tmp.path() / "src" / "many";
+  fs::remove(many / "f0");
+  fs::remove(many / "f1");
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          return !fs::exists(n.copy("many/f0")) && !fs::exists(n.copy("many/f1")) &&
+                                 n.synced();
+                        }),
+                        n.node->proc->output());
+  fs::remove(many / "f2");
+  fs::remove(many / "f3");
+  // Alone, each run would be within max_delete = 3; with the two before, not.
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return n.status() == "error"; }), n.node->proc->output());
+  auto runs = parse_json(n.admin->get(ds_path + "/@runs?limit=1").body);
+  BOOST_REQUIRE(runs->ok);
+  std::string error = runs->doc["runs"][0]["error"].GetString();
+  BOOST_CHECK_MESSAGE(error.find("max_delete = 3") != std::string::npos &&
+                          error.find("within the hour") != std::string::npos,
+                      error);
+  BOOST_CHECK(fs::exists(n.copy("many/f2")) || fs::exists(n.copy("many/f3")));
+  // A person confirms what is held (both, or the second when the first came alone): both go.
+  auto view = parse_json(n.admin->get(ds_path).body);
+  BOOST_REQUIRE(view->ok);
+  auto held = view->doc["held_removals"].GetUint64();
+  BOOST_CHECK(held == 1 || held == 2);
+  BOOST_REQUIRE_EQUAL(n.admin->post(ds_path + "/@sendToSpyder",
+                                    "{\"confirm_deletes\":" + std::to_string(held) + "}")
+                          .status,
+                      202);
+  BOOST_CHECK_MESSAGE(eventually([&] {
+                        return !fs::exists(n.copy("many/f2")) && !fs::exists(n.copy("many/f3")) &&
+                               n.synced();
+                      }),
+                      n.node->proc->output());
 }
