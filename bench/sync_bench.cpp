@@ -5,7 +5,8 @@
 // bytes spread over 512 directories three deep (d0/e0/f0 ... d7/e7/f7), plus 20 files of 16 MiB
 // in big/ (566 MB in all). --tiny: 500 files + 2 x 1 MiB.
 //   initial copy     syncline: `syncline node` with a generated TOML config (one folder
-//                    datasource, one directory volume, default [runtime] settings), timed from
+//                    datasource, one directory volume, default [runtime] settings but watching
+//                    off, so that the re-syncs below time walks), timed from
 //                    process start to the log line `run 1 success`, start-up included. Every
 //                    copy is durable then (the volume syncfs'es before it records completions).
 //                    anchors: `cp -a src dst && sync`; `rsync -a src/ dst/` (not durable).
@@ -18,6 +19,12 @@
 //                      no change                                  goal: <= 0.5 x rsync
 //                      1% of the small files rewritten            goal: <= 0.5 x rsync
 //                      0.5% added, then 0.5% deleted, then ANCHORS.md's "mutate" (all three)
+//   watched          the node restarted on the same data with `[runtime] watch = true` (schedule
+//                    an hour out, watch_delay_ms = 20): a change is made in one burst and the
+//                    node is timed from the end of the change to the `success` of the run after
+//                    which the copy equals the source; rsync: `rsync -a --delete` of the same
+//                    change on its copy. 0.5% of the small files rewritten  goal: <= 0.1 x rsync;
+//                    then ANCHORS.md's "mutate".
 //   peak memory      the node's VmHWM at `run 1 success` of the initial copy, with the full
 //                    tree and with a tree of 10,000 small files (and the same big files, hard
 //                    links): it should not grow with the tree.       goal: <= 1.25 x
@@ -126,14 +133,27 @@ struct entry {
   uint64_t size = 0;
   int64_t mtime_ns = 0;
   uint32_t mode = 0;
+  friend bool operator==(const entry& a, const entry& b) {
+    return a.kind == b.kind && a.size == b.size && a.mtime_ns == b.mtime_ns && a.mode == b.mode;
+  }
 };
 
-std::map<std::string, entry> snapshot(const fs::path& root) {
+// Every entry below `root`; nullopt when one vanished while it was read (a copy in flight) and
+// `tolerant`, else a failure.
+std::optional<std::map<std::string, entry>> read_tree(const fs::path& root, bool tolerant) {
   std::map<std::string, entry> out;
-  for (auto it = fs::recursive_directory_iterator{root}; it != fs::recursive_directory_iterator{};
-       ++it) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator{root, ec}; it != fs::recursive_directory_iterator{};
+       it.increment(ec)) {
+    if (ec) {
+      if (tolerant) return std::nullopt;
+      fail("reading " + root.string() + ": " + ec.message());
+    }
     struct stat st;
-    if (::lstat(it->path().c_str(), &st) != 0) fail("lstat " + it->path().string());
+    if (::lstat(it->path().c_str(), &st) != 0) {
+      if (tolerant) return std::nullopt;
+      fail("lstat " + it->path().string());
+    }
     entry e;
     e.kind = S_ISDIR(st.st_mode) ? 'd' : S_ISREG(st.st_mode) ? 'f' : 'o';
     e.size = e.kind == 'f' ? static_cast<uint64_t>(st.st_size) : 0;
@@ -141,7 +161,20 @@ std::map<std::string, entry> snapshot(const fs::path& root) {
     e.mode = st.st_mode & 07777;
     out.emplace(fs::relative(it->path(), root).string(), e);
   }
+  if (ec) {
+    if (tolerant) return std::nullopt;
+    fail("reading " + root.string() + ": " + ec.message());
+  }
   return out;
+}
+
+std::map<std::string, entry> snapshot(const fs::path& root) { return *read_tree(root, false); }
+
+// Whether `copy` holds what `src` holds (kinds, sizes, modes, mtimes), right now.
+bool same_tree(const fs::path& src, const fs::path& copy) {
+  auto a = read_tree(src, true);
+  auto b = read_tree(copy, true);
+  return a && b && *a == *b;
 }
 
 std::string read_all(const fs::path& p) {
@@ -375,8 +408,12 @@ class node_process {
   bool closed_ = false;
 };
 
+// The watched mode's quiet period: the change is made in one burst, then the watch waits this
+// long for quiet before the run (the node's default is 200 ms, for editors that save in steps).
+constexpr int watch_delay_ms = 20;
+
 void write_config(const fs::path& file, const fs::path& data, const fs::path& src,
-                  const fs::path& dst, uint32_t reception) {
+                  const fs::path& dst, uint32_t reception, bool watch = false) {
   std::ofstream out{file};
   // Default [runtime] settings: what a user gets. A run starts 1 s after the previous one ended,
   // so the benchmark can time re-syncs of a running node (it is stopped while it waits).
@@ -387,7 +424,13 @@ void write_config(const fs::path& file, const fs::path& data, const fs::path& sr
   out
       // Alone in its volume, its copies go to the volume's root, where the anchors' go.
       << "[[datasource]]\nid = \"tree\"\ntarget = \"\"\npath = \"" << src.string() << "\"\n"
-      << "volumes = [\"copy\"]\nsync_type = \"auto\"\nschedule_min_s = 1\nschedule_max_s = 1\n";
+      << "volumes = [\"copy\"]\nsync_type = \"auto\"\n";
+  // Watched: runs start on changes; the schedule, the safety net, is an hour out.
+  if (watch)
+    out << "schedule_min_s = 3600\nschedule_max_s = 3600\n[runtime]\nwatch = true\n"
+        << "watch_delay_ms = " << watch_delay_ms << "\n";
+  else  // walked: what the re-syncs time is the run over the whole tree
+    out << "schedule_min_s = 1\nschedule_max_s = 1\n[runtime]\nwatch = false\n";
 }
 
 // --- figures ----------------------------------------------------------------------------------
@@ -457,14 +500,67 @@ constexpr resync_step resync_steps[] = {
 };
 constexpr size_t step_count = sizeof resync_steps / sizeof resync_steps[0];
 
+// The watched steps, in order, after the re-syncs: the node watches the tree, each change is
+// made in one burst, and the node is timed from the end of the change to the `success` of the
+// run that leaves the copy equal to the source.
+constexpr resync_step watched_steps[] = {
+    {"watched, 0.5% rewritten, change to synced", 0.1, 5, 0, 0},
+    {"watched, mutate (1% rewritten, 0.5% added, 0.5% deleted), change to synced", 0, 10, 5, 5},
+};
+constexpr size_t watched_count = sizeof watched_steps / sizeof watched_steps[0];
+
 struct results {
   figure initial_cp{"initial copy, durable, vs cp -a && sync", "s", "cp -a && sync", 1.0, {}, {}};
   figure initial_rsync{"initial copy, durable, vs rsync -a (not durable)", "s", "rsync -a", 0.7,
                        {}, {}};
   std::vector<double> cp_alone, rsync_sync;
-  std::vector<figure> resync;
+  std::vector<figure> resync, watched;
   std::vector<double> peak_full, peak_small, peak_all;
 };
+
+// The node restarted on the same data with watching on (its start-up walk first), then the
+// watched steps, each beside `rsync -a --delete` of the same change on rsync's copy.
+void watched_changes(const options& opt, const fs::path& dir, tree& src, fast_rng& rng,
+                     results& res) {
+  auto logs = dir / "logs";
+  write_config(dir / "node-watch.toml", dir / "data", src.root, dir / "syncline", opt.reception,
+               true);
+  node_process node{opt.syncline, dir / "node-watch.toml", logs / "node-watch.log", opt.verbose};
+  node.wait_line(" success (", 0, std::chrono::seconds{3600});
+  for (size_t s = 0; s < watched_count; ++s) {
+    auto& step = watched_steps[s];
+    flush_page_cache();
+    auto from = node.line_count();
+    auto n = src.small.size();
+    std::vector<std::string> touched = rewrite_some(src, rng, n * step.rewrite / 1000, opt.shape);
+    auto added = add_some(src, rng, n * step.add / 1000, opt.shape);
+    touched.insert(touched.end(), added.begin(), added.end());
+    delete_some(src, rng, n * step.remove / 1000);
+    auto changed = bench_clock::now();
+    // The change may come to the node as more than one run: the time is that of the first
+    // success after which the copy is the source's and no other run had begun.
+    double t_s = 0;
+    for (size_t after = from;;) {
+      auto [line, at] = node.wait_line(" success (", after, std::chrono::seconds{600});
+      if (same_tree(src.root, dir / "syncline") && !node.has_line_after(" started (", line + 1)) {
+        t_s = std::chrono::duration<double>(at - changed).count();
+        break;
+      }
+      after = line + 1;
+    }
+    flush_page_cache();
+    double t_r = run_command({"rsync", "-a", "--delete", src.root.string() + "/",
+                              (dir / "rsync").string() + "/"},
+                             logs / "rsync.log")
+                     .seconds;
+    res.watched[s].ours.push_back(t_s);
+    res.watched[s].theirs.push_back(t_r);
+    std::fprintf(stderr, "sync_bench: %s: syncline %.3f s, rsync %.3f s\n", step.name, t_s, t_r);
+    check_copy("rsync", src.root, dir / "rsync", &touched, false);
+    check_copy("syncline (watched)", src.root, dir / "syncline", &touched);
+  }
+  node.terminate();
+}
 
 void one_repetition(const options& opt, int rep, results& res) {
   auto dir = opt.base / ("rep" + std::to_string(rep));
@@ -501,6 +597,7 @@ void one_repetition(const options& opt, int rep, results& res) {
                                           opt.verbose);
     auto [line, at] = node->wait_line("run 1 success", 0, std::chrono::seconds{3600});
     (void)line;
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});  // see do_node
     node->stop();
     t_node = std::chrono::duration<double>(at - node->started()).count();
     res.peak_full.push_back(static_cast<double>(node->peak_rss_kib()) / 1024.0);
@@ -557,6 +654,9 @@ void one_repetition(const options& opt, int rep, results& res) {
                                         std::chrono::seconds{3600});
       (void)line;
       t_started = std::chrono::duration<double>(begun_at - start).count();
+      // The node schedules its next run right after it logs the success: stopped before that,
+      // it would schedule it only when continued, a second late. Idle now, it is not timed.
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
       node->stop();
       last_end = at;
       t_s = std::chrono::duration<double>(at - start).count();
@@ -580,6 +680,7 @@ void one_repetition(const options& opt, int rep, results& res) {
   auto done = node->terminate();
   res.peak_all.push_back(static_cast<double>(done.usage.ru_maxrss) / 1024.0);
   node.reset();
+  watched_changes(opt, dir, src, rng, res);
 
   // Peak memory with a smaller tree of the same shape (the big files are hard links).
   if (rep == 0) {
@@ -669,6 +770,8 @@ int main(int argc, char** argv) {
   results res;
   for (auto& step : resync_steps)
     res.resync.push_back(figure{step.name, "s", "rsync -a --delete", step.goal, {}, {}});
+  for (auto& step : watched_steps)
+    res.watched.push_back(figure{step.name, "s", "rsync -a --delete", step.goal, {}, {}});
   for (int rep = 0; rep < opt.runs; ++rep) one_repetition(opt, rep, res);
 
   print(res.initial_cp);
@@ -676,6 +779,9 @@ int main(int argc, char** argv) {
   print_context("initial copy, cp -a alone", res.cp_alone, "s");
   print_context("initial copy, rsync -a && sync", res.rsync_sync, "s");
   for (auto& f : res.resync) print(f);
+  std::printf("(watched: [runtime] watch = true, watch_delay_ms = %d; the node's default quiet "
+              "period is 200 ms)\n", watch_delay_ms);
+  for (auto& f : res.watched) print(f);
   auto full = median(res.peak_full);
   auto small = median(res.peak_small);
   auto ratio = small > 0 ? full / small : 0;
