@@ -116,9 +116,9 @@ struct runtime_settings {
   retry_policy retry;
   /// Folder datasources of type auto and arch watch their tree (inotify) and run when it
   /// changes, a quiet `watch_delay_ms` after the last change (at most 10 times that after the
-  /// first); the schedule stays as the safety net. Off by default until every test that counts
-  /// runs has been taught that a change of its tree starts one (docs/runtime.md, "Watching").
-  bool watch = false;
+  /// first); a watched run merges the changed paths only, and the schedule stays as the safety
+  /// net (docs/runtime.md, "Watching").
+  bool watch = true;
   int64_t watch_delay_ms = 200;
   size_t max_watches = 100000;  ///< directories one datasource may watch; beyond: scanning only
 };

@@ -504,7 +504,7 @@ const std::vector<setting>& settings() {
          return p;
        }},
       {"runtime", "watch", value_kind::boolean,
-       "folder datasources (auto, arch) watch their tree and run when it changes (opt-in for now)",
+       "folder datasources (auto, arch) watch their tree and run when it changes",
        [](const node_config& c) { return std::string{c.runtime.watch ? "true" : "false"}; },
        [](const toml::node& v, node_config& c) { return read_bool(v, c.runtime.watch); }},
       {"runtime", "watch_delay_ms", value_kind::integer,

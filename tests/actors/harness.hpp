@@ -85,6 +85,10 @@ class harness {
     s.retry.cap = std::chrono::milliseconds{50};
     s.retry.max_attempts = 4;
     s.progress_interval_ms = 60000;
+    // These suites drive runs themselves (sync-now, schedules) and count them: a watch would
+    // start runs of its own when they change a tree. Watching is tested at the node
+    // (tests/tools/watch_test.cpp).
+    s.watch = false;
     return s;
   }
 

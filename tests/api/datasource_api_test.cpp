@@ -797,12 +797,13 @@ BOOST_AUTO_TEST_CASE(datasources_made_through_the_api_survive_a_restart) {
   BOOST_CHECK_EQUAL(member(got.body, "owner"), "root");
   BOOST_CHECK_EQUAL(member(got.body, "sync_type"), "arch");
   BOOST_CHECK(parse_json(got.body)->doc["credentials"]["stored"].GetBool());
-  // Its actor runs again: collecting now starts run 2.
+  // Its actor runs again, numbering on from before the restart (a watched folder is also walked
+  // at start and after the change of its configuration: run 2 or later).
   write_file(src / "new.txt", "new");
   auto sent = c.post(target + "/@sendToSpyder", "");
   BOOST_REQUIRE_MESSAGE(sent.status == 202, sent.body);
   auto run = parse_json(sent.body)->doc["run"].GetUint64();
-  BOOST_CHECK_EQUAL(run, 2u);
+  BOOST_CHECK_GE(run, 2u);
   BOOST_REQUIRE(eventually([&] { return fs::exists(dir / "vol-misc" / "lasting/new.txt"); }));
   (*n)->stop();
 }

@@ -121,7 +121,7 @@ BOOST_AUTO_TEST_CASE(a_change_made_while_the_node_was_down_is_found_at_start) {
 
 BOOST_AUTO_TEST_CASE(without_a_watch_the_log_says_so_and_sync_now_still_works) {
   {
-    watched_node off{""};  // watching is off unless asked for
+    watched_node off{"[runtime]\nwatch = false\n"};
     BOOST_REQUIRE(eventually([&] { return fs::exists(off.copy("a/one.txt")) && off.synced(); }));
     BOOST_CHECK(off.node->proc->output().find("watches") == std::string::npos);
   }
