@@ -90,7 +90,8 @@ void drop_checkpoint(node_context& ctx, copy_work& w) {
 }  // namespace
 
 copy_step start_copy(node_context& ctx, const std::string& datasource, const std::string& volume_id,
-                     const storage::queue_item& item, bool verify, copy_work& w) {
+                     const storage::queue_item& item, bool verify, copy_work& w,
+                     uint64_t max_size) {
   copy_step res;
   auto& rep = res.report;
   rep.datasource = datasource;
@@ -149,6 +150,10 @@ copy_step start_copy(node_context& ctx, const std::string& datasource, const std
       rep.size = st->size;
       rep.mtime_ns = st->mtime_ns;
     }
+    return res;
+  }
+  if (r.size > max_size) {
+    rep.outcome = transfer_outcome::chunked;
     return res;
   }
   // A file: continue from a resume point if there is one.
@@ -269,6 +274,37 @@ copy_step copy_chunk(node_context& ctx, copy_work& w, transfer_report report) {
   res.report.mtime_ns = w.info.mtime_ns;
   res.finished = true;
   return res;
+}
+
+batch_step copy_batch(node_context& ctx, const std::string& datasource,
+                      const std::string& volume_id, const std::vector<storage::queue_item>& items,
+                      size_t from, bool verify, const std::atomic<bool>& stop) {
+  batch_step out;
+  out.next = from;
+  // Small: below one chunk, so that one copy_chunk copies and commits it.
+  const uint64_t small = ctx.settings().chunk_bytes > 0 ? ctx.settings().chunk_bytes - 1 : 0;
+  while (out.next < items.size()) {
+    if (out.next > from && stop.load(std::memory_order_relaxed)) break;
+    copy_work w;
+    auto step = start_copy(ctx, datasource, volume_id, items[out.next], verify, w, small);
+    // A file that grew past its row's size since the scan takes more chunks: it is finished
+    // here all the same (rare; its resume points are written as in a transfer).
+    while (!step.error && !step.finished) {
+      auto bytes = step.bytes;
+      step = copy_chunk(ctx, w, std::move(step.report));
+      step.bytes += bytes;
+    }
+    out.bytes += step.bytes;
+    auto& rep = step.report;
+    rep.bytes = step.bytes;
+    if (step.error) {
+      rep.outcome = transfer_outcome::failed;
+      rep.error = std::move(step.error);
+    }
+    out.reports.push_back(std::move(rep));
+    ++out.next;
+  }
+  return out;
 }
 
 }  // namespace syncline::actors

@@ -3,12 +3,16 @@
 // symlink), or copy a file in chunks into a temporary name with a durable resume point every
 // `checkpoint_bytes`, and commit it under its final name once the source is seen unchanged
 // (and, with `verify`, the written bytes hash as the read ones). The transfer actor runs one
-// step per I/O job; tests run them directly (tests/actors/item_copy_test.cpp).
+// step per I/O job; a batch of small files runs many items in one job (`copy_batch`). Tests run
+// them directly (tests/actors/item_copy_test.cpp).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/error.hpp>
 #include <xxhash.h>
@@ -46,14 +50,32 @@ struct copy_step {
 
 /// The first step: reads the row of `item` (datasource, volume), carries out a removal, a
 /// directory or a symlink at once (`finished`), or opens a file's copy, from its resume point
-/// if it has one; `skipped` when the row has nothing to do any more.
+/// if it has one; `skipped` when the row has nothing to do any more. A file whose row is larger
+/// than `max_size` is left untouched: `chunked`, `finished` (a batch gives it back).
 copy_step start_copy(node_context& ctx, const std::string& datasource,
                      const std::string& volume_id, const storage::queue_item& item, bool verify,
-                     copy_work& w);
+                     copy_work& w,
+                     uint64_t max_size = std::numeric_limits<uint64_t>::max());
 
 /// The next chunk (`chunk_bytes`) of an opened copy; at the end of the source, checks that the
 /// source did not change (`changed_during_copy`, the partial copy dropped) and the hash, then
 /// commits (`finished`).
 copy_step copy_chunk(node_context& ctx, copy_work& w, transfer_report report);
+
+/// What a batch's job did: one report per item it reached (in order), and where to go on.
+struct batch_step {
+  std::vector<transfer_report> reports;
+  size_t next = 0;     // the first item not reached
+  uint64_t bytes = 0;  // bytes moved by this job
+};
+
+/// Carries out `items[from...]` (one datasource's, towards one volume) one after the other in
+/// this one job, each exactly as a transfer would (`start_copy`, then `copy_chunk` until it is
+/// committed): a failed item is a `failed` report and the next one goes on. A file whose row
+/// says it takes a chunk or more is `chunked` (left for a transfer of its own). `stop` is looked
+/// at between items: once set, the job returns with what it did.
+batch_step copy_batch(node_context& ctx, const std::string& datasource,
+                      const std::string& volume_id, const std::vector<storage::queue_item>& items,
+                      size_t from, bool verify, const std::atomic<bool>& stop);
 
 }  // namespace syncline::actors

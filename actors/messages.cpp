@@ -11,6 +11,7 @@ const char* to_string(transfer_outcome o) noexcept {
     case transfer_outcome::done: return "done";
     case transfer_outcome::failed: return "failed";
     case transfer_outcome::skipped: return "skipped";
+    case transfer_outcome::chunked: return "chunked";
   }
   return "unknown";
 }

@@ -79,6 +79,8 @@ enum class transfer_outcome : uint8_t {
   done,     ///< the action is carried out and waits for the volume's durable sync
   failed,   ///< see `error`
   skipped,  ///< nothing to do any more (row gone, action cleared, parked)
+  chunked,  ///< a file of a chunk or more met in a batch: untouched, it goes to a transfer of
+            ///< its own (between a batch and its volume only; never reaches a datasource)
 };
 
 const char* to_string(transfer_outcome o) noexcept;
@@ -177,6 +179,7 @@ using datasource_actor = caf::typed_actor<
 ///   pause ds / resume ds   one datasource's items
 ///   pause n / resume n     its running transfer of ticket `seq` n; false when none runs
 ///   xfer_done r      a transfer finished (from its transfer actor)
+///   xfer_done rs     a batch of small files finished (from its transfer actor), one report each
 using volume_actor = caf::typed_actor<
     caf::reacts_to<register_atom, std::string, caf::actor>,
     caf::reacts_to<unregister_atom, std::string>,
@@ -188,13 +191,15 @@ using volume_actor = caf::typed_actor<
     caf::replies_to<pause_atom, uint64_t>::with<bool>,
     caf::replies_to<resume_atom, uint64_t>::with<bool>,
     caf::reacts_to<done_atom, transfer_report>,
+    caf::reacts_to<done_atom, std::vector<transfer_report>>,
     caf::reacts_to<retry_atom, storage::queue_ticket>,
     caf::reacts_to<flush_atom, uint64_t>,
     caf::replies_to<status_atom>::with<actor_status>,
     io_done_handler>;
 
 /// One item copy in flight: chunked, pausable between chunks, resumable from its last verified
-/// offset. Reports to its volume with `xfer_done` and exits.
+/// offset; or a batch of small files (below one chunk), pausable between files. Reports to its
+/// volume with `xfer_done` (one report, or a batch's reports in one message) and exits.
 using transfer_actor = caf::typed_actor<
     caf::reacts_to<pause_atom>,
     caf::reacts_to<resume_atom>,

@@ -1,7 +1,9 @@
-// actors/transfer_actor.hpp: one pending action of one item towards one volume.
+// actors/transfer_actor.hpp: one pending action of one item towards one volume, or a batch of
+// small files' actions (actors/transfer_batch.cpp).
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/local_actor.hpp>
@@ -34,5 +36,26 @@ transfer_actor::behavior_type transfer(
 
 /// Spawns a transfer linked to `parent` (its volume): when the volume stops, so does it.
 transfer_actor spawn_transfer(caf::local_actor* parent, transfer_init init);
+
+struct transfer_batch_init {
+  node_context* ctx = nullptr;
+  volume_actor volume;                   ///< reports `xfer_done` (all reports at once) here
+  std::string volume_id;
+  std::string datasource;                ///< every item is this datasource's
+  std::vector<storage::queue_item> items;
+  bool verify = false;
+};
+
+/// A batch: one transfer actor for several items of one datasource, meant for small files
+/// (below one chunk). It carries them out in as few I/O jobs as it can (`copy_batch`: one job
+/// for the whole batch unless paused or cancelled), each item exactly as a transfer would, and
+/// reports them all in one message. A file found to take a chunk or more is reported `chunked`
+/// and left for a transfer of its own. Pause, resume and cancel apply to the whole batch and
+/// take effect between files; status shows the batch's files and how many are done.
+transfer_actor::behavior_type transfer_batch(
+    transfer_actor::stateful_pointer<struct transfer_batch_state> self, transfer_batch_init init);
+
+/// Spawns a batch linked to `parent` (its volume).
+transfer_actor spawn_transfer_batch(caf::local_actor* parent, transfer_batch_init init);
 
 }  // namespace syncline::actors

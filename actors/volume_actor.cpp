@@ -26,11 +26,22 @@ namespace {
 using storage::queue_item;
 using storage::queue_ticket;
 
+// A transfer actor: one item, or a batch of one datasource's small files.
 struct running_transfer {
   transfer_actor handle;
-  queue_item item;
+  std::vector<queue_item> items;
   std::string datasource;
 };
+
+// A file a batch found to take a chunk or more: it waits for a transfer of its own.
+struct chunked_item {
+  std::string queue;
+  std::string datasource;
+  queue_item item;
+};
+
+// At most this many small files go to one batch.
+constexpr size_t batch_files = 64;
 
 // Queue items by the datasource they belong to.
 using owned_tickets = std::vector<std::pair<std::string /*datasource id*/, queue_ticket>>;
@@ -63,6 +74,7 @@ struct volume_state {
   std::map<caf::actor_addr, running_transfer> running;
   std::set<std::pair<std::string, std::string>> running_items;  // (datasource, reference)
   std::map<uint64_t, std::pair<std::string, queue_item>> retry_wait;  // seq -> (queue, item)
+  std::deque<chunked_item> chunked;  // leased, start before anything else
   std::vector<transfer_report> group;
   std::map<uint64_t, awaiting_answer> awaiting;  // by ask number
   uint64_t asks = 0;
@@ -74,6 +86,7 @@ struct volume_state {
   uint64_t retried = 0;
   uint64_t bytes = 0;
   uint64_t groups = 0;
+  uint64_t batches = 0;
   std::string last_error;
 };
 
@@ -91,9 +104,14 @@ size_t limit_of(self_ptr self) {
 
 // How many items a sub-queue keeps leased ahead: enough to fill every slot at once, and twice
 // that so that the next item is at hand while a refill runs (else a lower-priority sub-queue
-// could start an item while a higher one waits for its refill).
+// could start an item while a higher one waits for its refill). Slots take batches of small
+// files: with few sub-queues, each keeps enough for full batches in every slot (bounded, so
+// that many sub-queues do not lease the whole queue into memory).
 size_t buffer_target(self_ptr self) {
-  return std::clamp<size_t>(2 * limit_of(self), 2, 64);
+  auto base = std::clamp<size_t>(2 * limit_of(self), 2, 64);
+  auto queues = std::max<size_t>(1, self->state.schedule.queue_count());
+  auto wide = std::min<size_t>(2 * limit_of(self) * batch_files, 2048) / queues;
+  return std::max(base, std::min(wide, 4 * batch_files));
 }
 
 std::string queue_of(self_ptr self, const std::string& datasource) {
@@ -114,39 +132,90 @@ void give_back_leased(self_ptr self, const std::vector<queue_item>& items) {
 void refill(self_ptr self);
 void dispatch(self_ptr self);
 
-void start_transfer(self_ptr self, const std::string& queue, const std::string& datasource,
-                    queue_item item) {
+// Files waiting for a transfer of their own (of `datasource`, or all) go back to the queue.
+void give_back_chunked(self_ptr self, const std::string* datasource) {
   auto& st = self->state;
-  auto key = std::make_pair(datasource, item.payload);
-  if (st.running_items.count(key) != 0) {
-    // The same item is being transferred now (queued again meanwhile): try later.
-    auto ticket = item.ticket;
-    st.retry_wait.emplace(ticket.seq, std::make_pair(queue, std::move(item)));
-    self->delayed_send(self, std::chrono::milliseconds{st.ctx->settings().group_delay_ms * 2},
-                       retry_atom::value, ticket);
-    return;
+  for (auto i = st.chunked.begin(); i != st.chunked.end();) {
+    if (datasource != nullptr && i->datasource != *datasource) {
+      ++i;
+      continue;
+    }
+    st.ctx->queue().release(i->item.ticket);
+    st.schedule.wake(i->queue);
+    i = st.chunked.erase(i);
   }
-  transfer_init init;
-  init.ctx = st.ctx;
-  init.volume = self;
-  init.volume_id = id_of(self);
-  init.datasource = datasource;
-  init.item = item;
-  init.verify = st.rec.config.verify;
+}
+
+// True, and the item counts as running, unless the same item is being transferred now (queued
+// again meanwhile, perhaps in this very batch): then it is tried again later.
+bool may_start(self_ptr self, const std::string& queue, const std::string& datasource,
+               queue_item& item) {
+  auto& st = self->state;
+  if (st.running_items.emplace(datasource, item.payload).second) return true;
+  auto ticket = item.ticket;
+  st.retry_wait.emplace(ticket.seq, std::make_pair(queue, std::move(item)));
+  self->delayed_send(self, std::chrono::milliseconds{st.ctx->settings().group_delay_ms * 2},
+                     retry_atom::value, ticket);
+  return false;
+}
+
+// Starts one transfer actor for `items` (all `datasource`'s): a transfer for one item (a file
+// of any size), a batch for several (small files, as far as it knows).
+void start_transfer(self_ptr self, const std::string& datasource, std::vector<queue_item> items) {
+  auto& st = self->state;
+  if (items.empty()) return;
   // Linked: when the volume stops (node shutdown), its transfers stop with it; their
   // temporary files stay, resumable.
-  auto handle = spawn_transfer(self, std::move(init));
-  st.running_items.insert(key);
-  st.running.emplace(handle.address(), running_transfer{handle, std::move(item), datasource});
+  transfer_actor handle;
+  if (items.size() == 1) {
+    transfer_init init;
+    init.ctx = st.ctx;
+    init.volume = self;
+    init.volume_id = id_of(self);
+    init.datasource = datasource;
+    init.item = items.front();
+    init.verify = st.rec.config.verify;
+    handle = spawn_transfer(self, std::move(init));
+  } else {
+    transfer_batch_init init;
+    init.ctx = st.ctx;
+    init.volume = self;
+    init.volume_id = id_of(self);
+    init.datasource = datasource;
+    init.items = items;
+    init.verify = st.rec.config.verify;
+    handle = spawn_transfer_batch(self, std::move(init));
+    ++st.batches;
+  }
+  st.running.emplace(handle.address(), running_transfer{handle, std::move(items), datasource});
 }
 
 void dispatch(self_ptr self) {
   auto& st = self->state;
   if (st.paused) return;
   while (st.running.size() < limit_of(self)) {
+    // Files a batch gave back (a chunk or more) go first, each on a transfer of its own.
+    if (!st.chunked.empty()) {
+      auto c = std::move(st.chunked.front());
+      st.chunked.pop_front();
+      if (may_start(self, c.queue, c.datasource, c.item))
+        start_transfer(self, c.datasource, {std::move(c.item)});
+      continue;
+    }
     auto next = st.schedule.next();
     if (!next) break;
-    start_transfer(self, next->queue, next->datasource, std::move(next->item));
+    // The queue item does not say how big its file is: the next items of the same sub-queue
+    // go with it, as a batch (its job hands back the files that are not small).
+    std::vector<queue_item> items;
+    if (may_start(self, next->queue, next->datasource, next->item))
+      items.push_back(std::move(next->item));
+    while (items.size() < batch_files) {
+      auto more = st.schedule.next_from(next->queue);
+      if (!more) break;
+      if (may_start(self, more->queue, more->datasource, more->item))
+        items.push_back(std::move(more->item));
+    }
+    start_transfer(self, next->datasource, std::move(items));
   }
   refill(self);
 }
@@ -322,20 +391,37 @@ void on_failed(self_ptr self, const std::string& queue, queue_item item, transfe
           });
 }
 
-void on_done(self_ptr self, const caf::actor_addr& source, transfer_report report) {
+// One item's report, its item as leased.
+void on_report(self_ptr self, const std::string& queue, queue_item item, transfer_report report) {
+  auto& st = self->state;
+  if (report.outcome == transfer_outcome::failed) {
+    on_failed(self, queue, std::move(item), std::move(report));
+  } else if (report.outcome == transfer_outcome::chunked) {
+    st.chunked.push_back(chunked_item{queue, report.datasource, std::move(item)});
+  } else {
+    st.bytes += report.bytes;
+    st.group.push_back(std::move(report));
+    arm_flush(self);
+  }
+}
+
+// A transfer actor reported: one report per item, in the order of its items.
+void on_done(self_ptr self, const caf::actor_addr& source, std::vector<transfer_report> reports) {
   auto& st = self->state;
   auto i = st.running.find(source);
   if (i == st.running.end()) return;
   auto run = std::move(i->second);
   st.running.erase(i);
-  st.running_items.erase(std::make_pair(run.datasource, run.item.payload));
+  for (auto& item : run.items) st.running_items.erase(std::make_pair(run.datasource, item.payload));
   auto queue = queue_name(id_of(self), run.datasource);
-  if (report.outcome == transfer_outcome::failed) {
-    on_failed(self, queue, std::move(run.item), std::move(report));
-  } else {
-    st.bytes += report.bytes;
-    st.group.push_back(std::move(report));
-    arm_flush(self);
+  for (size_t k = 0; k < run.items.size(); ++k) {
+    if (k < reports.size()) {
+      on_report(self, queue, std::move(run.items[k]), std::move(reports[k]));
+    } else {
+      // Not reported (cannot happen with our transfers): the item goes back to the queue.
+      st.ctx->queue().release(run.items[k].ticket);
+      wake(self, run.datasource);
+    }
   }
   dispatch(self);
 }
@@ -352,10 +438,13 @@ void tell_transfers(self_ptr self, bool pause, const std::string* datasource) {
   }
 }
 
-// Pauses or resumes the running transfer of ticket `seq`; false when none runs.
+// Pauses or resumes the running transfer (or batch) that holds ticket `seq`; false when none
+// runs.
 bool tell_transfer(self_ptr self, uint64_t seq, bool pause) {
   for (auto& [addr, t] : self->state.running) {
-    if (t.item.ticket.seq != seq) continue;
+    auto holds = std::any_of(t.items.begin(), t.items.end(),
+                             [seq](const queue_item& i) { return i.ticket.seq == seq; });
+    if (!holds) continue;
     if (pause)
       self->send(t.handle, pause_atom::value);
     else
@@ -422,15 +511,19 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
       if (em.reason) self->quit(em.reason);
       return;
     }
-    // A transfer that ended without reporting crashed: a retryable failure.
-    transfer_report r;
-    r.datasource = i->second.datasource;
-    r.volume = id_of(self);
-    r.reference = i->second.item.payload;
-    r.ticket = i->second.item.ticket;
-    r.outcome = transfer_outcome::failed;
-    r.error = em.reason ? em.reason : make_error(actors_errc::cancelled, "transfer ended");
-    on_done(self, em.source, std::move(r));
+    // A transfer that ended without reporting crashed: a retryable failure of each item.
+    std::vector<transfer_report> reports;
+    for (auto& item : i->second.items) {
+      transfer_report r;
+      r.datasource = i->second.datasource;
+      r.volume = id_of(self);
+      r.reference = item.payload;
+      r.ticket = item.ticket;
+      r.outcome = transfer_outcome::failed;
+      r.error = em.reason ? em.reason : make_error(actors_errc::cancelled, "transfer ended");
+      reports.push_back(std::move(r));
+    }
+    on_done(self, em.source, std::move(reports));
   });
   return {
       [=](register_atom, const std::string& id, const caf::actor& handle) {
@@ -443,6 +536,7 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
       [=](unregister_atom, const std::string& datasource) {
         auto& s = self->state;
         give_back_leased(self, s.schedule.forget(datasource, queue_of(self, datasource)));
+        give_back_chunked(self, &datasource);
         s.datasources.erase(datasource);
       },
       [=](kick_atom, const std::string& datasource) {
@@ -457,6 +551,7 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         // A paused volume holds no items it is not transferring: they stay in the queue, where a
         // priority change still applies to them.
         give_back_leased(self, s.schedule.release_all());
+        give_back_chunked(self, nullptr);
         tell_transfers(self, true, nullptr);
         save_paused(self);
         spdlog::info("volume {} paused", id_of(self));
@@ -477,6 +572,7 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         // A datasource may be paused before its registration reaches us (its start can
         // overtake the supervisor's message): the schedule still learns whose sub-queue it is.
         give_back_leased(self, s.schedule.pause(datasource, queue_of(self, datasource)));
+        give_back_chunked(self, &datasource);
         tell_transfers(self, true, &datasource);
         return true;
       },
@@ -491,7 +587,11 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
       [=](resume_atom, uint64_t seq) -> bool { return tell_transfer(self, seq, false); },
       [=](done_atom, transfer_report& report) {
         on_done(self, self->current_sender() ? self->current_sender()->address() : caf::actor_addr{},
-                std::move(report));
+                {std::move(report)});
+      },
+      [=](done_atom, std::vector<transfer_report>& reports) {
+        on_done(self, self->current_sender() ? self->current_sender()->address() : caf::actor_addr{},
+                std::move(reports));
       },
       [=](retry_atom, const queue_ticket& ticket) {
         auto& s = self->state;
@@ -519,7 +619,7 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         out.last_error = s.last_error;
         uint64_t queued = 0;
         for (auto& name : s.schedule.queue_names()) queued += s.ctx->queue().size(name);
-        uint64_t buffered = s.schedule.buffered();
+        uint64_t buffered = s.schedule.buffered() + s.chunked.size();
         out.counters["queued"] = static_cast<int64_t>(queued);
         out.counters["buffered"] = static_cast<int64_t>(buffered);
         out.counters["running"] = static_cast<int64_t>(s.running.size());
@@ -530,15 +630,21 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         out.counters["retried"] = static_cast<int64_t>(s.retried);
         out.counters["bytes"] = static_cast<int64_t>(s.bytes);
         out.counters["sync_groups"] = static_cast<int64_t>(s.groups);
+        out.counters["batches"] = static_cast<int64_t>(s.batches);
         out.counters["sync_amount_reception"] = s.rec.config.sync_amount_reception;
         for (auto& [addr, t] : s.running) {
+          // A batch is named after its first item and shows how many files it holds.
+          auto& first = t.items.front();
           actor_status c;
-          c.id = "transfer/" + id_of(self) + "/" + std::to_string(t.item.ticket.seq);
+          c.id = "transfer/" + id_of(self) + "/" + std::to_string(first.ticket.seq);
           c.kind = "transfer";
           c.datasource = t.datasource;
           c.state = s.paused || s.schedule.paused(t.datasource) ? "paused" : "running";
-          c.current = t.datasource + ":" + t.item.payload;
-          c.counters["priority"] = t.item.ticket.priority;
+          c.current = t.datasource + ":" + first.payload;
+          if (t.items.size() > 1)
+            c.current += " and " + std::to_string(t.items.size() - 1) + " more files";
+          c.counters["files"] = static_cast<int64_t>(t.items.size());
+          c.counters["priority"] = first.ticket.priority;
           out.children.push_back(std::move(c));
         }
         return out;

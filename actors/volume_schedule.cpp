@@ -102,7 +102,10 @@ std::optional<volume_schedule::pick> volume_schedule::next() {
   auto [negated, seq, queue] = *heads_.begin();
   (void)seq;
   if (higher_refill_due(-negated)) return std::nullopt;
-  auto& q = queues_[queue];
+  return take_head(queue, queues_[queue]);
+}
+
+volume_schedule::pick volume_schedule::take_head(const std::string& queue, sub_queue& q) {
   drop_head(queue, q);
   pick out{queue, q.datasource, std::move(q.buffer.front())};
   q.buffer.pop_front();
@@ -110,6 +113,16 @@ std::optional<volume_schedule::pick> volume_schedule::next() {
     q.starving = starving_.emplace(out.item.ticket.priority, queue);
   add_head(queue, q);
   return out;
+}
+
+std::optional<volume_schedule::pick> volume_schedule::next_from(const std::string& queue) {
+  auto i = queues_.find(queue);
+  if (i == queues_.end() || i->second.buffer.empty() || paused_.count(i->second.datasource) != 0)
+    return std::nullopt;
+  auto priority = i->second.buffer.front().ticket.priority;
+  if (!heads_.empty() && -std::get<0>(*heads_.begin()) > priority) return std::nullopt;
+  if (higher_refill_due(priority)) return std::nullopt;
+  return take_head(queue, i->second);
 }
 
 bool volume_schedule::put_back(const std::string& queue, queue_item item) {

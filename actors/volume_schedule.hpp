@@ -63,6 +63,12 @@ class volume_schedule {
   /// the best buffered item is being refilled.
   std::optional<pick> next();
 
+  /// The next item of the sub-queue `queue` (to fill a batch with one datasource's items):
+  /// nothing when its buffer is empty or paused, or when an item of higher priority waits
+  /// elsewhere (or may come with a refill). Age order between sub-queues of equal priority is
+  /// not kept here: a batch takes its own sub-queue's items in order.
+  std::optional<pick> next_from(const std::string& queue);
+
   /// Puts a leased item back at the front of `queue` (its transfer waits for another of the
   /// same item). False when its datasource is paused: the caller gives it back to the store.
   bool put_back(const std::string& queue, queue_item item);
@@ -78,8 +84,9 @@ class volume_schedule {
                                    std::map<std::string, std::vector<queue_item>> items,
                                    const std::set<std::string>& exhausted, bool volume_paused);
 
-  /// The names of the sub-queues; how many items are buffered in all.
+  /// The names of the sub-queues, how many there are; how many items are buffered in all.
   std::vector<std::string> queue_names() const;
+  size_t queue_count() const noexcept { return queues_.size(); }
   size_t buffered() const;
 
  private:
@@ -102,6 +109,7 @@ class volume_schedule {
   void stop_starving(sub_queue& q);
   std::vector<queue_item> empty_buffer(const std::string& queue, sub_queue& q);
   bool higher_refill_due(int32_t priority) const;
+  pick take_head(const std::string& queue, sub_queue& q);
 
   std::map<std::string, sub_queue> queues_;  // by queue name
   std::set<head_key> heads_;                 // the front item of each buffer of a running datasource

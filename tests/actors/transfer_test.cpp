@@ -410,3 +410,88 @@ BOOST_AUTO_TEST_CASE(one_item_can_be_pushed_through_again) {
       .receive([&](uint64_t n) { queued = n; }, [&](caf::error& e) { BOOST_FAIL(actors::render(e)); });
   BOOST_CHECK_EQUAL(queued, 0u);
 }
+
+// Small files travel in batches (one transfer actor, one I/O job for many); a file of a chunk or
+// more met in a batch is handed back and copied by a transfer of its own, in chunks.
+BOOST_AUTO_TEST_CASE(small_files_go_in_batches_and_big_ones_on_their_own) {
+  temp_dir src{"batch-src"}, dst{"batch-dst"};
+  for (int d = 0; d < 4; ++d)
+    for (int f = 0; f < 100; ++f)
+      write_file(src / ("d" + std::to_string(d)) / ("f" + std::to_string(f)),
+                 std::string(1 + (d * 100 + f) * 37 % 5000, static_cast<char>('a' + f % 26)),
+                 1600000000 + f);
+  std::string big(300u << 10, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 11);
+  write_file(src / "d1/big.bin", big, 1600000000);
+  write_file(src / "d3/big2.bin", big.substr(1000), 1600000001);
+  auto settings = harness::fast_settings();
+  settings.chunk_bytes = 64u << 10;
+  harness node{settings};
+  node.add_volume(directory(dst, 2));
+  node.add_datasource(folder("tree", src));
+  BOOST_CHECK_EQUAL(node.wait_run("tree", 1), "synced");
+  auto diff = difference(snapshot(src.path()), snapshot(dst / "tree"));
+  BOOST_CHECK_MESSAGE(diff.empty(), diff);
+  auto v = node.status(node.volumes.at("backup"));
+  // 406 items (4 directories, 402 files) in far fewer transfer actors than items.
+  BOOST_CHECK_GT(v.counters.at("batches"), 0);
+  BOOST_CHECK_LT(v.counters.at("batches"), 100);
+  BOOST_CHECK_EQUAL(v.counters.at("failed"), 0);
+  BOOST_CHECK(eventually([&] {
+    return node.status(node.volumes.at("backup")).counters.at("done") == 406;
+  }));
+  BOOST_CHECK_EQUAL(read_file(dst / "tree/d1/big.bin"), big);
+}
+
+// Pausing pauses a whole batch, between two of its files; status shows the batch's files; the
+// batch goes on after resume and every file arrives.
+BOOST_AUTO_TEST_CASE(a_batch_pauses_as_one_and_shows_its_files) {
+  temp_dir src{"bpause-src"}, dst{"bpause-dst"};
+  const int files = 300;
+  for (int f = 0; f < files; ++f)
+    write_file(src / ("f" + std::to_string(1000 + f)), "content " + std::to_string(f), 1600000000);
+  harness node;
+  auto local = connectors::local_source::make({src.path().string(), {}, {}});
+  BOOST_REQUIRE(local);
+  // Every read waits at the gate: the first file of the first batch holds its job.
+  auto gate =
+      std::make_shared<gated_source>(std::shared_ptr<connectors::source>{std::move(*local)}, 0);
+  auto vol = node.add_volume(directory(dst, 1));
+  // Everything is queued while the volume is paused, then released at once: full batches.
+  BOOST_CHECK(node.ask(vol, actors::pause_atom::value));
+  auto ds = node.add_datasource(folder("many", src), gate);
+  BOOST_REQUIRE(eventually([&] {
+    return node.ctx->queue().size(actors::queue_name("backup", "many")) ==
+           static_cast<uint64_t>(files);
+  }));
+  BOOST_CHECK(node.ask(vol, actors::resume_atom::value));
+  BOOST_REQUIRE(eventually([&] { return gate->someone_waits(); }));
+  auto v = node.status(node.volumes.at("backup"));
+  BOOST_REQUIRE_EQUAL(v.children.size(), 1u);
+  auto& batch = v.children.front();
+  BOOST_CHECK_GT(batch.counters.at("files"), 1);
+  BOOST_CHECK_LE(batch.counters.at("files"), 64);
+  BOOST_CHECK_NE(batch.current.find(" more files"), std::string::npos);
+  BOOST_CHECK(node.ask(ds, actors::pause_atom::value));
+  BOOST_REQUIRE(eventually([&] {
+    auto s = node.status(node.volumes.at("backup"));
+    return !s.children.empty() && s.children.front().state == "paused";
+  }));
+  gate->open_gate();
+  BOOST_REQUIRE(eventually([&] { return !gate->someone_waits(); }));
+  // Paused: no other batch starts, so at most the first batch's files can have arrived.
+  auto arrived = [&] {
+    size_t n = 0;
+    if (std::filesystem::exists(dst / "many"))
+      for (auto& e : std::filesystem::directory_iterator{dst / "many"})
+        n += e.path().filename().string().rfind("f", 0) == 0 ? 1 : 0;
+    return n;
+  };
+  BOOST_CHECK_LE(arrived(), static_cast<size_t>(batch.counters.at("files")));
+  BOOST_CHECK_EQUAL(node.status(ds).state, "paused");
+  BOOST_CHECK(node.ask(ds, actors::resume_atom::value));
+  BOOST_CHECK_EQUAL(node.wait_run("many", 1), "synced");
+  BOOST_CHECK_EQUAL(arrived(), static_cast<size_t>(files));
+  auto diff = difference(snapshot(src.path()), snapshot(dst / "many"));
+  BOOST_CHECK_MESSAGE(diff.empty(), diff);
+}

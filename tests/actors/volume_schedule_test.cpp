@@ -179,3 +179,45 @@ BOOST_AUTO_TEST_CASE(a_paused_volume_gives_back_everything) {
   BOOST_CHECK_EQUAL(s.release_all().size(), 2u);
   BOOST_CHECK(!s.next());
 }
+
+// A batch takes the next items of its own sub-queue, in their order, for as long as nothing of
+// higher priority waits elsewhere; items of equal priority elsewhere may wait for it.
+BOOST_AUTO_TEST_CASE(a_batch_takes_its_own_sub_queue_until_something_higher_waits) {
+  volume_schedule s;
+  s.add_queue("qa", "a");
+  s.add_queue("qb", "b");
+  auto asked = s.wanted(8);
+  std::map<std::string, std::vector<queue_item>> leased;
+  leased["qa"] = {item(5, 1, "a1"), item(5, 3, "a2"), item(5, 5, "a3"), item(1, 7, "a4")};
+  leased["qb"] = {item(5, 2, "b1"), item(5, 4, "b2"), item(9, 6, "b3")};
+  BOOST_CHECK(s.refilled(asked, std::move(leased), {"qa", "qb"}, false).empty());
+  auto first = s.next();
+  BOOST_REQUIRE(first);
+  BOOST_CHECK_EQUAL(first->item.payload, "a1");
+  std::vector<std::string> batch{first->item.payload};
+  while (auto more = s.next_from(first->queue)) batch.push_back(more->item.payload);
+  // a2 and a3 (priority 5, as b1 and b2) join; a4 (priority 1) does not overtake b1.
+  BOOST_CHECK(batch == (std::vector<std::string>{"a1", "a2", "a3"}));
+  // b's items go in their order; b3 (priority 9) comes only once b1 and b2 left the buffer.
+  BOOST_CHECK(!s.next_from("qa"));
+  auto b = s.next();
+  BOOST_REQUIRE(b);
+  BOOST_CHECK_EQUAL(b->item.payload, "b1");
+  auto b2 = s.next_from("qb");
+  BOOST_REQUIRE(b2);
+  BOOST_CHECK_EQUAL(b2->item.payload, "b2");
+  auto b3 = s.next_from("qb");
+  BOOST_REQUIRE(b3);
+  BOOST_CHECK_EQUAL(b3->item.payload, "b3");
+  BOOST_CHECK(!s.next_from("qb"));
+  BOOST_CHECK(drain(s) == (std::vector<std::string>{"a4"}));
+  // A paused datasource's sub-queue gives nothing to a batch either.
+  s.add_queue("qc", "c");
+  auto again = s.wanted(8);
+  std::map<std::string, std::vector<queue_item>> more;
+  more["qc"] = {item(0, 8, "c1"), item(0, 9, "c2")};
+  BOOST_CHECK(s.refilled(again, std::move(more), {"qc"}, false).empty());
+  BOOST_CHECK_EQUAL(s.pause("c", "qc").size(), 2u);
+  BOOST_CHECK(!s.next_from("qc"));
+  BOOST_CHECK_EQUAL(s.queue_count(), 3u);
+}
