@@ -370,6 +370,13 @@ void sync_now(self_ptr self, std::optional<uint64_t> confirm,
   }
   if (s.rec.health == sync_health::disabled) return refuse(actors_errc::paused, "is disabled");
   if (s.rec.status == datasource_status::paused) return refuse(actors_errc::paused, "is paused");
+  if (s.starting_run) {
+    // The run being numbered is the one asked for: its number is the answer.
+    if (confirm)
+      return refuse(actors_errc::forbidden_transition, "is running; confirm when it ends");
+    s.sync_waiters.push_back(rp);
+    return;
+  }
   if (run_active(self) && s.rec.status == datasource_status::syncing) {
     if (confirm)
       return refuse(actors_errc::forbidden_transition, "is running; confirm when it ends");
@@ -556,7 +563,7 @@ datasource_actor::behavior_type datasource(datasource_actor::stateful_pointer<da
       },
       [=](schedule_atom, uint64_t epoch) {
         auto& s = self->state;
-        if (epoch != s.schedule_epoch || run_active(self)) return;
+        if (epoch != s.schedule_epoch || run_active(self) || s.starting_run) return;
         if (s.rec.health == sync_health::disabled || s.rec.status == datasource_status::paused)
           return;
         bool watched = s.watch_dirty;
@@ -571,7 +578,8 @@ datasource_actor::behavior_type datasource(datasource_actor::stateful_pointer<da
         }
         s.watch_dirty = true;
         // A run going on, a pause, an error: the run's end, a resume or a person looks again.
-        if (!s.started || run_active(self) || s.rec.health == sync_health::disabled ||
+        if (!s.started || run_active(self) || s.starting_run ||
+            s.rec.health == sync_health::disabled ||
             s.rec.status == datasource_status::paused || s.rec.status == datasource_status::error)
           return;
         schedule_at(self, s.ctx->now_ms());

@@ -535,6 +535,7 @@ void start_run(self_ptr self, std::string trigger, bool unpark) {
   st.changed.reset();
   if (trigger == "watch" && after_success && !unpark && !changes.overflow && !changes.paths.empty())
     st.changed = std::make_shared<const std::vector<std::string>>(std::move(changes.paths));
+  st.starting_run = true;
   st.unpark = unpark;
   st.run_error.clear();
   ++st.schedule_epoch;
@@ -564,6 +565,7 @@ void start_run(self_ptr self, std::string trigger, bool unpark) {
            },
            [self](caf::expected<run_record> run) {
              auto& s = self->state;
+             s.starting_run = false;
              if (!run) {
                fail_run(self, run.error());
                job_done(self);

@@ -114,6 +114,9 @@ struct datasource_state {
   uint64_t writer = 0;  // this incarnation's epoch of the single-writer fence
 
   std::optional<storage::run_record> run;
+  // A run is being numbered (start_run's first job): `run` is still the last one, and no other
+  // run may start meanwhile (a sync-now waits for this one's number).
+  bool starting_run = false;
   std::shared_ptr<detail::scan_work> scan;  // set while querying
   bool querying_done = false;
   bool finishing = false;            // the run's last steps are queued: finish once

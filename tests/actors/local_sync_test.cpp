@@ -207,6 +207,33 @@ BOOST_FIXTURE_TEST_CASE(a_pause_while_a_run_is_numbered_pauses_that_run, fixture
   check_equal(snapshot(src.path()));
 }
 
+// A sync-now that arrives while a run is being numbered joins that run: two runs at once would
+// leave the first forever `started` (seen when a watched datasource's start-up run met a
+// sync-now through the API).
+BOOST_FIXTURE_TEST_CASE(a_sync_now_while_a_run_is_numbered_joins_it, fixture) {
+  make_tree();
+  node.add_volume(volume_cfg());
+  auto ds = node.add_datasource(folder_cfg(sync_type::auto_));
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
+  write_file(src / "late.txt", "late", 1600000200);
+  // Both are in the mailbox before the first one's numbering comes back.
+  auto first = (*node.self)->request(ds, caf::duration{std::chrono::seconds{30}},
+                                     actors::sync_now_atom::value);
+  auto second = (*node.self)->request(ds, caf::duration{std::chrono::seconds{30}},
+                                      actors::sync_now_atom::value);
+  uint64_t a = 0, b = 0;
+  first.receive([&](uint64_t n) { a = n; }, [&](caf::error& e) { BOOST_FAIL(actors::render(e)); });
+  second.receive([&](uint64_t n) { b = n; }, [&](caf::error& e) { BOOST_FAIL(actors::render(e)); });
+  BOOST_CHECK_EQUAL(a, 2u);
+  BOOST_CHECK_EQUAL(b, 2u);
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 2), "synced");
+  auto last = node.ctx->runs().last("photos");
+  BOOST_REQUIRE(last && *last);
+  BOOST_CHECK_EQUAL((*last)->number, 2u);
+  BOOST_CHECK((*last)->status == storage::run_status::success);
+  check_equal(snapshot(src.path()));
+}
+
 // A volume told to pause a datasource before it knows the datasource (the datasource's start
 // can overtake the supervisor's registration) still serves it once registered and resumed.
 BOOST_FIXTURE_TEST_CASE(pause_of_a_datasource_before_its_registration, fixture) {
