@@ -1,5 +1,6 @@
-// actors/tracker_actor.cpp: the tracker actor: authenticates each command, answers verify and
-// signOut from its token cache, and runs the operations of actors/tracker_ops.hpp inline (point
+// actors/tracker_actor.cpp: the tracker actor: authenticates each command (the token cache of
+// actors/tracker_front.hpp, shared with the threads that answer point reads), answers verify and
+// signOut, and runs the operations of actors/tracker_ops.hpp inline (point
 // reads, small writes) or on the I/O pool (scans, argon2id, user changes, big bodies).
 #include "actors/tracker_actor.hpp"
 
@@ -7,7 +8,6 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -17,6 +17,7 @@
 
 #include "actors/error.hpp"
 #include "actors/io_pool.hpp"
+#include "actors/tracker_front.hpp"
 #include "actors/tracker_json.hpp"
 #include "actors/tracker_ops.hpp"
 #include "storage/error.hpp"
@@ -31,32 +32,21 @@ using detail::principal;
 using detail::tracker_services;
 using storage::user_class;
 
-// Shared, so a cached principal costs no copy per request.
-using principal_ptr = std::shared_ptr<const principal>;
-
-struct token_cache_entry {
-  principal_ptr who;
-  std::chrono::steady_clock::time_point at;
-};
-
 }  // namespace
 
 struct tracker_state {
   static const char* name;
+  // The token cache and the services, shared with the threads answering point reads.
+  std::shared_ptr<tracker_front> front;
   // Shared with the pool jobs in flight, which may outlive the actor by a little.
-  std::shared_ptr<tracker_services> svc = std::make_shared<tracker_services>();
+  std::shared_ptr<tracker_services> svc;
   io_pool* pool = nullptr;
   io_pool* password_pool = nullptr;
   sign_in_limiter limiter;
-  std::unordered_map<std::string, token_cache_entry> cache;
-  // User changes running on the pool: while any is, tokens are verified against the database
-  // every time and nothing is cached, so a revocation counts from the moment it is written.
-  size_t user_changes = 0;
   size_t in_pool = 0;
   uint64_t requests = 0;
   uint64_t refused = 0;
   uint64_t failed = 0;
-  uint64_t cache_hits = 0;
   // Followers of the change feed waiting for a change after their cursor, each until its time.
   struct feed_waiter {
     tracker_command cmd;
@@ -78,53 +68,6 @@ struct tracker_state {
 const char* tracker_state::name = "tracker";
 
 namespace {
-
-// Who presents `token`, or why nobody may act.
-caf::expected<principal_ptr> authenticate(tracker_state& st, const std::string& token,
-                                          bool bad_credentials) {
-  auto& s = *st.svc;
-  if (bad_credentials)
-    return make_error(actors_errc::unauthenticated,
-                      "the Authorization header must be: Bearer <token>");
-  if (token.empty()) {
-    if (!s.anonymous) return make_error(actors_errc::unauthenticated, "authentication required");
-    auto p = std::make_shared<principal>();
-    p->name = "anonymous";
-    p->cls = *s.anonymous;
-    p->anonymous = true;
-    return principal_ptr{std::move(p)};
-  }
-  auto now = std::chrono::steady_clock::now();
-  bool use_cache = st.user_changes == 0;
-  if (use_cache) {
-    auto i = st.cache.find(token);
-    if (i != st.cache.end()) {
-      if (now - i->second.at < s.settings.token_cache_ttl) {
-        ++st.cache_hits;
-        return i->second.who;
-      }
-      st.cache.erase(i);
-    }
-  }
-  auto user = s.users->verify_token(token, storage::epoch_ms());
-  if (!user) {
-    if (storage::is(user.error(), storage::storage_errc::not_found) ||
-        storage::is(user.error(), storage::storage_errc::invalid_argument))
-      return make_error(actors_errc::unauthenticated, "invalid, expired or revoked token");
-    return std::move(user.error());
-  }
-  auto made = std::make_shared<principal>();
-  made->name = user->username;
-  made->cls = user->cls;
-  made->element_json = std::move(user->element_json);
-  made->token_expires_ms = user->token_expires_ms;
-  principal_ptr p = std::move(made);
-  if (use_cache) {
-    if (st.cache.size() >= 100000) st.cache.clear();
-    st.cache.emplace(token, token_cache_entry{p, now});
-  }
-  return p;
-}
 
 void answer(tracker_state& st, const tracker_command& cmd, api_answer a) {
   st.count(a);
@@ -170,15 +113,15 @@ using self_ptr = tracker_actor::stateful_pointer<tracker_state>;
 
 // Runs `cmd` for `who` on the I/O pool, or refuses it when the pool is too far behind.
 // `users`: the command may change users or tokens, so no token is cached while it runs.
-void run_on_pool(self_ptr self, tracker_command cmd, principal_ptr who, bool users) {
+void run_on_pool(self_ptr self, tracker_command cmd, tracker_front::principal_ptr who,
+                 bool users) {
   auto& s = self->state;
   if (s.pool->queued() >= s.svc->settings.max_queued_jobs)
     return answer(s, cmd, refuse(actors_errc::busy, "the node is busy; retry"));
   ++s.in_pool;
-  if (users) {
-    ++s.user_changes;
-    s.cache.clear();
-  }
+  // User changes running on the pool: while any is, tokens are verified against the database
+  // every time and nothing is cached, so a revocation counts from the moment it is written.
+  if (users) s.front->user_change_started();
   auto shared = std::make_shared<tracker_command>(std::move(cmd));
   run_io(
       self, *s.pool,
@@ -194,11 +137,7 @@ void run_on_pool(self_ptr self, tracker_command cmd, principal_ptr who, bool use
         --state.in_pool;
         state.refused += outcome.first;
         state.failed += outcome.second;
-        if (users) {
-          --state.user_changes;
-          // Tokens verified while the change ran may have seen the old state.
-          state.cache.clear();
-        }
+        if (users) state.front->user_change_ended();
       });
 }
 
@@ -305,10 +244,8 @@ void follow_changes(self_ptr self, tracker_command cmd) {
 
 tracker_actor::behavior_type tracker(self_ptr self, tracker_init init) {
   auto& st = self->state;
-  st.svc->elements = init.elements;
-  st.svc->users = init.users;
-  st.svc->settings = init.settings;
-  st.svc->anonymous = storage::user_class_from_string(init.settings.anonymous_class);
+  st.front = init.front ? init.front : std::make_shared<tracker_front>(init);
+  st.svc = st.front->services();
   st.pool = init.pool;
   st.password_pool = init.password_pool != nullptr ? init.password_pool : init.pool;
   st.limiter = sign_in_limiter{init.settings.sign_in};
@@ -330,16 +267,11 @@ tracker_actor::behavior_type tracker(self_ptr self, tracker_init init) {
         ++s.requests;
         if (cmd.op == api_op::sign_in)  // argon2id takes tens of milliseconds: never here
           return sign_in(self, std::move(cmd));
-        auto auth = authenticate(s, cmd.token, cmd.bad_credentials);
+        auto auth = s.front->authenticate(cmd.token, cmd.bad_credentials);
         if (!auth) return answer(s, cmd, answer_error(std::move(auth.error())));
         auto who_ptr = std::move(*auth);
         const principal& who = *who_ptr;
-        if (static_cast<uint8_t>(who.cls) < required_class(cmd.op))
-          return answer(s, cmd,
-                        refuse(actors_errc::forbidden,
-                               std::string{to_string(cmd.op)} + " needs the class " +
-                                   storage::to_string(static_cast<user_class>(
-                                       required_class(cmd.op)))));
+        if (auto refused = class_refusal(cmd.op, who)) return answer(s, cmd, std::move(*refused));
         switch (cmd.op) {
           case api_op::verify:
             return answer(s, cmd, answer_json(answer_kind::done, detail::verify_json(who)));
@@ -351,7 +283,7 @@ tracker_actor::behavior_type tracker(self_ptr self, tracker_init init) {
                             refuse(actors_errc::unauthenticated, "no token to revoke"));
             if (auto err = s.svc->users->revoke_token(cmd.token))
               return answer(s, cmd, answer_error(std::move(err)));
-            s.cache.erase(cmd.token);
+            s.front->forget(cmd.token);
             auto a = answer_json(answer_kind::done, "{\"signed_out\":true}");
             a.token_revoked = true;
             return answer(s, cmd, std::move(a));
@@ -369,7 +301,7 @@ tracker_actor::behavior_type tracker(self_ptr self, tracker_init init) {
           bool bad_credentials) -> caf::result<std::string, uint8_t, bool> {
         auto& s = self->state;
         ++s.requests;
-        auto who = authenticate(s, token, bad_credentials);
+        auto who = s.front->authenticate(token, bad_credentials);
         if (!who) {
           ++s.refused;
           return std::move(who.error());
@@ -403,13 +335,16 @@ tracker_actor::behavior_type tracker(self_ptr self, tracker_init init) {
         out.kind = "tracker";
         out.state = "running";
         out.mailbox = self->mailbox().size();
-        out.counters["requests"] = static_cast<int64_t>(s.requests);
-        out.counters["refused"] = static_cast<int64_t>(s.refused);
-        out.counters["failed"] = static_cast<int64_t>(s.failed);
+        // Point reads answered on the network threads count as the tracker's requests too.
+        auto front = s.front->read_counters();
+        out.counters["requests"] = static_cast<int64_t>(s.requests + front.point_reads);
+        out.counters["point_reads"] = static_cast<int64_t>(front.point_reads);
+        out.counters["refused"] = static_cast<int64_t>(s.refused + front.refused);
+        out.counters["failed"] = static_cast<int64_t>(s.failed + front.failed);
         out.counters["pool_jobs"] = static_cast<int64_t>(s.in_pool);
         out.counters["pool_queued"] = static_cast<int64_t>(s.pool->queued());
-        out.counters["token_cache"] = static_cast<int64_t>(s.cache.size());
-        out.counters["token_cache_hits"] = static_cast<int64_t>(s.cache_hits);
+        out.counters["token_cache"] = static_cast<int64_t>(front.cached);
+        out.counters["token_cache_hits"] = static_cast<int64_t>(front.cache_hits);
         out.counters["feed_waiters"] = static_cast<int64_t>(s.feed_waiters.size());
         return out;
       },

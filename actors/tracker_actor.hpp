@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ class user_store;
 namespace syncline::actors {
 
 class io_pool;
+class tracker_front;
 
 /// How the tracker authenticates and what it accepts. Runtime fills it from `[auth]` and `[api]`.
 struct tracker_settings {
@@ -62,6 +64,9 @@ struct tracker_init {
   /// calls; null: `pool`.
   io_pool* password_pool = nullptr;
   tracker_settings settings;
+  /// The token cache and point reads, shared with the threads that answer point reads
+  /// (actors/tracker_front.hpp); null: the tracker makes its own.
+  std::shared_ptr<tracker_front> front;
 };
 
 /// The tracker. Answers each `tracker_command` through its `respond` continuation, from the

@@ -11,6 +11,7 @@
 
 #include <caf/send.hpp>
 
+#include "actors/tracker_front.hpp"
 #include "runtime/api_errors.hpp"
 #include "runtime/datasource_routes.hpp"
 
@@ -93,8 +94,13 @@ std::optional<http_response> read_feed_query(const http_request& req,
 }
 
 http_handler tracker_route(actors::tracker_actor tracker, api_op op, extra what,
-                           std::string methods, std::shared_ptr<const request_policy> policy) {
-  return [tracker, op, what, methods, policy](http_request req, http_reply reply) {
+                           std::string methods, std::shared_ptr<const request_policy> policy,
+                           std::shared_ptr<actors::tracker_front> front) {
+  // Point reads (a GET of one id) are answered here, on the network thread that read them,
+  // through the tracker's front (the same authentication, token cache and read); the rest goes
+  // to the tracker actor.
+  if (op != api_op::read) front = nullptr;
+  return [tracker, op, what, methods, policy, front](http_request req, http_reply reply) {
     auto who = read_credentials(req);
     if (changes_state(op)) {
       auto* acting = op != api_op::sign_in ? &who : nullptr;
@@ -137,6 +143,12 @@ http_handler tracker_route(actors::tracker_actor tracker, api_op op, extra what,
         break;
     }
     call.body = std::move(req.body);
+    if (front && req.method == "GET") {
+      if (auto a = front->point_read(call)) {
+        reply.send(to_http(std::move(*a), policy->tls));
+        return;
+      }
+    }
     call.remote = std::move(req.remote);
     call.respond = [reply = std::move(reply), secure = policy->tls](actors::api_answer a) {
       reply.send(to_http(std::move(a), secure));
@@ -224,13 +236,14 @@ void authenticate_then(caf::actor_system& sys, actors::tracker_actor tracker,
 
 void add_api_routes(http_router& router, caf::actor_system& sys, actors::tracker_actor tracker,
                     actors::datasource_api_actor datasources,
-                    std::shared_ptr<const request_policy> policy) {
+                    std::shared_ptr<const request_policy> policy,
+                    std::shared_ptr<actors::tracker_front> front) {
   auto add = [&](std::initializer_list<const char*> methods, const char* pattern, api_op op,
                  extra what = extra::none) {
     std::string allowed;
     for (auto* m : methods) allowed += (allowed.empty() ? "" : ", ") + std::string{m};
     for (auto* m : methods)
-      router.add(m, pattern, tracker_route(tracker, op, what, allowed, policy));
+      router.add(m, pattern, tracker_route(tracker, op, what, allowed, policy, front));
   };
   // Methods as damas-core registers them, plus the ones its clients actually use: the async
   // Python client posts updates and deletes; lock and unlock accept POST too.

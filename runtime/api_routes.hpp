@@ -14,6 +14,10 @@
 #include "runtime/http_router.hpp"
 #include "runtime/request_guard.hpp"
 
+namespace syncline::actors {
+class tracker_front;
+}  // namespace syncline::actors
+
 namespace syncline::runtime {
 
 /// The token a request presents: `Authorization: Bearer <token>`, else the `token` cookie.
@@ -67,9 +71,12 @@ void authenticate_then(caf::actor_system& sys, actors::tracker_actor tracker,
 /// each read into a `tracker_command` for `tracker` and its `api_answer` written as HTTP
 /// (runtime/api_errors.hpp); and seed 000's
 /// `/api/{container}/{account}/workspaces/{workspace}/...`, authenticated by the tracker and
-/// handed to `datasources`. The node's own routes are in runtime/node_routes.hpp.
+/// handed to `datasources`. The node's own routes are in runtime/node_routes.hpp. With `front`
+/// (the tracker's, actors/tracker_front.hpp), a point read (`GET /api/read/<one id>`) is answered
+/// on the network thread that read it, without a message to the tracker.
 void add_api_routes(http_router& router, caf::actor_system& sys, actors::tracker_actor tracker,
                     actors::datasource_api_actor datasources,
-                    std::shared_ptr<const request_policy> policy);
+                    std::shared_ptr<const request_policy> policy,
+                    std::shared_ptr<actors::tracker_front> front = nullptr);
 
 }  // namespace syncline::runtime

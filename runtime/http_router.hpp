@@ -13,8 +13,10 @@ namespace syncline::runtime {
 
 /// A route handler. It runs on the HTTP server's network thread, so it must return quickly and
 /// never block: work that takes time (an actor request, storage I/O) is started here and
-/// answered later through `reply`, from whatever thread finishes it. Exceptions thrown by a
-/// handler are caught by the server and answered with 500.
+/// answered later through `reply`, from whatever thread finishes it. The one exception is a point
+/// read (`GET /api/read/<one id>`), answered in the handler from the token cache and the element
+/// store, which never wait for a writer (docs/api.md, "How a request runs"). Exceptions thrown by
+/// a handler are caught by the server and answered with 500.
 using http_handler = std::function<void(http_request request, http_reply reply)>;
 
 /// Routes by method and path pattern. Built before the server starts and read-only afterwards,

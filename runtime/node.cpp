@@ -36,6 +36,7 @@
 #include "actors/supervisor_actor.hpp"
 #include "actors/targets.hpp"
 #include "actors/tracker_actor.hpp"
+#include "actors/tracker_front.hpp"
 #include "runtime/api_routes.hpp"
 #include "runtime/content_routes.hpp"
 #include "runtime/node_routes.hpp"
@@ -78,14 +79,16 @@ std::string health_body(const std::string& node_id, std::chrono::steady_clock::t
 http_router make_routes(const std::string& node_id, std::chrono::steady_clock::time_point since,
                         actors::tracker_actor tracker, actors::datasource_api_actor datasources,
                         caf::actor_system& sys, node_routes_init node,
-                        std::shared_ptr<const request_policy> policy) {
+                        std::shared_ptr<const request_policy> policy,
+                        std::shared_ptr<actors::tracker_front> front) {
   http_router router;
   router.add("GET", "/health", [node_id, since](http_request, http_reply reply) {
     reply.send(http_response::json(200, health_body(node_id, since)));
   });
   add_node_routes(router, sys, std::move(node));
   add_page_routes(router);
-  add_api_routes(router, sys, std::move(tracker), std::move(datasources), std::move(policy));
+  add_api_routes(router, sys, std::move(tracker), std::move(datasources), std::move(policy),
+                 std::move(front));
   return router;
 }
 
@@ -577,6 +580,10 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   tracker.settings.max_token_ttl = std::chrono::seconds{cfg.auth.max_token_ttl_s};
   tracker.settings.token_cache_ttl = std::chrono::milliseconds{cfg.auth.token_cache_ms};
   tracker.settings.max_ids = cfg.api.max_ids;
+  // Point reads are answered on the network threads through the tracker's front, which shares
+  // the tracker's token cache.
+  auto front = std::make_shared<actors::tracker_front>(tracker);
+  tracker.front = front;
   p->tracker = actors::spawn_tracker(*p->system, std::move(tracker));
   caf::anon_send(p->directory, actors::register_atom::value,
                  actors::directory_entry{"tracker", "tracker",
@@ -630,7 +637,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& cfg) {
   node_routes.supervisor = p->supervisor;
   node_routes.policy = policy;
   auto routes = make_routes(p->node_id, started, p->tracker, p->datasource_api, *p->system,
-                            std::move(node_routes), std::move(policy));
+                            std::move(node_routes), std::move(policy), std::move(front));
   content_routes_init content{p->tracker, p->ctx.get(), p->api_pool.get(), nullptr};
   if (*site && (*site)->tracker != "self")
     content.remote = std::make_shared<remote_verifier>((*site)->tracker, (*site)->allow_insecure,

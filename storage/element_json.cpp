@@ -7,6 +7,7 @@
 
 #include <simdjson.h>
 
+#include "storage/detail/compact_batch.hpp"
 #include "storage/error.hpp"
 
 namespace syncline::storage {
@@ -310,6 +311,12 @@ caf::error validate_id(std::string_view id) {
 }
 
 caf::expected<element_batch> parse_element_batch(std::string_view json, id_policy ids) {
+  // Most requests, and every bulk one, are already compact: read them as they are.
+  if (auto batch = detail::parse_compact_batch(json, ids)) return std::move(*batch);
+  return detail::parse_general_batch(json, ids);
+}
+
+caf::expected<element_batch> detail::parse_general_batch(std::string_view json, id_policy ids) {
   auto doc = parse_document(json);
   if (!doc) return std::move(doc.error());
   element_batch out;

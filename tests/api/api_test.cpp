@@ -485,6 +485,70 @@ BOOST_AUTO_TEST_CASE(tokens_by_cookie_bad_schemes_and_sign_out_revokes_on_the_se
   BOOST_CHECK_EQUAL(as(token).get("/api/read/%2Fmx").status, 401);
 }
 
+// The tracker's `point_reads` counter: reads answered on the network thread, not by the actor.
+uint64_t point_reads() {
+  auto r = as(w().root).get("/api/actors");
+  BOOST_REQUIRE_EQUAL(r.status, 200);
+  auto at = r.body.find(R"("point_reads":)");
+  BOOST_REQUIRE(at != std::string::npos);
+  return std::stoull(r.body.substr(at + 14));
+}
+
+// A GET of one element is answered on the network thread that read it, with the tracker's own
+// authentication, token cache and answers: a revoked token is refused there on the very next
+// request, however recently it was cached, and nobody reads without a valid token.
+BOOST_AUTO_TEST_CASE(point_reads_answer_as_the_tracker_and_honour_revocation_at_once) {
+  auto root = as(w().root);
+  BOOST_REQUIRE_EQUAL(root.post("/api/create/", R"({"_id":"/pr","k":1})").status, 201);
+  // The same answers as the tracker actor gives (POST /api/read/ goes to it).
+  auto before = point_reads();
+  auto fast = as(w().guest).get("/api/read/%2Fpr");
+  auto slow = as(w().guest).post("/api/read/", R"("/pr")");
+  BOOST_CHECK_EQUAL(fast.status, 200);
+  BOOST_CHECK_EQUAL(fast.body, slow.body);
+  BOOST_CHECK_EQUAL(member(fast.body, "_id"), "/pr");
+  auto fast_missing = as(w().guest).get("/api/read/%2Fpr-none");
+  auto slow_missing = as(w().guest).post("/api/read/", R"("/pr-none")");
+  BOOST_CHECK_EQUAL(fast_missing.status, 404);
+  BOOST_CHECK_EQUAL(fast_missing.body, slow_missing.body);
+  BOOST_CHECK_EQUAL(point_reads(), before + 2);
+
+  // Without a valid token: refused on the fast path as by the tracker.
+  api_client anon{port()};
+  BOOST_CHECK_EQUAL(anon.get("/api/read/%2Fpr").status, 401);
+  BOOST_CHECK_EQUAL(anon.call("GET", "/api/read/%2Fpr", {}, {{"Authorization", "Basic dXJzdWxhOnB3"}}).status, 401);
+  BOOST_CHECK_EQUAL(as("nonsense").get("/api/read/%2Fpr").status, 401);
+  BOOST_CHECK_EQUAL(point_reads(), before + 5);
+
+  // signOut: the token was just cached by two reads; the next read is refused.
+  auto token = anon.sign_in("ursula", "pw-user");
+  BOOST_REQUIRE(!token.empty());
+  BOOST_CHECK_EQUAL(anon.call("GET", "/api/read/%2Fpr", {}, {{"Cookie", "token=" + token}}).status, 200);
+  BOOST_CHECK_EQUAL(as(token).get("/api/read/%2Fpr").status, 200);
+  BOOST_CHECK_EQUAL(as(token).post("/api/signOut", "").status, 200);
+  BOOST_CHECK_EQUAL(as(token).get("/api/read/%2Fpr").status, 401);
+
+  // A user disabled, given a new password or deleted: its cached token stops at once.
+  BOOST_REQUIRE_EQUAL(root.post("/api/create/", R"({"_id":"@fast","class":"editor","password":"pw-fast"})").status, 201);
+  auto cached_token = [&](const char* password) {
+    auto t = anon.sign_in("fast", password);
+    BOOST_REQUIRE(!t.empty());
+    BOOST_CHECK_EQUAL(as(t).get("/api/read/%2Fpr").status, 200);
+    BOOST_CHECK_EQUAL(as(t).get("/api/read/%2Fpr").status, 200);
+    return t;
+  };
+  token = cached_token("pw-fast");
+  BOOST_CHECK_EQUAL(root.put("/api/update/", R"({"_id":"@fast","disable":true})").status, 200);
+  BOOST_CHECK_EQUAL(as(token).get("/api/read/%2Fpr").status, 401);
+  BOOST_CHECK_EQUAL(root.put("/api/update/", R"({"_id":"@fast","disable":null})").status, 200);
+  token = cached_token("pw-fast");
+  BOOST_CHECK_EQUAL(root.put("/api/update/", R"({"_id":"@fast","password":"pw-new"})").status, 200);
+  BOOST_CHECK_EQUAL(as(token).get("/api/read/%2Fpr").status, 401);
+  token = cached_token("pw-new");
+  BOOST_CHECK_EQUAL(root.del("/api/delete/", R"("@fast")").status, 200);
+  BOOST_CHECK_EQUAL(as(token).get("/api/read/%2Fpr").status, 401);
+}
+
 BOOST_AUTO_TEST_CASE(tokens_expire) {
   api_client anon{port()};
   auto token = anon.sign_in("ursula", "pw-user", "1s");

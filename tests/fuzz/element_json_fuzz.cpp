@@ -5,13 +5,16 @@
 // - every value is the compact text simdjson::minify writes (the reader has its own
 //   faster minifier);
 // - a batch element's prepared body is exactly its fields serialized;
-// - what is stored reads back: `serialize_element` then `parse_stored` gives the same fields.
+// - what is stored reads back: `serialize_element` then `parse_stored` gives the same fields;
+// - the fast path for compact input (storage/detail/compact_batch.hpp) makes exactly the batch
+//   the general parser makes, whenever it takes an input.
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <simdjson.h>
 
+#include "storage/detail/compact_batch.hpp"
 #include "storage/element_json.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
@@ -68,6 +71,37 @@ void check_batch(const std::vector<storage::element_input>& in, const storage::e
   }
 }
 
+bool same_span(storage::element_batch::span a, storage::element_batch::span b) {
+  return a.offset == b.offset && a.size == b.size;
+}
+
+void check_fast_path(std::string_view json, storage::id_policy policy) {
+  auto fast = storage::detail::parse_compact_batch(json, policy);
+  if (!fast) return;
+  auto general = storage::detail::parse_general_batch(json, policy);
+  require(static_cast<bool>(general), "the fast path took what the general parser refuses");
+  auto& a = *fast;
+  auto& b = *general;
+  require(a.text == b.text, "the fast path laid out other text");
+  require(a.ids.size() == b.ids.size() && a.fields.size() == b.fields.size() &&
+              a.elements.size() == b.elements.size(),
+          "the fast path read other counts");
+  for (size_t k = 0; k < a.ids.size(); ++k)
+    require(same_span(a.ids[k], b.ids[k]), "the fast path placed an id elsewhere");
+  for (size_t k = 0; k < a.fields.size(); ++k)
+    require(same_span(a.fields[k].key, b.fields[k].key) &&
+                same_span(a.fields[k].value, b.fields[k].value),
+            "the fast path placed a field elsewhere");
+  for (size_t k = 0; k < a.elements.size(); ++k) {
+    auto& x = a.elements[k];
+    auto& y = b.elements[k];
+    require(x.ids_begin == y.ids_begin && x.ids_end == y.ids_end &&
+                x.fields_begin == y.fields_begin && x.fields_end == y.fields_end &&
+                x.has_body == y.has_body && (!x.has_body || same_span(x.body, y.body)),
+            "the fast path read another element");
+  }
+}
+
 void check_round_trip(const storage::element_input& e) {
   auto json = storage::serialize_element(e.ids.empty() ? "x" : e.ids.front(), e.fields);
   auto back = storage::parse_stored(json);
@@ -86,6 +120,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (auto policy : {storage::id_policy::optional, storage::id_policy::required}) {
     auto parsed = storage::parse_elements(json, policy);
     auto batch = storage::parse_element_batch(json, policy);
+    check_fast_path(json, policy);
     require(static_cast<bool>(parsed) == static_cast<bool>(batch), "the two readers disagree on validity");
     if (!parsed) continue;
     check_against_simdjson(json, *parsed);

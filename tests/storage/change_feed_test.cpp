@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/codec.hpp"
 #include "storage/database.hpp"
 #include "storage/element_store.hpp"
 #include "storage/ulid.hpp"
@@ -202,4 +203,57 @@ BOOST_FIXTURE_TEST_CASE(the_listener_hears_each_write_with_the_newest_sequence, 
   BOOST_REQUIRE_EQUAL(heard.size(), 2u);
   BOOST_CHECK_EQUAL(heard.back(), store->last_change());
   BOOST_CHECK_LT(heard.front(), heard.back());
+}
+
+// One write's entry stores each id as the bytes after the prefix it shares with the previous
+// one: whatever the ids share (everything, nothing, one is the other's prefix), the feed gives
+// them back whole, in order, from any cursor inside the write and after a restart.
+BOOST_FIXTURE_TEST_CASE(ids_sharing_prefixes_come_back_whole, fixture) {
+  std::string long_id = "/long/" + std::string(1000, 'x');
+  std::vector<std::string> ids{"/shots/seq001/file0001.exr", "/shots/seq001/file0002.exr",
+                               "/shots/seq001/", "/shots/seq001/file0002.exr.bak", "/other",
+                               long_id, long_id + "y", "/shots/seq002/file0001.exr"};
+  std::string json = "[";
+  for (auto& id : ids) json += (json.size() > 1 ? R"(,{"_id":")" : R"({"_id":")") + id + "\"}";
+  json += "]";
+  ok(store->create(json, alice));
+  // A delete among the changes of one write, in the middle.
+  ok(store->remove({"/shots/seq001/file0002.exr", "/shots/seq001/file0002.exr.bak", "/x"}, alice));
+  auto want = ids;
+  want.push_back("/shots/seq001/file0002.exr-");
+  want.push_back("/shots/seq001/file0002.exr.bak-");
+  auto joined = [&](size_t from) {
+    std::string out;
+    for (size_t k = from; k < want.size(); ++k) out += (out.empty() ? "" : " ") + want[k];
+    return out;
+  };
+  auto all = page(0);
+  BOOST_REQUIRE_EQUAL(all.changes.size(), want.size());
+  BOOST_CHECK_EQUAL(ids_of(all), joined(0));
+  for (size_t skip = 1; skip < want.size(); ++skip) {
+    auto rest = page(all.changes[skip - 1].seq);
+    BOOST_CHECK_EQUAL(ids_of(rest), joined(skip));
+  }
+  reopen();
+  BOOST_CHECK_EQUAL(ids_of(page(0)), joined(0));
+}
+
+// An entry as the feed's first version wrote it (every id whole) reads as it always did.
+BOOST_FIXTURE_TEST_CASE(entries_of_the_first_version_still_read, fixture) {
+  std::string key = "chg/s/";
+  codec::append_u64(key, 1);
+  std::string value;
+  codec::append_u64(value, 1000);
+  codec::append_u32(value, 2);
+  for (auto [id, deleted] : {std::pair<std::string, char>{"/dir/a", 0}, {"/dir/b", 1}}) {
+    value.push_back(deleted);
+    codec::append_u32(value, static_cast<uint32_t>(id.size()));
+    value += id;
+  }
+  BOOST_REQUIRE(!db->put_meta(key, value));
+  reopen();
+  BOOST_CHECK_EQUAL(ids_of(page(0)), "/dir/a /dir/b-");
+  ok(store->create(R"({"_id":"/dir/c"})", alice));
+  BOOST_CHECK_EQUAL(ids_of(page(0)), "/dir/a /dir/b- /dir/c");
+  BOOST_CHECK_EQUAL(ids_of(page(1)), "/dir/b- /dir/c");
 }

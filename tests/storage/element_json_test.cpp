@@ -2,7 +2,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <vector>
 
+#include "storage/detail/compact_batch.hpp"
 #include "storage/element_json.hpp"
 #include "storage/error.hpp"
 #include "tests/storage/storage_test_util.hpp"
@@ -243,4 +245,83 @@ BOOST_AUTO_TEST_CASE(json_unquote_inverts_json_quote) {
   BOOST_CHECK_EQUAL(json_unquote(R"("\u0041\/")").value_or("?"), "A/");
   for (auto bad : {"", "x", "1", "null", R"("open)", R"(["a"])", R"("a" "b")"})
     BOOST_CHECK_MESSAGE(!json_unquote(bad), "unquoted " << bad);
+}
+
+namespace {
+
+// The batch as text: every span spelled out, to compare two batches whole.
+std::string layout(const element_batch& b) {
+  auto span = [&](element_batch::span s) {
+    return std::to_string(s.offset) + "+" + std::to_string(s.size) + "=" + std::string{b[s]};
+  };
+  std::string out = b.text + "\n";
+  for (auto& e : b.elements) {
+    out += "element ids";
+    for (auto k = e.ids_begin; k < e.ids_end; ++k) out += " " + span(b.ids[k]);
+    out += " fields";
+    for (auto k = e.fields_begin; k < e.fields_end; ++k)
+      out += " " + span(b.fields[k].key) + ":" + span(b.fields[k].value);
+    out += e.has_body ? " body " + span(e.body) + "\n" : " no body\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+// Compact input is read as it stands, and makes exactly the batch the general parser makes;
+// whatever the general parser would write differently (or refuse) is left to it.
+BOOST_AUTO_TEST_CASE(the_fast_path_for_compact_input_matches_the_general_parser) {
+  std::vector<std::string> taken{
+      R"({"_id":"/a","type":"file","size":42,"tags":["exr","render"],"m":{"k":[1,-2,true,null]}})",
+      R"([{"_id":"/a"},{"_id":"/b","x":0}])",
+      "[\n  {\"_id\":\"/a\",\"x\":1},\n  {\"x\":2}\n]\n",
+      R"({})",
+      R"([{},{"k":"v"}])",
+  };
+  taken.push_back("{\"_id\":\"/caf\xc3\xa9\",\"k\":\"\xe2\x82\xac\",\"n\":-123456789012345678}");
+  taken.push_back(R"({"_id":"/a","m":{"d":1,"d":2},"e":[]})");  // a nested repeat stays as written
+  for (auto& json : taken) {
+    for (auto policy : {id_policy::optional, id_policy::required}) {
+      auto general = detail::parse_general_batch(json, policy);
+      auto fast = detail::parse_compact_batch(json, policy);
+      if (!general) {
+        BOOST_CHECK_MESSAGE(!fast, "the fast path took what the general parser refuses: " + json);
+        continue;
+      }
+      BOOST_REQUIRE_MESSAGE(fast, "the fast path declined " + json);
+      BOOST_CHECK_EQUAL(layout(*fast), layout(*general));
+      auto both = parse_element_batch(json, policy);
+      BOOST_REQUIRE(both);
+      BOOST_CHECK_EQUAL(layout(*both), layout(*general));
+    }
+  }
+  std::vector<std::string> declined{
+      R"({"_id":"/a","x":1.5})",             // the parser writes doubles its own way
+      R"({"_id":"/a","x":1e2})",
+      R"({"_id":"/a","x":-0})",
+      R"({"_id":"/a","x":1234567890123456789})",  // 19 digits
+      R"({"_id":"/a","x":"a\"b"})",          // an escape
+      R"({"_id":"/a\u0041"})",
+      R"({"_id":"/a", "x":1})",              // whitespace inside an element
+      R"({"_id":"/a","x":[1, 2]})",
+      R"({"x":1,"_id":"/a"})",               // `_id` not first
+      R"({"_id":["/a","/b"]})",              // an array of ids
+      R"({"_id":"/a","x":1,"x":2})",         // a repeated key
+      R"({"_id":"","x":1})",                 // an invalid id
+      R"([])", R"([{"_id":"/a"},])", R"({"_id":"/a"} x)", R"("a")", R"([1])", R"({"_id":"/a","x":tru})",
+      R"({"_id":"/a","x":01})", R"({"_id":"/a","x":-})",
+      element_of_depth(40),
+      "{\"_id\":\"/a\",\"x\":\"\xff\"}",  // not UTF-8
+  };
+  for (auto& json : declined) {
+    BOOST_CHECK_MESSAGE(!detail::parse_compact_batch(json, id_policy::optional),
+                        "the fast path took " + json);
+    auto general = detail::parse_general_batch(json, id_policy::optional);
+    auto both = parse_element_batch(json, id_policy::optional);
+    BOOST_CHECK_EQUAL(static_cast<bool>(both), static_cast<bool>(general));
+    if (both && general) BOOST_CHECK_EQUAL(layout(*both), layout(*general));
+  }
+  // Without an `_id`, an element is refused where ids are required: by the general parser.
+  BOOST_CHECK(!detail::parse_compact_batch(R"({"x":1})", id_policy::required));
+  BOOST_CHECK(!parse_element_batch(R"({"x":1})", id_policy::required));
 }
