@@ -351,7 +351,7 @@ void flush(self_ptr self) {
              }
            }
            if (!s.group.empty()) {
-             if (s.group.size() >= s.ctx->settings().group_max)
+             if (s.group.size() >= s.ctx->settings().group_max || s.running.empty())
                flush(self);
              else
                self->delayed_send(self,
@@ -424,6 +424,9 @@ void on_done(self_ptr self, const caf::actor_addr& source, std::vector<transfer_
     }
   }
   dispatch(self);
+  // Nothing left in flight: no later copy can join the group, so waiting `group_delay_ms` for
+  // one would only delay its sync (a watched change's few files wait for nothing else).
+  if (st.running.empty()) flush(self);
 }
 
 // --- pause / resume -----------------------------------------------------------------------
