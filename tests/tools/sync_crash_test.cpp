@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -63,13 +64,79 @@ void mutate(const std::filesystem::path& src, std::mt19937_64& rng, int round) {
                  rng, 1700000000 + round);
 }
 
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(sigkill_at_random_moments_loses_nothing) {
+// The random source of a test's tree and kill moments; SYNCLINE_TEST_SEED replays one.
+std::mt19937_64 seeded_rng() {
   auto seed = std::getenv("SYNCLINE_TEST_SEED") ? std::strtoull(std::getenv("SYNCLINE_TEST_SEED"), nullptr, 10)
                                                 : std::random_device{}();
   BOOST_TEST_MESSAGE("seed " << seed << " (set SYNCLINE_TEST_SEED to replay)");
-  std::mt19937_64 rng{seed};
+  return std::mt19937_64{seed};
+}
+
+// Writes the configuration of a node copying `src` (datasource `tree`) into `dst` (volume
+// `backup`) with these [runtime] settings; returns the node's command line.
+std::vector<std::string> node_args(const std::filesystem::path& root,
+                                   const std::filesystem::path& src,
+                                   const std::filesystem::path& dst, const std::string& runtime) {
+  std::ofstream cfg{root / "node.toml"};
+  cfg << "[node]\ndata_dir = \"" << (root / "data").string() << "\"\n"
+      << "[http]\nlisten = \"127.0.0.1:0\"\n"
+      << "[runtime]\n" << runtime
+      << "[[volume]]\nid = \"backup\"\npath = \"" << dst.string() << "\"\n"
+      << "[[datasource]]\nid = \"tree\"\npath = \"" << src.string() << "\"\n"
+      << "volumes = [\"backup\"]\nsync_type = \"auto\"\nschedule_min_s = 1\nschedule_max_s = 2\n";
+  return {"node", "--config", (root / "node.toml").string()};
+}
+
+// The last start runs to the end: a run's success, then a clean stop.
+void run_to_success(const std::vector<std::string>& args) {
+  test::child_process node{binary(), args};
+  BOOST_REQUIRE_MESSAGE(node.wait_for_line("node ready", 60s), node.output());
+  auto done = node.wait_for_line(" success (", 5min);
+  BOOST_REQUIRE_MESSAGE(done, node.output());
+  node.send_signal(SIGTERM);
+  auto st = node.wait_exit(60s);
+  BOOST_REQUIRE(st);
+  BOOST_CHECK_EQUAL(st->code, 0);
+}
+
+// The copy at `dst` equals `src` and holds no temporary file; returns the source's snapshot.
+std::map<std::string, test::tree_entry> check_copy(const std::filesystem::path& src, const std::filesystem::path& dst) {
+  size_t temporaries = 0;
+  auto got = test::snapshot(dst / "tree", &temporaries);
+  auto want = test::snapshot(src);
+  auto diff = test::difference(want, got);
+  BOOST_CHECK_MESSAGE(diff.empty(), diff);
+  std::string left;
+  for (auto& e : std::filesystem::recursive_directory_iterator{dst})
+    if (e.path().filename().string().find(".syncline-part") != std::string::npos)
+      left += " " + e.path().string();
+  BOOST_CHECK_MESSAGE(temporaries == 0u, temporaries << " temporary file(s) left:" << left);
+  return want;
+}
+
+// The database owes nothing: no queue item, every row done; `each` sees every row.
+void check_nothing_owed(const std::filesystem::path& data,
+                        const std::function<void(const storage::datastore_row&)>& each) {
+  auto db = storage::database::open({data});
+  if (!db) BOOST_FAIL(storage::render(db.error()));
+  auto queue = storage::transfer_queue::open(**db);
+  BOOST_REQUIRE(queue);
+  BOOST_CHECK_EQUAL((*queue)->size(actors::queue_name("backup", "tree")), 0u);
+  storage::datastore rows{**db};
+  auto cur = rows.scan(actors::datastore_scope("tree", "backup"));
+  for (; cur.valid(); cur.next()) {
+    auto& r = cur.row();
+    BOOST_CHECK_MESSAGE(r.action == storage::pending_action::none, r.reference);
+    BOOST_CHECK_MESSAGE(r.queue_seq == 0, r.reference);
+    each(r);
+  }
+  BOOST_CHECK(!cur.status());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(sigkill_at_random_moments_loses_nothing) {
+  auto rng = seeded_rng();
   test::temp_dir root{"crash-sync"};
   auto src = root / "src";
   auto dst = root / "dst";
@@ -82,17 +149,8 @@ BOOST_AUTO_TEST_CASE(sigkill_at_random_moments_loses_nothing) {
   for (int b = 0; b < 4; ++b)
     write_random(src / "big" / ("b" + std::to_string(b)), (3u << 20) + rng() % 100000, rng,
                  1600000000 + b);
-  {
-    std::ofstream cfg{root / "node.toml"};
-    cfg << "[node]\ndata_dir = \"" << (root / "data").string() << "\"\n"
-        << "[http]\nlisten = \"127.0.0.1:0\"\n"
-        << "[runtime]\nchunk_kb = 256\ncheckpoint_mb = 1\ngroup_delay_ms = 20\n"
-        << "progress_interval_s = 1\n"
-        << "[[volume]]\nid = \"backup\"\npath = \"" << dst.string() << "\"\n"
-        << "[[datasource]]\nid = \"tree\"\npath = \"" << src.string() << "\"\n"
-        << "volumes = [\"backup\"]\nsync_type = \"auto\"\nschedule_min_s = 1\nschedule_max_s = 2\n";
-  }
-  std::vector<std::string> args{"node", "--config", (root / "node.toml").string()};
+  auto args = node_args(root.path(), src, dst,
+                        "chunk_kb = 256\ncheckpoint_mb = 1\ngroup_delay_ms = 20\nprogress_interval_s = 1\n");
   const int kills = std::getenv("SYNCLINE_CRASH_KILLS") ? std::atoi(std::getenv("SYNCLINE_CRASH_KILLS")) : 12;
   // Long enough for every kill asked for: a start, a random wait and an exit take a few
   // seconds under the sanitizers.
@@ -108,49 +166,18 @@ BOOST_AUTO_TEST_CASE(sigkill_at_random_moments_loses_nothing) {
     BOOST_CHECK_EQUAL(st->signal, SIGKILL);
     if (round % 3 == 2) mutate(src, rng, round);
   }
-  // The last start runs to the end.
-  test::child_process node{binary(), args};
-  BOOST_REQUIRE_MESSAGE(node.wait_for_line("node ready", 60s), node.output());
-  auto done = node.wait_for_line(" success (", 5min);
-  BOOST_REQUIRE_MESSAGE(done, node.output());
-  node.send_signal(SIGTERM);
-  auto st = node.wait_exit(60s);
-  BOOST_REQUIRE(st);
-  BOOST_CHECK_EQUAL(st->code, 0);
-
-  size_t temporaries = 0;
-  auto got = test::snapshot(dst / "tree", &temporaries);
-  auto want = test::snapshot(src);
-  auto diff = test::difference(want, got);
-  BOOST_CHECK_MESSAGE(diff.empty(), diff);
-  std::string left;
-  for (auto& e : std::filesystem::recursive_directory_iterator{dst})
-    if (e.path().filename().string().find(".syncline-part") != std::string::npos)
-      left += " " + e.path().string();
-  BOOST_CHECK_MESSAGE(temporaries == 0u, temporaries << " temporary file(s) left:" << left);
-
-  // The database owes nothing: no queue item, every row done and describing the source.
-  auto db = storage::database::open({root / "data"});
-  if (!db) BOOST_FAIL(storage::render(db.error()));
-  auto queue = storage::transfer_queue::open(**db);
-  BOOST_REQUIRE(queue);
-  BOOST_CHECK_EQUAL((*queue)->size(actors::queue_name("backup", "tree")), 0u);
-  storage::datastore rows{**db};
+  run_to_success(args);
+  auto want = check_copy(src, dst);
+  // Every row describes the source.
   size_t files = 0;
-  auto cur = rows.scan(actors::datastore_scope("tree", "backup"));
-  for (; cur.valid(); cur.next()) {
-    auto& r = cur.row();
-    BOOST_CHECK_MESSAGE(r.action == storage::pending_action::none, r.reference);
-    BOOST_CHECK_MESSAGE(r.queue_seq == 0, r.reference);
-    if (r.flags == 0) {
-      ++files;
-      auto it = want.find(r.reference);
-      BOOST_REQUIRE_MESSAGE(it != want.end(), "row for a file not in the source: " << r.reference);
-      BOOST_CHECK_EQUAL(r.size, it->second.content.size());
-      BOOST_CHECK_EQUAL(r.mtime_ns, it->second.mtime_ns);
-    }
-  }
-  BOOST_CHECK(!cur.status());
+  check_nothing_owed(root / "data", [&](const storage::datastore_row& r) {
+    if (r.flags != 0) return;
+    ++files;
+    auto it = want.find(r.reference);
+    BOOST_REQUIRE_MESSAGE(it != want.end(), "row for a file not in the source: " << r.reference);
+    BOOST_CHECK_EQUAL(r.size, it->second.content.size());
+    BOOST_CHECK_EQUAL(r.mtime_ns, it->second.mtime_ns);
+  });
   size_t source_files = 0;
   for (auto& [path, e] : want) source_files += e.kind == 'f' ? 1 : 0;
   BOOST_CHECK_EQUAL(files, source_files);
@@ -179,10 +206,7 @@ size_t committed_files(const std::filesystem::path& dir) {
 // the last start the target equals the source, no temporary file is left, and the database owes
 // nothing.
 BOOST_AUTO_TEST_CASE(sigkill_in_the_middle_of_batched_small_files_loses_nothing) {
-  auto seed = std::getenv("SYNCLINE_TEST_SEED") ? std::strtoull(std::getenv("SYNCLINE_TEST_SEED"), nullptr, 10)
-                                                : std::random_device{}();
-  BOOST_TEST_MESSAGE("seed " << seed << " (set SYNCLINE_TEST_SEED to replay)");
-  std::mt19937_64 rng{seed};
+  auto rng = seeded_rng();
   test::temp_dir root{"crash-batch"};
   auto src = root / "src";
   auto dst = root / "dst";
@@ -193,16 +217,7 @@ BOOST_AUTO_TEST_CASE(sigkill_in_the_middle_of_batched_small_files_loses_nothing)
     for (size_t f = 0; f < total / 40; ++f)
       write_random(src / ("d" + std::to_string(d)) / ("f" + std::to_string(f)), 1 + rng() % 8192,
                    rng, static_cast<int64_t>(1600000000 + d * 100 + f));
-  {
-    std::ofstream cfg{root / "node.toml"};
-    cfg << "[node]\ndata_dir = \"" << (root / "data").string() << "\"\n"
-        << "[http]\nlisten = \"127.0.0.1:0\"\n"
-        << "[runtime]\nchunk_kb = 256\ngroup_delay_ms = 20\nprogress_interval_s = 1\n"
-        << "[[volume]]\nid = \"backup\"\npath = \"" << dst.string() << "\"\n"
-        << "[[datasource]]\nid = \"tree\"\npath = \"" << src.string() << "\"\n"
-        << "volumes = [\"backup\"]\nsync_type = \"auto\"\nschedule_min_s = 1\nschedule_max_s = 2\n";
-  }
-  std::vector<std::string> args{"node", "--config", (root / "node.toml").string()};
+  auto args = node_args(root.path(), src, dst, "chunk_kb = 256\ngroup_delay_ms = 20\nprogress_interval_s = 1\n");
   size_t in_middle = 0;
   for (int round = 0; round < 6; ++round) {
     auto before = committed_files(dst);
@@ -226,35 +241,10 @@ BOOST_AUTO_TEST_CASE(sigkill_in_the_middle_of_batched_small_files_loses_nothing)
   }
   BOOST_TEST_MESSAGE(in_middle << " kills in the middle of the copy");
   BOOST_CHECK_GT(in_middle, 0u);
-  // The last start runs to the end.
-  test::child_process node{binary(), args};
-  BOOST_REQUIRE_MESSAGE(node.wait_for_line("node ready", 60s), node.output());
-  auto done = node.wait_for_line(" success (", 5min);
-  BOOST_REQUIRE_MESSAGE(done, node.output());
-  node.send_signal(SIGTERM);
-  auto st = node.wait_exit(60s);
-  BOOST_REQUIRE(st);
-  BOOST_CHECK_EQUAL(st->code, 0);
-
-  size_t temporaries = 0;
-  auto got = test::snapshot(dst / "tree", &temporaries);
-  auto want = test::snapshot(src);
-  auto diff = test::difference(want, got);
-  BOOST_CHECK_MESSAGE(diff.empty(), diff);
-  BOOST_CHECK_EQUAL(temporaries, 0u);
+  run_to_success(args);
+  check_copy(src, dst);
   BOOST_CHECK_EQUAL(committed_files(dst), total);
-  auto db = storage::database::open({root / "data"});
-  if (!db) BOOST_FAIL(storage::render(db.error()));
-  auto queue = storage::transfer_queue::open(**db);
-  BOOST_REQUIRE(queue);
-  BOOST_CHECK_EQUAL((*queue)->size(actors::queue_name("backup", "tree")), 0u);
-  storage::datastore rows{**db};
   size_t files = 0;
-  for (auto cur = rows.scan(actors::datastore_scope("tree", "backup")); cur.valid(); cur.next()) {
-    auto& r = cur.row();
-    BOOST_CHECK_MESSAGE(r.action == storage::pending_action::none && r.queue_seq == 0,
-                        r.reference);
-    files += r.flags == 0 ? 1 : 0;
-  }
+  check_nothing_owed(root / "data", [&](const storage::datastore_row& r) { files += r.flags == 0 ? 1 : 0; });
   BOOST_CHECK_EQUAL(files, total);
 }
