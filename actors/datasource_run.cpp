@@ -2,10 +2,11 @@
 // into the datastore one step at a time), the deletion guard, directory times, the end (success
 // or error) and failure.
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <optional>
-#include <unordered_set>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -143,7 +144,7 @@ void merge_changes(self_ptr self, uint64_t epoch) {
       std::string filesystem;
       bool root_empty = false;
       std::vector<std::string> directories;
-      std::vector<std::pair<std::string, std::vector<std::string>>> held;
+      std::map<std::string, std::vector<std::string>> held;  // by volume
       std::shared_ptr<std::unordered_set<std::string>> decided =
           std::make_shared<std::unordered_set<std::string>>();
     };
@@ -177,7 +178,7 @@ void merge_changes(self_ptr self, uint64_t epoch) {
                if ((r.error = merger.merge_changed(items.present, items.gone, batch, link)))
                  return out;
                add_link(r, link, v);
-               out.held.emplace_back(v, merger.held_references());
+               out.held[v] = merger.held_references();
                out.decided->insert(merger.decided_references().begin(),
                                    merger.decided_references().end());
              }
@@ -288,7 +289,7 @@ void end_querying(self_ptr self) {
 constexpr int64_t removal_window_ms = 3600 * 1000;
 
 // Removals released by runs over changed paths within the window (older ones forgotten).
-uint64_t recent_removals(datasource_state& st) {
+uint64_t removed_lately(datasource_state& st) {
   auto since = st.ctx->now_ms() - removal_window_ms;
   while (!st.recent_removals.empty() && st.recent_removals.front().first < since)
     st.recent_removals.pop_front();
@@ -304,7 +305,7 @@ std::string guard_reason(datasource_state& st) {
   // instead, and the limits weigh the removals of the last hour against the link's rows.
   bool partial = st.changed != nullptr;
   uint64_t rows = partial ? std::max(st.link_rows, st.rows_before) : st.rows_before;
-  uint64_t earlier = partial ? recent_removals(st) : 0;
+  uint64_t earlier = partial ? removed_lately(st) : 0;
   uint64_t removals = st.held + earlier;
   std::string counted =
       earlier > 0 ? " (with " + std::to_string(earlier) + " removed by watched runs within the hour)"
@@ -366,7 +367,7 @@ void guard_removals(self_ptr self) {
     auto writer = s.writer;
     auto rules = s.priority;
     // A run over changed paths releases its own (point reads); any other scans the links.
-    std::optional<std::vector<std::pair<std::string, std::vector<std::string>>>> listed;
+    std::optional<std::map<std::string, std::vector<std::string>>> listed;
     if (s.changed) listed = s.held_refs;
     using result = std::pair<caf::error, uint64_t>;
     run_io(self, ctx->pool(),
@@ -376,13 +377,10 @@ void guard_removals(self_ptr self) {
              auto priority = [rules](std::string_view ref) { return (*rules)(ref); };
              for (auto& v : volumes) {
                caf::expected<uint64_t> n{uint64_t{0}};
-               if (!listed) {
+               if (!listed)
                  n = release_removals(ctx->rows(), ctx->queue(), id, v, priority, batch);
-               } else {
-                 for (auto& [volume, refs] : *listed)
-                   if (volume == v)
-                     n = release_removals(ctx->rows(), ctx->queue(), id, v, refs, priority, batch);
-               }
+               else if (auto refs = listed->find(v); refs != listed->end())
+                 n = release_removals(ctx->rows(), ctx->queue(), id, v, refs->second, priority, batch);
                if (!n) return {std::move(n.error()), 0};
                released += *n;
              }

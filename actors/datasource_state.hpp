@@ -142,7 +142,7 @@ struct datasource_state {
   // A run over the changed paths only (trigger `watch`, docs/runtime.md "Watching"): the paths
   // the watch reported; null for a run that lists the whole tree (and after a pause or crash).
   std::shared_ptr<const std::vector<std::string>> changed;
-  std::vector<std::pair<std::string, std::vector<std::string>>> held_refs;  // per volume
+  std::map<std::string, std::vector<std::string>> held_refs;  // by volume
   // Every reference such a run's merge decided, once it has (its items' completions count
   // in it, no other's).
   std::shared_ptr<const std::unordered_set<std::string>> changed_refs;
