@@ -1,5 +1,5 @@
-// actors/folder_watcher.hpp: the node's watches of folder datasources' trees, on one thread of
-// their own: each tree's changes are gathered until the tree has been quiet for a moment, then
+// actors/folder_watcher.hpp: the node's watches of folder datasources' trees, in one inotify
+// instance (connectors::watch_group) read on one thread of their own: each tree's changes are gathered until the tree has been quiet for a moment, then
 // handed to the datasource (a message to its actor), which starts a run. Owned by
 // node_context; thread-safe.
 #pragma once
@@ -34,7 +34,8 @@ class folder_watcher {
 
   /// Watches the tree at `root` (at most `max_watches` directories) and hands its changes to
   /// `deliver` until `unwatch` of the number answered. Walks the tree: blocks, call it from an
-  /// I/O job. Errors as `connectors::tree_watch::open`'s.
+  /// I/O job (other trees' events wait in the kernel's queue meanwhile). Errors as
+  /// `connectors::watch_group::open` and `add`.
   caf::expected<uint64_t> watch(const std::string& root, size_t max_watches, deliver_fn deliver);
   /// Ends watch `handle` (nothing when it ended already); its `deliver` is not called after.
   void unwatch(uint64_t handle);
@@ -45,11 +46,15 @@ class folder_watcher {
   struct entry;
   void loop();
   void wake();
+  void read_changes();
 
   std::chrono::milliseconds quiet_;
+  // The inotify instance, opened by the first watch (a node without folder datasources holds
+  // none). Lock order: group_mtx_, then mtx_.
+  std::mutex group_mtx_;
+  std::unique_ptr<connectors::watch_group> group_;  // guarded by group_mtx_
   mutable std::mutex mtx_;
-  std::map<uint64_t, std::shared_ptr<entry>> entries_;  // guarded by mtx_
-  uint64_t next_ = 0;                                   // guarded by mtx_
+  std::map<uint64_t, std::shared_ptr<entry>> entries_;  // by tree number; guarded by mtx_
   bool stop_ = false;                                   // guarded by mtx_
   int wake_fd_ = -1;                                    // an eventfd
   std::thread thread_;

@@ -135,3 +135,93 @@ BOOST_AUTO_TEST_CASE(a_tree_beyond_its_limit_or_missing_is_refused) {
   BOOST_REQUIRE(!none);
   BOOST_CHECK(connectors::is(none.error(), connectors::connector_errc::bad_config));
 }
+
+// One inotify instance for many trees (the node's way): trees that overlap are each told their
+// changes under their own paths, and one tree let go or refused leaves the others' watches.
+namespace {
+
+using connectors::watch_group;
+
+// Reads the group until `done` holds for what tree `a` and tree `b` gathered, or 10 s passed.
+void read_group(watch_group& g, uint64_t a, watch_changes& ca, uint64_t b, watch_changes& cb,
+                const std::function<bool()>& done) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (!done() && std::chrono::steady_clock::now() < end) {
+    pollfd p{g.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 100) > 0)
+      g.read([&](uint64_t t) { return t == a ? &ca : t == b ? &cb : nullptr; });
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(one_instance_serves_overlapping_trees_each_under_its_own_paths) {
+  temp_dir t;
+  write(t.path() / "in" / "d" / "old.txt");
+  write(t.path() / "top.txt");
+  auto g = watch_group::open();
+  BOOST_REQUIRE(g);
+  auto outer = (*g)->add(t.path().string(), 100);
+  auto inner = (*g)->add((t.path() / "in").string(), 100);
+  BOOST_REQUIRE(outer && inner);
+  BOOST_CHECK_EQUAL((*g)->watches(*outer), 3u);  // the root, in, in/d
+  BOOST_CHECK_EQUAL((*g)->watches(*inner), 2u);  // in, in/d
+  watch_changes co, ci;
+  write(t.path() / "in" / "d" / "new.txt");
+  write(t.path() / "top2.txt");
+  read_group(**g, *outer, co, *inner, ci,
+             [&] { return has(co, "in/d/new.txt") && has(co, "top2.txt") && has(ci, "d/new.txt"); });
+  BOOST_CHECK(has(co, "in/d/new.txt"));
+  BOOST_CHECK(has(co, "top2.txt"));
+  BOOST_CHECK(has(ci, "d/new.txt"));
+  BOOST_CHECK(!has(ci, "top2.txt"));  // outside the inner tree
+  BOOST_CHECK(!co.overflow && !ci.overflow);
+
+  // The outer tree let go: the inner one keeps the directories both watched.
+  (*g)->remove(*outer);
+  BOOST_CHECK_EQUAL((*g)->watches(*outer), 0u);
+  BOOST_CHECK_EQUAL((*g)->watches(*inner), 2u);
+  co = {};
+  ci = {};
+  write(t.path() / "in" / "d" / "later.txt");
+  read_group(**g, *outer, co, *inner, ci, [&] { return has(ci, "d/later.txt"); });
+  BOOST_CHECK(has(ci, "d/later.txt"));
+  BOOST_CHECK(co.paths.empty());
+
+  // A directory created in the inner tree is watched with what it holds.
+  fs::create_directories(t.path() / "in" / "fresh");
+  write(t.path() / "in" / "fresh" / "f.txt");
+  read_group(**g, *outer, co, *inner, ci, [&] { return has(ci, "fresh/f.txt"); });
+  BOOST_CHECK(has(ci, "fresh/f.txt"));
+  BOOST_CHECK_EQUAL((*g)->watches(*inner), 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_tree_refused_by_the_group_leaves_the_others_watched) {
+  temp_dir t;
+  // t holds only `small`, which holds five directories: a walk of t watches t, small and
+  // small's first directory, then is refused (limit 3): two of those watches are small's too.
+  write(t.path() / "small" / "a.txt");
+  for (int i = 0; i < 5; ++i) fs::create_directories(t.path() / "small" / ("d" + std::to_string(i)));
+  auto g = watch_group::open();
+  BOOST_REQUIRE(g);
+  auto small = (*g)->add((t.path() / "small").string(), 10);
+  BOOST_REQUIRE(small);
+  BOOST_CHECK_EQUAL((*g)->watches(*small), 6u);
+  auto big = (*g)->add(t.path().string(), 3);
+  BOOST_REQUIRE(!big);
+  BOOST_CHECK(connectors::is(big.error(), connectors::connector_errc::no_space));
+  BOOST_CHECK_EQUAL((*g)->watches(*small), 6u);
+  // Every directory of small still reports, the shared ones included.
+  watch_changes cs, none;
+  write(t.path() / "small" / "b.txt");
+  for (int i = 0; i < 5; ++i) write(t.path() / "small" / ("d" + std::to_string(i)) / "x.txt");
+  auto all = [&] {
+    if (!has(cs, "b.txt")) return false;
+    for (int i = 0; i < 5; ++i)
+      if (!has(cs, "d" + std::to_string(i) + "/x.txt")) return false;
+    return true;
+  };
+  read_group(**g, *small, cs, 0, none, all);
+  BOOST_CHECK(all());
+  BOOST_CHECK(none.paths.empty());
+}

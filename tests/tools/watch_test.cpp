@@ -215,3 +215,80 @@ BOOST_AUTO_TEST_CASE(watched_removals_count_together_against_the_deletion_guard)
                       }),
                       n.node->proc->output());
 }
+
+namespace {
+
+// The inotify instances process `pid` holds.
+int inotify_instances(pid_t pid) {
+  int n = 0;
+  for (auto& fd : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    std::error_code ec;
+    auto target = fs::read_symlink(fd.path(), ec);
+    if (!ec && target.string() == "anon_inode:inotify") ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+// The node watches all its folder datasources through one inotify instance (Linux allows 128
+// per user by default), trees that overlap included: each is told its own changes.
+BOOST_AUTO_TEST_CASE(one_inotify_instance_serves_every_watched_datasource) {
+  temp_dir elsewhere;
+  write_file(elsewhere.path() / "top.txt", "top");
+  write_file(elsewhere.path() / "in" / "deep.txt", "deep");
+  auto more = "[[datasource]]\nid = \"outer\"\npath = \"" + elsewhere.path().string() +
+              "\"\nvolumes = [\"backup\"]\nschedule_min_s = 3600\nschedule_max_s = 3600\n"
+              "[[datasource]]\nid = \"inner\"\npath = \"" + (elsewhere.path() / "in").string() +
+              "\"\nvolumes = [\"backup\"]\nschedule_min_s = 3600\nschedule_max_s = 3600\n";
+  watched_node n{"[runtime]\nwatch = true\n", more};
+  auto vol = n.tmp.path() / "vol";
+  auto status_of = [&](const std::string& id) {
+    auto d = parse_json(n.admin->get("/api/default/default/workspaces/default/" + id).body);
+    return d->ok && d->doc.HasMember("status") ? std::string{d->doc["status"].GetString()} : "";
+  };
+  auto all_synced = [&] {
+    return status_of("photos") == "synced" && status_of("outer") == "synced" &&
+           status_of("inner") == "synced";
+  };
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          return fs::exists(vol / "inner" / "deep.txt") &&
+                                 fs::exists(vol / "outer" / "in" / "deep.txt") && all_synced();
+                        }),
+                        n.node->proc->output());
+  // Watching has begun for all three (the log says so of each).
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          auto out = n.node->proc->output();
+                          size_t count = 0;
+                          const std::string said = ": a change starts a run";
+                          for (auto at = out.find(said); at != std::string::npos;
+                               at = out.find(said, at + 1))
+                            ++count;
+                          return count >= 3;
+                        }),
+                        n.node->proc->output());
+  BOOST_CHECK_EQUAL(inotify_instances(n.node->proc->pid()), 1);
+
+  // A change inside both overlapping trees reaches both copies, one in photos' tree reaches its.
+  write_file(elsewhere.path() / "in" / "new.txt", "new");
+  write_file(n.tmp.path() / "src" / "a" / "two.txt", "two");
+  BOOST_CHECK_MESSAGE(eventually([&] {
+                        return fs::exists(vol / "inner" / "new.txt") &&
+                               fs::exists(vol / "outer" / "in" / "new.txt") &&
+                               fs::exists(n.copy("a/two.txt"));
+                      }),
+                      n.node->proc->output());
+  BOOST_CHECK(eventually(all_synced));
+  auto trigger_of = [&](const std::string& id) {
+    auto d = parse_json(n.admin->get("/api/default/default/workspaces/default/" + id +
+                                     "/@runs?limit=1")
+                            .body);
+    return d->ok && d->doc.HasMember("runs") && !d->doc["runs"].Empty()
+               ? std::string{d->doc["runs"][0]["trigger"].GetString()}
+               : "";
+  };
+  BOOST_CHECK_EQUAL(trigger_of("inner"), "watch");
+  BOOST_CHECK_EQUAL(trigger_of("outer"), "watch");
+  BOOST_CHECK_EQUAL(trigger_of("photos"), "watch");
+  BOOST_CHECK_EQUAL(inotify_instances(n.node->proc->pid()), 1);
+}
