@@ -241,12 +241,22 @@ caf::error link_merger::merge_changed(const std::vector<item_info>& present,
   record_held_ = true;
   auto& decided = decided_;
   std::vector<std::string> unreadable_dirs;  // their rows below are kept, none is gone
+  const std::string* last_unreadable = nullptr;
   for (auto& item : present) {
     if (!decided.insert(item.reference).second) continue;
     if (item.kind == item_kind::unreadable) {
-      ++stats.unreadable;
-      if (stats.problems.size() < max_problems)
-        stats.problems.push_back(item.reference + ": " + render(item.error));
+      // resolve_changes names a path it cannot read twice, `x` then `x/` (either may hold a
+      // row): one problem, counted once.
+      bool twin = last_unreadable != nullptr &&
+                  item.reference.size() == last_unreadable->size() + 1 &&
+                  item.reference.back() == '/' &&
+                  item.reference.compare(0, last_unreadable->size(), *last_unreadable) == 0;
+      if (!twin) {
+        ++stats.unreadable;
+        if (stats.problems.size() < max_problems)
+          stats.problems.push_back(item.reference + ": " + render(item.error));
+      }
+      last_unreadable = &item.reference;
     }
     auto row = rows_.get(scope_, item.reference);
     if (!row) return std::move(row.error());

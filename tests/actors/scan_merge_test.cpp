@@ -372,3 +372,22 @@ BOOST_FIXTURE_TEST_CASE(an_unreadable_changed_directory_keeps_the_rows_below_it,
   BOOST_CHECK_EQUAL(stats.unreadable, 1u);
   for (auto& [ref, row] : all_rows()) BOOST_CHECK_MESSAGE(row.action == pending_action::none, ref);
 }
+
+// A changed path that cannot be read comes as `x` and `x/` (resolve_changes cannot tell which it
+// is): both keep their rows, and the run counts one unreadable item, not two.
+BOOST_FIXTURE_TEST_CASE(an_unreadable_changed_path_counts_once, fixture) {
+  std::vector<item_info> before{dir("c/"), file("c/x", 1, 1), file("d", 2, 2)};
+  scan(before, sync_type::auto_);
+  complete_all();
+  link_merger m{*rows, *queue, ds, vol, merge_options{}};
+  merge_stats stats;
+  storage::write_batch wb{*db};
+  BOOST_REQUIRE(!m.merge_changed({unreadable("c"), unreadable("c/"), unreadable("d"),
+                                  unreadable("d/")},
+                                 {}, wb, stats));
+  BOOST_REQUIRE(!db->write(wb));
+  BOOST_CHECK_EQUAL(stats.unreadable, 2u);
+  BOOST_CHECK_EQUAL(stats.problems.size(), 2u);
+  BOOST_CHECK_EQUAL(stats.removed, 0u);
+  for (auto& [ref, row] : all_rows()) BOOST_CHECK_MESSAGE(row.action == pending_action::none, ref);
+}
