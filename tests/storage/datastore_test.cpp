@@ -9,6 +9,7 @@
 #include "storage/database.hpp"
 #include "storage/datastore.hpp"
 #include "storage/error.hpp"
+#include "storage/row_reads.hpp"
 #include "tests/storage/storage_test_util.hpp"
 #include "tests/temp_dir.hpp"
 
@@ -422,4 +423,43 @@ BOOST_FIXTURE_TEST_CASE(damaged_rows_are_reported_as_corruption, fixture) {
     auto r = ds->get("trunc", "x");
     BOOST_CHECK_MESSAGE(!r && is(r.error(), storage_errc::corruption), "cut " << cut);
   }
+}
+
+BOOST_FIXTURE_TEST_CASE(read_rows_reads_as_get_does, fixture) {
+  // Rows of two scopes, read at once in an order that is not the keys' order, with references
+  // that have no row, one twice, and rows that are in the memtable or on disk.
+  std::vector<datastore_row> written;
+  for (int i = 0; i < 50; ++i) {
+    auto row = random_row("ref/" + std::to_string(i));
+    put(i % 2 ? "src" : "other", row);
+    written.push_back(row);
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    std::vector<row_key> keys;
+    std::vector<std::string> scopes;
+    for (int i = 49; i >= 0; --i) scopes.push_back(i % 2 ? "src" : "other");
+    for (int i = 49, k = 0; i >= 0; --i, ++k) keys.push_back({scopes[k], written[i].reference});
+    keys.push_back({"src", "ref/missing"});
+    keys.push_back({"other", "ref/1"});  // ref/1 is in "src" only
+    keys.push_back({"src", "ref/1"});    // twice
+    auto got = read_rows(*db, keys);
+    BOOST_REQUIRE_MESSAGE(got, why(got));
+    BOOST_REQUIRE_EQUAL(got->size(), keys.size());
+    for (size_t k = 0; k < keys.size(); ++k) {
+      auto one = get(keys[k].scope, keys[k].reference);
+      BOOST_CHECK_MESSAGE((*got)[k] == one, "row " << keys[k].reference << " differs from get");
+    }
+    BOOST_CHECK(!(*got)[50] && !(*got)[51] && (*got)[52]);
+    reopen();  // and again from disk
+  }
+  auto none = read_rows(*db, {});
+  BOOST_REQUIRE(none);
+  BOOST_CHECK(none->empty());
+  // A damaged row fails the read, as get does.
+  write_batch batch{*db};
+  batch.put(column::datastore, datastore::key_prefix("src") + "bad", "\x01garbage");
+  BOOST_REQUIRE(!db->write(batch));
+  auto bad = read_rows(*db, {{"src", "ref/1"}, {"src", "bad"}});
+  BOOST_REQUIRE(!bad);
+  BOOST_CHECK(is(bad.error(), storage_errc::corruption));
 }
