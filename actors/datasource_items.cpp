@@ -107,20 +107,20 @@ void on_completed(self_ptr self, std::vector<transfer_report> reports,
              for (size_t i = 0; i < reports.size(); ++i)
                keys.push_back({scopes[i], reports[i].reference});
              auto rows = storage::read_rows(ctx->db(), keys);
-             if (!rows) {
-               res.error = std::move(rows.error());
-               return res;
-             }
              for (size_t i = 0; i < reports.size(); ++i) {
                auto& r = reports[i];
                const auto& scope = scopes[i];
                auto qname = queue_name(r.volume, id);
-               auto& row = (*rows)[i];
+               auto& row = rows[i];
                if (!row) {
+                 res.error = std::move(row.error());
+                 return res;
+               }
+               if (!*row) {
                  ack(ctx, batch, r.ticket);
                  continue;
                }
-               auto& w = *row;
+               auto& w = **row;
                bool same = w.generation == r.generation;
                if (r.outcome == transfer_outcome::done && same) {
                  ack(ctx, batch, w.queue_seq ? ticket_of(qname, w) : r.ticket);

@@ -309,10 +309,7 @@ batch_step copy_batch(node_context& ctx, const std::string& datasource,
   while (out.next < items.size()) {
     if (out.next > from && stop.load(std::memory_order_relaxed)) break;
     copy_work w;
-    auto row = [&]() -> caf::expected<std::optional<datastore_row>> {
-      if (!rows) return rows.error();
-      return std::move((*rows)[out.next - from]);
-    }();
+    auto row = std::move(rows[out.next - from]);
     // A batch's files are below one chunk: none of them wrote a resume point, so none is read
     // (a file that grew past it since the scan is copied from its start, its resume points
     // written and dropped as in a transfer).

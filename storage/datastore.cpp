@@ -122,9 +122,10 @@ caf::expected<std::optional<datastore_row>> datastore::get(std::string_view data
   return std::optional<datastore_row>{std::move(row)};
 }
 
-caf::expected<std::vector<std::optional<datastore_row>>> read_rows(
+std::vector<caf::expected<std::optional<datastore_row>>> read_rows(
     const database& db, const std::vector<row_key>& keys) {
-  std::vector<std::optional<datastore_row>> out(keys.size());
+  std::vector<caf::expected<std::optional<datastore_row>>> out;
+  out.reserve(keys.size());
   if (keys.empty()) return out;
   auto& r = db.internals();
   std::vector<std::string> names;
@@ -142,15 +143,23 @@ caf::expected<std::vector<std::optional<datastore_row>>> read_rows(
   r.db->MultiGet(rocksdb::ReadOptions{}, r.cf(column::datastore), slices.size(), slices.data(),
                  values.data(), statuses.data(), sorted);
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (statuses[i].IsNotFound()) continue;
-    if (!statuses[i].ok()) return to_error(statuses[i], "read datastore row");
+    if (statuses[i].IsNotFound()) {
+      out.emplace_back(std::optional<datastore_row>{});
+      continue;
+    }
+    if (!statuses[i].ok()) {
+      out.emplace_back(to_error(statuses[i], "read datastore row"));
+      continue;
+    }
     datastore_row row;
-    if (!decode({values[i].data(), values[i].size()}, row))
-      return make_error(storage_errc::corruption, "datastore row " +
-                                                      std::string{keys[i].reference} +
-                                                      " cannot be decoded");
+    if (!decode({values[i].data(), values[i].size()}, row)) {
+      out.emplace_back(make_error(storage_errc::corruption,
+                                  "datastore row " + std::string{keys[i].reference} +
+                                      " cannot be decoded"));
+      continue;
+    }
     row.reference = std::string{keys[i].reference};
-    out[i] = std::move(row);
+    out.emplace_back(std::optional<datastore_row>{std::move(row)});
   }
   return out;
 }

@@ -20,10 +20,10 @@ struct row_key {
   std::string_view reference;
 };
 
-/// The rows at `keys`, as datastore::get reads each of them (same values, same errors: the first
-/// failed or undecodable row fails the whole read), in one MultiGet: out[i] is the row at
-/// keys[i], empty when there is none.
-[[nodiscard]] caf::expected<std::vector<std::optional<datastore_row>>> read_rows(
+/// The rows at `keys` in one MultiGet: out[i] is what datastore::get(keys[i].scope,
+/// keys[i].reference) returns (the row, empty when there is none, or that row's own error: a
+/// damaged row fails its own read only).
+[[nodiscard]] std::vector<caf::expected<std::optional<datastore_row>>> read_rows(
     const database& db, const std::vector<row_key>& keys);
 
 }  // namespace syncline::storage
