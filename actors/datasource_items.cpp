@@ -19,6 +19,7 @@
 #include "connectors/source.hpp"
 #include "connectors/volume.hpp"
 #include "storage/database.hpp"
+#include "storage/row_reads.hpp"
 
 namespace syncline::actors::detail {
 
@@ -97,11 +98,20 @@ void on_completed(self_ptr self, std::vector<transfer_report> reports,
              completion_result res;
              storage::write_batch batch{ctx->db()};
              std::vector<std::string> kicked;
+             // The reports' rows, read at once (one MultiGet).
+             std::vector<std::string> scopes;
+             scopes.reserve(reports.size());
+             for (auto& r : reports) scopes.push_back(datastore_scope(id, r.volume));
+             std::vector<storage::row_key> keys;
+             keys.reserve(reports.size());
+             for (size_t i = 0; i < reports.size(); ++i)
+               keys.push_back({scopes[i], reports[i].reference});
+             auto rows = storage::read_rows(ctx->db(), keys);
              for (size_t i = 0; i < reports.size(); ++i) {
                auto& r = reports[i];
-               auto scope = datastore_scope(id, r.volume);
+               const auto& scope = scopes[i];
                auto qname = queue_name(r.volume, id);
-               auto row = ctx->rows().get(scope, r.reference);
+               auto& row = rows[i];
                if (!row) {
                  res.error = std::move(row.error());
                  return res;

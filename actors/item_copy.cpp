@@ -12,6 +12,7 @@
 #include "connectors/error.hpp"
 #include "storage/database.hpp"
 #include "storage/datasource_store.hpp"
+#include "storage/row_reads.hpp"
 
 namespace syncline::actors {
 
@@ -89,16 +90,20 @@ void drop_checkpoint(node_context& ctx, copy_work& w) {
 
 }  // namespace
 
-copy_step start_copy(node_context& ctx, const std::string& datasource, const std::string& volume_id,
-                     const storage::queue_item& item, bool verify, copy_work& w,
-                     uint64_t max_size) {
+namespace {
+
+// start_copy once the row is read (`row`: what datastore::get returned for the item). `resumable`:
+// whether to look for a resume point; a batch's files (below one chunk) never wrote one.
+copy_step start_with_row(node_context& ctx, const std::string& datasource,
+                         const std::string& volume_id, const storage::queue_item& item,
+                         caf::expected<std::optional<datastore_row>> row, bool verify,
+                         copy_work& w, uint64_t max_size, bool resumable) {
   copy_step res;
   auto& rep = res.report;
   rep.datasource = datasource;
   rep.volume = volume_id;
   rep.reference = item.payload;
   rep.ticket = item.ticket;
-  auto row = ctx.rows().get(datastore_scope(datasource, volume_id), item.payload);
   if (!row) {
     res.error = std::move(row.error());
     return res;
@@ -159,7 +164,7 @@ copy_step start_copy(node_context& ctx, const std::string& datasource, const std
   // A file: continue from a resume point if there is one.
   w.checkpoint =
       storage::datasource_store::checkpoint_key(queue_name(volume_id, datasource), r.reference);
-  uint64_t resume = read_checkpoint(ctx, w.checkpoint);
+  uint64_t resume = resumable ? read_checkpoint(ctx, w.checkpoint) : 0;
   w.has_checkpoint = resume > 0;
   item_info target;
   target.reference = r.reference;
@@ -204,6 +209,16 @@ copy_step start_copy(node_context& ctx, const std::string& datasource, const std
                  offset);
   res.finished = false;
   return res;
+}
+
+}  // namespace
+
+copy_step start_copy(node_context& ctx, const std::string& datasource, const std::string& volume_id,
+                     const storage::queue_item& item, bool verify, copy_work& w,
+                     uint64_t max_size) {
+  return start_with_row(ctx, datasource, volume_id, item,
+                        ctx.rows().get(datastore_scope(datasource, volume_id), item.payload), verify,
+                        w, max_size, true);
 }
 
 // A chunk of a file copy; at the end of the source, commits.
@@ -283,10 +298,23 @@ batch_step copy_batch(node_context& ctx, const std::string& datasource,
   out.next = from;
   // Small: below one chunk, so that one copy_chunk copies and commits it.
   const uint64_t small = ctx.settings().chunk_bytes > 0 ? ctx.settings().chunk_bytes - 1 : 0;
+  // The rows of the items, read at once. Each is a snapshot taken before its copy, as a single
+  // read would be: a row that moves on meanwhile is caught by the completion (its generation).
+  const auto scope = datastore_scope(datasource, volume_id);
+  std::vector<storage::row_key> keys;
+  keys.reserve(items.size() - std::min(from, items.size()));
+  for (size_t i = from; i < items.size(); ++i) keys.push_back({scope, items[i].payload});
+  auto rows = storage::read_rows(ctx.db(), keys);
+  out.reports.reserve(keys.size());
   while (out.next < items.size()) {
     if (out.next > from && stop.load(std::memory_order_relaxed)) break;
     copy_work w;
-    auto step = start_copy(ctx, datasource, volume_id, items[out.next], verify, w, small);
+    auto row = std::move(rows[out.next - from]);
+    // A batch's files are below one chunk: none of them wrote a resume point, so none is read
+    // (a file that grew past it since the scan is copied from its start, its resume points
+    // written and dropped as in a transfer).
+    auto step = start_with_row(ctx, datasource, volume_id, items[out.next], std::move(row),
+                               verify, w, small, false);
     // A file that grew past its row's size since the scan takes more chunks: it is finished
     // here all the same (rare; its resume points are written as in a transfer).
     while (!step.error && !step.finished) {

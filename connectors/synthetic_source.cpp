@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <optional>
 
@@ -112,19 +113,27 @@ struct synthetic_state {
     return info;
   }
 
-  // Content byte p of a file version is byte p % 8 of mix(key + p / 8), little-endian.
+  // Content byte p of a file version is byte p % 8 of mix(key + p / 8), little-endian. Whole
+  // words are stored 8 bytes at a time (the same bytes, a byte loop only for partial words).
   void fill(uint64_t key, uint64_t offset, char* buf, size_t n) const noexcept {
     uint64_t word_index = offset / 8;
-    uint64_t word = mix(key + word_index);
-    unsigned shift = static_cast<unsigned>(offset % 8) * 8;
-    for (size_t k = 0; k < n; ++k) {
-      buf[k] = static_cast<char>(static_cast<unsigned char>(word >> shift));
-      shift += 8;
-      if (shift == 64) {
-        shift = 0;
-        word = mix(key + ++word_index);
-      }
+    size_t k = 0;
+    auto byte_wise = [&](unsigned from, size_t count) {
+      const uint64_t word = mix(key + word_index);
+      for (size_t j = 0; j < count; ++j)
+        buf[k++] = static_cast<char>(static_cast<unsigned char>(word >> ((from + j) * 8)));
+      ++word_index;
+    };
+    if (const auto head = static_cast<unsigned>(offset % 8); head != 0 && n > 0) {
+      byte_wise(head, std::min<size_t>(n, 8 - head));
     }
+    for (; n - k >= 8; k += 8) {
+      uint64_t word = mix(key + word_index++);
+      unsigned char bytes[8];
+      for (unsigned j = 0; j < 8; ++j) bytes[j] = static_cast<unsigned char>(word >> (j * 8));
+      std::memcpy(buf + k, bytes, 8);
+    }
+    if (k < n) byte_wise(0, n - k);
   }
 
   uint64_t content_key(uint64_t index, uint64_t version) const noexcept {

@@ -39,6 +39,11 @@ rocksdb::DBOptions make_db_options(const database_options& opts) {
   o.create_missing_column_families = true;
   // Two cores: one flush and one compaction at a time is the most the machine can give.
   o.max_background_jobs = 2;
+  // Writers insert into the memtables one write group at a time: the skip list then starts each
+  // insert from where the previous one went in (its splice), and most keys of a batch follow the
+  // previous one (a listing's rows, a queue's new items, a completion's rows), where a
+  // concurrent insert searches from the top every time. load_bench: docs/benchmarks.md.
+  o.allow_concurrent_memtable_write = false;
   o.bytes_per_sync = 1 << 20;
   o.wal_bytes_per_sync = 1 << 20;
   o.max_total_wal_size = 256u << 20;

@@ -8,6 +8,7 @@
 #include "storage/database.hpp"
 #include "storage/detail/rocks.hpp"
 #include "storage/error.hpp"
+#include "storage/row_reads.hpp"
 
 namespace syncline::storage {
 
@@ -119,6 +120,48 @@ caf::expected<std::optional<datastore_row>> datastore::get(std::string_view data
                       "datastore row " + std::string{reference} + " cannot be decoded");
   row.reference = std::string{reference};
   return std::optional<datastore_row>{std::move(row)};
+}
+
+std::vector<caf::expected<std::optional<datastore_row>>> read_rows(
+    const database& db, const std::vector<row_key>& keys) {
+  std::vector<caf::expected<std::optional<datastore_row>>> out;
+  out.reserve(keys.size());
+  if (keys.empty()) return out;
+  auto& r = db.internals();
+  std::vector<std::string> names;
+  names.reserve(keys.size());
+  for (auto& k : keys) names.push_back(make_key(k.scope, k.reference));
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(names.size());
+  bool sorted = true;
+  for (auto& n : names) {
+    if (!slices.empty() && slices.back().compare(slice(n)) > 0) sorted = false;
+    slices.push_back(slice(n));
+  }
+  std::vector<rocksdb::PinnableSlice> values(slices.size());
+  std::vector<rocksdb::Status> statuses(slices.size());
+  r.db->MultiGet(rocksdb::ReadOptions{}, r.cf(column::datastore), slices.size(), slices.data(),
+                 values.data(), statuses.data(), sorted);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) {
+      out.emplace_back(std::optional<datastore_row>{});
+      continue;
+    }
+    if (!statuses[i].ok()) {
+      out.emplace_back(to_error(statuses[i], "read datastore row"));
+      continue;
+    }
+    datastore_row row;
+    if (!decode({values[i].data(), values[i].size()}, row)) {
+      out.emplace_back(make_error(storage_errc::corruption,
+                                  "datastore row " + std::string{keys[i].reference} +
+                                      " cannot be decoded"));
+      continue;
+    }
+    row.reference = std::string{keys[i].reference};
+    out.emplace_back(std::optional<datastore_row>{std::move(row)});
+  }
+  return out;
 }
 
 void datastore::put(write_batch& batch, std::string_view datasource,

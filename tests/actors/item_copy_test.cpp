@@ -5,6 +5,7 @@
 #define BOOST_TEST_MODULE actors_item_copy
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -20,6 +21,7 @@
 #include "storage/database.hpp"
 #include "storage/datasource_store.hpp"
 #include "storage/datastore.hpp"
+#include "storage/error.hpp"
 #include "storage/transfer_queue.hpp"
 #include "tests/actors/harness.hpp"
 #include "tests/temp_dir.hpp"
@@ -207,6 +209,49 @@ BOOST_AUTO_TEST_CASE(small_actions_are_done_in_the_first_step_and_idle_rows_skip
   auto none = actors::start_copy(*ctx, "ds", "v", unknown, false, w3);
   BOOST_CHECK(none.report.outcome == actors::transfer_outcome::skipped);
   BOOST_CHECK(!fs::exists(dst / "p"));
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_reads_its_rows_at_once_each_failing_on_its_own) {
+  // Three small files; the middle one's row is damaged. A stale resume point (as an earlier,
+  // bigger version's interrupted copy would leave) and a stale temporary file lie there for the
+  // first: a batch copies its small files from their start and never resumes from them.
+  test::write_file(src / "a", content(1000));
+  test::write_file(src / "b", content(1500));
+  test::write_file(src / "c", content(2000));
+  std::vector<storage::queue_item> items{row("a", storage::pending_action::add),
+                                         row("b", storage::pending_action::add),
+                                         row("c", storage::pending_action::add)};
+  storage::write_batch damage{*db};
+  damage.put(storage::column::datastore,
+             storage::datastore::key_prefix(actors::datastore_scope("ds", "v")) + "b",
+             "\x01garbage");
+  BOOST_REQUIRE(!db->write(damage));
+  auto key = storage::datasource_store::checkpoint_key(actors::queue_name("v", "ds"), "a");
+  BOOST_REQUIRE(!db->put_meta(key, "600"));
+  {
+    // A partial copy of the "old version" under the first file's temporary name.
+    auto v = connectors::local_volume::make({dst.string()});
+    BOOST_REQUIRE(v);
+    connectors::item_info old;
+    old.reference = "a";
+    old.kind = connectors::item_kind::file;
+    old.size = 5000;
+    auto w = (*v)->open_writer(old, 0);
+    BOOST_REQUIRE(w);
+    std::string junk(600, 'Z');
+    BOOST_REQUIRE(!(*w)->write(junk.data(), junk.size()));
+  }
+  std::atomic<bool> stop{false};
+  auto step = actors::copy_batch(*ctx, "ds", "v", items, 0, false, stop);
+  BOOST_REQUIRE_EQUAL(step.reports.size(), 3u);
+  BOOST_CHECK_EQUAL(step.next, 3u);
+  BOOST_CHECK(step.reports[0].outcome == actors::transfer_outcome::done);
+  BOOST_CHECK(step.reports[1].outcome == actors::transfer_outcome::failed);
+  BOOST_CHECK(storage::is(step.reports[1].error, storage::storage_errc::corruption));
+  BOOST_CHECK(step.reports[2].outcome == actors::transfer_outcome::done);
+  BOOST_CHECK(test::read_file(dst / "a") == content(1000));
+  BOOST_CHECK(!fs::exists(dst / "b"));
+  BOOST_CHECK(test::read_file(dst / "c") == content(2000));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

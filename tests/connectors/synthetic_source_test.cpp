@@ -218,6 +218,21 @@ BOOST_AUTO_TEST_CASE(content_matches_size_offsets_and_hash) {
   CHECK_ERRC(s->open("d0000/", 0), connector_errc::invalid_path);
 }
 
+BOOST_AUTO_TEST_CASE(content_is_pinned) {
+  // The bytes are part of the source's definition (a datastore written by one build is compared
+  // with the listing of another): these hashes were taken from the byte-at-a-time generator.
+  auto o = options(50, 2, 0.2);
+  o.min_size = 0;
+  o.max_size = 40000;
+  auto s = make(o);
+  const auto a = content(*s, "d0000/f00000003.bin");
+  BOOST_CHECK_EQUAL(a.size(), 7598u);
+  BOOST_CHECK_EQUAL(XXH3_64bits(a.data(), a.size()), 0x6cbff3d314850361ULL);
+  const auto b = content(*s, "d0001/f00000042.bin");
+  BOOST_CHECK_EQUAL(b.size(), 31659u);
+  BOOST_CHECK_EQUAL(XXH3_64bits(b.data(), b.size()), 0x1f9b2fe6182465f3ULL);
+}
+
 BOOST_AUTO_TEST_CASE(memory_does_not_grow_with_the_count) {
   // A billion files: nothing is precomputed, so the first items and the last one are at hand.
   auto s = make(options(1'000'000'000, 1000, 0.01));

@@ -9,6 +9,7 @@
 #include "storage/database.hpp"
 #include "storage/datastore.hpp"
 #include "storage/error.hpp"
+#include "storage/row_reads.hpp"
 #include "tests/storage/storage_test_util.hpp"
 #include "tests/temp_dir.hpp"
 
@@ -422,4 +423,44 @@ BOOST_FIXTURE_TEST_CASE(damaged_rows_are_reported_as_corruption, fixture) {
     auto r = ds->get("trunc", "x");
     BOOST_CHECK_MESSAGE(!r && is(r.error(), storage_errc::corruption), "cut " << cut);
   }
+}
+
+BOOST_FIXTURE_TEST_CASE(read_rows_reads_as_get_does, fixture) {
+  // Rows of two scopes, read at once in an order that is not the keys' order, with references
+  // that have no row, one twice, and rows that are in the memtable or on disk.
+  std::vector<datastore_row> written;
+  for (int i = 0; i < 50; ++i) {
+    auto row = random_row("ref/" + std::to_string(i));
+    put(i % 2 ? "src" : "other", row);
+    written.push_back(row);
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    std::vector<row_key> keys;
+    std::vector<std::string> scopes;
+    for (int i = 49; i >= 0; --i) scopes.push_back(i % 2 ? "src" : "other");
+    for (int i = 49, k = 0; i >= 0; --i, ++k) keys.push_back({scopes[k], written[i].reference});
+    keys.push_back({"src", "ref/missing"});
+    keys.push_back({"other", "ref/1"});  // ref/1 is in "src" only
+    keys.push_back({"src", "ref/1"});    // twice
+    auto got = read_rows(*db, keys);
+    BOOST_REQUIRE_EQUAL(got.size(), keys.size());
+    for (size_t k = 0; k < keys.size(); ++k) {
+      BOOST_REQUIRE_MESSAGE(got[k], why(got[k]));
+      auto one = get(keys[k].scope, keys[k].reference);
+      BOOST_CHECK_MESSAGE(*got[k] == one, "row " << keys[k].reference << " differs from get");
+    }
+    BOOST_CHECK(!*got[50] && !*got[51] && *got[52]);
+    reopen();  // and again from disk
+  }
+  BOOST_CHECK(read_rows(*db, {}).empty());
+  // A damaged row fails its own read, as get does, and only its own.
+  write_batch batch{*db};
+  batch.put(column::datastore, datastore::key_prefix("src") + "bad", "\x01garbage");
+  BOOST_REQUIRE(!db->write(batch));
+  auto bad = read_rows(*db, {{"src", "ref/1"}, {"src", "bad"}, {"src", "ref/3"}});
+  BOOST_REQUIRE_EQUAL(bad.size(), 3u);
+  BOOST_CHECK(bad[0] && *bad[0] && bad[2] && *bad[2]);
+  BOOST_REQUIRE(!bad[1]);
+  BOOST_CHECK(is(bad[1].error(), storage_errc::corruption));
+  BOOST_CHECK(render(bad[1].error()).find("bad") != std::string::npos);
 }
