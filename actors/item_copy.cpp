@@ -71,13 +71,44 @@ caf::error hash_prefix(copy_work& w, uint64_t prefix) {
   return caf::none;
 }
 
-uint64_t read_checkpoint(node_context& ctx, const std::string& key) {
-  auto v = ctx.db().get_meta(key);
-  if (!v || !*v) return 0;
+// A resume point: the bytes of a partial copy made durable, and the version of the source they
+// came from, stored as "<offset> <size> <mtime_ns>". A copy resumes only a point of the version
+// it reads now: another version's bytes (the file was rewritten between attempts) would make a
+// copy of neither. A point that names no version (written before versions were kept) is not
+// resumed from either.
+struct checkpoint {
+  bool present = false;    // a point is stored (it is dropped at the commit)
+  bool versioned = false;  // it names its version
   uint64_t offset = 0;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+
+  bool of(const item_info& info) const noexcept {
+    return versioned && info.size == size && info.mtime_ns == mtime_ns;
+  }
+};
+
+checkpoint read_checkpoint(node_context& ctx, const std::string& key) {
+  checkpoint c;
+  auto v = ctx.db().get_meta(key);
+  if (!v || !*v) return c;
+  c.present = true;
   auto& s = **v;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), offset);
-  return r.ec == std::errc{} ? offset : 0;
+  const char* at = s.data();
+  const char* end = s.data() + s.size();
+  auto r = std::from_chars(at, end, c.offset);
+  if (r.ec != std::errc{}) return checkpoint{true};
+  if (r.ptr == end || *r.ptr != ' ') return c;  // an offset alone: no version
+  auto sz = std::from_chars(r.ptr + 1, end, c.size);
+  if (sz.ec != std::errc{} || sz.ptr == end || *sz.ptr != ' ') return c;
+  auto mt = std::from_chars(sz.ptr + 1, end, c.mtime_ns);
+  c.versioned = mt.ec == std::errc{} && mt.ptr == end;
+  return c;
+}
+
+std::string checkpoint_value(uint64_t offset, const item_info& version) {
+  return std::to_string(offset) + " " + std::to_string(version.size) + " " +
+         std::to_string(version.mtime_ns);
 }
 
 void drop_checkpoint(node_context& ctx, copy_work& w) {
@@ -164,8 +195,9 @@ copy_step start_with_row(node_context& ctx, const std::string& datasource,
   // A file: continue from a resume point if there is one.
   w.checkpoint =
       storage::datasource_store::checkpoint_key(queue_name(volume_id, datasource), r.reference);
-  uint64_t resume = resumable ? read_checkpoint(ctx, w.checkpoint) : 0;
-  w.has_checkpoint = resume > 0;
+  auto point = resumable ? read_checkpoint(ctx, w.checkpoint) : checkpoint{};
+  w.has_checkpoint = point.present;
+  uint64_t resume = point.versioned ? point.offset : 0;
   item_info target;
   target.reference = r.reference;
   target.kind = item_kind::file;
@@ -193,6 +225,27 @@ copy_step start_with_row(node_context& ctx, const std::string& datasource,
   }
   w.reader = std::move(*reader);
   w.info = w.reader->info();
+  if (offset > 0 && !point.of(w.info)) {
+    // The source was rewritten since the partial copy: its bytes are of another version.
+    spdlog::info("transfer {} -> {}: {} changed since its partial copy: copied afresh", datasource,
+                 volume_id, r.reference);
+    w.reader.reset();
+    w.writer->abort();
+    writer = w.volume->open_writer(target, 0);
+    if (!writer) {
+      res.error = std::move(writer.error());
+      return res;
+    }
+    w.writer = std::move(*writer);
+    offset = w.writer->offset();
+    reader = w.source->open(r.reference, offset);
+    if (!reader) {
+      res.error = std::move(reader.error());
+      return res;
+    }
+    w.reader = std::move(*reader);
+    w.info = w.reader->info();
+  }
   if (verify) {
     w.hashing = true;
     w.hash.reset(XXH3_createState());
@@ -241,7 +294,7 @@ copy_step copy_chunk(node_context& ctx, copy_work& w, transfer_report report) {
         res.error = err;
         return res;
       }
-      if (auto err = ctx.db().put_meta(w.checkpoint, std::to_string(w.writer->offset()))) {
+      if (auto err = ctx.db().put_meta(w.checkpoint, checkpoint_value(w.writer->offset(), w.info))) {
         res.error = err;
         return res;
       }

@@ -1,10 +1,12 @@
 // tests/actors/item_copy_test.cpp: a transfer's steps run directly, without actors, over a real
 // database, a real folder source and a real folder volume: a file copied in chunks with resume
-// points, a copy resumed after its process died, a source that changes mid-copy, the small
+// points, a copy resumed after its process died (and not when the source was rewritten since),
+// a source that changes mid-copy, the small
 // actions and the rows with nothing to do.
 #define BOOST_TEST_MODULE actors_item_copy
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -115,7 +117,9 @@ BOOST_AUTO_TEST_CASE(a_file_is_copied_in_chunks_with_resume_points_then_committe
   }
   // 4 KiB chunks: 4 full ones and the rest; a resume point at 8 KiB and 16 KiB, none after.
   BOOST_CHECK_EQUAL(chunks, 5);
-  BOOST_CHECK(points == (std::vector<std::string>{"", "8192", "8192", "16384", ""}));
+  // Each point names the version it is of: the source's size and mtime.
+  const std::string of = " 20000 1600000000000000000";
+  BOOST_CHECK(points == (std::vector<std::string>{"", "8192" + of, "8192" + of, "16384" + of, ""}));
   BOOST_CHECK_EQUAL(test::read_file(dst / "f"), data);
   BOOST_CHECK(step.report.outcome == actors::transfer_outcome::done);
   BOOST_CHECK_EQUAL(step.report.size, 20000u);
@@ -138,7 +142,7 @@ BOOST_AUTO_TEST_CASE(a_copy_whose_process_died_resumes_from_its_resume_point) {
     }
     // Dropping the copy closes its files and nothing else, as a killed process does.
   }
-  BOOST_CHECK_EQUAL(resume_point("f"), "8192");
+  BOOST_CHECK_EQUAL(resume_point("f"), "8192 20000 1600000000000000000");
   actors::copy_work again;
   auto step = actors::start_copy(*ctx, "ds", "v", item, true, again);
   BOOST_REQUIRE(!step.error && !step.finished);
@@ -153,6 +157,68 @@ BOOST_AUTO_TEST_CASE(a_copy_whose_process_died_resumes_from_its_resume_point) {
   BOOST_CHECK_EQUAL(test::read_file(dst / "f"), data);
   // The hash covers the whole file, the prefix read again from the source.
   BOOST_CHECK_EQUAL(step.report.hash, XXH3_64bits(data.data(), data.size()));
+  BOOST_CHECK_EQUAL(resume_point("f"), "");
+}
+
+// A partial copy's bytes are of the version it read: when the source is rewritten between the
+// attempts (same size here, another content and time), the next copy starts afresh instead of
+// finishing the old version's prefix with the new version's rest.
+BOOST_AUTO_TEST_CASE(a_copy_of_a_source_rewritten_since_its_resume_point_starts_afresh) {
+  auto old_data = content(20000);
+  test::write_file(src / "f", old_data, 1600000000);
+  auto item = row("f", storage::pending_action::add);
+  {
+    actors::copy_work w;
+    auto step = actors::start_copy(*ctx, "ds", "v", item, false, w);
+    BOOST_REQUIRE(!step.error && !step.finished);
+    for (int i = 0; i < 3; ++i) {
+      step = actors::copy_chunk(*ctx, w, std::move(step.report));
+      BOOST_REQUIRE(!step.error && !step.finished);
+    }
+  }
+  BOOST_REQUIRE_EQUAL(resume_point("f"), "8192 20000 1600000000000000000");
+  std::string new_data = content(20000);
+  std::reverse(new_data.begin(), new_data.end());
+  test::write_file(src / "f", new_data, 1700000000);
+  actors::copy_work again;
+  auto step = actors::start_copy(*ctx, "ds", "v", item, true, again);
+  BOOST_REQUIRE_MESSAGE(!step.error, actors::render(step.error));
+  BOOST_REQUIRE(!step.finished);
+  BOOST_CHECK_EQUAL(again.writer->offset(), 0u);
+  while (!step.finished) {
+    step = actors::copy_chunk(*ctx, again, std::move(step.report));
+    BOOST_REQUIRE_MESSAGE(!step.error, actors::render(step.error));
+  }
+  BOOST_CHECK(test::read_file(dst / "f") == new_data);
+  BOOST_CHECK_EQUAL(step.report.hash, XXH3_64bits(new_data.data(), new_data.size()));
+  BOOST_CHECK_EQUAL(resume_point("f"), "");
+}
+
+// A resume point written before points named their version (an offset alone) is not trusted.
+BOOST_AUTO_TEST_CASE(a_resume_point_without_its_version_is_not_resumed_from) {
+  auto data = content(20000);
+  test::write_file(src / "f", data, 1600000000);
+  auto item = row("f", storage::pending_action::add);
+  {
+    actors::copy_work w;
+    auto step = actors::start_copy(*ctx, "ds", "v", item, false, w);
+    BOOST_REQUIRE(!step.error && !step.finished);
+    for (int i = 0; i < 3; ++i) {
+      step = actors::copy_chunk(*ctx, w, std::move(step.report));
+      BOOST_REQUIRE(!step.error && !step.finished);
+    }
+  }
+  auto key = storage::datasource_store::checkpoint_key(actors::queue_name("v", "ds"), "f");
+  BOOST_REQUIRE(!db->put_meta(key, "8192"));
+  actors::copy_work again;
+  auto step = actors::start_copy(*ctx, "ds", "v", item, false, again);
+  BOOST_REQUIRE(!step.error && !step.finished);
+  BOOST_CHECK_EQUAL(again.writer->offset(), 0u);
+  while (!step.finished) {
+    step = actors::copy_chunk(*ctx, again, std::move(step.report));
+    BOOST_REQUIRE_MESSAGE(!step.error, actors::render(step.error));
+  }
+  BOOST_CHECK(test::read_file(dst / "f") == data);
   BOOST_CHECK_EQUAL(resume_point("f"), "");
 }
 
