@@ -40,6 +40,9 @@ caf::expected<uint64_t> copy_some(copy_work& w, uint64_t limit) {
       if (*n == 0) break;
       w.reader->skip(*n);
       copied += *n;
+      // Short, and as long as the file was when opened: its end (no call to find 0 bytes
+      // more). A file that grew meanwhile is found changed by the end's check all the same.
+      if (*n < want && w.writer->offset() == w.info.size) break;
       continue;
     }
     auto& buf = io_buffer();
@@ -117,7 +120,7 @@ copy_step start_copy(node_context& ctx, const std::string& datasource, const std
     res.error = std::move(pair_target.error());
     return res;
   }
-  w.volume = std::move(*pair_target);
+  w.volume = w.batch_volume ? w.batch_volume : std::move(*pair_target);
   w.source = ctx.source(datasource);
   if (!w.volume || !w.source) {
     res.error = make_error(actors_errc::unknown_id, "no connector for " + datasource + " -> " +
@@ -283,9 +286,14 @@ batch_step copy_batch(node_context& ctx, const std::string& datasource,
   out.next = from;
   // Small: below one chunk, so that one copy_chunk copies and commits it.
   const uint64_t small = ctx.settings().chunk_bytes > 0 ? ctx.settings().chunk_bytes - 1 : 0;
+  // One view of the volume for the job: it keeps the root and the last directory it resolved.
+  std::shared_ptr<connectors::volume> view;
+  if (auto target = ctx.target(datasource, volume_id); target && *target)
+    view = (*target)->for_batch();
   while (out.next < items.size()) {
     if (out.next > from && stop.load(std::memory_order_relaxed)) break;
     copy_work w;
+    w.batch_volume = view;
     auto step = start_copy(ctx, datasource, volume_id, items[out.next], verify, w, small);
     // A file that grew past its row's size since the scan takes more chunks: it is finished
     // here all the same (rare; its resume points are written as in a transfer).
