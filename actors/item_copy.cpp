@@ -41,6 +41,9 @@ caf::expected<uint64_t> copy_some(copy_work& w, uint64_t limit) {
       if (*n == 0) break;
       w.reader->skip(*n);
       copied += *n;
+      // Short, and as long as the file was when opened: its end (no call to find 0 bytes
+      // more). A file that grew meanwhile is found changed by the end's check all the same.
+      if (*n < want && w.writer->offset() == w.info.size) break;
       continue;
     }
     auto& buf = io_buffer();
@@ -153,7 +156,7 @@ copy_step start_with_row(node_context& ctx, const std::string& datasource,
     res.error = std::move(pair_target.error());
     return res;
   }
-  w.volume = std::move(*pair_target);
+  w.volume = w.batch_volume ? w.batch_volume : std::move(*pair_target);
   w.source = ctx.source(datasource);
   if (!w.volume || !w.source) {
     res.error = make_error(actors_errc::unknown_id, "no connector for " + datasource + " -> " +
@@ -359,9 +362,14 @@ batch_step copy_batch(node_context& ctx, const std::string& datasource,
   for (size_t i = from; i < items.size(); ++i) keys.push_back({scope, items[i].payload});
   auto rows = storage::read_rows(ctx.db(), keys);
   out.reports.reserve(keys.size());
+  // One view of the volume for the job: it keeps the root and the last directory it resolved.
+  std::shared_ptr<connectors::volume> view;
+  if (auto target = ctx.target(datasource, volume_id); target && *target)
+    view = (*target)->for_batch();
   while (out.next < items.size()) {
     if (out.next > from && stop.load(std::memory_order_relaxed)) break;
     copy_work w;
+    w.batch_volume = view;
     auto row = std::move(rows[out.next - from]);
     // A batch's files are below one chunk: none of them wrote a resume point, so none is read
     // (a file that grew past it since the scan is copied from its start, its resume points

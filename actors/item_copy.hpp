@@ -30,6 +30,9 @@ class node_context;
 struct copy_work {
   std::shared_ptr<connectors::source> source;
   std::shared_ptr<connectors::volume> volume;
+  /// Set by a batch before start_copy: the volume's view for the batch (`volume::for_batch`),
+  /// used in place of the pair's target.
+  std::shared_ptr<connectors::volume> batch_volume;
   std::unique_ptr<connectors::item_reader> reader;
   std::unique_ptr<connectors::item_writer> writer;
   connectors::item_info info;  // the item as opened at the source

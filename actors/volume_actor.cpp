@@ -262,9 +262,18 @@ void refill(self_ptr self) {
 
 void flush(self_ptr self);
 
+// Completions per durable group: `group_max`, or 8 times that while more than a batch of items
+// waits (a big run: fewer syncfs calls, each of which waits for everything being written back
+// then). `group_delay_ms` still bounds how long a completion waits for its group's sync.
+size_t group_limit(self_ptr self) {
+  auto& st = self->state;
+  auto base = std::max<size_t>(1, st.ctx->settings().group_max);
+  return st.schedule.buffered() >= batch_files ? 8 * base : base;
+}
+
 void arm_flush(self_ptr self) {
   auto& st = self->state;
-  if (st.group.size() >= st.ctx->settings().group_max) {
+  if (st.group.size() >= group_limit(self)) {
     flush(self);
   } else if (st.group.size() == 1) {
     self->delayed_send(self, std::chrono::milliseconds{st.ctx->settings().group_delay_ms},
@@ -351,7 +360,7 @@ void flush(self_ptr self) {
              }
            }
            if (!s.group.empty()) {
-             if (s.group.size() >= s.ctx->settings().group_max || s.running.empty())
+             if (s.group.size() >= group_limit(self) || s.running.empty())
                flush(self);
              else
                self->delayed_send(self,

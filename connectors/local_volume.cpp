@@ -3,7 +3,9 @@
 #include <filesystem>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,15 +54,57 @@ mode_t safe_mode(uint32_t mode) {
   return static_cast<mode_t>(mode & 07777 & ~06000u);
 }
 
-// A reference's parent directory, resolved beneath the root, and its last name.
+// A reference's parent directory, resolved beneath the root, and its last name. The directory's
+// descriptor may be shared with a batch view's cache and the writers it opened.
+using shared_fd = std::shared_ptr<const unique_fd>;
 struct resolved {
   detail::reference_parts parts;
-  unique_fd dir;
+  shared_fd dir;
+  bool kept = false;  // a batch view's kept directory (it may have been removed since)
 };
+
+// The process's umask, read once from /proc (umask(2) cannot read without setting it); -1 when
+// unknown. A file created with mode `m` has mode `m & ~umask`.
+int process_umask() {
+  static const int mask = [] {
+    int out = -1;
+    if (std::FILE* f = std::fopen("/proc/self/status", "re")) {
+      char line[256];
+      while (std::fgets(line, sizeof line, f) != nullptr) {
+        unsigned value = 0;
+        if (std::sscanf(line, "Umask: %o", &value) == 1) {
+          out = static_cast<int>(value & 0777);
+          break;
+        }
+      }
+      std::fclose(f);
+    }
+    return out;
+  }();
+  return mask;
+}
+
+// Links the unnamed (O_TMPFILE) file `fd` in as `name` of `dir`. AT_EMPTY_PATH needs
+// CAP_DAC_READ_SEARCH; without it, the file's /proc link serves. Which one works is learnt once.
+int link_unnamed(int fd, int dir, const char* name) {
+  static std::atomic<int> how{0};  // 0: not known yet, 1: AT_EMPTY_PATH, 2: through /proc
+  if (how.load(std::memory_order_relaxed) != 2) {
+    if (::linkat(fd, "", dir, name, AT_EMPTY_PATH) == 0) {
+      how.store(1, std::memory_order_relaxed);
+      return 0;
+    }
+    if (how.load(std::memory_order_relaxed) == 1 || (errno != ENOENT && errno != EPERM)) return -1;
+  }
+  char proc[64];
+  std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+  if (::linkat(AT_FDCWD, proc, dir, name, AT_SYMLINK_FOLLOW) != 0) return -1;
+  how.store(2, std::memory_order_relaxed);
+  return 0;
+}
 
 class local_writer final : public item_writer {
  public:
-  local_writer(unique_fd dir, unique_fd file, std::string name, std::string temp, std::string path,
+  local_writer(shared_fd dir, unique_fd file, std::string name, std::string temp, std::string path,
                uint64_t offset)
       : dir_(std::move(dir)),
         file_(std::move(file)),
@@ -68,6 +112,13 @@ class local_writer final : public item_writer {
         temp_(std::move(temp)),
         path_(std::move(path)),
         offset_(offset) {}
+
+  // An unnamed file (O_TMPFILE) created with mode `created_mode` (-1: unknown), linked in by
+  // commit.
+  void set_unnamed(int created_mode) {
+    unnamed_ = true;
+    created_mode_ = created_mode;
+  }
 
   uint64_t offset() const noexcept override { return offset_; }
 
@@ -131,13 +182,14 @@ class local_writer final : public item_writer {
 
   caf::error commit(const item_info& info) override {
     if (!file_) return closed();
+    if (unnamed_) return commit_unnamed(info);
     if (::fchmod(file_.get(), safe_mode(info.mode)) != 0) {
       return from_errno(errno, "chmod " + path_);
     }
     if (::futimens(file_.get(), mtime_only{info.mtime_ns}.times) != 0) {
       return from_errno(errno, "set mtime of " + path_);
     }
-    if (::renameat(dir_.get(), temp_.c_str(), dir_.get(), name_.c_str()) != 0) {
+    if (::renameat(dir_->get(), temp_.c_str(), dir_->get(), name_.c_str()) != 0) {
       return from_errno(errno, "rename into " + path_);
     }
     file_.reset();
@@ -147,8 +199,9 @@ class local_writer final : public item_writer {
 
   void abort() override {
     if (!file_) return;
-    // Nothing to report: a temporary file left behind is harmless, and resumable.
-    (void)::unlinkat(dir_.get(), temp_.c_str(), 0);
+    // Nothing to report: a temporary file left behind is harmless, and resumable. An unnamed
+    // one goes with its descriptor.
+    if (!unnamed_) (void)::unlinkat(dir_->get(), temp_.c_str(), 0);
     file_.reset();
     dir_.reset();
   }
@@ -158,13 +211,47 @@ class local_writer final : public item_writer {
     return make_error(connector_errc::io_error, path_ + ": the writer was committed or aborted");
   }
 
-  unique_fd dir_;
+  // Mode and mtime set on the descriptor, then the complete file gets its final name at once (a
+  // link: nothing was under that name before). A name already there (a replacement) is
+  // replaced atomically as usual: the file is linked under its temporary name, then renamed.
+  caf::error commit_unnamed(const item_info& info) {
+    const int mode = static_cast<int>(safe_mode(info.mode));
+    if (mode != created_mode_ && ::fchmod(file_.get(), static_cast<mode_t>(mode)) != 0) {
+      return from_errno(errno, "chmod " + path_);
+    }
+    if (::futimens(file_.get(), mtime_only{info.mtime_ns}.times) != 0) {
+      return from_errno(errno, "set mtime of " + path_);
+    }
+    const int dir = dir_->get();
+    if (link_unnamed(file_.get(), dir, name_.c_str()) != 0) {
+      if (errno != EEXIST) return from_errno(errno, "link into " + path_);
+      if (link_unnamed(file_.get(), dir, temp_.c_str()) != 0) {
+        // A stale temporary file of this very reference (an earlier attempt's) is replaced.
+        if (errno != EEXIST || ::unlinkat(dir, temp_.c_str(), 0) != 0 ||
+            link_unnamed(file_.get(), dir, temp_.c_str()) != 0) {
+          return from_errno(errno, "link into " + path_);
+        }
+      }
+      if (::renameat(dir, temp_.c_str(), dir, name_.c_str()) != 0) {
+        const int err = errno;
+        (void)::unlinkat(dir, temp_.c_str(), 0);
+        return from_errno(err, "rename into " + path_);
+      }
+    }
+    file_.reset();
+    dir_.reset();
+    return {};
+  }
+
+  shared_fd dir_;
   unique_fd file_;
   std::string name_;
   std::string temp_;
   std::string path_;
   uint64_t offset_;
   bool fallback_ = false;
+  bool unnamed_ = false;
+  int created_mode_ = -1;
   std::unique_ptr<char[]> buffer_;
 };
 
@@ -240,6 +327,25 @@ caf::error local_volume::check() {
   return {};
 }
 
+struct local_volume::batch_cache {
+  unique_fd root;       // O_PATH, opened at the first call
+  std::string parent;   // the directory resolved last ("" for the root)
+  shared_fd dir;        // its descriptor, when there is one
+  bool unnamed = true;  // O_TMPFILE not found unsupported yet
+
+  void forget() {
+    dir.reset();
+    parent.clear();
+  }
+};
+
+std::shared_ptr<volume> local_volume::for_batch() {
+  std::shared_ptr<local_volume> view{new local_volume(options_)};
+  view->batch_ = std::make_shared<batch_cache>();
+  view->batch_->unnamed = options_.unnamed_files;
+  return view;
+}
+
 namespace {
 
 // The last name of `reference`'s temporary file.
@@ -252,8 +358,9 @@ std::string temporary_file_name(const std::string& reference) {
 // Validates `reference` and opens its parent directory beneath `root`. Temporary names are
 // ours: a reference to a sibling's is refused rather than allowed to clobber a transfer in
 // progress.
+// A batch view's `cache` keeps the root and the last directory (see local_volume.hpp).
 caf::expected<resolved> resolve(const std::string& root, const std::string& reference,
-                                bool create) {
+                                bool create, local_volume::batch_cache* cache = nullptr) {
   if (auto err = validate_reference(reference)) return err;
   resolved r;
   r.parts = detail::split_reference(reference);
@@ -263,11 +370,26 @@ caf::expected<resolved> resolve(const std::string& root, const std::string& refe
     return make_error(connector_errc::invalid_path,
                       "reference '" + reference + "': the temporary file's name of another");
   }
-  auto root_fd = detail::open_root(root, O_PATH);
-  if (!root_fd) return std::move(root_fd.error());
-  auto dir = detail::open_directory_beneath(root_fd->get(), r.parts.parent, create, root);
+  if (cache != nullptr && cache->dir && cache->parent == r.parts.parent) {
+    r.dir = cache->dir;
+    r.kept = true;
+    return r;
+  }
+  unique_fd own_root;
+  if (cache == nullptr || !cache->root) {
+    auto root_fd = detail::open_root(root, O_PATH);
+    if (!root_fd) return std::move(root_fd.error());
+    own_root = std::move(*root_fd);
+  }
+  if (cache != nullptr && !cache->root) cache->root = std::move(own_root);
+  const int root_dir = cache != nullptr ? cache->root.get() : own_root.get();
+  auto dir = detail::open_directory_beneath(root_dir, r.parts.parent, create, root);
   if (!dir) return std::move(dir.error());
-  r.dir = std::move(*dir);
+  r.dir = std::make_shared<const unique_fd>(std::move(*dir));
+  if (cache != nullptr) {
+    cache->parent = r.parts.parent;
+    cache->dir = r.dir;
+  }
   return r;
 }
 
@@ -277,14 +399,41 @@ caf::expected<std::unique_ptr<item_writer>> local_volume::open_writer(const item
                                                                       uint64_t resume_offset) {
   const auto& root = options_.root;
   const auto& reference = info.reference;
-  auto r = resolve(root, reference, true);
+  auto* cache = batch_.get();
+  auto r = resolve(root, reference, true, cache);
   if (!r) return std::move(r.error());
   auto path = display_path(root, reference);
   if (r->parts.directory) {
     return make_error(connector_errc::invalid_path, "write " + path + ": a directory reference");
   }
-  const int dir = r->dir.get();
   const std::string temp = temporary_file_name(reference);
+  if (cache != nullptr && cache->unnamed && resume_offset == 0) {
+    // A batch's new file: unnamed until commit links it in (nothing to resume, nothing left
+    // behind by a crash). Its mode is given now; commit sets it only if the umask changed it.
+    const auto mode = safe_mode(info.mode);
+    const int flags = O_TMPFILE | O_RDWR | O_CLOEXEC;
+    unique_fd file{::openat(r->dir->get(), ".", flags, mode)};
+    if (!file && r->kept) {
+      // Perhaps the kept directory was removed meanwhile (ENOENT, or EPERM for O_TMPFILE):
+      // resolved again (made anew) and tried once more.
+      cache->forget();
+      return open_writer(info, resume_offset);
+    }
+    if (file) {
+      const int mask = process_umask();
+      auto writer = std::make_unique<local_writer>(r->dir, std::move(file),
+                                                   std::move(r->parts.name), temp,
+                                                   std::move(path), 0);
+      writer->set_unnamed(mask < 0 ? -1 : static_cast<int>(mode & ~static_cast<mode_t>(mask)));
+      return std::unique_ptr<item_writer>{std::move(writer)};
+    }
+    // No O_TMPFILE on this file system: temporary names from now on.
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+      return from_errno(errno, "create a file for " + path);
+    }
+    cache->unnamed = false;
+  }
+  const int dir = r->dir->get();
   const auto temp_path = display_path(root, temporary_name(reference));
   // O_NOFOLLOW: a symlink planted under the temporary name is removed, never written through.
   // O_NONBLOCK: a FIFO there must not block us.
@@ -306,6 +455,10 @@ caf::expected<std::unique_ptr<item_writer>> local_volume::open_writer(const item
       file.reset(::openat(dir, temp.c_str(), flags | O_CREAT | O_EXCL, 0600));
     }
   }
+  if (!file && r->kept) {
+    cache->forget();  // as above: the kept directory may have been removed
+    return open_writer(info, resume_offset);
+  }
   if (!file) return from_errno(errno, "create " + temp_path);
   struct stat st;
   if (::fstat(file.get(), &st) != 0) return from_errno(errno, "stat " + path);
@@ -320,19 +473,19 @@ caf::expected<std::unique_ptr<item_writer>> local_volume::open_writer(const item
     return from_errno(errno, "truncate " + temp_path);
   }
   return std::unique_ptr<item_writer>{new local_writer(
-      std::move(r->dir), std::move(file), std::move(r->parts.name), temp, std::move(path), offset)};
+      r->dir, std::move(file), std::move(r->parts.name), temp, std::move(path), offset)};
 }
 
 caf::error local_volume::make_directory(const item_info& info) {
   const auto& root = options_.root;
-  auto r = resolve(root, info.reference, true);
+  auto r = resolve(root, info.reference, true, batch_.get());
   if (!r) return std::move(r.error());
   auto path = display_path(root, info.reference);
   if (!r->parts.directory) {
     return make_error(connector_errc::invalid_path,
                       "mkdir " + path + ": not a directory reference");
   }
-  const int dir = r->dir.get();
+  const int dir = r->dir->get();
   const char* name = r->parts.name.c_str();
   if (::mkdirat(dir, name, 0700) != 0) {
     if (errno != EEXIST) return from_errno(errno, "mkdir " + path);
@@ -359,7 +512,7 @@ caf::error local_volume::make_directory(const item_info& info) {
 
 caf::error local_volume::make_symlink(const item_info& info) {
   const auto& root = options_.root;
-  auto r = resolve(root, info.reference, true);
+  auto r = resolve(root, info.reference, true, batch_.get());
   if (!r) return std::move(r.error());
   auto path = display_path(root, info.reference);
   if (r->parts.directory) {
@@ -368,7 +521,7 @@ caf::error local_volume::make_symlink(const item_info& info) {
   if (info.link_target.empty()) {
     return make_error(connector_errc::invalid_path, "symlink " + path + ": empty link text");
   }
-  const int dir = r->dir.get();
+  const int dir = r->dir->get();
   // Made under the temporary name and renamed over the final one: replacing is atomic.
   const std::string temp = temporary_file_name(info.reference);
   if (::symlinkat(info.link_target.c_str(), dir, temp.c_str()) != 0) {
@@ -391,7 +544,7 @@ caf::error local_volume::set_mtime(std::string_view reference, int64_t mtime_ns)
   const std::string ref{reference};
   auto r = resolve(options_.root, ref, false);
   if (!r) return std::move(r.error());
-  if (::utimensat(r->dir.get(), r->parts.name.c_str(), mtime_only{mtime_ns}.times,
+  if (::utimensat(r->dir->get(), r->parts.name.c_str(), mtime_only{mtime_ns}.times,
                   AT_SYMLINK_NOFOLLOW) != 0) {
     return from_errno(errno, "set mtime of " + display_path(options_.root, ref));
   }
@@ -400,13 +553,15 @@ caf::error local_volume::set_mtime(std::string_view reference, int64_t mtime_ns)
 
 caf::error local_volume::remove(std::string_view reference) {
   const std::string ref{reference};
+  // What a batch kept may be what goes now: resolved afresh from here on.
+  if (batch_) batch_->forget();
   auto r = resolve(options_.root, ref, false);
   if (!r) {
     if (is(r.error(), connector_errc::not_found)) return {};  // its directory is gone already
     return std::move(r.error());
   }
   const auto path = display_path(options_.root, ref);
-  const int dir = r->dir.get();
+  const int dir = r->dir->get();
   const char* name = r->parts.name.c_str();
   if (!r->parts.directory) {
     const auto temp = temporary_file_name(ref);

@@ -16,6 +16,9 @@ namespace syncline::connectors {
 struct local_volume_options {
   /// The directory that holds the copies; references are relative to it.
   std::string root;
+  /// Batch views write new files unnamed (`O_TMPFILE`) where the file system can; false: with
+  /// temporary names, as everywhere else (what a file system without `O_TMPFILE` gets).
+  bool unnamed_files = true;
 };
 
 /// Copies into a local directory. Every path is resolved beneath the root with openat2
@@ -32,6 +35,16 @@ struct local_volume_options {
 /// first). Temporary files are `temporary_name(reference)`, never listed, and never valid
 /// references. Set-user-ID and set-group-ID bits are never set. The root is opened anew by every
 /// call. Thread-safe.
+///
+/// `for_batch` gives a view for one batch (one thread at a time): it opens the root once and
+/// keeps the last directory it resolved, so that the files of one directory cost one check of
+/// their path (beneath the root, no symlink on the way) and no reopening; and a new file that
+/// will not be resumed (`resume_offset` 0) is written as an unnamed file (`O_TMPFILE`) linked
+/// in under its final name by `commit`, its mode given at creation (no `fchmod` when the umask
+/// keeps it). Where the file system has no `O_TMPFILE`, or the final name exists (a
+/// replacement), it takes the temporary name as usual. A directory renamed or replaced by a
+/// symlink while a batch holds it is written into as it was when resolved (never through the
+/// symlink), as any single call could between resolving and writing.
 class local_volume final : public volume {
  public:
   /// `bad_config` for an empty root. The root is not looked at before `check`.
@@ -56,11 +69,16 @@ class local_volume final : public volume {
   [[nodiscard]] caf::error sync() override;
   /// Walks the tree without following symlinks.
   [[nodiscard]] caf::expected<uint64_t> remove_temporaries() override;
+  [[nodiscard]] std::shared_ptr<volume> for_batch() override;
+
+  /// What a batch view resolved and keeps (local_volume.cpp).
+  struct batch_cache;
 
  private:
   explicit local_volume(local_volume_options options);
 
   local_volume_options options_;
+  std::shared_ptr<batch_cache> batch_;  // set in a batch view only
 };
 
 }  // namespace syncline::connectors

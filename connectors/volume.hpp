@@ -82,6 +82,11 @@ class volume : public std::enable_shared_from_this<volume> {
   [[nodiscard]] virtual caf::expected<uint64_t> remove_temporaries() { return uint64_t{0}; }
   /// Makes every change so far durable (one `syncfs` of the volume's filesystem).
   [[nodiscard]] virtual caf::error sync() = 0;
+  /// A view of this volume for one batch of small files, used by one thread at a time and
+  /// dropped when the batch ends: it may keep what it resolved (the root, the last directory)
+  /// from one item to the next, and write files that will not be resumed without a temporary
+  /// name. By default, the volume itself.
+  [[nodiscard]] virtual std::shared_ptr<volume> for_batch() { return shared_from_this(); }
 };
 
 /// The files beneath the directory `folder` of `v` (a reference ending in `/`), their

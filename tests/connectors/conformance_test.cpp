@@ -224,19 +224,6 @@ BOOST_AUTO_TEST_SUITE_END()
 
 namespace {
 
-// The volume's root is `base/root`; `base/outside` holds a file that no call may touch.
-struct volume_fixture_base {
-  temp_dir base{"conformance-vol"};
-  fs::path root = base.path() / "root";
-  fs::path outside = base.path() / "outside";
-
-  volume_fixture_base() {
-    fs::create_directories(root);
-    fs::create_directories(outside);
-    write_file(outside / "keep", "precious");
-  }
-};
-
 struct local_volume_fixture : volume_fixture_base {
   std::shared_ptr<volume> vol;
   local_volume_fixture() {
@@ -260,18 +247,6 @@ struct fault_volume_fixture : volume_fixture_base {
 };
 
 using volume_fixtures = std::tuple<local_volume_fixture, fault_volume_fixture>;
-
-std::unique_ptr<item_writer> open_writer(volume& v, const item_info& info, uint64_t resume = 0) {
-  auto w = v.open_writer(info, resume);
-  BOOST_REQUIRE_MESSAGE(w, "open_writer " << info.reference << ": " << reason(w));
-  return std::move(*w);
-}
-
-void put(volume& v, const item_info& info, const std::string& content) {
-  auto w = open_writer(v, info);
-  REQUIRE_OK(w->write(content.data(), content.size()));
-  REQUIRE_OK(w->commit(info));
-}
 
 std::string content_of(volume& v, const std::string& ref) {
   auto r = v.open_reader(ref, 0);

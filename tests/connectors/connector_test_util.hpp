@@ -17,6 +17,7 @@
 #include "connectors/error.hpp"
 #include "connectors/source.hpp"
 #include "connectors/volume.hpp"
+#include "tests/temp_dir.hpp"
 
 namespace syncline::test {
 
@@ -151,6 +152,36 @@ inline connectors::item_info item(std::string reference, uint32_t mode = 0644,
   info.mtime_ns = mtime_ns;
   info.link_target = std::move(link_target);
   return info;
+}
+
+/// A volume's directories: its root is `base/root`; `base/outside` holds a file that no call may
+/// touch.
+struct volume_fixture_base {
+  temp_dir base{"conformance-vol"};
+  std::filesystem::path root = base.path() / "root";
+  std::filesystem::path outside = base.path() / "outside";
+
+  volume_fixture_base() {
+    std::filesystem::create_directories(root);
+    std::filesystem::create_directories(outside);
+    write_file(outside / "keep", "precious");
+  }
+};
+
+inline std::unique_ptr<connectors::item_writer> open_writer(connectors::volume& v,
+                                                            const connectors::item_info& info,
+                                                            uint64_t resume = 0) {
+  auto w = v.open_writer(info, resume);
+  BOOST_REQUIRE_MESSAGE(w, "open_writer " << info.reference << ": " << reason(w));
+  return std::move(*w);
+}
+
+/// Writes `content` as `info` through a writer and commits it.
+inline void put(connectors::volume& v, const connectors::item_info& info,
+                const std::string& content) {
+  auto w = open_writer(v, info);
+  REQUIRE_OK(w->write(content.data(), content.size()));
+  REQUIRE_OK(w->commit(info));
 }
 
 }  // namespace syncline::test
