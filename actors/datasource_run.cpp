@@ -605,12 +605,19 @@ void close_run(self_ptr self);
 
 // Sets directory mtimes on every volume (adding children changed them), then closes the run:
 // `success` is only reported once the target matches, directory times included.
+//
+// Durability (docs/runtime.md, "Transfers and durability"): a full run makes the times it set
+// durable (one `syncfs`) before its success. A run over changed paths does not wait for that:
+// its directories' times become durable with the volume's next `syncfs` (the next group of
+// copies). A crash before then may lose them; the node's next incarnation begins with a full
+// run (a run over changed paths comes only after a full run of the same incarnation ended), and
+// until one has ended every run's end sets every directory's time, changed or not, and syncs.
 void finish_run(self_ptr self) {
   auto& st = self->state;
   auto& c = st.run->counters;
   st.finishing = true;
   bool changed = c.added + c.replaced + c.removed + c.done > 0;
-  if (!changed) {
+  if (!changed && st.link_rows_known) {
     close_run(self);
     return;
   }
@@ -649,6 +656,7 @@ void finish_run(self_ptr self) {
                  for (; cur.valid(); cur.next()) set(cur.row());
                  if (cur.status()) return cur.status();
                }
+               if (dirs) continue;  // durable with the next syncfs (above)
                if (auto err = (*conn)->sync()) return err;
              }
              return caf::error{};

@@ -193,6 +193,11 @@ void start_transfer(self_ptr self, const std::string& datasource, std::vector<qu
 void dispatch(self_ptr self) {
   auto& st = self->state;
   if (st.paused) return;
+  // A few leased items that cannot get in each other's way are shared among the free slots
+  // (a watched change's few hundred files: one batch per slot, copied side by side); else
+  // each batch takes as many as it can, in queue order.
+  bool share = st.schedule.buffered() < (limit_of(self) - st.running.size()) * batch_files &&
+               st.schedule.buffered_independent();
   while (st.running.size() < limit_of(self)) {
     // Files a batch gave back (a chunk or more) go first, each on a transfer of its own.
     if (!st.chunked.empty()) {
@@ -202,6 +207,10 @@ void dispatch(self_ptr self) {
         start_transfer(self, c.datasource, {std::move(c.item)});
       continue;
     }
+    auto free_slots = limit_of(self) - st.running.size();
+    auto most = share ? std::clamp<size_t>((st.schedule.buffered() + free_slots - 1) / free_slots,
+                                           1, batch_files)
+                      : batch_files;
     auto next = st.schedule.next();
     if (!next) break;
     // The queue item does not say how big its file is: the next items of the same sub-queue
@@ -209,7 +218,7 @@ void dispatch(self_ptr self) {
     std::vector<queue_item> items;
     if (may_start(self, next->queue, next->datasource, next->item))
       items.push_back(std::move(next->item));
-    while (items.size() < batch_files) {
+    while (items.size() < most) {
       auto more = st.schedule.next_from(next->queue);
       if (!more) break;
       if (may_start(self, more->queue, more->datasource, more->item))

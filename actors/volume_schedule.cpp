@@ -1,6 +1,8 @@
 // actors/volume_schedule.cpp: see volume_schedule.hpp.
 #include "actors/volume_schedule.hpp"
 
+#include <string_view>
+#include <unordered_set>
 #include <utility>
 
 namespace syncline::actors {
@@ -190,6 +192,21 @@ size_t volume_schedule::buffered() const {
   size_t n = 0;
   for (auto& [name, q] : queues_) n += q.buffer.size();
   return n;
+}
+
+bool volume_schedule::buffered_independent() const {
+  std::unordered_set<std::string_view> paths;
+  for (auto& [name, q] : queues_)
+    for (auto& item : q.buffer) {
+      std::string_view path{item.payload};
+      if (!path.empty() && path.back() == '/') path.remove_suffix(1);
+      if (!paths.insert(path).second) return false;
+    }
+  for (auto path : paths)
+    for (auto slash = path.find('/'); slash != std::string_view::npos;
+         slash = path.find('/', slash + 1))
+      if (paths.count(path.substr(0, slash)) != 0) return false;
+  return true;
 }
 
 }  // namespace syncline::actors

@@ -88,6 +88,10 @@ class volume_schedule {
   std::vector<std::string> queue_names() const;
   size_t queue_count() const noexcept { return queues_.size(); }
   size_t buffered() const;
+  /// True when no two buffered items name related paths (the same one, or one beneath the
+  /// other: `a`, `a/`, `a/b`): copied side by side in any order, they cannot get in each
+  /// other's way (a file removed before a directory of its name is made, say).
+  bool buffered_independent() const;
 
  private:
   // Sub-queues by the priority of the last item they gave, highest first.

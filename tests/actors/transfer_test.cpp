@@ -443,28 +443,48 @@ BOOST_AUTO_TEST_CASE(small_files_go_in_batches_and_big_ones_on_their_own) {
   BOOST_CHECK_EQUAL(read_file(dst / "tree/d1/big.bin"), big);
 }
 
+namespace {
+
+// `files` small files in `src`, read through a gate every read waits at (the first file of each
+// batch holds its job), all queued for datasource `id` while the volume of `slots` slots is
+// paused, then released at once.
+struct gated_queue {
+  std::shared_ptr<gated_source> gate;
+  actors::volume_actor vol;
+  actors::datasource_actor ds;
+};
+
+gated_queue queue_behind_a_gate(harness& node, const temp_dir& src, const temp_dir& dst,
+                                const std::string& id, int files, uint32_t slots) {
+  for (int f = 0; f < files; ++f)
+    write_file(src / ("f" + std::to_string(1000 + f)), "content " + std::to_string(f), 1600000000);
+  auto local = connectors::local_source::make({src.path().string(), {}, {}});
+  BOOST_REQUIRE(local);
+  gated_queue out;
+  out.gate =
+      std::make_shared<gated_source>(std::shared_ptr<connectors::source>{std::move(*local)}, 0);
+  out.vol = node.add_volume(directory(dst, slots));
+  BOOST_CHECK(node.ask(out.vol, actors::pause_atom::value));
+  out.ds = node.add_datasource(folder(id, src), out.gate);
+  BOOST_REQUIRE(eventually([&] {
+    return node.ctx->queue().size(actors::queue_name("backup", id)) == static_cast<uint64_t>(files);
+  }));
+  BOOST_CHECK(node.ask(out.vol, actors::resume_atom::value));
+  return out;
+}
+
+}  // namespace
+
 // Pausing pauses a whole batch, between two of its files; status shows the batch's files; the
 // batch goes on after resume and every file arrives.
 BOOST_AUTO_TEST_CASE(a_batch_pauses_as_one_and_shows_its_files) {
   temp_dir src{"bpause-src"}, dst{"bpause-dst"};
   const int files = 300;
-  for (int f = 0; f < files; ++f)
-    write_file(src / ("f" + std::to_string(1000 + f)), "content " + std::to_string(f), 1600000000);
   harness node;
-  auto local = connectors::local_source::make({src.path().string(), {}, {}});
-  BOOST_REQUIRE(local);
-  // Every read waits at the gate: the first file of the first batch holds its job.
-  auto gate =
-      std::make_shared<gated_source>(std::shared_ptr<connectors::source>{std::move(*local)}, 0);
-  auto vol = node.add_volume(directory(dst, 1));
-  // Everything is queued while the volume is paused, then released at once: full batches.
-  BOOST_CHECK(node.ask(vol, actors::pause_atom::value));
-  auto ds = node.add_datasource(folder("many", src), gate);
-  BOOST_REQUIRE(eventually([&] {
-    return node.ctx->queue().size(actors::queue_name("backup", "many")) ==
-           static_cast<uint64_t>(files);
-  }));
-  BOOST_CHECK(node.ask(vol, actors::resume_atom::value));
+  // One slot: full batches.
+  auto queued = queue_behind_a_gate(node, src, dst, "many", files, 1);
+  auto gate = queued.gate;
+  auto ds = queued.ds;
   BOOST_REQUIRE(eventually([&] { return gate->someone_waits(); }));
   auto v = node.status(node.volumes.at("backup"));
   BOOST_REQUIRE_EQUAL(v.children.size(), 1u);
@@ -493,5 +513,21 @@ BOOST_AUTO_TEST_CASE(a_batch_pauses_as_one_and_shows_its_files) {
   BOOST_CHECK_EQUAL(node.wait_run("many", 1), "synced");
   BOOST_CHECK_EQUAL(arrived(), static_cast<size_t>(files));
   auto diff = difference(snapshot(src.path()), snapshot(dst / "many"));
+  BOOST_CHECK_MESSAGE(diff.empty(), diff);
+}
+
+// A few leased items that cannot get in each other's way are shared among the free slots: a
+// hundred small files and four slots make four batches of 25 copied side by side (a watched
+// change's few files do not wait behind one full batch), and every file arrives.
+BOOST_AUTO_TEST_CASE(a_few_independent_files_are_shared_among_the_free_slots) {
+  temp_dir src{"share-src"}, dst{"share-dst"};
+  harness node;
+  auto queued = queue_behind_a_gate(node, src, dst, "few", 100, 4);
+  BOOST_REQUIRE(eventually([&] { return node.status(queued.vol).children.size() == 4; }));
+  for (auto& batch : node.status(queued.vol).children)
+    BOOST_CHECK_EQUAL(batch.counters.at("files"), 25);
+  queued.gate->open_gate();
+  BOOST_CHECK_EQUAL(node.wait_run("few", 1), "synced");
+  auto diff = difference(snapshot(src.path()), snapshot(dst / "few"));
   BOOST_CHECK_MESSAGE(diff.empty(), diff);
 }

@@ -221,3 +221,23 @@ BOOST_AUTO_TEST_CASE(a_batch_takes_its_own_sub_queue_until_something_higher_wait
   BOOST_CHECK(!s.next_from("qc"));
   BOOST_CHECK_EQUAL(s.queue_count(), 3u);
 }
+
+// Items may be shared among parallel slots only when none is in another's way: the same path
+// twice, or a path and one beneath it (a file, a directory of that name, a file inside it).
+BOOST_AUTO_TEST_CASE(buffered_items_are_independent_unless_their_paths_nest) {
+  auto independent = [](std::vector<std::string> refs) {
+    volume_schedule s;
+    s.add_queue("qa", "a");
+    std::vector<queue_item> items;
+    uint64_t seq = 0;
+    for (auto& r : refs) items.push_back(item(0, ++seq, r));
+    refill(s, "qa", std::move(items), true);
+    return s.buffered_independent();
+  };
+  BOOST_CHECK(independent({}));
+  BOOST_CHECK(independent({"d1/f1", "d1/f2", "d2/f1", "d10/f1", "d1x/f1", "top"}));
+  BOOST_CHECK(!independent({"d1/f1", "turns", "turns/", "turns/inside.txt"}));
+  BOOST_CHECK(!independent({"turns", "turns/inside.txt"}));
+  BOOST_CHECK(!independent({"new/", "new/deep/file"}));
+  BOOST_CHECK(!independent({"a/b", "a/b/"}));
+}
