@@ -72,7 +72,7 @@ struct volume_state {
   bool paused = false;
   bool refilling = false;
   std::map<caf::actor_addr, running_transfer> running;
-  std::set<std::pair<std::string, std::string>> running_items;  // (datasource, reference)
+  running_set running_items;  // (datasource, reference)
   std::map<uint64_t, std::pair<std::string, queue_item>> retry_wait;  // seq -> (queue, item)
   std::deque<chunked_item> chunked;  // leased, start before anything else
   std::vector<transfer_report> group;
@@ -147,11 +147,14 @@ void give_back_chunked(self_ptr self, const std::string* datasource) {
 }
 
 // True, and the item counts as running, unless the same item is being transferred now (queued
-// again meanwhile, perhaps in this very batch): then it is tried again later.
+// again meanwhile, perhaps in this very batch) or another running item stands in its way (a file
+// turned into a directory: in_the_way): then it is tried again later.
 bool may_start(self_ptr self, const std::string& queue, const std::string& datasource,
                queue_item& item) {
   auto& st = self->state;
-  if (st.running_items.emplace(datasource, item.payload).second) return true;
+  if (!in_the_way(st.running_items, datasource, item.payload) &&
+      st.running_items.emplace(datasource, item.payload).second)
+    return true;
   auto ticket = item.ticket;
   st.retry_wait.emplace(ticket.seq, std::make_pair(queue, std::move(item)));
   self->delayed_send(self, std::chrono::milliseconds{st.ctx->settings().group_delay_ms * 2},

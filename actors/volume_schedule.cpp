@@ -209,4 +209,23 @@ bool volume_schedule::buffered_independent() const {
   return true;
 }
 
+bool in_the_way(const running_set& running, const std::string& datasource,
+                const std::string& reference) {
+  auto is_running = [&](std::string path) {
+    return running.count({datasource, std::move(path)}) > 0;
+  };
+  std::string path = reference;
+  bool directory = !path.empty() && path.back() == '/';
+  if (directory) path.pop_back();
+  if (path.empty()) return false;
+  if (is_running(path) || is_running(path + "/")) return true;
+  for (auto slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1))
+    if (is_running(path.substr(0, slash))) return true;  // a file where a directory goes
+  if (directory) return false;
+  auto below = path + "/";
+  auto it = running.lower_bound({datasource, below});
+  return it != running.end() && it->first == datasource &&
+         it->second.compare(0, below.size(), below) == 0;
+}
+
 }  // namespace syncline::actors

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "storage/transfer_queue.hpp"
@@ -120,5 +121,18 @@ class volume_schedule {
   starving_map starving_;
   std::set<std::string> paused_;             // datasources
 };
+
+/// The items being copied now, as (datasource, reference).
+using running_set = std::set<std::pair<std::string, std::string>>;
+
+/// Whether an item being copied now (`running`) stands in the way of copying `reference` of
+/// `datasource` beside it: the same path as a file or a directory (`x` and `x/`: a file turned
+/// into a directory, or back), a file where one of its directories goes (`x` running, `x/y` to
+/// start), or, for a file `x`, anything beneath `x/`. Such a pair copied side by side fails
+/// (ENOTDIR, EISDIR) where one after the other succeeds; the volume starts the second once the
+/// first is done. A directory above it (`d/` running, `d/f` to start) is not in the way: a
+/// file's missing directories are made as it is written.
+bool in_the_way(const running_set& running, const std::string& datasource,
+                const std::string& reference);
 
 }  // namespace syncline::actors

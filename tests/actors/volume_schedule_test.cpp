@@ -13,6 +13,8 @@
 
 using syncline::actors::volume_schedule;
 using syncline::storage::queue_item;
+using syncline::actors::in_the_way;
+using syncline::actors::running_set;
 
 namespace {
 
@@ -240,4 +242,26 @@ BOOST_AUTO_TEST_CASE(buffered_items_are_independent_unless_their_paths_nest) {
   BOOST_CHECK(!independent({"turns", "turns/inside.txt"}));
   BOOST_CHECK(!independent({"new/", "new/deep/file"}));
   BOOST_CHECK(!independent({"a/b", "a/b/"}));
+}
+
+// Which running items keep an item from starting beside them (the volume's may_start).
+BOOST_AUTO_TEST_CASE(items_in_the_way_of_another) {
+  running_set running{{"ds", "x"}, {"ds", "d/"}, {"ds", "gone/sub/f"}, {"other", "y"}};
+  auto in_way = [&](const std::string& ref) { return in_the_way(running, "ds", ref); };
+  BOOST_CHECK(in_way("x"));          // itself
+  BOOST_CHECK(in_way("x/"));         // a file turned into a directory
+  BOOST_CHECK(in_way("x/inside"));   // beneath a file being copied or removed
+  BOOST_CHECK(in_way("x/a/b/"));
+  BOOST_CHECK(in_way("d"));          // a directory turned into a file
+  BOOST_CHECK(in_way("gone"));       // a file where a directory's content still goes
+  BOOST_CHECK(in_way("gone/sub"));
+  BOOST_CHECK(!in_way("d/f"));       // a file in a directory being made: its parents are made
+  BOOST_CHECK(!in_way("d/e/"));
+  BOOST_CHECK(!in_way("gone/"));     // a directory above a running file
+  BOOST_CHECK(!in_way("gone/sub/"));
+  BOOST_CHECK(!in_way("xy"));        // a sibling that shares a prefix
+  BOOST_CHECK(!in_way("x.txt"));
+  BOOST_CHECK(!in_way("y"));         // another datasource's item
+  BOOST_CHECK(!in_way("y/"));
+  BOOST_CHECK(!in_the_way({}, "ds", "x"));
 }
