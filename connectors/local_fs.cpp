@@ -88,6 +88,15 @@ caf::expected<unique_fd> open_directory_beneath(int root_fd, const std::string& 
                                                 const std::string& root) {
   unique_fd fd{openat2_directory(root_fd, path.empty() ? "." : path.c_str())};
   if (fd) return fd;
+  if (create && errno == ENOTDIR) {
+    // A file where a directory is to go: a file turned into a directory whose removal (or the
+    // directory's creation, which replaces it) has not come yet, perhaps in a batch beside this
+    // one. Worth another try once it has; if it never comes, the retries end in error.
+    return make_error(connector_errc::busy,
+                      "open directory " + display_path(root, path) +
+                          ": a file is where a directory goes (its replacement may still be "
+                          "under way)");
+  }
   if (!create || errno != ENOENT) {
     return resolve_error(errno, "open directory " + display_path(root, path));
   }

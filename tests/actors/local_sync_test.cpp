@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <set>
 
 #include "connectors/local_source.hpp"
@@ -488,4 +489,31 @@ BOOST_FIXTURE_TEST_CASE(a_changed_file_deleted_before_its_copy_is_removed_by_the
   BOOST_CHECK_EQUAL(node.wait_run("photos", 3), "synced");
   check_equal(snapshot(src.path()));
   BOOST_CHECK(pending_removals() == std::make_pair(uint64_t{0}, uint64_t{0}));
+}
+
+// A file turned into a directory in a change of more than one batch: the directory `x/` ends
+// the first batch of 64 (it replaces the file) and its files fill the second, which a free slot
+// starts at once, while `x` is still a file. Such a write was refused as "not found" and waited
+// in error, the run with it; now it is tried again, and the run ends synced.
+BOOST_FIXTURE_TEST_CASE(a_file_turned_into_a_directory_across_two_batches_is_synced, fixture) {
+  write_file(src / "x", "a file first", 1600000000);
+  for (int i = 0; i < 10; ++i)  // so that removing x is within the deletion guard's limits
+    write_file(src / ("keep/k" + std::to_string(i)), "kept", 1600000000);
+  node.add_volume(volume_cfg());
+  node.add_datasource(folder_cfg(sync_type::auto_));
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 1), "synced");
+  for (int i = 0; i < 62; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "a/f%02d", i);
+    write_file(src / name, std::string(100 + i, 'a'), 1600000100 + i);
+  }
+  std::filesystem::remove(src / "x");
+  for (int i = 0; i < 10; ++i)
+    write_file(src / ("x/f" + std::to_string(i)), std::string(50 + i, 'x'), 1600000200 + i);
+  BOOST_CHECK_EQUAL(node.sync_now("photos"), 2u);
+  BOOST_CHECK_EQUAL(node.wait_run("photos", 2), "synced");
+  check_equal(snapshot(src.path()));
+  auto st = node.status(node.datasources.at("photos"));
+  BOOST_CHECK_EQUAL(st.counters.at("added"), 74);  // a/, 62 files, x/, 10 files
+  BOOST_CHECK_EQUAL(st.counters.at("removed"), 1);
 }
