@@ -207,48 +207,37 @@ copy_step start_with_row(node_context& ctx, const std::string& datasource,
   target.size = r.size;
   target.mode = r.mode;
   target.mtime_ns = r.mtime_ns;
-  auto writer = w.volume->open_writer(target, resume);
-  if (!writer) {
-    res.error = std::move(writer.error());
-    return res;
-  }
-  w.writer = std::move(*writer);
-  auto offset = w.writer->offset();
-  auto reader = w.source->open(r.reference, offset);
-  if (!reader) {
-    // Gone from the source: a partial copy of it (from an earlier attempt, perhaps of a killed
-    // node) would never be finished or removed by anyone. If the file comes back, its copy
-    // starts afresh.
-    if (connectors::is(reader.error(), connector_errc::not_found)) {
-      w.writer->abort();
-      drop_checkpoint(ctx, w);
-    }
-    res.error = std::move(reader.error());
-    return res;
-  }
-  w.reader = std::move(*reader);
-  w.info = w.reader->info();
-  if (offset > 0 && !point.of(w.info)) {
-    // The source was rewritten since the partial copy: its bytes are of another version.
-    spdlog::info("transfer {} -> {}: {} changed since its partial copy: copied afresh", datasource,
-                 volume_id, r.reference);
-    w.reader.reset();
-    w.writer->abort();
-    writer = w.volume->open_writer(target, 0);
+  // The file, opened at the offset the target's partial copy has; a partial copy of another
+  // version of the source (rewritten since) is dropped and the file opened once more, afresh.
+  for (;;) {
+    auto writer = w.volume->open_writer(target, resume);
     if (!writer) {
       res.error = std::move(writer.error());
       return res;
     }
     w.writer = std::move(*writer);
-    offset = w.writer->offset();
-    reader = w.source->open(r.reference, offset);
+    auto reader = w.source->open(r.reference, w.writer->offset());
     if (!reader) {
+      // Gone from the source: a partial copy of it (from an earlier attempt, perhaps of a
+      // killed node) would never be finished or removed by anyone. If the file comes back, its
+      // copy starts afresh.
+      if (connectors::is(reader.error(), connector_errc::not_found)) {
+        w.writer->abort();
+        drop_checkpoint(ctx, w);
+      }
       res.error = std::move(reader.error());
       return res;
     }
     w.reader = std::move(*reader);
     w.info = w.reader->info();
+    if (w.writer->offset() == 0 || point.of(w.info)) break;
+    spdlog::info("transfer {} -> {}: {} changed since its partial copy: copied afresh", datasource,
+                 volume_id, r.reference);
+    w.reader.reset();
+    w.writer->abort();
+    resume = 0;
   }
+  const auto offset = w.writer->offset();
   if (verify) {
     w.hashing = true;
     w.hash.reset(XXH3_createState());
