@@ -106,12 +106,12 @@ std::string datastore::key_prefix(std::string_view datasource) {
   return key;
 }
 
-caf::expected<std::optional<datastore_row>> datastore::get(std::string_view datasource,
-                                                           std::string_view reference) const {
-  auto& r = db_.internals();
-  std::string value;
-  auto st = r.db->Get(rocksdb::ReadOptions{}, r.cf(column::datastore),
-                      make_key(datasource, reference), &value);
+namespace {
+
+// The answer of one row's read (Get or MultiGet): none, the read's error, or the decoded row.
+caf::expected<std::optional<datastore_row>> row_of(const rocksdb::Status& st,
+                                                   std::string_view value,
+                                                   std::string_view reference) {
   if (st.IsNotFound()) return std::optional<datastore_row>{};
   if (!st.ok()) return to_error(st, "read datastore row");
   datastore_row row;
@@ -120,6 +120,17 @@ caf::expected<std::optional<datastore_row>> datastore::get(std::string_view data
                       "datastore row " + std::string{reference} + " cannot be decoded");
   row.reference = std::string{reference};
   return std::optional<datastore_row>{std::move(row)};
+}
+
+}  // namespace
+
+caf::expected<std::optional<datastore_row>> datastore::get(std::string_view datasource,
+                                                           std::string_view reference) const {
+  auto& r = db_.internals();
+  std::string value;
+  auto st = r.db->Get(rocksdb::ReadOptions{}, r.cf(column::datastore),
+                      make_key(datasource, reference), &value);
+  return row_of(st, value, reference);
 }
 
 std::vector<caf::expected<std::optional<datastore_row>>> read_rows(
@@ -142,25 +153,8 @@ std::vector<caf::expected<std::optional<datastore_row>>> read_rows(
   std::vector<rocksdb::Status> statuses(slices.size());
   r.db->MultiGet(rocksdb::ReadOptions{}, r.cf(column::datastore), slices.size(), slices.data(),
                  values.data(), statuses.data(), sorted);
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (statuses[i].IsNotFound()) {
-      out.emplace_back(std::optional<datastore_row>{});
-      continue;
-    }
-    if (!statuses[i].ok()) {
-      out.emplace_back(to_error(statuses[i], "read datastore row"));
-      continue;
-    }
-    datastore_row row;
-    if (!decode({values[i].data(), values[i].size()}, row)) {
-      out.emplace_back(make_error(storage_errc::corruption,
-                                  "datastore row " + std::string{keys[i].reference} +
-                                      " cannot be decoded"));
-      continue;
-    }
-    row.reference = std::string{keys[i].reference};
-    out.emplace_back(std::optional<datastore_row>{std::move(row)});
-  }
+  for (size_t i = 0; i < keys.size(); ++i)
+    out.push_back(row_of(statuses[i], {values[i].data(), values[i].size()}, keys[i].reference));
   return out;
 }
 
