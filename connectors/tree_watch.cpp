@@ -291,9 +291,6 @@ tree_watch::~tree_watch() = default;
 
 caf::expected<std::unique_ptr<tree_watch>> tree_watch::open(const std::string& root,
                                                             size_t max_watches) {
-  struct stat st {};
-  if (::stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return make_error(connector_errc::bad_config, "watching " + root + ": not a directory");
   auto g = watch_group::open();
   if (!g) return std::move(g.error());
   auto id = (*g)->add(root, max_watches);
