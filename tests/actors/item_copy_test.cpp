@@ -85,6 +85,30 @@ struct fixture {
     BOOST_REQUIRE(v);
     return *v ? **v : std::string{};
   }
+
+  // Copies `chunks` chunks of `item`, then the process "dies": dropping the copy closes its
+  // files and nothing else, as a killed process does (the temporary file and the resume point
+  // stay).
+  void die_after(const storage::queue_item& item, int chunks, bool verify) {
+    actors::copy_work w;
+    auto step = actors::start_copy(*ctx, "ds", "v", item, verify, w);
+    BOOST_REQUIRE(!step.error && !step.finished);
+    for (int i = 0; i < chunks; ++i) {
+      step = actors::copy_chunk(*ctx, w, std::move(step.report));
+      BOOST_REQUIRE(!step.error && !step.finished);
+    }
+  }
+
+  // Copies the rest of a started copy to its commit; the bytes copied by these steps.
+  uint64_t finish(actors::copy_work& w, actors::copy_step& step) {
+    uint64_t copied = 0;
+    while (!step.finished) {
+      step = actors::copy_chunk(*ctx, w, std::move(step.report));
+      BOOST_REQUIRE_MESSAGE(!step.error, actors::render(step.error));
+      copied += step.bytes;
+    }
+    return copied;
+  }
 };
 
 std::string content(size_t n) {
@@ -131,29 +155,13 @@ BOOST_AUTO_TEST_CASE(a_copy_whose_process_died_resumes_from_its_resume_point) {
   auto data = content(20000);
   test::write_file(src / "f", data, 1600000000);
   auto item = row("f", storage::pending_action::add);
-  {
-    // Three chunks, then the process "dies": the temporary file and the resume point stay.
-    actors::copy_work w;
-    auto step = actors::start_copy(*ctx, "ds", "v", item, true, w);
-    BOOST_REQUIRE(!step.error && !step.finished);
-    for (int i = 0; i < 3; ++i) {
-      step = actors::copy_chunk(*ctx, w, std::move(step.report));
-      BOOST_REQUIRE(!step.error && !step.finished);
-    }
-    // Dropping the copy closes its files and nothing else, as a killed process does.
-  }
+  die_after(item, 3, true);
   BOOST_CHECK_EQUAL(resume_point("f"), "8192 20000 1600000000000000000");
   actors::copy_work again;
   auto step = actors::start_copy(*ctx, "ds", "v", item, true, again);
   BOOST_REQUIRE(!step.error && !step.finished);
   BOOST_CHECK_EQUAL(again.writer->offset(), 8192u);  // from the resume point, not from 0
-  uint64_t copied = 0;
-  while (!step.finished) {
-    step = actors::copy_chunk(*ctx, again, std::move(step.report));
-    BOOST_REQUIRE_MESSAGE(!step.error, actors::render(step.error));
-    copied += step.bytes;
-  }
-  BOOST_CHECK_EQUAL(copied, 20000u - 8192u);
+  BOOST_CHECK_EQUAL(finish(again, step), 20000u - 8192u);
   BOOST_CHECK_EQUAL(test::read_file(dst / "f"), data);
   // The hash covers the whole file, the prefix read again from the source.
   BOOST_CHECK_EQUAL(step.report.hash, XXH3_64bits(data.data(), data.size()));
@@ -167,15 +175,7 @@ BOOST_AUTO_TEST_CASE(a_copy_of_a_source_rewritten_since_its_resume_point_starts_
   auto old_data = content(20000);
   test::write_file(src / "f", old_data, 1600000000);
   auto item = row("f", storage::pending_action::add);
-  {
-    actors::copy_work w;
-    auto step = actors::start_copy(*ctx, "ds", "v", item, false, w);
-    BOOST_REQUIRE(!step.error && !step.finished);
-    for (int i = 0; i < 3; ++i) {
-      step = actors::copy_chunk(*ctx, w, std::move(step.report));
-      BOOST_REQUIRE(!step.error && !step.finished);
-    }
-  }
+  die_after(item, 3, false);
   BOOST_REQUIRE_EQUAL(resume_point("f"), "8192 20000 1600000000000000000");
   std::string new_data = content(20000);
   std::reverse(new_data.begin(), new_data.end());
@@ -185,10 +185,7 @@ BOOST_AUTO_TEST_CASE(a_copy_of_a_source_rewritten_since_its_resume_point_starts_
   BOOST_REQUIRE_MESSAGE(!step.error, actors::render(step.error));
   BOOST_REQUIRE(!step.finished);
   BOOST_CHECK_EQUAL(again.writer->offset(), 0u);
-  while (!step.finished) {
-    step = actors::copy_chunk(*ctx, again, std::move(step.report));
-    BOOST_REQUIRE_MESSAGE(!step.error, actors::render(step.error));
-  }
+  BOOST_CHECK_EQUAL(finish(again, step), 20000u);
   BOOST_CHECK(test::read_file(dst / "f") == new_data);
   BOOST_CHECK_EQUAL(step.report.hash, XXH3_64bits(new_data.data(), new_data.size()));
   BOOST_CHECK_EQUAL(resume_point("f"), "");
@@ -199,25 +196,14 @@ BOOST_AUTO_TEST_CASE(a_resume_point_without_its_version_is_not_resumed_from) {
   auto data = content(20000);
   test::write_file(src / "f", data, 1600000000);
   auto item = row("f", storage::pending_action::add);
-  {
-    actors::copy_work w;
-    auto step = actors::start_copy(*ctx, "ds", "v", item, false, w);
-    BOOST_REQUIRE(!step.error && !step.finished);
-    for (int i = 0; i < 3; ++i) {
-      step = actors::copy_chunk(*ctx, w, std::move(step.report));
-      BOOST_REQUIRE(!step.error && !step.finished);
-    }
-  }
+  die_after(item, 3, false);
   auto key = storage::datasource_store::checkpoint_key(actors::queue_name("v", "ds"), "f");
   BOOST_REQUIRE(!db->put_meta(key, "8192"));
   actors::copy_work again;
   auto step = actors::start_copy(*ctx, "ds", "v", item, false, again);
   BOOST_REQUIRE(!step.error && !step.finished);
   BOOST_CHECK_EQUAL(again.writer->offset(), 0u);
-  while (!step.finished) {
-    step = actors::copy_chunk(*ctx, again, std::move(step.report));
-    BOOST_REQUIRE_MESSAGE(!step.error, actors::render(step.error));
-  }
+  BOOST_CHECK_EQUAL(finish(again, step), 20000u);
   BOOST_CHECK(test::read_file(dst / "f") == data);
   BOOST_CHECK_EQUAL(resume_point("f"), "");
 }
